@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * liveupdate: what differs between the kernels the module builds for
+ * (Debian's 6.1, 6.12 and 7.x). Everything version-dependent lives here so
+ * the layers above are written once.
+ */
+#ifndef _LIVEUPDATE_COMPAT_H
+#define _LIVEUPDATE_COMPAT_H
+
+#include <linux/fs.h>
+#include <linux/version.h>
+#include <uapi/linux/fcntl.h>
+
+/* F_SEAL_EXEC arrived in 6.3; older kernels store the bit but never act on it. */
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC	0x0020
+#endif
+
+/*
+ * memfd_create() marks its files seekable and pread/pwrite-able. 6.5 dropped
+ * FMODE_LSEEK (seekability now follows f_op->llseek).
+ */
+#ifdef FMODE_LSEEK
+#define LUO_MEMFD_FMODE	(FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE)
+#else
+#define LUO_MEMFD_FMODE	(FMODE_PREAD | FMODE_PWRITE)
+#endif
+
+/* An upstream LUO in the kernel already owns /dev/liveupdate. */
+#if IS_ENABLED(CONFIG_LIVEUPDATE)
+#define LUO_KERNEL_HAS_LUO	1
+#else
+#define LUO_KERNEL_HAS_LUO	0
+#endif
+
+#endif /* _LIVEUPDATE_COMPAT_H */

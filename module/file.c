@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * liveupdate: preserved files inside a session.
+ */
+
+/**
+ * DOC: Preserved files
+ *
+ * PRESERVE_FD puts a file into an outgoing session under a 64-bit token that
+ * is unique within the session. A handler for the file's type (only memfd
+ * today) freezes whatever must not change until the kexec and tells how many
+ * bytes the file needs in the handover; that space is reserved at once, so a
+ * full range fails here with ENOSPC rather than losing data at kexec. The
+ * session holds a reference on the file until it is unpreserved (session
+ * closed) or handed over.
+ *
+ * A file (more exactly its inode) can be preserved once across all sessions;
+ * a second attempt gives EBUSY.
+ *
+ * In the next kernel every handed-over file is restored when the handover is
+ * loaded. RETRIEVE_FD returns a new fd for the restored file each time it is
+ * called; if restoring failed, it returns that same error every time.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/file.h>
+#include <linux/hash.h>
+#include <linux/slab.h>
+
+#include "internal.h"
+
+static const struct luo_file_handler *const luo_file_handlers[] = {
+	&luo_memfd_handler,
+};
+
+#define LUO_PRESERVED_HASH_BITS	8
+
+/* Inodes preserved in any outgoing session, for the EBUSY rule. */
+static DEFINE_HASHTABLE(luo_preserved, LUO_PRESERVED_HASH_BITS);
+
+static bool luo_inode_preserved(struct inode *inode)
+{
+	struct luo_file *lf;
+
+	hash_for_each_possible(luo_preserved, lf, hnode, (unsigned long)inode)
+		if (file_inode(lf->file) == inode)
+			return true;
+	return false;
+}
+
+static const struct luo_file_handler *luo_file_find_handler(struct file *file)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(luo_file_handlers); i++)
+		if (luo_file_handlers[i]->can_preserve(file))
+			return luo_file_handlers[i];
+	return NULL;
+}
+
+/**
+ * luo_file_handler_by_type() - the handler for a handover file type
+ * @type: %LUO_FILE_TYPE_*.
+ *
+ * Return: the handler, or NULL if this module does not know @type.
+ */
+const struct luo_file_handler *luo_file_handler_by_type(u32 type)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(luo_file_handlers); i++)
+		if (luo_file_handlers[i]->type == type)
+			return luo_file_handlers[i];
+	return NULL;
+}
+
+/**
+ * luo_file_preserve() - LIVEUPDATE_SESSION_PRESERVE_FD
+ * @session: an outgoing session.
+ * @token:   the user's token.
+ * @fd:      the file to preserve.
+ *
+ * Caller holds luo_lock.
+ *
+ * Return: 0, or -EEXIST (token in use), -EBADF, -ENOENT (no handler),
+ * -EBUSY (already preserved), -ENOSPC (handover full), a handler's error,
+ * -ENOMEM.
+ */
+int luo_file_preserve(struct luo_session *session, u64 token, int fd)
+{
+	struct file *file __free(fput) = NULL;
+	const struct luo_file_handler *handler;
+	struct luo_file *lf;
+	int ret;
+
+	/* Tokens index an xarray: they must fit an unsigned long. */
+	BUILD_BUG_ON(sizeof(unsigned long) < sizeof(u64));
+
+	if (xa_load(&session->files, token))
+		return -EEXIST;
+	file = fget(fd);
+	if (!file)
+		return -EBADF;
+	handler = luo_file_find_handler(file);
+	if (!handler)
+		return -ENOENT;
+	if (luo_inode_preserved(file_inode(file)))
+		return -EBUSY;
+
+	lf = kzalloc(sizeof(*lf), GFP_KERNEL);
+	if (!lf)
+		return -ENOMEM;
+	lf->token = token;
+	lf->handler = handler;
+	lf->file = file;
+
+	ret = handler->preserve(lf);
+	if (ret)
+		goto err_free;
+	lf->reserved = luo_file_cost(lf->data_size);
+	ret = luo_handover_reserve(lf->reserved);
+	if (ret)
+		goto err_unpreserve;
+	ret = xa_insert(&session->files, token, lf, GFP_KERNEL);
+	if (ret)
+		goto err_unreserve;
+
+	lf->file = no_free_ptr(file);
+	list_add_tail(&lf->list, &session->file_list);
+	hash_add(luo_preserved, &lf->hnode, (unsigned long)file_inode(lf->file));
+	session->nr_files++;
+	return 0;
+
+err_unreserve:
+	luo_handover_unreserve(lf->reserved);
+err_unpreserve:
+	handler->unpreserve(lf);
+err_free:
+	kfree(lf);
+	return ret;
+}
+
+/**
+ * luo_file_unpreserve_all() - undo every PRESERVE_FD of an outgoing session
+ * @session: the session, about to be freed.
+ *
+ * Caller holds luo_lock.
+ */
+void luo_file_unpreserve_all(struct luo_session *session)
+{
+	struct luo_file *lf, *tmp;
+
+	list_for_each_entry_safe(lf, tmp, &session->file_list, list) {
+		hash_del(&lf->hnode);
+		lf->handler->unpreserve(lf);
+		luo_handover_unreserve(lf->reserved);
+		xa_erase(&session->files, lf->token);
+		list_del(&lf->list);
+		fput(lf->file);
+		kfree(lf);
+	}
+	session->nr_files = 0;
+}
+
+/**
+ * luo_file_retrieve() - LIVEUPDATE_SESSION_RETRIEVE_FD
+ * @session:  a retrieved incoming session that is not finished.
+ * @ucmd:     the call whose reply carries the fd.
+ * @token:    the token the file was preserved under.
+ * @fd_field: where the reply holds the fd.
+ * @ksize:    the module's size of the reply struct.
+ *
+ * Caller holds luo_lock.
+ *
+ * Return: 0, or -ENOENT (unknown token), the error restoring the file gave,
+ * -EMFILE, -EFAULT.
+ */
+int luo_file_retrieve(struct luo_session *session, struct luo_ucmd *ucmd,
+		      u64 token, s32 *fd_field, size_t ksize)
+{
+	struct luo_file *lf = xa_load(&session->files, token);
+	int ret;
+
+	if (!lf)
+		return -ENOENT;
+	if (lf->restore_err)
+		return lf->restore_err;
+
+	get_file(lf->file);
+	ret = luo_install_fd(ucmd, ksize, fd_field, lf->file);
+	if (ret)
+		fput(lf->file);
+	return ret;
+}
+
+/**
+ * luo_file_drop_all() - forget an incoming session's files
+ * @session: the session; files already retrieved live on in their fds.
+ *
+ * Caller holds luo_lock.
+ */
+void luo_file_drop_all(struct luo_session *session)
+{
+	struct luo_file *lf, *tmp;
+
+	list_for_each_entry_safe(lf, tmp, &session->file_list, list) {
+		xa_erase(&session->files, lf->token);
+		list_del(&lf->list);
+		if (lf->file)
+			fput(lf->file);
+		kfree(lf);
+	}
+	session->nr_files = 0;
+}
+
+/**
+ * luo_file_add_incoming() - restore one handed-over file into its session
+ * @session: the incoming session.
+ * @ser:     the validated file record.
+ * @data:    its validated data.
+ *
+ * A file that fails to restore is still recorded, with its error, so that
+ * retrieving it reports why instead of "no such token".
+ *
+ * Caller holds luo_lock.
+ *
+ * Return: 0, or -ENOMEM / -EEXIST when the record itself cannot be kept.
+ */
+int luo_file_add_incoming(struct luo_session *session,
+			  const struct luo_ser_file *ser, const void *data)
+{
+	const struct luo_file_handler *handler;
+	struct luo_file *lf;
+	struct file *file;
+	int ret;
+
+	handler = luo_file_handler_by_type(le32_to_cpu(ser->type));
+	if (!handler)
+		return -EINVAL;
+	lf = kzalloc(sizeof(*lf), GFP_KERNEL);
+	if (!lf)
+		return -ENOMEM;
+	lf->token = le64_to_cpu(ser->token);
+	lf->handler = handler;
+
+	ret = xa_insert(&session->files, lf->token, lf, GFP_KERNEL);
+	if (ret) {
+		kfree(lf);
+		return ret == -EBUSY ? -EEXIST : ret;
+	}
+
+	file = handler->restore(ser, data);
+	if (IS_ERR(file)) {
+		lf->restore_err = PTR_ERR(file);
+		pr_warn("session '%s' token %llu: restoring the %s failed (%d)\n",
+			session->name, lf->token, handler->name,
+			lf->restore_err);
+	} else {
+		lf->file = file;
+	}
+	list_add_tail(&lf->list, &session->file_list);
+	session->nr_files++;
+	return 0;
+}

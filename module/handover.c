@@ -1,0 +1,582 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * liveupdate: the handover store in the reserved RAM range.
+ */
+
+/**
+ * DOC: Handover store
+ *
+ * Without Kexec HandOver the only memory both kernels leave alone is a range
+ * the firmware map marks reserved: boot every kernel with memmap=SIZE$ADDR.
+ * The module takes the range from its addr= and size= parameters, or finds
+ * the memmap=SIZE$ADDR on the kernel command line itself, refuses a range
+ * that overlaps System RAM, and claims it so /dev/mem cannot touch it.
+ *
+ * Space: every session record, file record and file's data needs room in the
+ * range. It is reserved when the session is created or the file preserved
+ * (ENOSPC there), so the kexec itself never runs out of space.
+ *
+ * Commit: the reboot notifier runs inside reboot(LINUX_REBOOT_CMD_KEXEC)
+ * with the string "kexec reboot"; only then are the outgoing sessions
+ * written: magic cleared first, then data, metadata, checksums, state, and
+ * the magic last. A plain reboot or power-off writes nothing.
+ *
+ * Load: at module load a committed handover is marked claimed, so no later
+ * boot can load it a second time (a warm reboot keeps RAM). At the first
+ * open of /dev/liveupdate it is validated completely (version, checksums,
+ * every count, offset and length against the range) before any of it is
+ * used, then each file is restored. A handover that fails any check is
+ * reported in the kernel log and yields no incoming sessions; the
+ * handover_status parameter tells what happened.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/crc32.h>
+#include <linux/file.h>
+#include <linux/io.h>
+#include <linux/ioport.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/reboot.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "internal.h"
+
+enum luo_status {
+	LUO_STATUS_NONE,	/* nothing handed over */
+	LUO_STATUS_PENDING,	/* committed, not loaded yet */
+	LUO_STATUS_LOADED,
+	LUO_STATUS_CONSUMED,	/* an earlier boot loaded it already */
+	LUO_STATUS_CORRUPT,
+	LUO_STATUS_VERSION,	/* another format version */
+	LUO_STATUS_FAILED,	/* valid, but restoring ran out of memory */
+};
+
+static const char *const luo_status_names[] = {
+	[LUO_STATUS_NONE]	= "none",
+	[LUO_STATUS_PENDING]	= "pending",
+	[LUO_STATUS_LOADED]	= "loaded",
+	[LUO_STATUS_CONSUMED]	= "consumed",
+	[LUO_STATUS_CORRUPT]	= "corrupt",
+	[LUO_STATUS_VERSION]	= "version",
+	[LUO_STATUS_FAILED]	= "failed",
+};
+
+static unsigned long long luo_addr;
+static unsigned long long luo_size;
+static enum luo_status luo_status;
+
+static void *luo_base;
+static struct resource *luo_res;
+static u64 luo_reserved;
+static u64 luo_sequence;
+
+static int luo_param_set_size(const char *val, const struct kernel_param *kp)
+{
+	unsigned long long size;
+	char *end;
+
+	size = memparse(val, &end);
+	if (end == val || (*end && *end != '\n'))
+		return -EINVAL;
+	*(unsigned long long *)kp->arg = size;
+	return 0;
+}
+
+static int luo_param_get_size(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%llu\n", *(unsigned long long *)kp->arg);
+}
+
+static const struct kernel_param_ops luo_size_ops = {
+	.set = luo_param_set_size,
+	.get = luo_param_get_size,
+};
+
+static int luo_param_set_readonly(const char *val, const struct kernel_param *kp)
+{
+	return -EPERM;
+}
+
+static int luo_param_get_status(char *buf, const struct kernel_param *kp)
+{
+	guard(mutex)(&luo_lock);
+	return sysfs_emit(buf, "%s\n", luo_status_names[luo_status]);
+}
+
+static const struct kernel_param_ops luo_status_ops = {
+	.set = luo_param_set_readonly,
+	.get = luo_param_get_status,
+};
+
+module_param_named(addr, luo_addr, ullong, 0444);
+MODULE_PARM_DESC(addr, "Physical address of the reserved range (default: from memmap=SIZE$ADDR)");
+module_param_cb(size, &luo_size_ops, &luo_size, 0444);
+MODULE_PARM_DESC(size, "Size of the reserved range, K/M/G suffixes allowed");
+module_param_cb(handover_status, &luo_status_ops, NULL, 0444);
+MODULE_PARM_DESC(handover_status,
+		 "What the previous kernel handed over: none, pending, loaded, consumed, corrupt, version, failed");
+
+/* Takes the first memmap=SIZE$ADDR entry of the kernel command line. */
+static int luo_range_from_cmdline(void)
+{
+	char *buf __free(kfree) = kzalloc(PAGE_SIZE, GFP_KERNEL);
+	char *p, *tok;
+	struct file *f;
+	loff_t pos = 0;
+	ssize_t n;
+
+	if (!buf)
+		return -ENOMEM;
+	f = filp_open("/proc/cmdline", O_RDONLY, 0);
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	n = kernel_read(f, buf, PAGE_SIZE - 1, &pos);
+	fput(f);
+	if (n < 0)
+		return n;
+
+	p = buf;
+	while ((tok = strsep(&p, " \n"))) {
+		char *entry;
+
+		if (strncmp(tok, "memmap=", 7))
+			continue;
+		tok += 7;
+		while ((entry = strsep(&tok, ","))) {
+			unsigned long long size, addr;
+			char *q;
+
+			size = memparse(entry, &q);
+			if (*q != '$' || q == entry)
+				continue;
+			addr = memparse(q + 1, &q);
+			if (*q)
+				continue;
+			luo_addr = addr;
+			luo_size = size;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static void luo_set_status(enum luo_status status)
+{
+	luo_status = status;
+}
+
+/* Marks a committed handover as taken by this boot. */
+static void luo_handover_claim(void)
+{
+	struct luo_handover_header *hdr = luo_base;
+
+	if (le64_to_cpu(hdr->magic) != LUO_HANDOVER_MAGIC) {
+		pr_info("no handover in the reserved range\n");
+		luo_set_status(LUO_STATUS_NONE);
+		return;
+	}
+	luo_sequence = le64_to_cpu(hdr->sequence);
+	switch (le32_to_cpu(hdr->state)) {
+	case LUO_STATE_COMMITTED:
+		hdr->state = cpu_to_le32(LUO_STATE_CLAIMED);
+		luo_set_status(LUO_STATUS_PENDING);
+		break;
+	case LUO_STATE_CLAIMED:
+		pr_warn("the handover in the reserved range was already loaded by an earlier boot; ignoring it\n");
+		luo_set_status(LUO_STATUS_CONSUMED);
+		break;
+	default:
+		pr_err("handover state %#x is unknown; ignoring it\n",
+		       le32_to_cpu(hdr->state));
+		luo_set_status(LUO_STATUS_CORRUPT);
+		break;
+	}
+}
+
+static u32 luo_header_crc(const struct luo_handover_header *hdr)
+{
+	struct luo_handover_header tmp = *hdr;
+
+	tmp.header_crc = 0;
+	tmp.state = 0;
+	return crc32_le(~0U, (const u8 *)&tmp, sizeof(tmp));
+}
+
+/* Why a handover is refused; NULL when it is fine. */
+struct luo_verdict {
+	enum luo_status status;
+	const char *why;
+};
+
+static bool luo_refuse(struct luo_verdict *v, const char *why)
+{
+	v->status = LUO_STATUS_CORRUPT;
+	v->why = why;
+	return false;
+}
+
+/* Checks one file record and its data; @data_start is where data may begin. */
+static bool luo_check_file(const struct luo_ser_file *f, u64 data_start,
+			   u64 used, struct luo_verdict *v)
+{
+	const struct luo_file_handler *h;
+	u64 off = le64_to_cpu(f->data_off);
+	u64 size = le64_to_cpu(f->size);
+
+	h = luo_file_handler_by_type(le32_to_cpu(f->type));
+	if (!h)
+		return luo_refuse(v, "unknown file type");
+	if (f->reserved)
+		return luo_refuse(v, "non-zero reserved field in a file record");
+	if (h->validate(f))
+		return luo_refuse(v, "invalid file record");
+	if (off < data_start || off > used || size > used - off)
+		return luo_refuse(v, "file data outside the handover");
+	if (crc32_le(~0U, luo_base + off, size) != le32_to_cpu(f->data_crc))
+		return luo_refuse(v, "file data checksum mismatch");
+	return true;
+}
+
+/* Everything but uniqueness of names and tokens, which the load checks. */
+static bool luo_handover_check(struct luo_verdict *v)
+{
+	const struct luo_handover_header *hdr = luo_base;
+	u64 used, meta_size, meta_end, off, nr_sessions, nr_files, s, seen = 0;
+	u32 version = le32_to_cpu(hdr->version);
+
+	if (version != LUO_HANDOVER_VERSION) {
+		v->status = LUO_STATUS_VERSION;
+		v->why = "format version not supported";
+		pr_err("handover format version %u is not supported (this module reads version %u)\n",
+		       version, LUO_HANDOVER_VERSION);
+		return false;
+	}
+	if (le32_to_cpu(hdr->header_size) != sizeof(*hdr))
+		return luo_refuse(v, "header size mismatch");
+	if (luo_header_crc(hdr) != le32_to_cpu(hdr->header_crc))
+		return luo_refuse(v, "header checksum mismatch");
+
+	used = le64_to_cpu(hdr->used_size);
+	meta_size = le64_to_cpu(hdr->meta_size);
+	nr_sessions = le64_to_cpu(hdr->nr_sessions);
+	nr_files = le64_to_cpu(hdr->nr_files);
+	if (used < sizeof(*hdr) || used > luo_size)
+		return luo_refuse(v, "handover larger than the range");
+	if (meta_size > used - sizeof(*hdr))
+		return luo_refuse(v, "metadata outside the handover");
+	meta_end = sizeof(*hdr) + meta_size;
+	if (crc32_le(~0U, luo_base + sizeof(*hdr), meta_size) !=
+	    le32_to_cpu(hdr->meta_crc))
+		return luo_refuse(v, "metadata checksum mismatch");
+
+	off = sizeof(*hdr);
+	for (s = 0; s < nr_sessions; s++) {
+		const struct luo_ser_session *ss = luo_base + off;
+		size_t len;
+		u32 i, n;
+
+		if (meta_end - off < sizeof(*ss))
+			return luo_refuse(v, "session record outside the metadata");
+		len = strnlen(ss->name, sizeof(ss->name));
+		if (!len || len == sizeof(ss->name))
+			return luo_refuse(v, "bad session name");
+		if (ss->reserved)
+			return luo_refuse(v, "non-zero reserved field in a session record");
+		off += sizeof(*ss);
+		n = le32_to_cpu(ss->nr_files);
+		if (n > (meta_end - off) / sizeof(struct luo_ser_file))
+			return luo_refuse(v, "file records outside the metadata");
+		for (i = 0; i < n; i++) {
+			if (!luo_check_file(luo_base + off, meta_end, used, v))
+				return false;
+			off += sizeof(struct luo_ser_file);
+			cond_resched();
+		}
+		seen += n;
+	}
+	if (off != meta_end)
+		return luo_refuse(v, "metadata size does not match its records");
+	if (seen != nr_files)
+		return luo_refuse(v, "file count does not match its records");
+	return true;
+}
+
+/* Builds the incoming sessions from a checked handover. */
+static int luo_handover_restore(struct luo_verdict *v, u64 *nr_s, u64 *nr_f)
+{
+	const struct luo_handover_header *hdr = luo_base;
+	u64 s, nr_sessions = le64_to_cpu(hdr->nr_sessions);
+	u64 off = sizeof(*hdr);
+	int ret;
+
+	for (s = 0; s < nr_sessions; s++) {
+		const struct luo_ser_session *ss = luo_base + off;
+		struct luo_session *session;
+		u32 i, n = le32_to_cpu(ss->nr_files);
+
+		session = luo_session_add_incoming(ss->name);
+		if (IS_ERR(session)) {
+			ret = PTR_ERR(session);
+			if (ret == -EEXIST)
+				luo_refuse(v, "two sessions have the same name");
+			return ret;
+		}
+		off += sizeof(*ss);
+		for (i = 0; i < n; i++) {
+			const struct luo_ser_file *f = luo_base + off;
+
+			ret = luo_file_add_incoming(session, f, luo_base +
+						    le64_to_cpu(f->data_off));
+			if (ret) {
+				if (ret == -EEXIST)
+					luo_refuse(v, "two files of a session have the same token");
+				return ret;
+			}
+			off += sizeof(*f);
+			(*nr_f)++;
+		}
+		(*nr_s)++;
+	}
+	return 0;
+}
+
+/**
+ * luo_handover_load() - load what the previous kernel handed over
+ *
+ * Called under luo_lock at every open of /dev/liveupdate; does its work once
+ * per boot.
+ *
+ * Return: 0 (also when there was nothing, or nothing valid), or -EIO if a
+ * valid handover could not be restored; every later call then fails too.
+ */
+int luo_handover_load(void)
+{
+	struct luo_verdict v = { .status = LUO_STATUS_LOADED };
+	u64 nr_s = 0, nr_f = 0;
+	int ret;
+
+	if (luo_status == LUO_STATUS_FAILED)
+		return -EIO;
+	if (luo_status != LUO_STATUS_PENDING)
+		return 0;
+
+	if (!luo_handover_check(&v)) {
+		if (v.status == LUO_STATUS_CORRUPT)
+			pr_err("handover is corrupt (%s); ignoring it\n", v.why);
+		luo_set_status(v.status);
+		return 0;
+	}
+
+	ret = luo_handover_restore(&v, &nr_s, &nr_f);
+	if (ret) {
+		luo_session_drop_incoming();
+		if (v.status == LUO_STATUS_CORRUPT) {
+			pr_err("handover is corrupt (%s); ignoring it\n", v.why);
+			luo_set_status(LUO_STATUS_CORRUPT);
+			return 0;
+		}
+		pr_err("cannot restore the handover (%d)\n", ret);
+		luo_set_status(LUO_STATUS_FAILED);
+		return -EIO;
+	}
+	pr_info("loaded %llu incoming sessions with %llu files\n", nr_s, nr_f);
+	luo_set_status(LUO_STATUS_LOADED);
+	return 0;
+}
+
+/**
+ * luo_handover_reserve() - reserve handover space for a record
+ * @bytes: how much.
+ *
+ * Caller holds luo_lock.
+ *
+ * Return: 0, or -ENOSPC if the range cannot hold it.
+ */
+int luo_handover_reserve(u64 bytes)
+{
+	if (bytes > luo_size - luo_reserved)
+		return -ENOSPC;
+	luo_reserved += bytes;
+	return 0;
+}
+
+/**
+ * luo_handover_unreserve() - give back what luo_handover_reserve() took
+ * @bytes: how much.
+ *
+ * Caller holds luo_lock.
+ */
+void luo_handover_unreserve(u64 bytes)
+{
+	luo_reserved -= bytes;
+}
+
+/* Writes one outgoing session; returns where its data ends. */
+static u64 luo_commit_session(struct luo_session *s, u64 *meta_off,
+			      u64 data_off, u64 *nr_files)
+{
+	struct luo_ser_session ss = {};
+	u64 session_off = *meta_off;
+	struct luo_file *lf;
+	u32 n = 0;
+
+	*meta_off += sizeof(ss);
+	list_for_each_entry(lf, &s->file_list, list) {
+		struct luo_ser_file f = {};
+		int ret;
+
+		/* Space was reserved at PRESERVE_FD; never write past the range. */
+		if (ALIGN(lf->data_size, LUO_HANDOVER_ALIGN) > luo_size - data_off) {
+			pr_err("session '%s' token %llu: no room left; not handed over\n",
+			       s->name, lf->token);
+			continue;
+		}
+		f.token = cpu_to_le64(lf->token);
+		f.type = cpu_to_le32(lf->handler->type);
+		ret = lf->handler->save(lf, luo_base + data_off, &f);
+		if (ret) {
+			pr_err("session '%s' token %llu: saving the %s failed (%d); not handed over\n",
+			       s->name, lf->token, lf->handler->name, ret);
+			continue;
+		}
+		f.size = cpu_to_le64(lf->data_size);
+		f.data_off = cpu_to_le64(data_off);
+		f.data_crc = cpu_to_le32(crc32_le(~0U, luo_base + data_off,
+						  lf->data_size));
+		memcpy(luo_base + *meta_off, &f, sizeof(f));
+		*meta_off += sizeof(f);
+		data_off += ALIGN(lf->data_size, LUO_HANDOVER_ALIGN);
+		n++;
+	}
+	strscpy_pad(ss.name, s->name, sizeof(ss.name));
+	ss.nr_files = cpu_to_le32(n);
+	memcpy(luo_base + session_off, &ss, sizeof(ss));
+	*nr_files += n;
+	return data_off;
+}
+
+/* Inside reboot(LINUX_REBOOT_CMD_KEXEC): hand the outgoing sessions over. */
+static void luo_handover_commit(void)
+{
+	struct luo_handover_header *hdr = luo_base;
+	struct luo_handover_header h = {};
+	u64 meta_off, meta_max, data_off, nr_sessions = 0, nr_files = 0;
+	struct luo_session *s;
+
+	guard(mutex)(&luo_lock);
+	WRITE_ONCE(hdr->magic, 0);
+
+	meta_max = 0;
+	list_for_each_entry(s, &luo_outgoing, list)
+		meta_max += sizeof(struct luo_ser_session) +
+			    s->nr_files * sizeof(struct luo_ser_file);
+
+	meta_off = sizeof(h);
+	data_off = sizeof(h) + meta_max;
+	list_for_each_entry(s, &luo_outgoing, list) {
+		data_off = luo_commit_session(s, &meta_off, data_off, &nr_files);
+		nr_sessions++;
+	}
+
+	h.version = cpu_to_le32(LUO_HANDOVER_VERSION);
+	h.header_size = cpu_to_le32(sizeof(h));
+	h.used_size = cpu_to_le64(data_off);
+	h.meta_size = cpu_to_le64(meta_off - sizeof(h));
+	h.nr_sessions = cpu_to_le64(nr_sessions);
+	h.nr_files = cpu_to_le64(nr_files);
+	h.sequence = cpu_to_le64(luo_sequence + 1);
+	h.meta_crc = cpu_to_le32(crc32_le(~0U, luo_base + sizeof(h),
+					  meta_off - sizeof(h)));
+	h.header_crc = cpu_to_le32(luo_header_crc(&h));
+	h.state = cpu_to_le32(LUO_STATE_COMMITTED);
+	memcpy(hdr, &h, sizeof(h));
+	/* The magic makes it valid: everything else must be in RAM first. */
+	wmb();
+	WRITE_ONCE(hdr->magic, cpu_to_le64(LUO_HANDOVER_MAGIC));
+	wmb();
+	pr_info("handed over %llu sessions with %llu files (%llu bytes)\n",
+		nr_sessions, nr_files, data_off);
+}
+
+static int luo_reboot_notify(struct notifier_block *nb, unsigned long code,
+			     void *cmd)
+{
+	/* kernel_kexec() is the only caller passing this exact string. */
+	if (code == SYS_RESTART && cmd && !strcmp(cmd, "kexec reboot"))
+		luo_handover_commit();
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block luo_reboot_nb = {
+	.notifier_call = luo_reboot_notify,
+};
+
+/**
+ * luo_handover_init() - take the reserved range at module load
+ *
+ * Return: 0, or -EINVAL (no usable range), -EBUSY, -ENOMEM.
+ */
+int luo_handover_init(void)
+{
+	int ret;
+
+	if (!luo_addr && !luo_size && luo_range_from_cmdline()) {
+		pr_err("no reserved range: boot with memmap=SIZE$ADDR or load with addr= and size=\n");
+		return -EINVAL;
+	}
+	if (!luo_addr || !luo_size) {
+		pr_err("both addr= and size= are needed\n");
+		return -EINVAL;
+	}
+	if (!PAGE_ALIGNED(luo_addr) || luo_size < PAGE_SIZE ||
+	    luo_addr + luo_size < luo_addr) {
+		pr_err("range %#llx+%#llx: address must be page-aligned and size at least %lu\n",
+		       luo_addr, luo_size, PAGE_SIZE);
+		return -EINVAL;
+	}
+	if (region_intersects(luo_addr, luo_size, IORESOURCE_SYSTEM_RAM,
+			      IORES_DESC_NONE) != REGION_DISJOINT) {
+		pr_err("range %#llx+%#llx overlaps System RAM: reserve it with memmap=%llu$%#llx\n",
+		       luo_addr, luo_size, luo_size, luo_addr);
+		return -EINVAL;
+	}
+	luo_res = request_mem_region(luo_addr, luo_size, "liveupdate handover");
+	if (!luo_res) {
+		pr_err("range %#llx+%#llx is in use\n", luo_addr, luo_size);
+		return -EBUSY;
+	}
+	luo_base = memremap(luo_addr, luo_size, MEMREMAP_WB);
+	if (!luo_base) {
+		ret = -ENOMEM;
+		goto err_release;
+	}
+
+	luo_reserved = sizeof(struct luo_handover_header);
+	luo_handover_claim();
+
+	ret = register_reboot_notifier(&luo_reboot_nb);
+	if (ret)
+		goto err_unmap;
+	pr_info("handover range %#llx+%#llx (%s)\n", luo_addr, luo_size,
+		luo_status_names[luo_status]);
+	return 0;
+
+err_unmap:
+	memunmap(luo_base);
+err_release:
+	release_mem_region(luo_addr, luo_size);
+	return ret;
+}
+
+/**
+ * luo_handover_exit() - let go of the range at module unload
+ */
+void luo_handover_exit(void)
+{
+	unregister_reboot_notifier(&luo_reboot_nb);
+	memunmap(luo_base);
+	release_mem_region(luo_addr, luo_size);
+}
