@@ -145,7 +145,7 @@ struct luo_device_op {
 };
 
 #define LUO_DEVICE_OP(_cmd, _fn, _struct, _last)			\
-	[_IOC_NR(_cmd) - LIVEUPDATE_CMD_BASE] = {			\
+	{							\
 		.cmd = _cmd,						\
 		.size = sizeof(_struct) +				\
 			BUILD_BUG_ON_ZERO(sizeof(union luo_device_cmd) <	\
@@ -154,6 +154,7 @@ struct luo_device_op {
 		.fn = _fn,						\
 	}
 
+/* In command-number order: the number indexes the table. */
 static const struct luo_device_op luo_device_ops[] = {
 	LUO_DEVICE_OP(LIVEUPDATE_IOCTL_CREATE_SESSION, luo_session_create,
 		      struct liveupdate_ioctl_create_session, name),
@@ -228,6 +229,7 @@ static void __exit luo_exit(void)
 	scoped_guard(mutex, &luo_lock)
 		luo_session_drop_incoming();
 	luo_handover_exit();
+	luo_memfd_exit();
 }
 
 module_init(luo_init);

@@ -139,7 +139,7 @@ static int luo_range_from_cmdline(void)
 		return n;
 
 	p = buf;
-	while ((tok = strsep(&p, " \n"))) {
+	while ((tok = strsep(&p, "\t\n "))) {
 		char *entry;
 
 		if (strncmp(tok, "memmap=", 7))
@@ -496,7 +496,6 @@ static void luo_handover_commit(void)
 	/* The magic makes it valid: everything else must be in RAM first. */
 	wmb();
 	WRITE_ONCE(hdr->magic, cpu_to_le64(LUO_HANDOVER_MAGIC));
-	wmb();
 	pr_info("handed over %llu sessions with %llu files (%llu bytes)\n",
 		nr_sessions, nr_files, data_off);
 }

@@ -150,6 +150,7 @@ int luo_file_add_incoming(struct luo_session *session,
 const struct luo_file_handler *luo_file_handler_by_type(u32 type);
 
 extern const struct luo_file_handler luo_memfd_handler;
+void luo_memfd_exit(void);
 
 /* --- handover.c ------------------------------------------------------ */
 

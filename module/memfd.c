@@ -30,6 +30,7 @@
 #include <linux/mman.h>
 #include <linux/shmem_fs.h>
 #include <linux/sizes.h>
+#include <linux/slab.h>
 #include <linux/string.h>
 
 #include "internal.h"
@@ -42,9 +43,13 @@
 /* Largest single kernel_read()/kernel_write(), well below MAX_RW_COUNT. */
 #define LUO_MEMFD_CHUNK		SZ_64M
 
-/* Set on first use from the first memfd seen; all shmem files share them. */
+/*
+ * shmem's file operations, and a copy of them that refuses fallocate. Made
+ * from the first memfd preserved (all shmem files share one table), since
+ * modules cannot name shmem's table.
+ */
 static const struct file_operations *luo_shmem_fops;
-static struct file_operations luo_memfd_frozen_fops;
+static const struct file_operations *luo_memfd_frozen_fops;
 
 static long luo_memfd_fallocate(struct file *file, int mode, loff_t offset,
 				loff_t len)
@@ -52,21 +57,38 @@ static long luo_memfd_fallocate(struct file *file, int mode, loff_t offset,
 	return -EPERM;
 }
 
-static void luo_memfd_block_fallocate(struct file *file)
+static int luo_memfd_block_fallocate(struct file *file)
 {
 	if (!luo_shmem_fops) {
-		luo_memfd_frozen_fops = *file->f_op;
-		luo_memfd_frozen_fops.fallocate = luo_memfd_fallocate;
+		void *copy = kmemdup(file->f_op, sizeof(*file->f_op),
+				     GFP_KERNEL);
+
+		if (!copy)
+			return -ENOMEM;
+		((struct file_operations *)copy)->fallocate = luo_memfd_fallocate;
+		luo_memfd_frozen_fops = copy;
 		luo_shmem_fops = file->f_op;
 	}
 	if (file->f_op == luo_shmem_fops)
-		WRITE_ONCE(file->f_op, &luo_memfd_frozen_fops);
+		WRITE_ONCE(file->f_op, luo_memfd_frozen_fops);
+	return 0;
 }
 
 static void luo_memfd_allow_fallocate(struct file *file)
 {
-	if (file->f_op == &luo_memfd_frozen_fops)
+	if (file->f_op == luo_memfd_frozen_fops)
 		WRITE_ONCE(file->f_op, luo_shmem_fops);
+}
+
+/**
+ * luo_memfd_exit() - free what the handler allocated, at module unload
+ *
+ * No file uses the copied operations any more: every preserved file was
+ * unpreserved before the module could go.
+ */
+void luo_memfd_exit(void)
+{
+	kfree(luo_memfd_frozen_fops);
 }
 
 static bool luo_memfd_can_preserve(struct file *file)
@@ -81,14 +103,19 @@ static int luo_memfd_preserve(struct luo_file *lf)
 	struct inode *inode = file_inode(lf->file);
 	struct shmem_inode_info *info = SHMEM_I(inode);
 	unsigned int added;
+	int ret;
 
 	/* The bytes are read with kernel_read() at kexec. */
 	if (!(lf->file->f_mode & FMODE_READ))
 		return -EBADF;
+	ret = luo_memfd_block_fallocate(lf->file);
+	if (ret)
+		return ret;
 
 	inode_lock(inode);
 	if (info->seals & ~LUO_MEMFD_SEALS) {
 		inode_unlock(inode);
+		luo_memfd_allow_fallocate(lf->file);
 		return -EOPNOTSUPP;
 	}
 	added = LUO_MEMFD_FREEZE & ~info->seals;
@@ -98,7 +125,6 @@ static int luo_memfd_preserve(struct luo_file *lf)
 	inode_unlock(inode);
 
 	lf->priv = added;
-	luo_memfd_block_fallocate(lf->file);
 	return 0;
 }
 

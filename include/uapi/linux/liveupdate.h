@@ -2,9 +2,9 @@
 /*
  * liveupdate: the Live Update Orchestrator (LUO) userspace interface.
  *
- * Layouts and numbers are identical to upstream Linux 7.2
- * (include/uapi/linux/liveupdate.h), so a program built against either header
- * works with either the upstream kernel or the liveupdate module.
+ * Layouts and numbers are identical to upstream Linux 7.2's header of the
+ * same name, so a program built against either header works with either the
+ * upstream kernel or the liveupdate module.
  *
  * Every ioctl is _IO(LIVEUPDATE_IOCTL_TYPE, nr): the size lives in the
  * argument itself. Each argument struct starts with a __u32 @size that the
@@ -131,7 +131,7 @@ struct liveupdate_session_finish {
 /**
  * struct liveupdate_session_get_name - LIVEUPDATE_SESSION_GET_NAME
  * @size:     sizeof(struct liveupdate_session_get_name).
- * @reserved: Must be zero.
+ * @reserved: Ignored.
  * @name:     Output: the session's NUL-terminated name.
  */
 struct liveupdate_session_get_name {
