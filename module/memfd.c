@@ -60,6 +60,7 @@ static long luo_memfd_fallocate(struct file *file, int mode, loff_t offset,
 static int luo_memfd_block_fallocate(struct file *file)
 {
 	if (!luo_shmem_fops) {
+		/* checkpatch asks for const here; a patched copy cannot be. */
 		void *copy = kmemdup(file->f_op, sizeof(*file->f_op),
 				     GFP_KERNEL);
 
