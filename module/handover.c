@@ -490,8 +490,10 @@ static void luo_handover_commit(void)
 	h.sequence = cpu_to_le64(luo_sequence + 1);
 	h.meta_crc = cpu_to_le32(crc32_le(~0U, luo_base + sizeof(h),
 					  meta_off - sizeof(h)));
+	h.magic = cpu_to_le64(LUO_HANDOVER_MAGIC);
 	h.header_crc = cpu_to_le32(luo_header_crc(&h));
 	h.state = cpu_to_le32(LUO_STATE_COMMITTED);
+	h.magic = 0;
 	memcpy(hdr, &h, sizeof(h));
 	/* The magic makes it valid: everything else must be in RAM first. */
 	wmb();
