@@ -26,6 +26,18 @@
 #define LUO_MEMFD_FMODE	(FMODE_PREAD | FMODE_PWRITE)
 #endif
 
+/*
+ * shmem_file_setup() takes vma_flags_t instead of VM_* bits since 7.0
+ * (checked against Debian's 7.2 headers).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
+#define luo_shmem_file_setup(name, size) \
+	shmem_file_setup(name, size, mk_vma_flags(VMA_NORESERVE_BIT))
+#else
+#define luo_shmem_file_setup(name, size) \
+	shmem_file_setup(name, size, VM_NORESERVE)
+#endif
+
 /* An upstream LUO in the kernel already owns /dev/liveupdate. */
 #if IS_ENABLED(CONFIG_LIVEUPDATE)
 #define LUO_KERNEL_HAS_LUO	1

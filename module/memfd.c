@@ -201,7 +201,7 @@ static struct file *luo_memfd_restore(const struct luo_ser_file *ser,
 	int ret;
 
 	/* As memfd_create(): unnamed, sized, seekable, large-file. */
-	file = shmem_file_setup("memfd:", size, VM_NORESERVE);
+	file = luo_shmem_file_setup("memfd:", size);
 	if (IS_ERR(file))
 		return file;
 	file->f_mode |= LUO_MEMFD_FMODE;
