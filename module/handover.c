@@ -8,8 +8,9 @@
  *
  * Without Kexec HandOver the only memory both kernels leave alone is a range
  * the firmware map marks reserved: boot every kernel with memmap=SIZE$ADDR.
- * The module takes the range from its addr= and size= parameters, or finds
- * the memmap=SIZE$ADDR on the kernel command line itself, refuses a range
+ * The module takes the range from its addr= and size= parameters; what they
+ * leave out comes from the first memmap=SIZE$ADDR on the kernel command
+ * line. It refuses a range
  * that overlaps System RAM, and claims it so /dev/mem cannot touch it.
  *
  * Space: every session record, file record and file's data needs room in the
@@ -119,8 +120,9 @@ module_param_cb(handover_status, &luo_status_ops, NULL, 0444);
 MODULE_PARM_DESC(handover_status,
 		 "What the previous kernel handed over: none, pending, loaded, consumed, corrupt, version, failed");
 
-/* Takes the first memmap=SIZE$ADDR entry of the kernel command line. */
-static int luo_range_from_cmdline(void)
+/* Finds the first memmap=SIZE$ADDR entry of the kernel command line. */
+static int luo_range_from_cmdline(unsigned long long *addr_out,
+				  unsigned long long *size_out)
 {
 	char *buf __free(kfree) = kzalloc(PAGE_SIZE, GFP_KERNEL);
 	char *p, *tok;
@@ -155,8 +157,8 @@ static int luo_range_from_cmdline(void)
 			addr = memparse(q + 1, &q);
 			if (*q)
 				continue;
-			luo_addr = addr;
-			luo_size = size;
+			*addr_out = addr;
+			*size_out = size;
 			return 0;
 		}
 	}
@@ -524,13 +526,18 @@ int luo_handover_init(void)
 {
 	int ret;
 
-	if (!luo_addr && !luo_size && luo_range_from_cmdline()) {
-		pr_err("no reserved range: boot with memmap=SIZE$ADDR or load with addr= and size=\n");
-		return -EINVAL;
-	}
+	/* What the parameters leave out comes from memmap=SIZE$ADDR. */
 	if (!luo_addr || !luo_size) {
-		pr_err("both addr= and size= are needed\n");
-		return -EINVAL;
+		unsigned long long addr, size;
+
+		if (luo_range_from_cmdline(&addr, &size)) {
+			pr_err("no reserved range: boot with memmap=SIZE$ADDR or load with addr= and size=\n");
+			return -EINVAL;
+		}
+		if (!luo_addr)
+			luo_addr = addr;
+		if (!luo_size)
+			luo_size = size;
 	}
 	if (!PAGE_ALIGNED(luo_addr) || luo_size < PAGE_SIZE ||
 	    luo_addr + luo_size < luo_addr) {
