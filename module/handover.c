@@ -10,8 +10,8 @@
  * the firmware map marks reserved: boot every kernel with memmap=SIZE$ADDR.
  * The module takes the range from its addr= and size= parameters; what they
  * leave out comes from the first memmap=SIZE$ADDR on the kernel command
- * line. It refuses a range
- * that overlaps System RAM, and claims it so /dev/mem cannot touch it.
+ * line. It refuses a range that overlaps System RAM, and claims it so
+ * /dev/mem cannot touch it.
  *
  * Space: every session record, file record and file's data needs room in the
  * range. It is reserved when the session is created or the file preserved
