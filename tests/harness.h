@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Tiny test harness for the liveupdate tests (liburing / kselftest spirit).
+ *
+ * A test is a `static void fn(void)`. lu_main() runs each one in a forked
+ * child (so a failing test cannot leave /dev/liveupdate or sessions open for
+ * the next one) and prints one TAP line per test:
+ *
+ *   ok N - SUITE/name
+ *   ok N - SUITE/name # SKIP reason
+ *   not ok N - SUITE/name: file.c:123: expr (got X, want Y)
+ *
+ * then "@@T done SUITE pass=P fail=F skip=S" and exits 1 if anything failed.
+ *
+ * CHECK*() end the test at the first failure; EXPECT*() record it and go on.
+ * All lu_*() helpers return a value >= 0 on success and -errno on failure,
+ * so a check reads CHECK_EQ(lu_preserve_fd(s, m, 1), -EBUSY).
+ */
+#ifndef LU_TEST_HARNESS_H
+#define LU_TEST_HARNESS_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <linux/liveupdate.h>
+
+#define LU_DEV		"/dev/liveupdate"
+#define LU_PARAM_DIR	"/sys/module/liveupdate/parameters"
+#define LU_STATUS_PATH	LU_PARAM_DIR "/handover_status"
+#define LU_SESSION_LINK	"anon_inode:[luo_session] "
+
+#define LU_KiB		1024ULL
+#define LU_MiB		(1024ULL * 1024)
+
+/* ---- tests and the runner ---- */
+
+struct lu_test {
+	const char *name;
+	void (*fn)(void);
+};
+
+#define LU_TEST(fn) { #fn, fn }
+#define LU_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Runs the tests named in argv (all when none is named). "--list" prints
+ * the TAP names (SUITE/name) without running anything.
+ */
+int lu_main(const char *suite, const struct lu_test *tests, size_t n,
+	    int argc, char **argv);
+
+/* ---- checks ---- */
+
+void lu__fail(int fatal, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void lu__skip(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+const char *lu_val(long long v);	/* "-EBUSY", "17", ... (static ring) */
+const char *lu_errname(int err);	/* "EBUSY" */
+
+#define LU__CHECK(fatal, e) do {					\
+	errno = 0;							\
+	if (!(e)) {							\
+		int _lu_e = errno;					\
+		lu__fail(fatal, __FILE__, __LINE__, "%s (errno %s)",	\
+			 #e, lu_errname(_lu_e));			\
+	}								\
+} while (0)
+
+#define LU__CHECK_EQ(fatal, a, b) do {					\
+	long long _lu_a = (long long)(a), _lu_b = (long long)(b);	\
+	if (_lu_a != _lu_b)						\
+		lu__fail(fatal, __FILE__, __LINE__,			\
+			 "%s == %s (got %s, want %s)", #a, #b,		\
+			 lu_val(_lu_a), lu_val(_lu_b));			\
+} while (0)
+
+#define LU__CHECK_STR(fatal, a, b) do {					\
+	const char *_lu_a = (a), *_lu_b = (b);				\
+	if (!_lu_a || strcmp(_lu_a, _lu_b))				\
+		lu__fail(fatal, __FILE__, __LINE__,			\
+			 "%s == %s (got \"%s\", want \"%s\")", #a, #b,	\
+			 _lu_a ? _lu_a : "(null)", _lu_b);		\
+} while (0)
+
+#define CHECK(e)		LU__CHECK(1, e)
+#define EXPECT(e)		LU__CHECK(0, e)
+#define CHECK_EQ(a, b)		LU__CHECK_EQ(1, a, b)
+#define EXPECT_EQ(a, b)		LU__CHECK_EQ(0, a, b)
+#define CHECK_STR(a, b)		LU__CHECK_STR(1, a, b)
+#define EXPECT_STR(a, b)	LU__CHECK_STR(0, a, b)
+/* a helper that must succeed (>= 0); returns its value */
+#define CHECK_OK(e) ({ long long _lu_r = (long long)(e);		\
+	if (_lu_r < 0)							\
+		lu__fail(1, __FILE__, __LINE__, "%s (got %s)", #e,	\
+			 lu_val(_lu_r));				\
+	_lu_r; })
+#define SKIP(...)		lu__skip(__VA_ARGS__)
+
+/* a "# ..." diagnostic line */
+void lu_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- liveupdate helpers (>= 0 or -errno) ---- */
+
+int lu_ioctl(int fd, unsigned long cmd, void *arg);
+int lu_open_dev(void);
+int lu_create_session(int dev, const char *name);
+int lu_retrieve_session(int dev, const char *name);
+int lu_preserve_fd(int session, int fd, uint64_t token);
+int lu_retrieve_fd(int session, uint64_t token);
+int lu_finish(int session);
+int lu_get_name(int session, char name[LIVEUPDATE_SESSION_NAME_LENGTH]);
+
+/* ---- files ---- */
+
+/* memfd of @size bytes filled with lu_pattern(@seed) (flags: MFD_*) */
+int lu_memfd(const char *name, unsigned int flags, uint64_t size, uint64_t seed);
+/* memfd of @size bytes, never written (all holes) */
+int lu_memfd_sparse(const char *name, unsigned int flags, uint64_t size);
+/* fill @len bytes at @off of @fd with the pattern */
+int lu_fill(int fd, uint64_t off, uint64_t len, uint64_t seed);
+/*
+ * Compares @len bytes at @off of @fd with the pattern (or with zeros when
+ * @seed is LU_ZEROS): 0 if equal, 1 + offset of the first difference, or
+ * -errno (-ENODATA on a short read).
+ */
+#define LU_ZEROS (~0ULL)
+long long lu_compare(int fd, uint64_t off, uint64_t len, uint64_t seed);
+/* the pattern: byte at offset @off of stream @seed */
+void lu_pattern(void *buf, uint64_t off, size_t len, uint64_t seed);
+uint64_t lu_mix64(uint64_t x);
+static inline uint64_t lu_word(uint64_t seed, uint64_t i)
+{
+	return lu_mix64(seed ^ (i * 0xd1b54a32d192ed03ULL));
+}
+/* a 64-bit hash of a buffer of 64-bit words (streamed: start with LU_HASH_INIT) */
+#define LU_HASH_INIT 0x243f6a8885a308d3ULL
+uint64_t lu_hash_words(uint64_t h, const uint64_t *w, size_t nwords);
+
+long long lu_fsize(int fd);		/* st_size or -errno */
+long long lu_fpos(int fd);		/* lseek(fd, 0, SEEK_CUR) or -errno */
+int lu_seals(int fd);			/* F_GET_SEALS or -errno */
+int lu_add_seals(int fd, int seals);	/* 0 or -errno */
+int lu_cloexec(int fd);			/* 1, 0 or -errno */
+int lu_accmode(int fd);			/* O_RDONLY/O_WRONLY/O_RDWR or -errno */
+/* readlink("/proc/self/fd/N") into a static ring buffer; NULL on error */
+const char *lu_fd_link(int fd);
+/* "anon_inode:[luo_session] NAME" */
+const char *lu_session_link(const char *name);
+/*
+ * Checks readlink("/proc/self/fd/N") of a session fd. The 6.1 kernel formats
+ * anon inode link texts in a 64-byte buffer (fs/d_path.c dynamic_dname()), so
+ * a text of 64 bytes or more (a name of 39+ bytes) reads as ENAMETOOLONG
+ * there, whatever the module does.
+ */
+#define EXPECT_SESSION_LINK(fd, name) do {				\
+	const char *_lu_n = (name);					\
+	if (strlen(LU_SESSION_LINK) + strlen(_lu_n) < 64) {		\
+		EXPECT_STR(lu_fd_link(fd), lu_session_link(_lu_n));	\
+	} else {							\
+		EXPECT(!lu_fd_link(fd) && errno == ENAMETOOLONG);	\
+	}								\
+} while (0)
+/* pwrite/pread that return bytes or -errno */
+long long lu_pwrite(int fd, const void *buf, size_t len, uint64_t off);
+long long lu_pread(int fd, void *buf, size_t len, uint64_t off);
+int lu_ftruncate(int fd, uint64_t size);
+int lu_fallocate(int fd, int mode, uint64_t off, uint64_t len);
+
+/* ---- processes, system ---- */
+
+/*
+ * Keeps @fds open in a detached grandchild that sleeps forever (the way
+ * sessions are held until the kexec). The grandchild closes every other fd
+ * (so /dev/liveupdate and the caller's pipes are released). 0 or -errno.
+ */
+int lu_hold_fds(const int *fds, int n);
+/* raises RLIMIT_NOFILE (soft and hard) to at least @n: 0 or -errno */
+int lu_raise_nofile(unsigned long n);
+/* handover_status without the newline: 0 or -errno */
+int lu_read_status(char *buf, size_t len);
+const char *lu_status(void);		/* static buffer, "(error)" on failure */
+/* how many lines of the kernel log contain @needle: >= 0 or -errno */
+int lu_dmesg_count(const char *needle);
+/* system(): the exit status (0..255), or -1 for a signal */
+int lu_system(const char *cmd);
+/* is the liveupdate module loaded */
+int lu_module_loaded(void);
+/* time in seconds (monotonic) */
+double lu_now(void);
+/* fill a name like snprintf into a static ring buffer */
+const char *lu_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif /* LU_TEST_HARNESS_H */

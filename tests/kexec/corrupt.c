@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A damaged or stale handover is refused cleanly. Each corruption scenario
+ * has a "prep" stage (a boot commits a handover) and a "check" stage (the
+ * next boot, after `lu-poke ...` changed the range through /dev/mem and
+ * before the module was loaded): /dev/liveupdate opens, handover_status
+ * says why, every RETRIEVE_SESSION gives ENOENT, the kernel log has a
+ * warning/error "liveupdate: ...handover..." line, and the module keeps
+ * working.
+ *
+ *   corrupt-data     lu-poke data-byte  -> "corrupt"
+ *   corrupt-version  lu-poke version 99 -> "version"
+ *   corrupt-garbage  lu-poke garbage    -> "corrupt"
+ *   consumed         "load": the boot loads the handover, closes everything
+ *                    and unloads the module (so the kexec commits nothing);
+ *                    "check": the next boot reports "consumed".
+ */
+#include "kx.h"
+
+#include <sys/klog.h>
+
+#define KLOG_NEEDLE "liveupdate:"
+
+/*
+ * Counts (and with @print shows) this boot's kernel log lines that contain
+ * KLOG_NEEDLE and "handover" at warning level or worse ("<0>".."<4>"):
+ * how the module reports a refused handover. When it logs it (at module
+ * load or at the first open) is not specified.
+ */
+static int klog_refusals(int print)
+{
+	int size = klogctl(10 /* SIZE_BUFFER */, NULL, 0), n = 0;
+	char *buf;
+
+	if (size <= 0 || !(buf = malloc((size_t)size + 1)))
+		return -ENOMEM;
+	size = klogctl(3 /* READ_ALL */, buf, size);
+	if (size < 0) {
+		free(buf);
+		return -errno;
+	}
+	buf[size] = 0;
+	for (char *line = buf, *nl; line && *line; line = nl) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = 0;
+		if (line[0] == '<' && line[1] >= '0' && line[1] <= '4' && line[2] == '>' &&
+		    strstr(line, KLOG_NEEDLE) && strstr(line, "handover")) {
+			n++;
+			if (print)
+				lu_diag("dmesg: %.200s", line);
+		}
+	}
+	free(buf);
+	return n;
+}
+
+static void prep(const char *name)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s[2];
+
+	s[0] = CHECK_OK(lu_create_session(dev, name));
+	s[1] = CHECK_OK(lu_create_session(dev, lu_fmt("%s-empty", name)));
+	CHECK_EQ(lu_preserve_fd(s[0], CHECK_OK(lu_memfd(name, 0, 4096, 0xc0)), 1), 0);
+	CHECK_EQ(lu_preserve_fd(s[0], CHECK_OK(lu_memfd(name, 0, 100, 0xc1)), 2), 0);
+	close(dev);
+	kx_hold(s, 2);
+}
+
+/* the refusal, common to every kind */
+static void refused(const char *name, const char *before, const char *status)
+{
+	int dev, s;
+
+	dev = kx_open_dev_status(before, status);
+	EXPECT_EQ(lu_retrieve_session(dev, name), -ENOENT);
+	EXPECT_EQ(lu_retrieve_session(dev, lu_fmt("%s-empty", name)), -ENOENT);
+	if (klog_refusals(1) < 1)
+		lu_diag("no warning/error \"" KLOG_NEEDLE " ...handover...\" kernel log line");
+	EXPECT(klog_refusals(0) >= 1);
+	close(dev);
+	/* opens again (no EIO), same answer */
+	dev = CHECK_OK(lu_open_dev());
+	EXPECT_STR(lu_status(), status);
+	EXPECT_EQ(lu_retrieve_session(dev, name), -ENOENT);
+	/* and the module still works for the next handover */
+	s = CHECK_OK(lu_create_session(dev, name));
+	EXPECT_EQ(lu_preserve_fd(s, CHECK_OK(lu_memfd("kx-cor", 0, 10, 1)), 1), 0);
+	close(s);
+	close(dev);
+}
+
+static void data_prep(void) { prep("kx-cor-data"); }
+static void data_check(void) { refused("kx-cor-data", "pending", "corrupt"); }
+static void version_prep(void) { prep("kx-cor-version"); }
+static void version_check(void) { refused("kx-cor-version", "pending", "version"); }
+static void garbage_prep(void) { prep("kx-cor-garbage"); }
+static void garbage_check(void) { refused("kx-cor-garbage", "pending", "corrupt"); }
+
+KX_SCENARIO(kx_corrupt_data, "corrupt-data", { "prep", data_prep }, { "check", data_check });
+KX_SCENARIO(kx_corrupt_version, "corrupt-version",
+	    { "prep", version_prep }, { "check", version_check });
+KX_SCENARIO(kx_corrupt_garbage, "corrupt-garbage",
+	    { "prep", garbage_prep }, { "check", garbage_check });
+
+/* ---- consumed ---- */
+
+static void consumed_load(void)
+{
+	struct luo_handover_header h;
+	struct lu_range r;
+	int dev = CHECK_OK(lu_open_dev());
+
+	/* this boot loaded a handover (retrieved by earlier stages) */
+	EXPECT_STR(lu_status(), "loaded");
+	close(dev);
+	/* unload: the kexec that follows commits nothing */
+	CHECK_EQ(lu_system("rmmod liveupdate"), 0);
+	CHECK(!lu_module_loaded());
+	/* the range now says that a kernel loaded it */
+	CHECK_EQ(lu_range_open(&r, 0, 0, 0), 0);
+	CHECK_EQ(lu_range_read(&r, 0, &h, sizeof(h)), 0);
+	lu_range_close(&r);
+	EXPECT_EQ(h.magic, LUO_HANDOVER_MAGIC);
+	EXPECT_EQ(h.version, LUO_HANDOVER_VERSION);
+	if (h.state != LUO_STATE_CLAIMED)
+		lu_diag("state %#x (%s)", h.state, lu_state_name(h.state));
+	EXPECT_EQ(h.state, LUO_STATE_CLAIMED);
+}
+
+/* Known at module load already: the range says CLAIMED. */
+static void consumed_check(void)
+{
+	refused("kx-nospc", "consumed", "consumed");
+}
+
+KX_SCENARIO(kx_consumed, "consumed", { "load", consumed_load }, { "check", consumed_check });

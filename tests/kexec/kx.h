@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Cross-kexec scenarios. `lu-kexec SCENARIO STAGE` runs one stage of one
+ * scenario as a single test named kexec/b<LU_STAGE>/SCENARIO/STAGE. Stages
+ * that carry something over end with kx_hold(): a detached child keeps the
+ * session fds open until the kexec (the device fd is closed so the next
+ * program can open it). The chain (tests/kexec/chain.plan) runs every
+ * scenario's stage1 in one boot, stage2 in the next, and so on.
+ */
+#ifndef LU_KX_H
+#define LU_KX_H
+
+#include "harness.h"
+#include "tools/range.h"
+
+struct kx_stage {
+	const char *name;
+	void (*fn)(void);
+};
+
+struct kx_scenario {
+	const char *name;
+	const struct kx_stage *stages;
+	size_t nstages;
+};
+
+#define KX_SCENARIO(var, sname, ...)					\
+	static const struct kx_stage var##_stages[] = { __VA_ARGS__ };	\
+	const struct kx_scenario var = { sname, var##_stages,		\
+					 LU_ARRAY_SIZE(var##_stages) }
+
+/* the stage argument as given (for scenarios whose stage is a parameter) */
+extern const char *kx_stage_arg;
+
+/* keeps @fds open across the kexec (and closes nothing else of ours) */
+void kx_hold(const int *fds, int n);
+/* a retrieved memfd: size, bytes (pattern @seed), O_RDWR, FD_CLOEXEC, link */
+void kx_expect_memfd(int fd, uint64_t size, uint64_t seed);
+/* /dev/liveupdate, checking the handover_status before and after opening */
+int kx_open_dev_status(const char *before, const char *after);
+
+#endif /* LU_KX_H */

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A preserved memfd: its size is frozen (ftruncate to another size, write
+ * past EOF, fallocate in any mode: EPERM; ftruncate to the same size: 0),
+ * writes inside it and through mmap work, F_GET_SEALS shows GROW|SHRINK on
+ * top of the user's seals while preserved and exactly the user's seals after
+ * the session is closed.
+ */
+#include "harness.h"
+
+#include <sys/mman.h>
+
+#define SZ 8192
+
+static int preserved_memfd(int *dev, int *s, const char *name, unsigned int flags)
+{
+	int m;
+
+	*dev = CHECK_OK(lu_open_dev());
+	*s = CHECK_OK(lu_create_session(*dev, name));
+	m = CHECK_OK(lu_memfd(name, flags, SZ, 42));
+	CHECK_EQ(lu_preserve_fd(*s, m, 1), 0);
+	return m;
+}
+
+static void ftruncate_eperm(void)
+{
+	int dev, s, m = preserved_memfd(&dev, &s, "lu-m-trunc", MFD_ALLOW_SEALING);
+
+	EXPECT_EQ(lu_ftruncate(m, SZ / 2), -EPERM);
+	EXPECT_EQ(lu_ftruncate(m, 0), -EPERM);
+	EXPECT_EQ(lu_ftruncate(m, SZ - 1), -EPERM);
+	EXPECT_EQ(lu_ftruncate(m, SZ + 1), -EPERM);
+	EXPECT_EQ(lu_ftruncate(m, 2 * SZ), -EPERM);
+	EXPECT_EQ(lu_ftruncate(m, SZ), 0);	/* same size */
+	EXPECT_EQ(lu_fsize(m), SZ);
+	EXPECT_EQ(lu_compare(m, 0, SZ, 42), 0);
+	/* still frozen once /dev/liveupdate is closed */
+	close(dev);
+	EXPECT_EQ(lu_ftruncate(m, SZ / 2), -EPERM);
+	EXPECT_EQ(lu_ftruncate(m, SZ * 2), -EPERM);
+	EXPECT_EQ(lu_fsize(m), SZ);
+	/* unfrozen when the session goes */
+	close(s);
+	EXPECT_EQ(lu_ftruncate(m, SZ / 2), 0);
+	EXPECT_EQ(lu_ftruncate(m, SZ * 2), 0);
+	EXPECT_EQ(lu_fsize(m), SZ * 2);
+}
+
+static void write_past_eof_eperm(void)
+{
+	int dev, s, m = preserved_memfd(&dev, &s, "lu-m-write", MFD_ALLOW_SEALING);
+	char buf[16] = "0123456789abcdef";
+
+	EXPECT_EQ(lu_pwrite(m, buf, 1, SZ), -EPERM);
+	EXPECT_EQ(lu_pwrite(m, buf, 16, SZ + 4096), -EPERM);
+	CHECK(lseek(m, SZ, SEEK_SET) == SZ);
+	errno = 0;
+	EXPECT_EQ(write(m, buf, 8) < 0 ? -errno : 0, -EPERM);
+	CHECK(lseek(m, 0, SEEK_END) == SZ);
+	EXPECT_EQ(write(m, buf, 1) < 0 ? -errno : 0, -EPERM);
+	EXPECT_EQ(lu_fsize(m), SZ);
+	EXPECT_EQ(lu_compare(m, 0, SZ, 42), 0);
+	/*
+	 * A write that starts inside and ends past EOF: shmem writes page by
+	 * page, so the part up to EOF (the end of a page here) is written and
+	 * the call returns that short count, as with a user F_SEAL_GROW.
+	 */
+	EXPECT_EQ(lu_pwrite(m, buf, 4, SZ - 2), 2);
+	EXPECT_EQ(lu_fsize(m), SZ);
+	EXPECT_EQ(lu_compare(m, 0, SZ - 2, 42), 0);
+	close(s);
+	/* unfrozen */
+	EXPECT_EQ(lu_pwrite(m, buf, 4, SZ - 2), 4);
+	EXPECT_EQ(lu_fsize(m), SZ + 2);
+	close(dev);
+}
+
+/* a size that is not a page multiple: the crossing write is one chunk */
+static void write_past_eof_unaligned(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_create_session(dev, "lu-m-write5000"));
+	int m = CHECK_OK(lu_memfd("lu-m-write5000", MFD_ALLOW_SEALING, 5000, 5));
+
+	CHECK_EQ(lu_preserve_fd(s, m, 1), 0);
+	EXPECT_EQ(lu_pwrite(m, "abcd", 4, 4998), -EPERM);
+	EXPECT_EQ(lu_pwrite(m, "abcd", 4, 5000), -EPERM);
+	EXPECT_EQ(lu_pwrite(m, "abcd", 2, 4998), 2);	/* up to EOF: fine */
+	EXPECT_EQ(lu_fsize(m), 5000);
+	EXPECT_EQ(lu_ftruncate(m, 4096), -EPERM);
+	EXPECT_EQ(lu_ftruncate(m, 8192), -EPERM);
+	close(s);
+	close(dev);
+}
+
+static void fallocate_eperm(void)
+{
+	static const struct { int mode; uint64_t off, len; } cases[] = {
+		{ 0, 0, 4096 },					/* inside */
+		{ 0, 100, 10 },
+		{ 0, SZ - 1, 2 },
+		{ 0, SZ, 4096 },				/* beyond */
+		{ FALLOC_FL_KEEP_SIZE, 0, SZ },
+		{ FALLOC_FL_KEEP_SIZE, SZ, 4096 },
+		{ FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096 },
+		{ FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096, 4096 },
+		{ FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 10, 20 },
+	};
+	int dev, s, m = preserved_memfd(&dev, &s, "lu-m-falloc", MFD_ALLOW_SEALING);
+
+	for (size_t i = 0; i < LU_ARRAY_SIZE(cases); i++) {
+		int r = lu_fallocate(m, cases[i].mode, cases[i].off, cases[i].len);
+
+		if (r != -EPERM)
+			lu_diag("fallocate(mode %#x, %llu, %llu)", cases[i].mode,
+				(unsigned long long)cases[i].off,
+				(unsigned long long)cases[i].len);
+		EXPECT_EQ(r, -EPERM);
+	}
+	EXPECT_EQ(lu_fsize(m), SZ);
+	EXPECT_EQ(lu_compare(m, 0, SZ, 42), 0);
+	close(s);
+	/* allowed again */
+	EXPECT_EQ(lu_fallocate(m, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096), 0);
+	EXPECT_EQ(lu_compare(m, 0, 4096, LU_ZEROS), 0);
+	EXPECT_EQ(lu_fallocate(m, 0, SZ, 4096), 0);
+	EXPECT_EQ(lu_fsize(m), SZ + 4096);
+	close(dev);
+}
+
+static void writes_inside(void)
+{
+	int dev, s, m = preserved_memfd(&dev, &s, "lu-m-inside", MFD_ALLOW_SEALING);
+	char buf[SZ], want[SZ];
+	unsigned char *map;
+
+	lu_pattern(want, 0, SZ, 42);
+	/* pwrite inside, up to the last byte */
+	EXPECT_EQ(lu_pwrite(m, "hello", 5, 100), 5);
+	memcpy(want + 100, "hello", 5);
+	EXPECT_EQ(lu_pwrite(m, "end!", 4, SZ - 4), 4);
+	memcpy(want + SZ - 4, "end!", 4);
+	/* write() at the file position */
+	CHECK(lseek(m, 5000, SEEK_SET) == 5000);
+	EXPECT_EQ(write(m, "pos", 3), 3);
+	memcpy(want + 5000, "pos", 3);
+	EXPECT_EQ(lu_fpos(m), 5003);
+	/* through a shared mapping */
+	map = mmap(NULL, SZ, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
+	CHECK(map != MAP_FAILED);
+	memcpy(map + 4000, "mapped", 6);
+	memcpy(want + 4000, "mapped", 6);
+	map[SZ - 5] = 'X';
+	want[SZ - 5] = 'X';
+	CHECK(msync(map, SZ, MS_SYNC) == 0);
+	EXPECT_EQ(map[100], 'h');
+	CHECK(munmap(map, SZ) == 0);
+	EXPECT_EQ(lu_fsize(m), SZ);
+	CHECK_EQ(lu_pread(m, buf, SZ, 0), SZ);
+	EXPECT(memcmp(buf, want, SZ) == 0);
+	close(s);
+	close(dev);
+}
+
+static void seals_while_preserved(void)
+{
+	static const struct {
+		unsigned int flags;	/* memfd_create flags */
+		int user;		/* seals added by the user */
+		int before;		/* F_GET_SEALS before preserving */
+	} cases[] = {
+		{ MFD_ALLOW_SEALING, 0, 0 },
+		{ MFD_ALLOW_SEALING, F_SEAL_SHRINK, F_SEAL_SHRINK },
+		{ MFD_ALLOW_SEALING, F_SEAL_GROW, F_SEAL_GROW },
+		{ MFD_ALLOW_SEALING, F_SEAL_GROW | F_SEAL_SHRINK, F_SEAL_GROW | F_SEAL_SHRINK },
+		{ MFD_ALLOW_SEALING, F_SEAL_WRITE, F_SEAL_WRITE },
+		{ MFD_ALLOW_SEALING, F_SEAL_FUTURE_WRITE, F_SEAL_FUTURE_WRITE },
+		{ MFD_ALLOW_SEALING, F_SEAL_SEAL | F_SEAL_WRITE, F_SEAL_SEAL | F_SEAL_WRITE },
+		{ MFD_ALLOW_SEALING, F_SEAL_SEAL, F_SEAL_SEAL },
+		{ 0, 0, F_SEAL_SEAL },		/* sealing not allowed */
+	};
+	int dev = CHECK_OK(lu_open_dev());
+
+	for (size_t i = 0; i < LU_ARRAY_SIZE(cases); i++) {
+		int s = CHECK_OK(lu_create_session(dev, lu_fmt("lu-m-seals-%zu", i)));
+		int m = CHECK_OK(lu_memfd("lu-m-seals", cases[i].flags, SZ, i));
+		int frozen = F_SEAL_GROW | F_SEAL_SHRINK;
+
+		if (cases[i].user)
+			CHECK_EQ(lu_add_seals(m, cases[i].user), 0);
+		CHECK_EQ(lu_seals(m), cases[i].before);
+		CHECK_EQ(lu_preserve_fd(s, m, 1), 0);
+		if (lu_seals(m) != (cases[i].before | frozen))
+			lu_diag("case %zu: user seals %#x", i, cases[i].before);
+		EXPECT_EQ(lu_seals(m), cases[i].before | frozen);
+		close(s);
+		if (lu_seals(m) != cases[i].before)
+			lu_diag("case %zu: user seals %#x", i, cases[i].before);
+		EXPECT_EQ(lu_seals(m), cases[i].before);
+		/* the size is unfrozen unless the user froze it */
+		EXPECT_EQ(lu_ftruncate(m, SZ + 4096),
+			  cases[i].before & F_SEAL_GROW ? -EPERM : 0);
+		close(m);
+	}
+	close(dev);
+}
+
+/*
+ * Unpreserving removes only what the module added: a user's F_SEAL_SHRINK
+ * survives any number of preserve/unpreserve rounds.
+ */
+static void seals_restored_twice(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int m = CHECK_OK(lu_memfd("lu-m-twice", MFD_ALLOW_SEALING, SZ, 1));
+
+	CHECK_EQ(lu_add_seals(m, F_SEAL_SHRINK), 0);
+	for (int round = 0; round < 3; round++) {
+		int s = CHECK_OK(lu_create_session(dev, "lu-m-twice"));
+
+		CHECK_EQ(lu_preserve_fd(s, m, round), 0);
+		EXPECT_EQ(lu_seals(m), F_SEAL_SHRINK | F_SEAL_GROW);
+		close(s);
+		EXPECT_EQ(lu_seals(m), F_SEAL_SHRINK);
+	}
+	EXPECT_EQ(lu_ftruncate(m, SZ * 2), 0);
+	EXPECT_EQ(lu_ftruncate(m, SZ), -EPERM);
+	close(dev);
+}
+
+static void mmap_after_preserve(void)
+{
+	int dev, s, m = preserved_memfd(&dev, &s, "lu-m-mmap", MFD_ALLOW_SEALING);
+	unsigned char *map;
+
+	/* a new writable shared mapping still works */
+	map = mmap(NULL, SZ, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
+	CHECK(map != MAP_FAILED);
+	map[0] ^= 0xff;
+	map[0] ^= 0xff;
+	CHECK(munmap(map, SZ) == 0);
+	EXPECT_EQ(lu_compare(m, 0, SZ, 42), 0);
+	close(s);
+	close(dev);
+}
+
+static const struct lu_test tests[] = {
+	LU_TEST(ftruncate_eperm),
+	LU_TEST(write_past_eof_eperm),
+	LU_TEST(write_past_eof_unaligned),
+	LU_TEST(fallocate_eperm),
+	LU_TEST(writes_inside),
+	LU_TEST(mmap_after_preserve),
+	LU_TEST(seals_while_preserved),
+	LU_TEST(seals_restored_twice),
+};
+
+int main(int argc, char **argv)
+{
+	return lu_main("module/memfd", tests, LU_ARRAY_SIZE(tests), argc, argv);
+}
