@@ -73,6 +73,8 @@ static void *luo_base;
 static struct resource *luo_res;
 static u64 luo_reserved;
 static u64 luo_sequence;
+/* The kexec is under way: the handover is written, nothing more fits in. */
+static bool luo_committed;
 
 static int luo_param_set_size(const char *val, const struct kernel_param *kp)
 {
@@ -395,10 +397,13 @@ int luo_handover_load(void)
  *
  * Caller holds luo_lock.
  *
- * Return: 0, or -ENOSPC if the range cannot hold it.
+ * Return: 0, -ENOSPC if the range cannot hold it, or -EBUSY once the
+ * handover was written for a kexec that is under way.
  */
 int luo_handover_reserve(u64 bytes)
 {
+	if (luo_committed)
+		return -EBUSY;
 	if (bytes > luo_size - luo_reserved)
 		return -ENOSPC;
 	luo_reserved += bytes;
@@ -500,6 +505,7 @@ static void luo_handover_commit(void)
 	/* The magic makes it valid: everything else must be in RAM first. */
 	wmb();
 	WRITE_ONCE(hdr->magic, cpu_to_le64(LUO_HANDOVER_MAGIC));
+	luo_committed = true;
 	pr_info("handed over %llu sessions with %llu files (%llu bytes)\n",
 		nr_sessions, nr_files, data_off);
 }
