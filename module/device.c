@@ -29,6 +29,7 @@
 #include <linux/file.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/namei.h>
 #include <linux/uaccess.h>
 
 #include "internal.h"
@@ -201,12 +202,26 @@ static struct miscdevice luo_miscdev = {
 	.mode	= 0600,
 };
 
+/*
+ * Built against headers without CONFIG_LIVEUPDATE but loaded into a kernel
+ * with it, the device would clash: look for it before registering ours.
+ */
+static bool luo_device_exists(void)
+{
+	struct path path;
+
+	if (kern_path("/sys/class/misc/liveupdate", 0, &path))
+		return false;
+	path_put(&path);
+	return true;
+}
+
 static int __init luo_init(void)
 {
 	int ret;
 
-	if (LUO_KERNEL_HAS_LUO) {
-		pr_err("this kernel has its own Live Update Orchestrator (CONFIG_LIVEUPDATE); use it instead of this module\n");
+	if (LUO_KERNEL_HAS_LUO || luo_device_exists()) {
+		pr_err("this kernel already has /dev/liveupdate (its own Live Update Orchestrator); use it instead of this module\n");
 		return -EEXIST;
 	}
 
