@@ -429,16 +429,11 @@ int lu_fill(int fd, uint64_t off, uint64_t len, uint64_t seed)
 
 int lu_memfd(const char *name, unsigned int flags, uint64_t size, uint64_t seed)
 {
-	int fd = memfd_create(name, flags);
+	int fd = lu_memfd_sparse(name, flags, size);
 	int r;
 
 	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)size) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
+		return fd;
 	r = lu_fill(fd, 0, size, seed);
 	if (r < 0) {
 		close(fd);
@@ -651,7 +646,8 @@ const char *lu_status(void)
 	return r < 0 ? lu_fmt("(error %s)", lu_errname(-r)) : buf;
 }
 
-int lu_dmesg_count(const char *needle)
+int lu_dmesg_match(const char *needle, const char *needle2, int max_level,
+		   int print)
 {
 	int size = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
 	int count = 0;
@@ -672,11 +668,22 @@ int lu_dmesg_count(const char *needle)
 		nl = strchr(line, '\n');
 		if (nl)
 			*nl++ = 0;
-		if (strstr(line, needle))
-			count++;
+		/* lines read "<L>text": L is the log level */
+		if (line[0] == '<' && line[1] - '0' > max_level)
+			continue;
+		if (!strstr(line, needle) || (needle2 && !strstr(line, needle2)))
+			continue;
+		count++;
+		if (print)
+			lu_diag("dmesg: %.200s", line);
 	}
 	free(buf);
 	return count;
+}
+
+int lu_dmesg_count(const char *needle)
+{
+	return lu_dmesg_match(needle, NULL, 7, 0);
 }
 
 int lu_system(const char *cmd)

@@ -194,6 +194,12 @@ int lu_read_status(char *buf, size_t len);
 const char *lu_status(void);		/* static buffer, "(error)" on failure */
 /* how many lines of the kernel log contain @needle: >= 0 or -errno */
 int lu_dmesg_count(const char *needle);
+/*
+ * Kernel log lines holding @needle (and @needle2 unless NULL) at log level
+ * @max_level or more severe; @print shows them as diagnostics.
+ */
+int lu_dmesg_match(const char *needle, const char *needle2, int max_level,
+		   int print);
 /* system(): the exit status (0..255), or -1 for a signal */
 int lu_system(const char *cmd);
 /* is the liveupdate module loaded */

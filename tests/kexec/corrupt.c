@@ -29,30 +29,7 @@
  */
 static int klog_refusals(int print)
 {
-	int size = klogctl(10 /* SIZE_BUFFER */, NULL, 0), n = 0;
-	char *buf;
-
-	if (size <= 0 || !(buf = malloc((size_t)size + 1)))
-		return -ENOMEM;
-	size = klogctl(3 /* READ_ALL */, buf, size);
-	if (size < 0) {
-		free(buf);
-		return -errno;
-	}
-	buf[size] = 0;
-	for (char *line = buf, *nl; line && *line; line = nl) {
-		nl = strchr(line, '\n');
-		if (nl)
-			*nl++ = 0;
-		if (line[0] == '<' && line[1] >= '0' && line[1] <= '4' && line[2] == '>' &&
-		    strstr(line, KLOG_NEEDLE) && strstr(line, "handover")) {
-			n++;
-			if (print)
-				lu_diag("dmesg: %.200s", line);
-		}
-	}
-	free(buf);
-	return n;
+	return lu_dmesg_match(KLOG_NEEDLE, "handover", 4, print);
 }
 
 static void prep(const char *name)
