@@ -36,6 +36,7 @@
 #include <linux/crc32.h>
 #include <linux/file.h>
 #include <linux/io.h>
+#include <linux/ktime.h>
 #include <linux/ioport.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -358,8 +359,10 @@ static int luo_handover_restore(struct luo_verdict *v, u64 *nr_s, u64 *nr_f)
  */
 int luo_handover_load(void)
 {
+	const struct luo_handover_header *hdr = luo_base;
 	struct luo_verdict v = { .status = LUO_STATUS_LOADED };
 	u64 nr_s = 0, nr_f = 0;
+	ktime_t start, checked;
 	int ret;
 
 	if (luo_status == LUO_STATUS_FAILED)
@@ -367,6 +370,7 @@ int luo_handover_load(void)
 	if (luo_status != LUO_STATUS_PENDING)
 		return 0;
 
+	start = ktime_get();
 	if (!luo_handover_check(&v)) {
 		if (v.status == LUO_STATUS_CORRUPT)
 			pr_err("handover is corrupt (%s); ignoring it\n", v.why);
@@ -374,6 +378,7 @@ int luo_handover_load(void)
 		return 0;
 	}
 
+	checked = ktime_get();
 	ret = luo_handover_restore(&v, &nr_s, &nr_f);
 	if (ret) {
 		luo_session_drop_incoming();
@@ -386,7 +391,10 @@ int luo_handover_load(void)
 		luo_set_status(LUO_STATUS_FAILED);
 		return -EIO;
 	}
-	pr_info("loaded %llu incoming sessions with %llu files\n", nr_s, nr_f);
+	pr_info("loaded %llu incoming sessions with %llu files, %llu bytes: written in %u us, checked in %lld us, restored in %lld us\n",
+		nr_s, nr_f, le64_to_cpu(hdr->used_size),
+		le32_to_cpu(hdr->commit_us), ktime_us_delta(checked, start),
+		ktime_us_delta(ktime_get(), checked));
 	luo_set_status(LUO_STATUS_LOADED);
 	return 0;
 }
@@ -472,6 +480,7 @@ static void luo_handover_commit(void)
 	struct luo_handover_header h = {};
 	u64 meta_off, meta_max, data_off, nr_sessions = 0, nr_files = 0;
 	struct luo_session *s;
+	ktime_t start = ktime_get();
 
 	guard(mutex)(&luo_lock);
 	WRITE_ONCE(hdr->magic, 0);
@@ -497,6 +506,8 @@ static void luo_handover_commit(void)
 	h.sequence = cpu_to_le64(luo_sequence + 1);
 	h.meta_crc = cpu_to_le32(crc32_le(~0U, luo_base + sizeof(h),
 					  meta_off - sizeof(h)));
+	h.commit_us = cpu_to_le32(min_t(s64, ktime_us_delta(ktime_get(), start),
+					U32_MAX));
 	h.magic = cpu_to_le64(LUO_HANDOVER_MAGIC);
 	h.header_crc = cpu_to_le32(luo_header_crc(&h));
 	h.state = cpu_to_le32(LUO_STATE_COMMITTED);

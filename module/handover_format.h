@@ -50,7 +50,7 @@
  * @nr_sessions: number of struct luo_ser_session records.
  * @nr_files:    total number of struct luo_ser_file records.
  * @meta_crc:    crc32 of the metadata.
- * @reserved:    zero.
+ * @commit_us:   how long the outgoing kernel took to write it (for logs).
  * @sequence:    how many handovers this range carried before (for logs).
  */
 struct luo_handover_header {
@@ -64,7 +64,7 @@ struct luo_handover_header {
 	__le64 nr_sessions;
 	__le64 nr_files;
 	__le32 meta_crc;
-	__le32 reserved;
+	__le32 commit_us;
 	__le64 sequence;
 };
 
