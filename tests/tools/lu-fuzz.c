@@ -151,13 +151,13 @@ static uint64_t extreme(uint64_t used, uint64_t range)
 }
 
 /* Recomputes the header and metadata checksums of a mutated image. */
-static void fix_crcs(unsigned char *img, uint64_t used, int variant)
+static void fix_crcs(unsigned char *img, uint64_t used)
 {
 	struct luo_handover_header *h = (void *)img;
 
 	if (h->meta_size <= used - sizeof(*h))
-		h->meta_crc = lu_crc(variant, img + sizeof(*h), h->meta_size);
-	h->header_crc = lu_header_crc(variant, h);
+		h->meta_crc = lu_crc(img + sizeof(*h), h->meta_size);
+	h->header_crc = lu_header_crc(h);
 }
 
 /* Retrieves every session and file the module offers; reads the files. */
@@ -225,7 +225,7 @@ int main(int argc, char **argv)
 	struct field fields[256];
 	struct lu_range r;
 	size_t nfields;
-	int variant, ret;
+	int ret;
 
 	if (argc < 2 || !(iterations = (unsigned int)strtoul(argv[1], NULL, 10))) {
 		fprintf(stderr, "usage: lu-fuzz ITERATIONS [SEED]\n");
@@ -245,8 +245,7 @@ int main(int argc, char **argv)
 		printf("# range: %s\n", strerror(-ret));
 		return 1;
 	}
-	variant = lu_header_crc_variant(&h);
-	if (h.magic != LUO_HANDOVER_MAGIC || variant == LU_CRC_UNKNOWN ||
+	if (h.magic != LUO_HANDOVER_MAGIC || lu_header_crc(&h) != h.header_crc ||
 	    h.used_size < sizeof(h) || h.used_size > MAX_IMAGE || h.used_size > r.size) {
 		printf("# no intact handover of at most %u bytes in the range\n", MAX_IMAGE);
 		return 1;
@@ -281,7 +280,7 @@ int main(int argc, char **argv)
 
 			memcpy(img + f->off, &v, f->width);
 			if (rnd() % 4)
-				fix_crcs(img, h.used_size, variant);
+				fix_crcs(img, h.used_size);
 			break;
 		}
 		case M_FLIP:
@@ -290,7 +289,7 @@ int main(int argc, char **argv)
 				img[at] ^= (unsigned char)(1u << (rnd() % 8));
 			}
 			if (rnd() % 2)
-				fix_crcs(img, h.used_size, variant);
+				fix_crcs(img, h.used_size);
 			break;
 		case M_DATA: {
 			const struct extent *e;

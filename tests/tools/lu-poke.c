@@ -67,26 +67,23 @@ static int write_header(void)
 	return 0;
 }
 
-/* a committed header of our version with a good crc: the crc variant */
+/* a committed header of our version with a good crc: 0, else -1 */
 static int valid_header(void)
 {
-	int v;
-
 	if (hdr.magic != LUO_HANDOVER_MAGIC)
 		return -die("%s: no handover magic in the range", "refusing");
 	if (hdr.version != LUO_HANDOVER_VERSION)
 		return -die("%s: handover version is not ours", "refusing");
 	if (hdr.state != LUO_STATE_COMMITTED)
 		return -die("refusing: state is %s, not committed", lu_state_name(hdr.state));
-	v = lu_header_crc_variant(&hdr);
-	if (v == LU_CRC_UNKNOWN)
+	if (lu_header_crc(&hdr) != hdr.header_crc)
 		return -die("%s: header crc does not match", "refusing");
-	return v;
+	return 0;
 }
 
 struct show_ctx {
 	int data;
-	int crc;
+	int crc_ok;
 	unsigned int lines;
 	unsigned int bad;
 	uint64_t files;
@@ -114,7 +111,7 @@ static int show_one(const struct lu_found_file *ff, void *arg)
 		       (uint64_t)ff->f.data_off, (uint64_t)ff->f.size);
 		c->bad++;
 	}
-	if (c->data && c->crc != LU_CRC_UNKNOWN) {
+	if (c->data && c->crc_ok) {
 		uint64_t left = ff->f.size, off = ff->f.data_off;
 		uint32_t crc = ~0U;
 		static unsigned char buf[1 << 16];
@@ -132,8 +129,6 @@ static int show_one(const struct lu_found_file *ff, void *arg)
 				off += n;
 				left -= n;
 			}
-			if (c->crc == LU_CRC_INV)
-				crc = ~crc;
 			dcrc = crc == ff->f.data_crc ? " data_crc ok" : " data_crc BAD";
 			c->bad += crc != ff->f.data_crc;
 		}
@@ -157,18 +152,17 @@ static int cmd_show(int data)
 		printf("no handover (magic %#" PRIx64 ")\n", (uint64_t)hdr.magic);
 		return 0;
 	}
-	c.crc = lu_header_crc_variant(&hdr);
+	c.crc_ok = lu_header_crc(&hdr) == hdr.header_crc;
 	printf("magic ok version=%u header_size=%u state=%s (%#x) header_crc=%#x (%s)\n",
 	       hdr.version, hdr.header_size, lu_state_name(hdr.state), hdr.state,
 	       hdr.header_crc,
-	       c.crc == LU_CRC_RAW ? "ok, crc32_le(~0)" :
-	       c.crc == LU_CRC_INV ? "ok, ~crc32_le(~0)" : "BAD");
+	       c.crc_ok ? "ok" : "BAD");
 	printf("used_size=%" PRIu64 " meta_size=%" PRIu64 " nr_sessions=%" PRIu64
 	       " nr_files=%" PRIu64 " meta_crc=%#x sequence=%" PRIu64 "\n",
 	       (uint64_t)hdr.used_size, (uint64_t)hdr.meta_size,
 	       (uint64_t)hdr.nr_sessions, (uint64_t)hdr.nr_files, hdr.meta_crc,
 	       (uint64_t)hdr.sequence);
-	if (c.crc == LU_CRC_UNKNOWN)
+	if (!c.crc_ok)
 		return 1;
 	if (hdr.header_size <= range.size && hdr.meta_size <= range.size - hdr.header_size) {
 		unsigned char *meta = malloc(hdr.meta_size + 1);
@@ -176,7 +170,7 @@ static int cmd_show(int data)
 		if (!meta || lu_range_read(&range, hdr.header_size, meta, hdr.meta_size)) {
 			printf("metadata unreadable\n");
 			c.bad++;
-		} else if (lu_crc(c.crc, meta, hdr.meta_size) != hdr.meta_crc) {
+		} else if (lu_crc(meta, hdr.meta_size) != hdr.meta_crc) {
 			printf("meta_crc BAD\n");
 			c.bad++;
 		} else {
@@ -262,12 +256,10 @@ static int cmd_data_byte(unsigned int n)
 
 static int cmd_version(uint32_t v)
 {
-	int variant = valid_header();
-
-	if (variant < 0)
+	if (valid_header() < 0)
 		return 1;
 	hdr.version = v;
-	hdr.header_crc = lu_header_crc(variant, &hdr);
+	hdr.header_crc = lu_header_crc(&hdr);
 	if (write_header())
 		return 1;
 	printf("lu-poke: version set to %u (header crc fixed)\n", v);

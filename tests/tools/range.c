@@ -87,29 +87,18 @@ uint32_t lu_crc32_le(uint32_t crc, const void *p, size_t len)
 	return crc;
 }
 
-uint32_t lu_crc(int variant, const void *p, size_t len)
+uint32_t lu_crc(const void *p, size_t len)
 {
-	uint32_t c = lu_crc32_le(~0U, p, len);
-
-	return variant == LU_CRC_INV ? ~c : c;
+	return lu_crc32_le(~0U, p, len);
 }
 
-uint32_t lu_header_crc(int variant, const struct luo_handover_header *h)
+uint32_t lu_header_crc(const struct luo_handover_header *h)
 {
 	struct luo_handover_header c = *h;
 
 	c.header_crc = 0;
 	c.state = 0;
-	return lu_crc(variant, &c, sizeof(c));
-}
-
-int lu_header_crc_variant(const struct luo_handover_header *h)
-{
-	if (lu_header_crc(LU_CRC_RAW, h) == h->header_crc)
-		return LU_CRC_RAW;
-	if (lu_header_crc(LU_CRC_INV, h) == h->header_crc)
-		return LU_CRC_INV;
-	return LU_CRC_UNKNOWN;
+	return lu_crc(&c, sizeof(c));
 }
 
 int lu_range_walk(const struct lu_range *r, const struct luo_handover_header *h,

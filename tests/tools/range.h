@@ -31,17 +31,10 @@ int lu_range_write(const struct lu_range *r, uint64_t off, const void *buf, size
 /* the kernel's crc32_le(): reflected 0xedb88320, no inversion */
 uint32_t lu_crc32_le(uint32_t crc, const void *p, size_t len);
 
-/*
- * The format says "crc32_le seeded with ~0"; whether the writer inverts the
- * result is detected from the stored header_crc.
- */
-enum { LU_CRC_UNKNOWN = 0, LU_CRC_RAW = 1 /* crc32_le(~0, ..) */,
-       LU_CRC_INV = 2 /* ~crc32_le(~0, ..) (zlib's crc32) */ };
-uint32_t lu_crc(int variant, const void *p, size_t len);
+/* the format's checksum: crc32_le seeded with ~0, result not inverted */
+uint32_t lu_crc(const void *p, size_t len);
 /* the header crc (header_crc and state read as zero) */
-uint32_t lu_header_crc(int variant, const struct luo_handover_header *h);
-/* which variant matches the stored header_crc, or LU_CRC_UNKNOWN */
-int lu_header_crc_variant(const struct luo_handover_header *h);
+uint32_t lu_header_crc(const struct luo_handover_header *h);
 
 /* a record found in the metadata */
 struct lu_found_file {
