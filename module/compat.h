@@ -8,7 +8,7 @@
 #define _LIVEUPDATE_COMPAT_H
 
 #include <linux/fs.h>
-#include <linux/version.h>
+#include <linux/mm.h>
 #include <uapi/linux/fcntl.h>
 
 /* F_SEAL_EXEC arrived in 6.3; older kernels store the bit but never act on it. */
@@ -27,10 +27,10 @@
 #endif
 
 /*
- * shmem_file_setup() takes vma_flags_t instead of VM_* bits since 7.0
- * (checked against Debian's 7.2 headers).
+ * shmem_file_setup() takes vma_flags_t, built with mk_vma_flags(), instead
+ * of VM_* bits in 7.x (checked against Debian's 6.12 and 7.2 headers).
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
+#ifdef mk_vma_flags
 #define luo_shmem_file_setup(name, size) \
 	shmem_file_setup(name, size, mk_vma_flags(VMA_NORESERVE_BIT))
 #else
