@@ -210,7 +210,7 @@ static u32 luo_header_crc(const struct luo_handover_header *hdr)
 	return crc32_le(~0U, (const u8 *)&tmp, sizeof(tmp));
 }
 
-/* Why a handover is refused; NULL when it is fine. */
+/* What a check found: the status to report and, if refused, why. */
 struct luo_verdict {
 	enum luo_status status;
 	const char *why;
