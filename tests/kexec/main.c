@@ -7,13 +7,13 @@
 extern const struct kx_scenario kx_status, kx_one, kx_multi, kx_seals,
 	kx_finish, kx_proto, kx_sessions2000, kx_files500, kx_big,
 	kx_unretrieved, kx_nospc, kx_corrupt_data, kx_corrupt_version,
-	kx_corrupt_garbage, kx_consumed;
+	kx_corrupt_garbage, kx_consumed, kx_trail;
 
 static const struct kx_scenario *const scenarios[] = {
 	&kx_status, &kx_one, &kx_multi, &kx_seals, &kx_finish, &kx_proto,
 	&kx_sessions2000, &kx_files500, &kx_big, &kx_unretrieved, &kx_nospc,
 	&kx_corrupt_data, &kx_corrupt_version, &kx_corrupt_garbage,
-	&kx_consumed,
+	&kx_consumed, &kx_trail,
 };
 
 const char *kx_stage_arg;
@@ -88,5 +88,8 @@ int main(int argc, char **argv)
 	}
 	kx_stage_arg = argv[2];
 	t.name = argv[2];
+	/* LU_TAP_PREFIX names the test instead, e.g. matrix/6.1->7.2 */
+	if (getenv("LU_TAP_PREFIX"))
+		return lu_main(lu_fmt("%s/%s", getenv("LU_TAP_PREFIX"), sc->name), &t, 1, 1, argv);
 	return lu_main(lu_fmt("kexec/b%s/%s", boot ? boot : "0", sc->name), &t, 1, 1, argv);
 }
