@@ -18,10 +18,11 @@
  * error: there are simply no incoming sessions.
  *
  * Both ioctl tables follow the upstream argument protocol: the command number
- * selects the entry (EINVAL outside the table), the full command word must
- * match (ENOTTY), the first u32 of the argument is its size (EFAULT if it
- * cannot be read), a size below the last field the command needs is EINVAL,
- * and bytes beyond what the module knows must be zero (E2BIG).
+ * selects the entry (EINVAL outside the table), the first u32 of the argument
+ * is its size (EFAULT if it cannot be read), the full command word must
+ * match (ENOTTY), a size below the last field the command needs is EINVAL,
+ * and bytes beyond what the module knows must be zero (E2BIG). As upstream,
+ * there are no 32-bit compat ioctls (ENOTTY).
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -174,12 +175,12 @@ static long luo_device_ioctl(struct file *file, unsigned int cmd,
 
 	if (nr - LIVEUPDATE_CMD_BASE >= ARRAY_SIZE(luo_device_ops))
 		return -EINVAL;
-	op = &luo_device_ops[nr - LIVEUPDATE_CMD_BASE];
-	if (op->cmd != cmd)
-		return -ENOTTY;
 	ret = luo_ucmd_get_size(&ucmd, arg);
 	if (ret)
 		return ret;
+	op = &luo_device_ops[nr - LIVEUPDATE_CMD_BASE];
+	if (op->cmd != cmd)
+		return -ENOTTY;
 	ret = luo_ucmd_copy_in(&ucmd, op->size, op->min_size);
 	if (ret)
 		return ret;
@@ -191,7 +192,6 @@ static const struct file_operations luo_device_fops = {
 	.open		= luo_device_open,
 	.release	= luo_device_release,
 	.unlocked_ioctl	= luo_device_ioctl,
-	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= noop_llseek,
 };
 

@@ -36,7 +36,10 @@ static const struct luo_file_handler *const luo_file_handlers[] = {
 
 #define LUO_PRESERVED_HASH_BITS	8
 
-/* Inodes preserved in any outgoing session, for the EBUSY rule. */
+/*
+ * Inodes preserved in any outgoing session, and retrieved incoming files
+ * whose session is not finished: the EBUSY rule.
+ */
 static DEFINE_HASHTABLE(luo_preserved, LUO_PRESERVED_HASH_BITS);
 
 static bool luo_inode_preserved(struct inode *inode)
@@ -187,6 +190,13 @@ int luo_file_retrieve(struct luo_session *session, struct luo_ucmd *ucmd,
 	if (lf->restore_err)
 		return lf->restore_err;
 
+	/*
+	 * As upstream: a retrieved file counts as preserved until its session
+	 * is finished, so preserving it again before that gives EBUSY.
+	 */
+	if (!hash_hashed(&lf->hnode))
+		hash_add(luo_preserved, &lf->hnode,
+			 (unsigned long)file_inode(lf->file));
 	get_file(lf->file);
 	ret = luo_install_fd(ucmd, ksize, fd_field, lf->file);
 	if (ret)
@@ -205,6 +215,8 @@ void luo_file_drop_all(struct luo_session *session)
 	struct luo_file *lf, *tmp;
 
 	list_for_each_entry_safe(lf, tmp, &session->file_list, list) {
+		if (hash_hashed(&lf->hnode))
+			hash_del(&lf->hnode);
 		xa_erase(&session->files, lf->token);
 		list_del(&lf->list);
 		if (lf->file)

@@ -27,6 +27,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/file.h>
+#include <linux/falloc.h>
 #include <linux/mman.h>
 #include <linux/shmem_fs.h>
 #include <linux/sizes.h>
@@ -54,6 +55,9 @@ static const struct file_operations *luo_memfd_frozen_fops;
 static long luo_memfd_fallocate(struct file *file, int mode, loff_t offset,
 				loff_t len)
 {
+	/* As shmem: a mode it does not support is refused before the freeze. */
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))
+		return -EOPNOTSUPP;
 	return -EPERM;
 }
 

@@ -165,7 +165,10 @@ static int luo_session_get_name(struct luo_session *s, struct luo_ucmd *ucmd)
 {
 	struct liveupdate_session_get_name *arg = ucmd->cmd;
 
-	strscpy_pad(arg->name, s->name, sizeof(arg->name));
+	if (arg->reserved)
+		return -EINVAL;
+	/* As upstream: bytes after the NUL are the caller's own. */
+	strscpy(arg->name, s->name, sizeof(arg->name));
 	return luo_ucmd_respond(ucmd, sizeof(*arg));
 }
 
@@ -242,12 +245,12 @@ static long luo_session_ioctl(struct file *file, unsigned int cmd,
 
 	if (nr - LIVEUPDATE_CMD_SESSION_BASE >= ARRAY_SIZE(luo_session_ops))
 		return -EINVAL;
-	op = &luo_session_ops[nr - LIVEUPDATE_CMD_SESSION_BASE];
-	if (op->cmd != cmd)
-		return -ENOTTY;
 	ret = luo_ucmd_get_size(&ucmd, arg);
 	if (ret)
 		return ret;
+	op = &luo_session_ops[nr - LIVEUPDATE_CMD_SESSION_BASE];
+	if (op->cmd != cmd)
+		return -ENOTTY;
 	if (!luo_session_kind_ok(s, op->kind))
 		return -EINVAL;
 	ret = luo_ucmd_copy_in(&ucmd, op->size, op->min_size);
@@ -258,12 +261,11 @@ static long luo_session_ioctl(struct file *file, unsigned int cmd,
 	return op->fn(s, &ucmd);
 }
 
+/* As upstream: not seekable (ESPIPE), no 32-bit compat ioctls (ENOTTY). */
 static const struct file_operations luo_session_fops = {
 	.owner		= THIS_MODULE,
 	.release	= luo_session_release,
 	.unlocked_ioctl	= luo_session_ioctl,
-	.compat_ioctl	= compat_ptr_ioctl,
-	.llseek		= noop_llseek,
 };
 
 static struct file *luo_session_getfile(struct luo_session *s)
@@ -336,8 +338,9 @@ int luo_session_create(struct luo_ucmd *ucmd)
  * @ucmd: the call, holding a struct liveupdate_ioctl_retrieve_session.
  *
  * Return: 0 with the session's fd in the reply, or -ENOENT (no incoming
- * session of that name), -EINVAL (already retrieved, or a bad name),
- * -ENOMEM, -EMFILE, -EFAULT.
+ * session of that name, an empty or unterminated name included, as
+ * upstream's plain lookup gives), -EINVAL (already retrieved), -ENOMEM,
+ * -EMFILE, -EFAULT.
  */
 int luo_session_retrieve(struct luo_ucmd *ucmd)
 {
@@ -346,8 +349,9 @@ int luo_session_retrieve(struct luo_ucmd *ucmd)
 	struct file *file;
 	int ret;
 
+	/* No such name can exist; the hash below needs the NUL. */
 	if (!luo_session_name_valid(arg->name))
-		return -EINVAL;
+		return -ENOENT;
 
 	guard(mutex)(&luo_lock);
 	s = luo_session_find(true, (const char *)arg->name);

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -537,6 +538,17 @@ const char *lu_fd_link(int fd)
 		return NULL;
 	buf[r] = 0;
 	return buf;
+}
+
+size_t lu_kernel_dname_max(void)
+{
+	struct utsname u;
+	unsigned int major = 0, minor = 0;
+
+	if (uname(&u) || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+		return 64;
+	/* 64 in 6.1 and 6.12, NAME_MAX in 7.2 (both read in their sources) */
+	return major > 6 ? NAME_MAX : 64;
 }
 
 const char *lu_session_link(const char *name)

@@ -63,7 +63,7 @@ static void one_stage2(void)
 	int s = CHECK_OK(lu_retrieve_session(dev, "kx-one"));
 	char name[LIVEUPDATE_SESSION_NAME_LENGTH], buf[8];
 	struct stat st1, st2;
-	int fd, fd2;
+	int fd, fd2, again;
 
 	EXPECT_STR(lu_fd_link(s), lu_session_link("kx-one"));
 	EXPECT_EQ(lu_cloexec(s), 1);
@@ -106,8 +106,15 @@ static void one_stage2(void)
 	EXPECT_EQ(lu_seals(fd), F_SEAL_WRITE);
 	EXPECT_EQ(lu_pwrite(fd, "x", 1, 0), -EPERM);
 
+	/* as upstream: a retrieved file counts as preserved until FINISH */
+	again = CHECK_OK(lu_create_session(dev, "kx-one-again"));
+	EXPECT_EQ(lu_preserve_fd(again, fd, 1), -EBUSY);
+	EXPECT_EQ(lu_preserve_fd(again, fd2, 1), -EBUSY);
+
 	/* the files outlive the session */
 	close(s);
+	EXPECT_EQ(lu_preserve_fd(again, fd, 1), 0);
+	close(again);
 	close(dev);
 	EXPECT_EQ(lu_compare(fd2, 0, 5000, ONE_SEED), 0);
 	dev = CHECK_OK(lu_open_dev());
@@ -445,14 +452,14 @@ static void proto_stage2(void)
 	/* already retrieved */
 	EXPECT_EQ(lu_retrieve_session(dev, "kx-proto"), -EINVAL);
 
-	/* GET_NAME works on incoming sessions, ignores reserved */
+	/* GET_NAME works on incoming sessions; reserved must be zero */
 	CHECK_EQ(lu_get_name(s, name), 0);
 	EXPECT_STR(name, "kx-proto");
 	memset(&a, 0, sizeof(a));
 	a.g.size = sizeof(a.g);
 	a.g.reserved = 0x1234;
-	EXPECT_EQ(lu_ioctl(s, LIVEUPDATE_SESSION_GET_NAME, &a), 0);
-	EXPECT_STR((char *)a.g.name, "kx-proto");
+	EXPECT_EQ(lu_ioctl(s, LIVEUPDATE_SESSION_GET_NAME, &a), -EINVAL);
+	EXPECT_EQ(a.g.name[0], 0);
 
 	/* an outgoing session may share the name of an incoming one */
 	out = CHECK_OK(lu_create_session(dev, "kx-proto"));

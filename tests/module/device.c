@@ -157,6 +157,7 @@ static void name_exists(void)
 
 static void retrieve_enoent(void)
 {
+	struct liveupdate_ioctl_retrieve_session a;
 	int dev = CHECK_OK(lu_open_dev());
 	int s = CHECK_OK(lu_create_session(dev, "lu-outgoing"));
 
@@ -165,6 +166,14 @@ static void retrieve_enoent(void)
 	EXPECT_EQ(lu_retrieve_session(dev, "a"), -ENOENT);
 	/* outgoing sessions cannot be retrieved */
 	EXPECT_EQ(lu_retrieve_session(dev, "lu-outgoing"), -ENOENT);
+	/* as upstream (a plain lookup): an empty or unterminated name is ENOENT */
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.fd = -1;
+	EXPECT_EQ(lu_ioctl(dev, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &a), -ENOENT);
+	memset(a.name, 'x', sizeof(a.name));
+	EXPECT_EQ(lu_ioctl(dev, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &a), -ENOENT);
+	EXPECT_EQ(a.fd, -1);
 	close(s);
 	close(dev);
 }

@@ -101,6 +101,8 @@ static void dev_wrong_command_word(void)
 	for (size_t i = 0; i < LU_ARRAY_SIZE(cmds); i++) {
 		create_arg(&a, "lu-proto-cmd", sizeof(a.create));
 		EXPECT_EQ(lu_ioctl(dev, cmds[i], &a), -ENOTTY);
+		/* as upstream: the size word is read before the word is checked */
+		EXPECT_EQ(lu_ioctl(dev, cmds[i], NULL), -EFAULT);
 	}
 	CHECK_EQ(session_exists(dev, "lu-proto-cmd"), 0);
 	close(dev);
@@ -251,7 +253,12 @@ static void session_wrong_command_word(void)
 		a.preserve.fd = m;
 		a.preserve.token = 1;
 		EXPECT_EQ(lu_ioctl(s, cmds[i], &a), -ENOTTY);
+		EXPECT_EQ(lu_ioctl(s, cmds[i], NULL), -EFAULT);
 	}
+	/* as upstream: neither seekable nor readable */
+	errno = 0;
+	EXPECT_EQ(lseek(s, 0, SEEK_SET) < 0 ? -errno : 0, -ESPIPE);
+	EXPECT_EQ(lseek(s, 10, SEEK_CUR) < 0 ? -errno : 0, -ESPIPE);
 	CHECK_EQ(lu_preserve_fd(s, m, 1), 0);
 	close(s);
 	close(dev);

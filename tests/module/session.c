@@ -278,18 +278,22 @@ static void get_name(void)
 	a.size = sizeof(a);
 	CHECK_EQ(lu_ioctl(s, LIVEUPDATE_SESSION_GET_NAME, &a), 0);
 	EXPECT_STR((char *)a.name, "lu-s-name");
-	/* reserved is ignored */
+	/* reserved must be zero (upstream: EINVAL), name is left alone */
 	memset(&a, 0, sizeof(a));
 	a.size = sizeof(a);
 	a.reserved = 0xdeadbeef;
-	CHECK_EQ(lu_ioctl(s, LIVEUPDATE_SESSION_GET_NAME, &a), 0);
-	EXPECT_STR((char *)a.name, "lu-s-name");
-	/* whatever the caller left in name is overwritten */
+	EXPECT_EQ(lu_ioctl(s, LIVEUPDATE_SESSION_GET_NAME, &a), -EINVAL);
+	EXPECT_EQ(a.name[0], 0);
+	a.reserved = 1;
+	EXPECT_EQ(lu_ioctl(s, LIVEUPDATE_SESSION_GET_NAME, &a), -EINVAL);
+	/* the name and its NUL are written; bytes after it are the caller's, as upstream */
 	memset(&a, 0, sizeof(a));
 	a.size = sizeof(a);
 	memset(a.name, 'q', sizeof(a.name) - 1);
 	CHECK_EQ(lu_ioctl(s, LIVEUPDATE_SESSION_GET_NAME, &a), 0);
 	EXPECT_STR((char *)a.name, "lu-s-name");
+	EXPECT_EQ(a.name[10], 'q');
+	EXPECT_EQ(a.name[62], 'q');
 	/* after the device was closed too */
 	close(dev);
 	memset(&a, 0, sizeof(a));
