@@ -18,6 +18,10 @@
  *                           committed handover of this version)
  *   lu-poke wipe [SEED]     random bytes over the whole header (magic too)
  *   lu-poke clear           zeroes the header
+ *   lu-poke image FILE      writes FILE (a handover image) at the start of
+ *                           the range, whatever is there
+ *   lu-poke dump            writes the committed handover (its used_size
+ *                           bytes from the start of the range) to stdout
  *
  * Damaging commands first check that a committed, valid header is there and
  * fail otherwise. Exit 0 on success, 1 on failure, 2 on bad usage.
@@ -296,6 +300,47 @@ static void usage(void)
 		"  | wipe [SEED] | clear\n");
 }
 
+static int cmd_image(const char *path)
+{
+	static unsigned char buf[1 << 16];
+	uint64_t off = 0;
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	if (!f)
+		return die("cannot open %s", path);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		if (lu_range_write(&range, off, buf, n)) {
+			fclose(f);
+			return die("%s does not fit the range", path);
+		}
+		off += n;
+	}
+	fclose(f);
+	printf("lu-poke: wrote %" PRIu64 " bytes of %s into the range\n", off, path);
+	return 0;
+}
+
+static int cmd_dump(void)
+{
+	static unsigned char buf[1 << 16];
+	uint64_t off = 0, len;
+
+	if (valid_header() < 0)
+		return 1;
+	len = hdr.used_size;
+	while (off < len) {
+		size_t n = len - off < sizeof(buf) ? len - off : sizeof(buf);
+
+		if (lu_range_read(&range, off, buf, n))
+			return die("%s: reading the range", "failed");
+		if (fwrite(buf, 1, n, stdout) != n)
+			return die("%s: writing stdout", "failed");
+		off += n;
+	}
+	return fflush(stdout) ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t addr = 0, size = 0;
@@ -342,6 +387,10 @@ int main(int argc, char **argv)
 		return cmd_garbage(i < argc ? strtoull(argv[i], NULL, 0) : 1, 0);
 	if (!strcmp(cmd, "wipe"))
 		return cmd_garbage(i < argc ? strtoull(argv[i], NULL, 0) : 1, 1);
+	if (!strcmp(cmd, "image") && i < argc)
+		return cmd_image(argv[i]);
+	if (!strcmp(cmd, "dump"))
+		return cmd_dump();
 	if (!strcmp(cmd, "clear")) {
 		memset(&hdr, 0, sizeof(hdr));
 		return write_header();

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The frozen format-1 handover (tests/golden/format1.img): what every future
+ * module must load byte-exactly. "prep" makes the sessions the image was cut
+ * from (tests/golden/make-format1 ran it once and dumped the range in the
+ * next boot); "check" runs after lu-poke wrote the image into the range and
+ * the module loaded it: every session, token, size, byte, seal and position.
+ * Never change the table below without cutting a new image for a new format
+ * version; the old image stays, and so does its check.
+ */
+#include "kx.h"
+
+struct golden_file {
+	const char *session;
+	uint64_t token;
+	uint64_t size;
+	uint64_t seed;		/* LU_ZEROS: a hole, with "GOLD" at 0 and 40000 */
+	int seals;		/* the user's; WRITE-type seals are added last */
+	long long pos;
+};
+
+#define GOLDEN_LONG "golden-63-bytes-name-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxZ"
+
+static const struct golden_file golden_files[] = {
+	{ "golden-a", 1, 0, 1, 0, 0 },
+	{ "golden-a", 2, 1, 2, 0, 1 },
+	{ "golden-a", 3, 4097, 3, F_SEAL_SHRINK, 4097 },
+	{ "golden-a", 0xfedcba9876543210ULL, 65536, LU_ZEROS,
+	  F_SEAL_SHRINK | F_SEAL_GROW, 12 },
+	{ "golden-b", 7, 12345, 7, F_SEAL_SEAL | F_SEAL_WRITE, 100 },
+	{ GOLDEN_LONG, 42, 3, 42, F_SEAL_FUTURE_WRITE, 2 },
+};
+
+static const char *const golden_sessions[] = {
+	"golden-a", "golden-empty", "golden-b", GOLDEN_LONG,
+};
+
+static int golden_memfd(const struct golden_file *g)
+{
+	int m;
+
+	if (g->seed != LU_ZEROS)
+		return CHECK_OK(lu_memfd("golden", MFD_ALLOW_SEALING, g->size, g->seed));
+	m = CHECK_OK(lu_memfd_sparse("golden", MFD_ALLOW_SEALING, g->size));
+	CHECK_EQ(lu_pwrite(m, "GOLD", 4, 0), 4);
+	CHECK_EQ(lu_pwrite(m, "GOLD", 4, 40000), 4);
+	return m;
+}
+
+static void golden_prep(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s[LU_ARRAY_SIZE(golden_sessions)];
+
+	for (size_t i = 0; i < LU_ARRAY_SIZE(golden_sessions); i++)
+		s[i] = CHECK_OK(lu_create_session(dev, golden_sessions[i]));
+	for (size_t i = 0; i < LU_ARRAY_SIZE(golden_files); i++) {
+		const struct golden_file *g = &golden_files[i];
+		int m = golden_memfd(g), k = 0;
+
+		while (strcmp(golden_sessions[k], g->session))
+			k++;
+		if (g->seals)
+			CHECK_EQ(lu_add_seals(m, g->seals), 0);
+		CHECK(lseek(m, g->pos, SEEK_SET) == g->pos);
+		CHECK_EQ(lu_preserve_fd(s[k], m, g->token), 0);
+		close(m);
+	}
+	close(dev);
+	kx_hold(s, LU_ARRAY_SIZE(golden_sessions));
+}
+
+static void golden_check(void)
+{
+	int dev = kx_open_dev_status("pending", "loaded");
+	int s[LU_ARRAY_SIZE(golden_sessions)];
+	char buf[4];
+
+	for (size_t i = 0; i < LU_ARRAY_SIZE(golden_sessions); i++) {
+		char name[LIVEUPDATE_SESSION_NAME_LENGTH];
+
+		s[i] = CHECK_OK(lu_retrieve_session(dev, golden_sessions[i]));
+		CHECK_EQ(lu_get_name(s[i], name), 0);
+		EXPECT_STR(name, golden_sessions[i]);
+	}
+	for (size_t i = 0; i < LU_ARRAY_SIZE(golden_files); i++) {
+		const struct golden_file *g = &golden_files[i];
+		int k = 0, fd;
+
+		while (strcmp(golden_sessions[k], g->session))
+			k++;
+		fd = CHECK_OK(lu_retrieve_fd(s[k], g->token));
+		if (g->seed != LU_ZEROS) {
+			kx_expect_memfd(fd, g->size, g->seed);
+		} else {
+			EXPECT_EQ(lu_fsize(fd), g->size);
+			EXPECT_EQ(lu_accmode(fd), O_RDWR);
+			CHECK_EQ(lu_pread(fd, buf, 4, 0), 4);
+			EXPECT(!memcmp(buf, "GOLD", 4));
+			CHECK_EQ(lu_pread(fd, buf, 4, 40000), 4);
+			EXPECT(!memcmp(buf, "GOLD", 4));
+			EXPECT_EQ(lu_compare(fd, 4, 40000 - 4, LU_ZEROS), 0);
+			EXPECT_EQ(lu_compare(fd, 40004, g->size - 40004, LU_ZEROS), 0);
+		}
+		if (lu_seals(fd) != g->seals || lu_fpos(fd) != g->pos)
+			lu_diag("token %#llx", (unsigned long long)g->token);
+		EXPECT_EQ(lu_seals(fd), g->seals);
+		EXPECT_EQ(lu_fpos(fd), g->pos);
+		close(fd);
+	}
+	/* nothing else came */
+	EXPECT_EQ(lu_retrieve_fd(s[1], 1), -ENOENT);
+	EXPECT_EQ(lu_retrieve_fd(s[0], 4), -ENOENT);
+	for (size_t i = 0; i < LU_ARRAY_SIZE(golden_sessions); i++) {
+		EXPECT_EQ(lu_finish(s[i]), 0);
+		close(s[i]);
+	}
+	close(dev);
+}
+
+KX_SCENARIO(kx_golden, "golden", { "prep", golden_prep }, { "check", golden_check });
