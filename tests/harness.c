@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The test harness and helpers: see harness.h. */
 #include "harness.h"
+#include "liveupdate.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -280,77 +281,40 @@ int lu_ioctl(int fd, unsigned long cmd, void *arg)
 	return r < 0 ? -errno : r;
 }
 
+/* The session helpers are libliveupdate's (lib/), as any client's. */
 int lu_open_dev(void)
 {
-	int fd = open(LU_DEV, O_RDWR);
-
-	return fd < 0 ? -errno : fd;
-}
-
-static void lu_copy_name(__u8 dst[LIVEUPDATE_SESSION_NAME_LENGTH], const char *name)
-{
-	size_t len = strnlen(name, LIVEUPDATE_SESSION_NAME_LENGTH);
-
-	memset(dst, 0, LIVEUPDATE_SESSION_NAME_LENGTH);
-	memcpy(dst, name, len);
+	return liveupdate_open(0);
 }
 
 int lu_create_session(int dev, const char *name)
 {
-	struct liveupdate_ioctl_create_session a = { .size = sizeof(a), .fd = -1 };
-	int r;
-
-	lu_copy_name(a.name, name);
-	r = lu_ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &a);
-	return r < 0 ? r : a.fd;
+	return liveupdate_create_session(dev, name);
 }
 
 int lu_retrieve_session(int dev, const char *name)
 {
-	struct liveupdate_ioctl_retrieve_session a = { .size = sizeof(a), .fd = -1 };
-	int r;
-
-	lu_copy_name(a.name, name);
-	r = lu_ioctl(dev, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &a);
-	return r < 0 ? r : a.fd;
+	return liveupdate_retrieve_session(dev, name);
 }
 
 int lu_preserve_fd(int session, int fd, uint64_t token)
 {
-	struct liveupdate_session_preserve_fd a = {
-		.size = sizeof(a), .fd = fd, .token = token,
-	};
-
-	return lu_ioctl(session, LIVEUPDATE_SESSION_PRESERVE_FD, &a);
+	return liveupdate_preserve_fd(session, fd, token);
 }
 
 int lu_retrieve_fd(int session, uint64_t token)
 {
-	struct liveupdate_session_retrieve_fd a = {
-		.size = sizeof(a), .fd = -1, .token = token,
-	};
-	int r = lu_ioctl(session, LIVEUPDATE_SESSION_RETRIEVE_FD, &a);
-
-	return r < 0 ? r : a.fd;
+	return liveupdate_retrieve_fd(session, token);
 }
 
 int lu_finish(int session)
 {
-	struct liveupdate_session_finish a = { .size = sizeof(a) };
-
-	return lu_ioctl(session, LIVEUPDATE_SESSION_FINISH, &a);
+	return liveupdate_finish(session);
 }
 
 int lu_get_name(int session, char name[LIVEUPDATE_SESSION_NAME_LENGTH])
 {
-	struct liveupdate_session_get_name a = { .size = sizeof(a) };
-	int r = lu_ioctl(session, LIVEUPDATE_SESSION_GET_NAME, &a);
-
-	if (r < 0)
-		return r;
-	memcpy(name, a.name, LIVEUPDATE_SESSION_NAME_LENGTH);
-	name[LIVEUPDATE_SESSION_NAME_LENGTH - 1] = 0;
-	return r;
+	return liveupdate_session_name(session, name);
 }
 
 /* ---- files ---- */

@@ -20,12 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "linux/liveupdate.h"
+#include "liveupdate.h"
 
 #define SESSION "bench"
 
@@ -33,6 +32,12 @@ static _Noreturn void die(const char *call)
 {
 	fprintf(stderr, "lu-bench: %s: %s\n", call, strerror(errno));
 	exit(1);
+}
+
+static _Noreturn void die_r(int r, const char *call)
+{
+	errno = -r;
+	die(call);
 }
 
 static double now_ms(void)
@@ -54,20 +59,18 @@ static uint64_t hash(const uint64_t *p, size_t words)
 
 static int save(size_t mib, const char *hashfile)
 {
-	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
-	struct liveupdate_session_preserve_fd pf = { .size = sizeof(pf), .token = 1 };
 	size_t len = mib << 20, words = len / 8;
 	uint64_t *p, x = 0x9e3779b97f4a7c15ULL;
 	double t;
 	FILE *f;
-	int dev, mfd;
+	int dev, mfd, s, r;
 
-	dev = open("/dev/liveupdate", O_RDWR);
+	dev = liveupdate_open(0);
 	if (dev < 0)
-		die("open /dev/liveupdate");
-	strcpy((char *)cs.name, SESSION);
-	if (ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &cs) < 0)
-		die("CREATE_SESSION");
+		die_r(dev, "open /dev/liveupdate");
+	s = liveupdate_create_session(dev, SESSION);
+	if (s < 0)
+		die_r(s, "CREATE_SESSION");
 	mfd = memfd_create("bench", 0);
 	if (mfd < 0 || ftruncate(mfd, (off_t)len) < 0)
 		die("memfd");
@@ -86,9 +89,9 @@ static int save(size_t mib, const char *hashfile)
 	munmap(p, len);
 
 	t = now_ms();
-	pf.fd = mfd;
-	if (ioctl(cs.fd, LIVEUPDATE_SESSION_PRESERVE_FD, &pf) < 0)
-		die("PRESERVE_FD");
+	r = liveupdate_preserve_fd(s, mfd, 1);
+	if (r < 0)
+		die_r(r, "PRESERVE_FD");
 	printf("@@B preserve_ms %.3f\n", now_ms() - t);
 	printf("@@B bytes %zu\n", len);
 	fflush(stdout);
@@ -106,9 +109,8 @@ static int save(size_t mib, const char *hashfile)
 
 static int load(const char *hashfile)
 {
-	struct liveupdate_ioctl_retrieve_session rs = { .size = sizeof(rs) };
-	struct liveupdate_session_retrieve_fd rf = { .size = sizeof(rf), .token = 1 };
 	char want[32] = "", got[32];
+	int s, fd;
 	uint64_t *p;
 	double t;
 	off_t len;
@@ -116,23 +118,24 @@ static int load(const char *hashfile)
 	int dev;
 
 	t = now_ms();
-	dev = open("/dev/liveupdate", O_RDWR);
+	dev = liveupdate_open(0);
 	if (dev < 0)
-		die("open /dev/liveupdate");
+		die_r(dev, "open /dev/liveupdate");
 	printf("@@B first_open_ms %.3f\n", now_ms() - t);
 
-	strcpy((char *)rs.name, SESSION);
 	t = now_ms();
-	if (ioctl(dev, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &rs) < 0)
-		die("RETRIEVE_SESSION");
-	if (ioctl(rs.fd, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf) < 0)
-		die("RETRIEVE_FD");
+	s = liveupdate_retrieve_session(dev, SESSION);
+	if (s < 0)
+		die_r(s, "RETRIEVE_SESSION");
+	fd = liveupdate_retrieve_fd(s, 1);
+	if (fd < 0)
+		die_r(fd, "RETRIEVE_FD");
 	printf("@@B retrieve_ms %.3f\n", now_ms() - t);
 
-	len = lseek(rf.fd, 0, SEEK_END);
+	len = lseek(fd, 0, SEEK_END);
 	if (len <= 0)
 		die("lseek");
-	p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, rf.fd, 0);
+	p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		die("mmap");
 	snprintf(got, sizeof(got), "%016" PRIx64, hash(p, (size_t)len / 8));

@@ -1,87 +1,54 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * lu-demo: carries one file's bytes across a kexec in a memfd, through
- * /dev/liveupdate (run by vm/demo inside the VM).
+ * /dev/liveupdate and libliveupdate (run by vm/demo inside the VM).
  *
- *   lu-demo save FILE    before the kexec: preserve FILE's bytes in a memfd
- *                        (session "demo", token 1); a child process keeps the
+ *   lu-demo save FILE    before the kexec: preserve a sealed copy of FILE
+ *                        (session "demo", token 1, named "data" in the
+ *                        session's manifest); a child process keeps the
  *                        session open until the kexec.
- *   lu-demo restore OUT  after the kexec: retrieve the memfd, copy its bytes
- *                        to OUT and finish the session.
+ *   lu-demo restore OUT  after the kexec: find "data" in the manifest,
+ *                        write its bytes to OUT and finish the session.
  *
- * Every failure prints the call and strerror and exits 1.
+ * Every failure prints the call and the error and exits 1.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "linux/liveupdate.h"
+#include "liveupdate.h"
 
-#define DEV "/dev/liveupdate"
 #define SESSION "demo"
 #define TOKEN 1
 
-static void die(const char *call)
+static int check(int r, const char *call)
 {
-	fprintf(stderr, "lu-demo: %s: %s\n", call, strerror(errno));
-	exit(1);
-}
-
-static void write_all(int fd, const char *buf, size_t len, const char *what)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			die(what);
-		buf += n;
-		len -= (size_t)n;
+	if (r < 0) {
+		fprintf(stderr, "lu-demo: %s: %s\n", call, strerror(-r));
+		exit(1);
 	}
-}
-
-/* Copies all of @in (from offset 0, whatever its file position) to @out. */
-static size_t copy_fd(int in, int out, const char *rd, const char *wr)
-{
-	static char buf[1 << 16];
-	size_t total = 0;
-
-	for (;;) {
-		ssize_t n = pread(in, buf, sizeof(buf), (off_t)total);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			die(rd);
-		if (n == 0)
-			return total;
-		write_all(out, buf, (size_t)n, wr);
-		total += (size_t)n;
-	}
+	return r;
 }
 
 /* Keeps @session open in a detached child, so the kernel carries it over. */
 static void hold_session(int session)
 {
 	pid_t pid = fork();
+	int null;
 
-	if (pid < 0)
-		die("fork");
+	check(pid < 0 ? -errno : 0, "fork");
 	if (pid > 0) {
 		printf("lu-demo: session kept open by pid %d\n", (int)pid);
 		return;
 	}
 	/* Child: never hold the console (the caller waits for its output). */
-	int null = open("/dev/null", O_RDWR);
-
+	null = open("/dev/null", O_RDWR);
 	if (null >= 0) {
 		dup2(null, 0);
 		dup2(null, 1);
@@ -95,80 +62,50 @@ static void hold_session(int session)
 
 static int cmd_save(const char *path)
 {
-	struct liveupdate_ioctl_create_session cs = { .size = sizeof(cs) };
-	struct liveupdate_session_preserve_fd pf = { .size = sizeof(pf) };
-	int dev, in, mfd;
-	size_t size;
+	static const struct liveupdate_manifest_entry manifest[] = { { TOKEN, "data" } };
+	int dev = check(liveupdate_open(LIVEUPDATE_OPEN_WAIT), "open " LIVEUPDATE_DEVICE);
+	int s = check(liveupdate_create_session(dev, SESSION), "create session \"" SESSION "\"");
+	int in = open(path, O_RDONLY | O_CLOEXEC);
+	off_t size;
 
-	dev = open(DEV, O_RDWR);
-	if (dev < 0)
-		die("open " DEV);
-	strcpy((char *)cs.name, SESSION);
-	if (ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &cs) < 0)
-		die("ioctl LIVEUPDATE_IOCTL_CREATE_SESSION \"" SESSION "\"");
-
-	mfd = memfd_create("lu-demo", 0);
-	if (mfd < 0)
-		die("memfd_create");
-	in = open(path, O_RDONLY);
-	if (in < 0)
-		die("open input file");
-	size = copy_fd(in, mfd, "read input file", "write memfd");
+	check(in < 0 ? -errno : 0, "open input file");
+	size = lseek(in, 0, SEEK_END);
+	lseek(in, 0, SEEK_SET);
+	check(liveupdate_preserve_file(s, TOKEN, in), "preserve the file");
+	check(liveupdate_manifest_write(s, manifest, 1), "write the manifest");
 	close(in);
-
-	pf.fd = mfd;
-	pf.token = TOKEN;
-	if (ioctl(cs.fd, LIVEUPDATE_SESSION_PRESERVE_FD, &pf) < 0)
-		die("ioctl LIVEUPDATE_SESSION_PRESERVE_FD");
-	printf("lu-demo: preserved %zu bytes of %s (session \"%s\", token %d)\n",
-	       size, path, SESSION, TOKEN);
-
-	close(mfd);	/* the session holds its own reference */
+	printf("lu-demo: preserved %lld bytes of %s (session \"%s\", token %d)\n",
+	       (long long)size, path, SESSION, TOKEN);
 	close(dev);	/* sessions outlive /dev/liveupdate */
 	fflush(stdout);
-	hold_session(cs.fd);
+	hold_session(s);
 	return 0;
 }
 
 static int cmd_restore(const char *path)
 {
-	struct liveupdate_ioctl_retrieve_session rs = { .size = sizeof(rs) };
-	struct liveupdate_session_retrieve_fd rf = { .size = sizeof(rf) };
-	struct liveupdate_session_finish fin = { .size = sizeof(fin) };
-	struct stat st;
-	int dev, out;
-	size_t size;
+	struct liveupdate_manifest_entry *m = NULL;
+	int dev = check(liveupdate_open(LIVEUPDATE_OPEN_WAIT), "open " LIVEUPDATE_DEVICE);
+	int s = check(liveupdate_retrieve_session(dev, SESSION), "retrieve session \"" SESSION "\"");
+	uint64_t token = 0;
+	size_t n = 0, len = 0, done = 0;
+	void *buf = NULL;
+	FILE *out;
 
-	dev = open(DEV, O_RDWR);
-	if (dev < 0)
-		die("open " DEV);
-	strcpy((char *)rs.name, SESSION);
-	if (ioctl(dev, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &rs) < 0)
-		die("ioctl LIVEUPDATE_IOCTL_RETRIEVE_SESSION \"" SESSION "\"");
-
-	rf.token = TOKEN;
-	if (ioctl(rs.fd, LIVEUPDATE_SESSION_RETRIEVE_FD, &rf) < 0)
-		die("ioctl LIVEUPDATE_SESSION_RETRIEVE_FD");
-	if (fstat(rf.fd, &st) < 0)
-		die("fstat retrieved fd");
-
-	out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (out < 0)
-		die("open output file");
-	size = copy_fd(rf.fd, out, "read retrieved memfd", "write output file");
-	if (close(out) < 0)
-		die("close output file");
-	if ((off_t)size != st.st_size) {
-		errno = EIO;
-		die("read retrieved memfd (short)");
-	}
-
-	if (ioctl(rs.fd, LIVEUPDATE_SESSION_FINISH, &fin) < 0)
-		die("ioctl LIVEUPDATE_SESSION_FINISH");
-	printf("lu-demo: restored %zu bytes into %s (session \"%s\", token %d)\n",
-	       size, path, SESSION, TOKEN);
-	close(rf.fd);
-	close(rs.fd);
+	check(liveupdate_manifest_read(s, &m, &n), "read the manifest");
+	check(liveupdate_manifest_find(m, n, "data", &token), "find \"data\" in the manifest");
+	check(liveupdate_retrieve_buffer(s, token, &buf, &len), "retrieve the file");
+	out = fopen(path, "wb");
+	check(out ? 0 : -errno, "open output file");
+	if (len)
+		done = fwrite(buf, 1, len, out);
+	check(fclose(out) || done != len ? -EIO : 0, "write output file");
+	check(liveupdate_finish(s), "finish the session");
+	printf("lu-demo: restored %zu bytes into %s (session \"%s\", token %llu)\n",
+	       len, path, SESSION, (unsigned long long)token);
+	free(buf);
+	free(m);
+	close(s);
 	close(dev);
 	return 0;
 }

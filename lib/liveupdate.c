@@ -1,0 +1,431 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * libliveupdate: thin, -errno returning wrappers around the /dev/liveupdate
+ * ioctls (upstream Linux 7.2 uAPI), plus helpers for sealed memfds and the
+ * token-0 manifest. See liveupdate.h and liveupdate(3).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "liveupdate.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/liveupdate.h>
+
+#define LU_EXPORT __attribute__((visibility("default")))
+
+/* free() on scope exit, systemd's _cleanup_free_ */
+static inline void lu_freep(void *p)
+{
+	free(*(void **)p);
+}
+
+#define _cleanup_free_ __attribute__((cleanup(lu_freep)))
+
+/* close() on scope exit unless the fd was handed out (set to -1) */
+static inline void lu_closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+
+		close(*fd);
+		errno = saved;
+	}
+}
+
+#define _cleanup_close_ __attribute__((cleanup(lu_closep)))
+
+static int lu_take_fd(int *fd)
+{
+	int r = *fd;
+
+	*fd = -1;
+	return r;
+}
+
+static int lu_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	int r;
+
+	do {
+		r = ioctl(fd, cmd, arg);
+	} while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
+
+/* Copies @name into a uAPI name field: 1..63 bytes. */
+static int lu_put_name(__u8 field[LIVEUPDATE_SESSION_NAME_LENGTH], const char *name)
+{
+	size_t len;
+
+	if (!name)
+		return -EINVAL;
+	len = strlen(name);
+	if (len > LIVEUPDATE_NAME_MAX)
+		return -ENAMETOOLONG;
+	memset(field, 0, LIVEUPDATE_SESSION_NAME_LENGTH);
+	memcpy(field, name, len);
+	return 0;
+}
+
+LU_EXPORT int liveupdate_available(void)
+{
+	struct stat st;
+
+	return stat(LIVEUPDATE_DEVICE, &st) == 0 && S_ISCHR(st.st_mode);
+}
+
+LU_EXPORT int liveupdate_open(unsigned int flags)
+{
+	/* back-off 10 ms doubling to 640 ms: 5.1 s in all */
+	long wait_ms = 10, waited = 0;
+	int fd;
+
+	if (flags & ~LIVEUPDATE_OPEN_WAIT)
+		return -EINVAL;
+	for (;;) {
+		fd = open(LIVEUPDATE_DEVICE, O_RDWR | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		if (errno != EBUSY || !(flags & LIVEUPDATE_OPEN_WAIT) || waited >= 5000)
+			return -errno;
+		nanosleep(&(struct timespec){ .tv_nsec = wait_ms * 1000000L }, NULL);
+		waited += wait_ms;
+		if (wait_ms < 640)
+			wait_ms *= 2;
+	}
+}
+
+LU_EXPORT int liveupdate_create_session(int dev, const char *name)
+{
+	struct liveupdate_ioctl_create_session a = { .size = sizeof(a), .fd = -1 };
+	int r = lu_put_name(a.name, name);
+
+	if (r < 0)
+		return r;
+	r = lu_ioctl(dev, LIVEUPDATE_IOCTL_CREATE_SESSION, &a);
+	return r < 0 ? r : a.fd;
+}
+
+LU_EXPORT int liveupdate_retrieve_session(int dev, const char *name)
+{
+	struct liveupdate_ioctl_retrieve_session a = { .size = sizeof(a), .fd = -1 };
+	int r = lu_put_name(a.name, name);
+
+	if (r < 0)
+		return r;
+	r = lu_ioctl(dev, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &a);
+	return r < 0 ? r : a.fd;
+}
+
+LU_EXPORT int liveupdate_preserve_fd(int session, int fd, uint64_t token)
+{
+	struct liveupdate_session_preserve_fd a = {
+		.size = sizeof(a), .fd = fd, .token = token,
+	};
+	int r = lu_ioctl(session, LIVEUPDATE_SESSION_PRESERVE_FD, &a);
+
+	return r < 0 ? r : 0;
+}
+
+LU_EXPORT int liveupdate_retrieve_fd(int session, uint64_t token)
+{
+	struct liveupdate_session_retrieve_fd a = {
+		.size = sizeof(a), .fd = -1, .token = token,
+	};
+	int r = lu_ioctl(session, LIVEUPDATE_SESSION_RETRIEVE_FD, &a);
+
+	return r < 0 ? r : a.fd;
+}
+
+LU_EXPORT int liveupdate_finish(int session)
+{
+	struct liveupdate_session_finish a = { .size = sizeof(a) };
+	int r = lu_ioctl(session, LIVEUPDATE_SESSION_FINISH, &a);
+
+	return r < 0 ? r : 0;
+}
+
+LU_EXPORT int liveupdate_session_name(int session, char name[LIVEUPDATE_NAME_MAX + 1])
+{
+	struct liveupdate_session_get_name a = { .size = sizeof(a) };
+	int r = lu_ioctl(session, LIVEUPDATE_SESSION_GET_NAME, &a);
+
+	if (r < 0)
+		return r;
+	memcpy(name, a.name, LIVEUPDATE_NAME_MAX);
+	name[LIVEUPDATE_NAME_MAX] = 0;
+	return 0;
+}
+
+/* ---- sealed memfds ---------------------------------------------------- */
+
+#define LU_SEALS (F_SEAL_SEAL | F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK)
+
+static int lu_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int lu_memfd_new(const char *name)
+{
+	int fd = memfd_create(name ? name : "liveupdate", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* Seals @fd and rewinds it, so that a reader starts at byte 0. */
+static int lu_memfd_seal(int fd)
+{
+	if (fcntl(fd, F_ADD_SEALS, LU_SEALS) < 0)
+		return -errno;
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return -errno;
+	return 0;
+}
+
+LU_EXPORT int liveupdate_memfd_from_buffer(const char *name, const void *buf, size_t len)
+{
+	_cleanup_close_ int fd = lu_memfd_new(name);
+	int r;
+
+	if (fd < 0)
+		return fd;
+	if (!buf && len)
+		return -EINVAL;
+	r = lu_write_all(fd, buf, len);
+	if (r < 0)
+		return r;
+	r = lu_memfd_seal(fd);
+	return r < 0 ? r : lu_take_fd(&fd);
+}
+
+LU_EXPORT int liveupdate_memfd_from_fd(const char *name, int src)
+{
+	_cleanup_close_ int fd = lu_memfd_new(name);
+	char buf[65536];
+	int r;
+
+	if (fd < 0)
+		return fd;
+	for (;;) {
+		ssize_t n = read(src, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		r = lu_write_all(fd, buf, (size_t)n);
+		if (r < 0)
+			return r;
+	}
+	r = lu_memfd_seal(fd);
+	return r < 0 ? r : lu_take_fd(&fd);
+}
+
+LU_EXPORT int liveupdate_preserve_buffer(int session, uint64_t token, const void *buf,
+					 size_t len)
+{
+	_cleanup_close_ int fd = liveupdate_memfd_from_buffer("liveupdate", buf, len);
+
+	if (fd < 0)
+		return fd;
+	return liveupdate_preserve_fd(session, fd, token);
+}
+
+LU_EXPORT int liveupdate_preserve_file(int session, uint64_t token, int src)
+{
+	_cleanup_close_ int fd = liveupdate_memfd_from_fd("liveupdate", src);
+
+	if (fd < 0)
+		return fd;
+	return liveupdate_preserve_fd(session, fd, token);
+}
+
+LU_EXPORT int liveupdate_retrieve_buffer(int session, uint64_t token, void **bufp,
+					 size_t *lenp)
+{
+	_cleanup_close_ int fd = liveupdate_retrieve_fd(session, token);
+	_cleanup_free_ char *buf = NULL;
+	struct stat st;
+	size_t len, done = 0;
+
+	if (fd < 0)
+		return fd;
+	if (!bufp || !lenp)
+		return -EINVAL;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size >= SIZE_MAX)
+		return -EFBIG;
+	len = (size_t)st.st_size;
+	buf = malloc(len + 1);
+	if (!buf)
+		return -ENOMEM;
+	/* pread: the fd's position is the preserved one, not ours to move */
+	while (done < len) {
+		ssize_t n = pread(fd, buf + done, len - done, (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;	/* shrank under us: cannot with sealed memfds */
+		done += (size_t)n;
+	}
+	buf[len] = 0;
+	*bufp = buf;
+	buf = NULL;
+	*lenp = len;
+	return 0;
+}
+
+/* ---- the manifest --------------------------------------------------------- */
+
+#define LU_MANIFEST_MAGIC "liveupdate-manifest 1\n"
+
+static int lu_manifest_name_ok(const char *name)
+{
+	size_t len = strnlen(name, LIVEUPDATE_NAME_MAX + 1);
+
+	if (len == 0 || len > LIVEUPDATE_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!isgraph((unsigned char)name[i]))
+			return 0;
+	return 1;
+}
+
+LU_EXPORT int liveupdate_manifest_write(int session,
+					const struct liveupdate_manifest_entry *e, size_t n)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t cap, len;
+
+	if (!e && n)
+		return -EINVAL;
+	if (n > (SIZE_MAX - sizeof(LU_MANIFEST_MAGIC)) / (17 + LIVEUPDATE_NAME_MAX + 1))
+		return -E2BIG;
+	cap = sizeof(LU_MANIFEST_MAGIC) + n * (17 + LIVEUPDATE_NAME_MAX + 1) + 1;
+	text = malloc(cap);
+	if (!text)
+		return -ENOMEM;
+	len = (size_t)snprintf(text, cap, "%s", LU_MANIFEST_MAGIC);
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].token == LIVEUPDATE_MANIFEST_TOKEN || !lu_manifest_name_ok(e[i].name))
+			return -EINVAL;
+		for (size_t j = 0; j < i; j++)
+			if (e[j].token == e[i].token || !strcmp(e[j].name, e[i].name))
+				return -EINVAL;
+		len += (size_t)snprintf(text + len, cap - len, "%" PRIx64 " %s\n",
+					e[i].token, e[i].name);
+	}
+	return liveupdate_preserve_buffer(session, LIVEUPDATE_MANIFEST_TOKEN, text, len);
+}
+
+LU_EXPORT int liveupdate_manifest_parse(const char *text, size_t len,
+					struct liveupdate_manifest_entry **entries,
+					size_t *np)
+{
+	_cleanup_free_ struct liveupdate_manifest_entry *e = NULL;
+	size_t n = 0, off, magic = strlen(LU_MANIFEST_MAGIC);
+
+	if (!text || !entries || !np)
+		return -EINVAL;
+	if (len < magic || memcmp(text, LU_MANIFEST_MAGIC, magic))
+		return -EBADMSG;
+	for (off = magic; off < len; ) {
+		const char *line = text + off, *nl = memchr(line, '\n', len - off);
+		struct liveupdate_manifest_entry *grown;
+		size_t l, hex = 0, nlen;
+		uint64_t token = 0;
+
+		if (!nl)
+			return -EBADMSG;
+		l = (size_t)(nl - line);
+		while (hex < l && isxdigit((unsigned char)line[hex])) {
+			if (hex == 16)
+				return -EBADMSG;
+			token = token << 4 | (uint64_t)(isdigit((unsigned char)line[hex]) ?
+				line[hex] - '0' : (tolower((unsigned char)line[hex]) - 'a' + 10));
+			hex++;
+		}
+		if (hex == 0 || hex >= l || line[hex] != ' ')
+			return -EBADMSG;
+		nlen = l - hex - 1;
+		if (nlen == 0 || nlen > LIVEUPDATE_NAME_MAX || token == LIVEUPDATE_MANIFEST_TOKEN)
+			return -EBADMSG;
+		grown = realloc(e, (n + 1) * sizeof(*e));
+		if (!grown)
+			return -ENOMEM;
+		e = grown;
+		e[n].token = token;
+		memcpy(e[n].name, line + hex + 1, nlen);
+		e[n].name[nlen] = 0;
+		if (!lu_manifest_name_ok(e[n].name) || strlen(e[n].name) != nlen)
+			return -EBADMSG;
+		for (size_t j = 0; j < n; j++)
+			if (e[j].token == token || !strcmp(e[j].name, e[n].name))
+				return -EBADMSG;
+		n++;
+		off += l + 1;
+	}
+	*entries = e;
+	e = NULL;
+	*np = n;
+	return 0;
+}
+
+LU_EXPORT int liveupdate_manifest_read(int session,
+				       struct liveupdate_manifest_entry **entries,
+				       size_t *n)
+{
+	_cleanup_free_ void *text = NULL;
+	size_t len;
+	int r = liveupdate_retrieve_buffer(session, LIVEUPDATE_MANIFEST_TOKEN, &text, &len);
+
+	if (r < 0)
+		return r;
+	return liveupdate_manifest_parse(text, len, entries, n);
+}
+
+LU_EXPORT int liveupdate_manifest_find(const struct liveupdate_manifest_entry *e, size_t n,
+				       const char *name, uint64_t *token)
+{
+	if ((!e && n) || !name)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(e[i].name, name)) {
+			if (token)
+				*token = e[i].token;
+			return 0;
+		}
+	return -ENOENT;
+}

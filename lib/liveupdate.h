@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libliveupdate: the Live Update Orchestrator's /dev/liveupdate from C.
+ *
+ * Works the same on kernels with LUO built in (7.2+) and on stock kernels
+ * with the liveupdate module: the ABI is upstream's. Every call returns a
+ * non-negative value on success and -errno on failure (systemd style);
+ * errno itself is left alone. File descriptors returned are O_CLOEXEC.
+ * Thread-safe: no global state.
+ */
+#ifndef LIBLIVEUPDATE_H
+#define LIBLIVEUPDATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest session name, without the NUL (the uAPI's 64 bytes minus one). */
+#define LIVEUPDATE_NAME_MAX	63
+
+/* liveupdate_open() flags */
+#define LIVEUPDATE_OPEN_WAIT	0x1u	/* retry EBUSY for up to 5 s */
+
+/* The device node this library uses (for messages). */
+#define LIVEUPDATE_DEVICE	"/dev/liveupdate"
+
+/* 1 if /dev/liveupdate exists, 0 if not (live update unavailable). */
+int liveupdate_available(void);
+
+/*
+ * Opens /dev/liveupdate (one opener at a time: -EBUSY while another holds
+ * it; with LIVEUPDATE_OPEN_WAIT retried with back-off for up to 5 s).
+ * -ENOENT without the device. Returns the fd.
+ */
+int liveupdate_open(unsigned int flags);
+
+/* Creates an outgoing session; returns its fd. -EEXIST, -ENOSPC, -EINVAL. */
+int liveupdate_create_session(int dev, const char *name);
+
+/* Retrieves an incoming session by name; returns its fd. -ENOENT, -EINVAL. */
+int liveupdate_retrieve_session(int dev, const char *name);
+
+/* Preserves @fd in an outgoing session under @token. */
+int liveupdate_preserve_fd(int session, int fd, uint64_t token);
+
+/* Retrieves the file preserved under @token; returns a new fd. */
+int liveupdate_retrieve_fd(int session, uint64_t token);
+
+/* Ends an incoming session: files not retrieved are dropped. */
+int liveupdate_finish(int session);
+
+/* Writes the session's name (NUL-terminated) into @name. */
+int liveupdate_session_name(int session, char name[LIVEUPDATE_NAME_MAX + 1]);
+
+/*
+ * Helpers for the common jobs. A "sealed memfd" is a memfd holding the
+ * bytes with F_SEAL_SEAL | F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK: what
+ * the receiver gets cannot change under it.
+ */
+
+/* A sealed memfd holding @len bytes of @buf; returns its fd. */
+int liveupdate_memfd_from_buffer(const char *name, const void *buf, size_t len);
+
+/* A sealed memfd holding what is left to read from @fd; returns its fd. */
+int liveupdate_memfd_from_fd(const char *name, int fd);
+
+/* Preserves @len bytes of @buf as a sealed memfd under @token. */
+int liveupdate_preserve_buffer(int session, uint64_t token, const void *buf,
+			       size_t len);
+
+/* Preserves a sealed copy of the contents of @fd under @token. */
+int liveupdate_preserve_file(int session, uint64_t token, int fd);
+
+/*
+ * Retrieves the file under @token and reads all of it into a malloc()ed
+ * buffer (*@buf, free() it; *@len bytes, plus a NUL not counted).
+ */
+int liveupdate_retrieve_buffer(int session, uint64_t token, void **buf,
+			       size_t *len);
+
+/*
+ * The manifest convention: token 0 of a session holds a sealed memfd that
+ * names the other tokens, so that a receiver can find them without knowing
+ * them in advance. Its text is "liveupdate-manifest 1\n" followed by one
+ * "TOKEN NAME\n" line per entry (TOKEN in hex, NAME of printable
+ * non-space bytes, at most LIVEUPDATE_NAME_MAX).
+ */
+#define LIVEUPDATE_MANIFEST_TOKEN	0
+
+struct liveupdate_manifest_entry {
+	uint64_t token;
+	char name[LIVEUPDATE_NAME_MAX + 1];
+};
+
+/* Preserves the manifest of @n entries under token 0. -EINVAL on a bad entry. */
+int liveupdate_manifest_write(int session,
+			      const struct liveupdate_manifest_entry *entries,
+			      size_t n);
+
+/*
+ * Retrieves and parses token 0: *@entries (free() it) and *@n. -ENOENT
+ * without a manifest, -EBADMSG if it does not parse.
+ */
+int liveupdate_manifest_read(int session,
+			     struct liveupdate_manifest_entry **entries,
+			     size_t *n);
+
+/* Parses a manifest text (used by liveupdate_manifest_read()). */
+int liveupdate_manifest_parse(const char *text, size_t len,
+			      struct liveupdate_manifest_entry **entries,
+			      size_t *n);
+
+/* Looks up @name in a manifest; returns its token via *@token, or -ENOENT. */
+int liveupdate_manifest_find(const struct liveupdate_manifest_entry *entries,
+			     size_t n, const char *name, uint64_t *token);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBLIVEUPDATE_H */

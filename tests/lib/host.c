@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libliveupdate on the host (no /dev/liveupdate needed): sealed memfd
+ * helpers, the manifest parser, argument checks before any ioctl. Runs as
+ * bin/lut-lib-host, TAP names lib/host/NAME.
+ */
+#include "harness.h"
+#include "liveupdate.h"
+
+#include <sys/stat.h>
+
+#define SEALS (F_SEAL_SEAL | F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK)
+
+static void memfd_from_buffer(void)
+{
+	char big[70000];
+	int fd;
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 7);
+	fd = CHECK_OK(liveupdate_memfd_from_buffer("lib-buf", big, sizeof(big)));
+	EXPECT_EQ(lu_fsize(fd), sizeof(big));
+	EXPECT_EQ(lu_seals(fd), SEALS);
+	EXPECT_EQ(lu_fpos(fd), 0);
+	EXPECT_EQ(lu_cloexec(fd), 1);
+	EXPECT_STR(lu_fd_link(fd), "/memfd:lib-buf (deleted)");
+	{
+		char back[sizeof(big)];
+
+		CHECK_EQ(lu_pread(fd, back, sizeof(back), 0), (long long)sizeof(back));
+		EXPECT(!memcmp(back, big, sizeof(big)));
+	}
+	EXPECT_EQ(lu_pwrite(fd, "x", 1, 0), -EPERM);
+	EXPECT_EQ(lu_ftruncate(fd, 1), -EPERM);
+	close(fd);
+	/* empty */
+	fd = CHECK_OK(liveupdate_memfd_from_buffer(NULL, NULL, 0));
+	EXPECT_EQ(lu_fsize(fd), 0);
+	EXPECT_EQ(lu_seals(fd), SEALS);
+	close(fd);
+	EXPECT_EQ(liveupdate_memfd_from_buffer("x", NULL, 1), -EINVAL);
+}
+
+static void memfd_from_fd(void)
+{
+	int src = CHECK_OK(lu_memfd("lib-src", 0, 200000, 9));
+	int fd;
+
+	/* what is left to read: from the source's position on */
+	CHECK(lseek(src, 1000, SEEK_SET) == 1000);
+	fd = CHECK_OK(liveupdate_memfd_from_fd("lib-copy", src));
+	EXPECT_EQ(lu_fsize(fd), 199000);
+	EXPECT_EQ(lu_seals(fd), SEALS);
+	{
+		static char a[199000], b[199000];
+
+		CHECK_EQ(lu_pread(fd, a, sizeof(a), 0), (long long)sizeof(a));
+		CHECK_EQ(lu_pread(src, b, sizeof(b), 1000), (long long)sizeof(b));
+		EXPECT(!memcmp(a, b, sizeof(a)));
+	}
+	close(fd);
+	close(src);
+	EXPECT_EQ(liveupdate_memfd_from_fd("x", -1), -EBADF);
+}
+
+static void manifest_parse(void)
+{
+	static const char good[] = "liveupdate-manifest 1\n1 config\nffffffffffffffff state.db\nA0 x\n";
+	struct liveupdate_manifest_entry *e = NULL;
+	uint64_t tok = 0;
+	size_t n = 0;
+
+	CHECK_EQ(liveupdate_manifest_parse(good, strlen(good), &e, &n), 0);
+	CHECK_EQ(n, 3);
+	EXPECT_EQ(e[0].token, 1);
+	EXPECT_STR(e[0].name, "config");
+	EXPECT_EQ(e[1].token, UINT64_MAX);
+	EXPECT_STR(e[1].name, "state.db");
+	EXPECT_EQ(e[2].token, 0xa0);
+	EXPECT_EQ(liveupdate_manifest_find(e, n, "state.db", &tok), 0);
+	EXPECT_EQ(tok, UINT64_MAX);
+	EXPECT_EQ(liveupdate_manifest_find(e, n, "nope", &tok), -ENOENT);
+	free(e);
+	/* no entries */
+	CHECK_EQ(liveupdate_manifest_parse("liveupdate-manifest 1\n", 22, &e, &n), 0);
+	EXPECT_EQ(n, 0);
+	free(e);
+}
+
+static void manifest_parse_bad(void)
+{
+	static const char *const bad[] = {
+		"",
+		"liveupdate-manifest 2\n1 a\n",
+		"liveupdate-manifest 1\n1 a",			/* no final newline */
+		"liveupdate-manifest 1\n0 zero\n",		/* token 0 is the manifest */
+		"liveupdate-manifest 1\n1\n",
+		"liveupdate-manifest 1\n1 \n",
+		"liveupdate-manifest 1\n 1 a\n",
+		"liveupdate-manifest 1\n1  a\n",		/* a space in the name */
+		"liveupdate-manifest 1\nx1 a\n",
+		"liveupdate-manifest 1\n10000000000000000 a\n",	/* 17 hex digits */
+		"liveupdate-manifest 1\n1 a\n1 b\n",		/* duplicate token */
+		"liveupdate-manifest 1\n1 a\n2 a\n",		/* duplicate name */
+		"liveupdate-manifest 1\n1 a\tb\n",
+		"liveupdate-manifest 1\n1 0123456789012345678901234567890123456789012345678901234567890123\n",
+	};
+	struct liveupdate_manifest_entry *e = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < LU_ARRAY_SIZE(bad); i++) {
+		int r = liveupdate_manifest_parse(bad[i], strlen(bad[i]), &e, &n);
+
+		if (r != -EBADMSG)
+			lu_diag("case %zu", i);
+		EXPECT_EQ(r, -EBADMSG);
+	}
+	/* a NUL inside a name */
+	EXPECT_EQ(liveupdate_manifest_parse("liveupdate-manifest 1\n1 a\0b\n", 28, &e, &n), -EBADMSG);
+	EXPECT_EQ(liveupdate_manifest_parse(NULL, 0, &e, &n), -EINVAL);
+}
+
+static void args_before_ioctl(void)
+{
+	char n64[65];
+
+	memset(n64, 'n', 64);
+	n64[64] = 0;
+	/* names that cannot fit the uAPI field never reach the kernel */
+	EXPECT_EQ(liveupdate_create_session(-1, n64), -ENAMETOOLONG);
+	EXPECT_EQ(liveupdate_retrieve_session(-1, n64), -ENAMETOOLONG);
+	EXPECT_EQ(liveupdate_create_session(-1, NULL), -EINVAL);
+	/* everything else is the kernel's to judge: here a bad fd */
+	EXPECT_EQ(liveupdate_create_session(-1, "x"), -EBADF);
+	EXPECT_EQ(liveupdate_preserve_fd(-1, 0, 1), -EBADF);
+	EXPECT_EQ(liveupdate_finish(-1), -EBADF);
+	EXPECT_EQ(liveupdate_open(0x100), -EINVAL);
+	/* not a session: the kernel's ENOTTY comes back as it is */
+	{
+		int p[2];
+
+		CHECK(pipe(p) == 0);
+		EXPECT_EQ(liveupdate_finish(p[0]), -ENOTTY);
+		EXPECT_EQ(liveupdate_retrieve_fd(p[0], 1), -ENOTTY);
+		close(p[0]);
+		close(p[1]);
+	}
+}
+
+static void available(void)
+{
+	struct stat st;
+	int have = stat(LIVEUPDATE_DEVICE, &st) == 0;
+
+	EXPECT_EQ(liveupdate_available(), have);
+	if (!have)
+		EXPECT_EQ(liveupdate_open(0), -ENOENT);
+}
+
+static const struct lu_test tests[] = {
+	LU_TEST(memfd_from_buffer),
+	LU_TEST(memfd_from_fd),
+	LU_TEST(manifest_parse),
+	LU_TEST(manifest_parse_bad),
+	LU_TEST(args_before_ioctl),
+	LU_TEST(available),
+};
+
+int main(int argc, char **argv)
+{
+	return lu_main("lib/host", tests, LU_ARRAY_SIZE(tests), argc, argv);
+}
