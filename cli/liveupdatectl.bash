@@ -1,0 +1,26 @@
+# bash completion for liveupdatectl(8)
+_liveupdatectl()
+{
+	local cur=${COMP_WORDS[COMP_CWORD]} cmd=${COMP_WORDS[1]:-}
+
+	if ((COMP_CWORD == 1)); then
+		mapfile -t COMPREPLY < <(compgen -W 'status check hold get --help' -- "$cur")
+		return
+	fi
+	case $cmd in
+	status) mapfile -t COMPREPLY < <(compgen -W '--json' -- "$cur") ;;
+	hold)
+		if [[ $cur == -* ]]; then
+			mapfile -t COMPREPLY < <(compgen -W '--detach' -- "$cur")
+		else
+			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+		fi ;;
+	get)
+		if ((COMP_CWORD == 3)); then
+			mapfile -t COMPREPLY < <(compgen -W '--all' -- "$cur")
+		elif ((COMP_CWORD == 4)); then
+			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+		fi ;;
+	esac
+}
+complete -F _liveupdatectl liveupdatectl

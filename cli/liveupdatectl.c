@@ -1,0 +1,543 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * liveupdatectl: look at and use live update from a shell (libliveupdate).
+ *
+ *   liveupdatectl status [--json]
+ *   liveupdatectl check
+ *   liveupdatectl hold [--detach] NAME FILE...
+ *   liveupdatectl get NAME ENTRY [PATH]
+ *   liveupdatectl get NAME --all DIR
+ *
+ * Exit codes (liveupdatectl(8)): 0 done, 1 failed, 2 usage, 3 live update
+ * unavailable (no /dev/liveupdate), 4 no such session or entry, 5 busy,
+ * 6 check found a problem.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "liveupdate.h"
+
+enum {
+	EXIT_DONE = 0,
+	EXIT_FAILED = 1,
+	EXIT_USAGE = 2,
+	EXIT_UNAVAILABLE = 3,
+	EXIT_NOTFOUND = 4,
+	EXIT_BUSY = 5,
+	EXIT_CHECK = 6,
+};
+
+#define PARAM_DIR "/sys/module/liveupdate/parameters"
+
+static const char *prog = "liveupdatectl";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: liveupdatectl status [--json]\n"
+		"       liveupdatectl check\n"
+		"       liveupdatectl hold [--detach] NAME FILE...\n"
+		"       liveupdatectl get NAME ENTRY [PATH]\n"
+		"       liveupdatectl get NAME --all DIR\n"
+		"ENTRY is a name from the session's manifest or a token (decimal or 0x...).\n");
+}
+
+/* Prints "liveupdatectl: WHAT: strerror(-r)" and maps r to an exit code. */
+static int fail(int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		fprintf(stderr, ": %s", strerror(-r));
+	fputc('\n', stderr);
+	switch (r) {
+	case -ENOENT:
+		return EXIT_NOTFOUND;
+	case -EBUSY:
+		return EXIT_BUSY;
+	default:
+		return EXIT_FAILED;
+	}
+}
+
+static int open_device(void)
+{
+	int dev;
+
+	if (!liveupdate_available()) {
+		fprintf(stderr, "%s: %s does not exist: live update is not available "
+			"(load the liveupdate module, or boot a kernel with CONFIG_LIVEUPDATE)\n",
+			prog, LIVEUPDATE_DEVICE);
+		return -EXIT_UNAVAILABLE;
+	}
+	dev = liveupdate_open(LIVEUPDATE_OPEN_WAIT);
+	if (dev < 0)
+		return -fail(dev, "cannot open %s", LIVEUPDATE_DEVICE);
+	return dev;
+}
+
+/* Reads a one-line sysfs file into @buf without its newline; "" if absent. */
+static const char *read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+
+	buf[0] = 0;
+	if (!f)
+		return buf;
+	if (!fgets(buf, (int)len, f))
+		buf[0] = 0;
+	fclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+	return buf;
+}
+
+static int exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+/* ---- status ---------------------------------------------------------------- */
+
+struct status {
+	int device;		/* /dev/liveupdate exists */
+	const char *provider;	/* "module", "kernel" or "none" */
+	char handover[32];	/* handover_status, "" if not the module */
+	char addr[32], size[32];
+};
+
+static void get_status(struct status *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->device = liveupdate_available();
+	if (exists("/sys/module/liveupdate/parameters"))
+		st->provider = "module";
+	else if (st->device)
+		st->provider = "kernel";
+	else
+		st->provider = "none";
+	read_line(PARAM_DIR "/handover_status", st->handover, sizeof(st->handover));
+	read_line(PARAM_DIR "/addr", st->addr, sizeof(st->addr));
+	read_line(PARAM_DIR "/size", st->size, sizeof(st->size));
+}
+
+/* A JSON string of printable ASCII (what sysfs gives here); others escaped. */
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c > 0x7e)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void json_num_or_null(const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (!*s || *end || errno)
+		fputs("null", stdout);
+	else
+		printf("%llu", v);
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	struct status st;
+	int json = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else
+			return usage(stderr), EXIT_USAGE;
+	}
+	get_status(&st);
+	if (json) {
+		printf("{\"device\":%s,\"provider\":", st.device ? "true" : "false");
+		json_str(st.provider);
+		printf(",\"handover_status\":");
+		if (st.handover[0])
+			json_str(st.handover);
+		else
+			fputs("null", stdout);
+		printf(",\"range\":{\"address\":");
+		json_num_or_null(st.addr);
+		printf(",\"size\":");
+		json_num_or_null(st.size);
+		printf("}}\n");
+	} else {
+		printf("%-16s %s\n", "device:", st.device ? LIVEUPDATE_DEVICE : "absent");
+		printf("%-16s %s\n", "provider:", st.provider);
+		if (st.handover[0])
+			printf("%-16s %s\n", "handover:", st.handover);
+		if (st.addr[0] && st.size[0]) {
+			unsigned long long a = strtoull(st.addr, NULL, 0);
+			unsigned long long sz = strtoull(st.size, NULL, 0);
+
+			printf("%-16s %#llx-%#llx (%llu MiB)\n", "range:", a,
+			       sz ? a + sz - 1 : a, sz >> 20);
+		}
+	}
+	return st.device ? EXIT_DONE : EXIT_UNAVAILABLE;
+}
+
+/* ---- check ------------------------------------------------------------------- */
+
+static int cmd_check(int argc, char **argv)
+{
+	char cmdline[4096], buf[64];
+	struct status st;
+	int problems = 0;
+	(void)argv;
+
+	if (argc != 1)
+		return usage(stderr), EXIT_USAGE;
+	get_status(&st);
+	read_line("/proc/cmdline", cmdline, sizeof(cmdline));
+#define CHECK_LINE(ok, what, hint) do {					\
+		printf("%-4s %s%s%s\n", (ok) ? "ok" : "FAIL", what,		\
+		       (ok) ? "" : ": ", (ok) ? "" : hint);			\
+		problems += !(ok);						\
+	} while (0)
+	CHECK_LINE(st.device, LIVEUPDATE_DEVICE " exists",
+		   "load the liveupdate module (from the initramfs, before PID 1)");
+	if (!strcmp(st.provider, "module")) {
+		CHECK_LINE(strstr(cmdline, "memmap=") != NULL,
+			   "the command line reserves a range (memmap=)",
+			   "add memmap=SIZE$ADDR; the next kernel needs it too");
+		CHECK_LINE(strcmp(st.handover, "failed") != 0,
+			   "the previous handover did not fail to restore",
+			   "see the kernel log (liveupdate:)");
+	}
+	read_line("/sys/kernel/kexec_loaded", buf, sizeof(buf));
+	CHECK_LINE(!strcmp(buf, "1"), "a kexec kernel is loaded",
+		   "load one with kexec -s -l (keep memmap= on its command line)");
+#undef CHECK_LINE
+	return problems ? EXIT_CHECK : EXIT_DONE;
+}
+
+/* ---- hold ---------------------------------------------------------------------- */
+
+/* A manifest name from a path: its basename, unsafe bytes replaced by '_'. */
+static void entry_name(const char *path, char name[LIVEUPDATE_NAME_MAX + 1])
+{
+	char tmp[PATH_MAX];
+	const char *base;
+	size_t i;
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	base = basename(tmp);
+	for (i = 0; base[i] && i < LIVEUPDATE_NAME_MAX; i++)
+		name[i] = (base[i] > ' ' && base[i] < 0x7f) ? base[i] : '_';
+	name[i] = 0;
+	if (!i)
+		strcpy(name, "file");
+}
+
+/*
+ * Hands @fd to systemd's fd store (sd_notify FDSTORE=1 with FDNAME), when
+ * running in a service: systemd 262 carries a LUO session fd stored with
+ * FileDescriptorStorePreserve=yes across the kexec. 1 if stored, 0 if not
+ * in a service, -errno.
+ */
+static int store_in_systemd(int fd, const char *name)
+{
+	const char *sock = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char msg[128], cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov;
+	struct msghdr mh = { 0 };
+	struct cmsghdr *c;
+	socklen_t salen;
+	int s, r = 1;
+
+	if (!sock || (sock[0] != '/' && sock[0] != '@') || strlen(sock) >= sizeof(sa.sun_path))
+		return 0;
+	memcpy(sa.sun_path, sock, strlen(sock));
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = 0;
+	salen = offsetof(struct sockaddr_un, sun_path) + strlen(sock);
+	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
+	iov.iov_base = msg;
+	iov.iov_len = strlen(msg);
+	mh.msg_name = &sa;
+	mh.msg_namelen = salen;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0)
+		r = -errno;
+	close(s);
+	return r;
+}
+
+/* Keeps @session open in a detached process until the kexec. */
+static int hold_detached(int session)
+{
+	pid_t pid = fork();
+	int null;
+
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		return (int)pid;
+	setsid();
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+	}
+	for (int fd = 3; fd < 1024; fd++)
+		if (fd != session)
+			close(fd);
+	for (;;)
+		pause();
+}
+
+static int cmd_hold(int argc, char **argv)
+{
+	struct liveupdate_manifest_entry *e;
+	int detach = 0, first = 1, dev, s, r, nfiles;
+	const char *name;
+
+	if (argc > 1 && !strcmp(argv[1], "--detach")) {
+		detach = 1;
+		first = 2;
+	}
+	if (argc - first < 2)
+		return usage(stderr), EXIT_USAGE;
+	name = argv[first];
+	nfiles = argc - first - 1;
+	if (strlen(name) == 0 || strlen(name) > LIVEUPDATE_NAME_MAX)
+		return fprintf(stderr, "%s: a session name is 1 to %d bytes\n", prog,
+			       LIVEUPDATE_NAME_MAX), EXIT_USAGE;
+	if (!detach && !getenv("NOTIFY_SOCKET")) {
+		fprintf(stderr, "%s: nothing would hold session \"%s\" until the kexec: run this "
+			"in a systemd service with FileDescriptorStorePreserve=yes, or pass "
+			"--detach to keep it in a background process\n", prog, name);
+		return EXIT_USAGE;
+	}
+	e = calloc((size_t)nfiles, sizeof(*e));
+	if (!e)
+		return fail(-ENOMEM, "hold");
+	dev = open_device();
+	if (dev < 0) {
+		free(e);
+		return -dev;
+	}
+	s = liveupdate_create_session(dev, name);
+	close(dev);
+	if (s < 0) {
+		free(e);
+		return fail(s, "cannot create session \"%s\"", name);
+	}
+	for (int i = 0; i < nfiles; i++) {
+		const char *path = argv[first + 1 + i];
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0) {
+			r = fail(-errno, "%s", path);
+			goto out;
+		}
+		e[i].token = (uint64_t)i + 1;
+		entry_name(path, e[i].name);
+		for (int j = 0; j < i; j++)
+			if (!strcmp(e[j].name, e[i].name))
+				snprintf(e[i].name, sizeof(e[i].name), "file%d", i + 1);
+		r = liveupdate_preserve_file(s, e[i].token, fd);
+		close(fd);
+		if (r < 0) {
+			r = fail(r, "cannot preserve %s", path);
+			goto out;
+		}
+	}
+	r = liveupdate_manifest_write(s, e, (size_t)nfiles);
+	if (r < 0) {
+		r = fail(r, "cannot write the manifest");
+		goto out;
+	}
+	for (int i = 0; i < nfiles; i++)
+		printf("%" PRIu64 "\t%s\t%s\n", e[i].token, e[i].name, argv[first + 1 + i]);
+	fflush(stdout);
+	if (detach) {
+		r = hold_detached(s);
+		if (r < 0) {
+			r = fail(r, "cannot start the holder");
+			goto out;
+		}
+		fprintf(stderr, "%s: session \"%s\" held by pid %d until the kexec\n", prog, name, r);
+	} else {
+		r = store_in_systemd(s, name);
+		if (r <= 0) {
+			r = fail(r ? r : -ENOTCONN, "cannot hand session \"%s\" to systemd", name);
+			goto out;
+		}
+		fprintf(stderr, "%s: session \"%s\" is in the service's fd store\n", prog, name);
+	}
+	r = EXIT_DONE;
+out:
+	close(s);
+	free(e);
+	return r;
+}
+
+/* ---- get ------------------------------------------------------------------------ */
+
+static int write_file(const char *path, const void *buf, size_t len)
+{
+	FILE *f = path ? fopen(path, "we") : stdout;
+	int r = 0;
+
+	if (!f)
+		return -errno;
+	if (len && fwrite(buf, 1, len, f) != len)
+		r = -EIO;
+	if (path ? fclose(f) : fflush(f))
+		r = r ? r : -errno;
+	return r;
+}
+
+/* An entry: a manifest name, else a token number. */
+static int resolve(const struct liveupdate_manifest_entry *e, size_t n, const char *arg,
+		   uint64_t *token)
+{
+	char *end;
+
+	if (!liveupdate_manifest_find(e, n, arg, token))
+		return 0;
+	errno = 0;
+	*token = strtoull(arg, &end, 0);
+	if (!*arg || *end || errno || arg[0] == '-')
+		return -ENOENT;
+	return 0;
+}
+
+static int cmd_get(int argc, char **argv)
+{
+	struct liveupdate_manifest_entry *e = NULL;
+	size_t n = 0, len;
+	int all, dev, s, r;
+	uint64_t token;
+	void *buf;
+
+	if (argc < 3 || argc > 4)
+		return usage(stderr), EXIT_USAGE;
+	all = !strcmp(argv[2], "--all");
+	if (all && argc != 4)
+		return usage(stderr), EXIT_USAGE;
+	dev = open_device();
+	if (dev < 0)
+		return -dev;
+	s = liveupdate_retrieve_session(dev, argv[1]);
+	close(dev);
+	if (s < 0)
+		return fail(s, "no incoming session \"%s\"", argv[1]);
+	r = liveupdate_manifest_read(s, &e, &n);
+	if (r < 0 && (all || r != -ENOENT)) {
+		r = fail(r, "session \"%s\": reading its manifest", argv[1]);
+		goto out;
+	}
+	if (all) {
+		for (size_t i = 0; i < n; i++) {
+			char path[PATH_MAX];
+
+			r = liveupdate_retrieve_buffer(s, e[i].token, &buf, &len);
+			if (r < 0) {
+				r = fail(r, "entry %s", e[i].name);
+				goto out;
+			}
+			snprintf(path, sizeof(path), "%s/%s", argv[3], e[i].name);
+			r = write_file(path, buf, len);
+			free(buf);
+			if (r < 0) {
+				r = fail(r, "%s", path);
+				goto out;
+			}
+			printf("%" PRIu64 "\t%s\t%s\n", e[i].token, e[i].name, path);
+		}
+	} else {
+		if (resolve(e, n, argv[2], &token)) {
+			r = fail(-ENOENT, "session \"%s\" has no entry \"%s\"", argv[1], argv[2]);
+			goto out;
+		}
+		r = liveupdate_retrieve_buffer(s, token, &buf, &len);
+		if (r < 0) {
+			r = fail(r, "session \"%s\", entry %s", argv[1], argv[2]);
+			goto out;
+		}
+		r = write_file(argc == 4 ? argv[3] : NULL, buf, len);
+		free(buf);
+		if (r < 0) {
+			r = fail(r, "%s", argc == 4 ? argv[3] : "stdout");
+			goto out;
+		}
+	}
+	r = liveupdate_finish(s);
+	r = r < 0 ? fail(r, "finishing session \"%s\"", argv[1]) : EXIT_DONE;
+out:
+	free(e);
+	close(s);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int argc, char **argv);
+	} cmds[] = {
+		{ "status", cmd_status }, { "check", cmd_check },
+		{ "hold", cmd_hold }, { "get", cmd_get },
+	};
+
+	if (argc < 2)
+		return usage(stderr), EXIT_USAGE;
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+		return usage(stdout), EXIT_DONE;
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "%s: unknown command \"%s\"\n", prog, argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}
