@@ -88,7 +88,9 @@ int luo_ucmd_respond(struct luo_ucmd *ucmd, size_t ksize)
  * @file:     the file; on success its reference moves to the fd table.
  *
  * The fd is close-on-exec and only installed once the reply reached
- * userspace, so a failed reply never leaves a stray fd behind.
+ * userspace, so a failed reply never leaves a stray fd behind. The reply
+ * writes user memory, which may fault for as long as userspace likes
+ * (userfaultfd): the caller must not hold luo_lock.
  *
  * Return: 0, or -errno with @file's reference still owned by the caller.
  */
@@ -97,6 +99,7 @@ int luo_install_fd(struct luo_ucmd *ucmd, size_t ksize, s32 *fd_field,
 {
 	int fd, ret;
 
+	lockdep_assert_not_held(&luo_lock);
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0)
 		return fd;

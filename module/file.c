@@ -164,34 +164,25 @@ void luo_file_unpreserve_all(struct luo_session *session)
 }
 
 /**
- * luo_file_retrieve() - LIVEUPDATE_SESSION_RETRIEVE_FD
+ * luo_file_retrieve() - the file behind a token, for LIVEUPDATE_SESSION_RETRIEVE_FD
  * @session:  a retrieved incoming session that is not finished.
- * @ucmd:     the call whose reply carries the fd.
  * @token:    the token the file was preserved under.
- * @fd_field: where the reply holds the fd.
- * @ksize:    the module's size of the reply struct.
  *
  * Caller holds luo_lock.
  *
- * Return: 0, or -ENOENT (unknown token), the error restoring the file gave,
- * -EMFILE, -EFAULT.
+ * Return: the file with a new reference the caller owns, ERR_PTR(-ENOENT)
+ * (unknown token), or the error restoring the file gave.
  */
-int luo_file_retrieve(struct luo_session *session, struct luo_ucmd *ucmd,
-		      u64 token, s32 *fd_field, size_t ksize)
+struct file *luo_file_retrieve(struct luo_session *session, u64 token)
 {
 	struct luo_file *lf = xa_load(&session->files, token);
-	int ret;
 
+	lockdep_assert_held(&luo_lock);
 	if (!lf)
-		return -ENOENT;
+		return ERR_PTR(-ENOENT);
 	if (lf->restore_err)
-		return lf->restore_err;
-
-	get_file(lf->file);
-	ret = luo_install_fd(ucmd, ksize, fd_field, lf->file);
-	if (ret)
-		fput(lf->file);
-	return ret;
+		return ERR_PTR(lf->restore_err);
+	return get_file(lf->file);
 }
 
 /**

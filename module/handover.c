@@ -104,10 +104,10 @@ static int luo_param_set_readonly(const char *val, const struct kernel_param *kp
 	return -EPERM;
 }
 
+/* World-readable: never waits for a lock anyone else can hold. */
 static int luo_param_get_status(char *buf, const struct kernel_param *kp)
 {
-	guard(mutex)(&luo_lock);
-	return sysfs_emit(buf, "%s\n", luo_status_names[luo_status]);
+	return sysfs_emit(buf, "%s\n", luo_status_names[READ_ONCE(luo_status)]);
 }
 
 static const struct kernel_param_ops luo_status_ops = {
@@ -170,7 +170,7 @@ static int luo_range_from_cmdline(unsigned long long *addr_out,
 
 static void luo_set_status(enum luo_status status)
 {
-	luo_status = status;
+	WRITE_ONCE(luo_status, status);
 }
 
 /* Marks a committed handover as taken by this boot. */

@@ -12,7 +12,9 @@
  *
  * One mutex, luo_lock, serialises every session and file operation and the
  * commit at kexec. None of them is hot, and one lock keeps the kexec path
- * trivially consistent.
+ * trivially consistent. It is never held across a copy to or from user
+ * memory (which userfaultfd can stall for ever): ioctl arguments are copied
+ * in before it is taken and replies are written after it is dropped.
  */
 #ifndef _LIVEUPDATE_INTERNAL_H
 #define _LIVEUPDATE_INTERNAL_H
@@ -141,8 +143,7 @@ struct luo_file {
 };
 
 int luo_file_preserve(struct luo_session *session, u64 token, int fd);
-int luo_file_retrieve(struct luo_session *session, struct luo_ucmd *ucmd,
-		      u64 token, s32 *fd_field, size_t ksize);
+struct file *luo_file_retrieve(struct luo_session *session, u64 token);
 void luo_file_unpreserve_all(struct luo_session *session);
 void luo_file_drop_all(struct luo_session *session);
 int luo_file_add_incoming(struct luo_session *session,

@@ -139,16 +139,28 @@ static int luo_session_preserve_fd(struct luo_session *s, struct luo_ucmd *ucmd)
 {
 	struct liveupdate_session_preserve_fd *arg = ucmd->cmd;
 
+	guard(mutex)(&luo_lock);
 	return luo_file_preserve(s, arg->token, arg->fd);
 }
 
 static int luo_session_retrieve_fd(struct luo_session *s, struct luo_ucmd *ucmd)
 {
 	struct liveupdate_session_retrieve_fd *arg = ucmd->cmd;
+	struct file *file;
+	int ret;
 
-	if (s->finished)
-		return -ENOENT;
-	return luo_file_retrieve(s, ucmd, arg->token, &arg->fd, sizeof(*arg));
+	scoped_guard(mutex, &luo_lock) {
+		if (s->finished)
+			return -ENOENT;
+		file = luo_file_retrieve(s, arg->token);
+	}
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	/* The reply goes to user memory, which can take forever: unlocked. */
+	ret = luo_install_fd(ucmd, sizeof(*arg), &arg->fd, file);
+	if (ret)
+		fput(file);
+	return ret;
 }
 
 static int luo_session_finish_ioctl(struct luo_session *s,
@@ -158,6 +170,7 @@ static int luo_session_finish_ioctl(struct luo_session *s,
 
 	if (arg->reserved)
 		return -EINVAL;
+	guard(mutex)(&luo_lock);
 	return luo_session_finish(s);
 }
 
@@ -253,8 +266,11 @@ static long luo_session_ioctl(struct file *file, unsigned int cmd,
 	ret = luo_ucmd_copy_in(&ucmd, op->size, op->min_size);
 	if (ret)
 		return ret;
-
-	guard(mutex)(&luo_lock);
+	/*
+	 * Each op takes luo_lock itself and never while it reads or writes
+	 * user memory: a reply to a page that faults slowly (userfaultfd) must
+	 * stall only its own caller. GET_NAME needs no lock: names never change.
+	 */
 	return op->fn(s, &ucmd);
 }
 
@@ -303,29 +319,33 @@ int luo_session_create(struct luo_ucmd *ucmd)
 	if (!luo_session_name_valid(arg->name))
 		return -EINVAL;
 
-	guard(mutex)(&luo_lock);
-	if (luo_session_find(false, name))
-		return -EEXIST;
-	ret = luo_handover_reserve(luo_session_cost());
-	if (ret)
-		return ret;
-	s = luo_session_alloc(name, false);
-	if (!s) {
-		luo_handover_unreserve(luo_session_cost());
-		return -ENOMEM;
-	}
-	s->reserved = luo_session_cost();
+	scoped_guard(mutex, &luo_lock) {
+		if (luo_session_find(false, name))
+			return -EEXIST;
+		ret = luo_handover_reserve(luo_session_cost());
+		if (ret)
+			return ret;
+		s = luo_session_alloc(name, false);
+		if (!s) {
+			luo_handover_unreserve(luo_session_cost());
+			return -ENOMEM;
+		}
+		s->reserved = luo_session_cost();
 
-	file = luo_session_getfile(s);
-	if (IS_ERR(file)) {
-		luo_session_destroy_outgoing(s);
-		return PTR_ERR(file);
+		file = luo_session_getfile(s);
+		if (IS_ERR(file)) {
+			luo_session_destroy_outgoing(s);
+			return PTR_ERR(file);
+		}
 	}
+
+	/* The reply goes to user memory, which can take forever: unlocked. */
 	ret = luo_install_fd(ucmd, sizeof(*arg), &arg->fd, file);
 	if (ret) {
 		/* Nobody saw the session: drop it now, not on the async fput. */
 		file->private_data = NULL;
-		luo_session_destroy_outgoing(s);
+		scoped_guard(mutex, &luo_lock)
+			luo_session_destroy_outgoing(s);
 		fput(file);
 	}
 	return ret;
@@ -349,25 +369,28 @@ int luo_session_retrieve(struct luo_ucmd *ucmd)
 	if (!luo_session_name_valid(arg->name))
 		return -EINVAL;
 
-	guard(mutex)(&luo_lock);
-	s = luo_session_find(true, (const char *)arg->name);
-	if (!s)
-		return -ENOENT;
-	if (s->retrieved)
-		return -EINVAL;
+	scoped_guard(mutex, &luo_lock) {
+		s = luo_session_find(true, (const char *)arg->name);
+		if (!s)
+			return -ENOENT;
+		if (s->retrieved)
+			return -EINVAL;
+		file = luo_session_getfile(s);
+		if (IS_ERR(file))
+			return PTR_ERR(file);
+		s->retrieved = true;
+	}
 
-	file = luo_session_getfile(s);
-	if (IS_ERR(file))
-		return PTR_ERR(file);
+	/* The reply goes to user memory, which can take forever: unlocked. */
 	ret = luo_install_fd(ucmd, sizeof(*arg), &arg->fd, file);
 	if (ret) {
 		/* The session stays retrievable: closing this must not finish it. */
 		file->private_data = NULL;
 		fput(file);
-		return ret;
+		scoped_guard(mutex, &luo_lock)
+			s->retrieved = false;
 	}
-	s->retrieved = true;
-	return 0;
+	return ret;
 }
 
 /**
