@@ -17,9 +17,12 @@
  * A file (more exactly its inode) can be preserved once across all sessions;
  * a second attempt gives EBUSY.
  *
- * In the next kernel every handed-over file is restored when the handover is
- * loaded. RETRIEVE_FD returns a new fd for the restored file each time it is
- * called; if restoring failed, it returns that same error every time.
+ * In the next kernel a handed-over file is restored from the reserved range
+ * at its first RETRIEVE_FD; later calls return new fds of the same file. If
+ * restoring fails (the caller got a signal, its memory cgroup is full), the
+ * call returns the error and the bytes stay in the range: the next
+ * RETRIEVE_FD, from this process or another, tries again. Until the session
+ * is finished nothing else is written to the range before the kexec.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -168,7 +171,10 @@ void luo_file_unpreserve_all(struct luo_session *session)
  * @session:  a retrieved incoming session that is not finished.
  * @token:    the token the file was preserved under.
  *
- * Caller holds luo_lock.
+ * Restores the file at the first call. A failure is not remembered: the
+ * next call tries again.
+ *
+ * Caller holds session->mutex.
  *
  * Return: the file with a new reference the caller owns, ERR_PTR(-ENOENT)
  * (unknown token), or the error restoring the file gave.
@@ -176,12 +182,21 @@ void luo_file_unpreserve_all(struct luo_session *session)
 struct file *luo_file_retrieve(struct luo_session *session, u64 token)
 {
 	struct luo_file *lf = xa_load(&session->files, token);
+	struct file *file;
 
-	lockdep_assert_held(&luo_lock);
+	lockdep_assert_held(&session->mutex);
 	if (!lf)
 		return ERR_PTR(-ENOENT);
-	if (lf->restore_err)
-		return ERR_PTR(lf->restore_err);
+	if (!lf->file) {
+		file = lf->handler->restore(&lf->ser, lf->data);
+		if (IS_ERR(file)) {
+			pr_warn("session '%s' token %llu: restoring the %s failed (%ld); it stays in the handover for the next retrieve\n",
+				session->name, lf->token, lf->handler->name,
+				PTR_ERR(file));
+			return file;
+		}
+		lf->file = file;
+	}
 	return get_file(lf->file);
 }
 
@@ -206,24 +221,22 @@ void luo_file_drop_all(struct luo_session *session)
 }
 
 /**
- * luo_file_add_incoming() - restore one handed-over file into its session
+ * luo_file_add_incoming() - record one handed-over file in its session
  * @session: the incoming session.
  * @ser:     the validated file record.
- * @data:    its validated data.
+ * @data:    its validated data, in the reserved range.
  *
- * A file that fails to restore is still recorded, with its error, so that
- * retrieving it reports why instead of "no such token".
+ * Nothing is restored yet: that happens at the file's first retrieve.
  *
  * Caller holds luo_lock.
  *
- * Return: 0, or -ENOMEM / -EEXIST when the record itself cannot be kept.
+ * Return: 0, or -ENOMEM / -EEXIST (the token is taken) / -EINVAL.
  */
 int luo_file_add_incoming(struct luo_session *session,
 			  const struct luo_ser_file *ser, const void *data)
 {
 	const struct luo_file_handler *handler;
 	struct luo_file *lf;
-	struct file *file;
 	int ret;
 
 	handler = luo_file_handler_by_type(le32_to_cpu(ser->type));
@@ -234,21 +247,13 @@ int luo_file_add_incoming(struct luo_session *session,
 		return -ENOMEM;
 	lf->token = le64_to_cpu(ser->token);
 	lf->handler = handler;
+	lf->ser = *ser;
+	lf->data = data;
 
 	ret = xa_insert(&session->files, lf->token, lf, GFP_KERNEL);
 	if (ret) {
 		kfree(lf);
 		return ret == -EBUSY ? -EEXIST : ret;
-	}
-
-	file = handler->restore(ser, data);
-	if (IS_ERR(file)) {
-		lf->restore_err = PTR_ERR(file);
-		pr_warn("session '%s' token %llu: restoring the %s failed (%d)\n",
-			session->name, lf->token, handler->name,
-			lf->restore_err);
-	} else {
-		lf->file = file;
 	}
 	list_add_tail(&lf->list, &session->file_list);
 	session->nr_files++;

@@ -26,8 +26,9 @@
  * boot can load it a second time (a warm reboot keeps RAM). At the first
  * open of /dev/liveupdate it is validated completely (version, checksums,
  * every count, offset and length against the range) before any of it is
- * used, then each file is restored. A handover that fails any check is
- * reported in the kernel log and yields no incoming sessions; the
+ * used, and the incoming sessions are built; each file is restored from the
+ * range at its first RETRIEVE_FD (file.c). A handover that fails any check
+ * is reported in the kernel log and yields no incoming sessions; the
  * handover_status parameter tells what happened.
  */
 
@@ -53,7 +54,6 @@ enum luo_status {
 	LUO_STATUS_CONSUMED,	/* an earlier boot loaded it already */
 	LUO_STATUS_CORRUPT,
 	LUO_STATUS_VERSION,	/* another format version */
-	LUO_STATUS_FAILED,	/* valid, but restoring ran out of memory */
 };
 
 static const char *const luo_status_names[] = {
@@ -63,7 +63,6 @@ static const char *const luo_status_names[] = {
 	[LUO_STATUS_CONSUMED]	= "consumed",
 	[LUO_STATUS_CORRUPT]	= "corrupt",
 	[LUO_STATUS_VERSION]	= "version",
-	[LUO_STATUS_FAILED]	= "failed",
 };
 
 static unsigned long long luo_addr;
@@ -121,7 +120,7 @@ module_param_cb(size, &luo_size_ops, &luo_size, 0444);
 MODULE_PARM_DESC(size, "Size of the reserved range, K/M/G suffixes allowed");
 module_param_cb(handover_status, &luo_status_ops, NULL, 0444);
 MODULE_PARM_DESC(handover_status,
-		 "What the previous kernel handed over: none, pending, loaded, consumed, corrupt, version, failed");
+		 "What the previous kernel handed over: none, pending, loaded, consumed, corrupt, version");
 
 /* Finds the first memmap=SIZE$ADDR entry of the kernel command line. */
 static int luo_range_from_cmdline(unsigned long long *addr_out,
@@ -310,13 +309,14 @@ static bool luo_handover_check(struct luo_verdict *v)
 }
 
 /* Builds the incoming sessions from a checked handover. */
-static int luo_handover_restore(struct luo_verdict *v, u64 *nr_s, u64 *nr_f)
+static int luo_handover_build(struct luo_verdict *v, u64 *nr_s, u64 *nr_f)
 {
 	const struct luo_handover_header *hdr = luo_base;
 	u64 s, nr_sessions = le64_to_cpu(hdr->nr_sessions);
 	u64 off = sizeof(*hdr);
 	int ret;
 
+	lockdep_assert_held(&luo_lock);
 	for (s = 0; s < nr_sessions; s++) {
 		const struct luo_ser_session *ss = luo_base + off;
 		struct luo_session *session;
@@ -351,11 +351,14 @@ static int luo_handover_restore(struct luo_verdict *v, u64 *nr_s, u64 *nr_f)
 /**
  * luo_handover_load() - load what the previous kernel handed over
  *
- * Called under luo_lock at every open of /dev/liveupdate; does its work once
- * per boot.
+ * Called at every open of /dev/liveupdate, never twice at once (the device
+ * serialises its opens); does its work once per boot. Checks the handover
+ * and builds the incoming sessions; their files are restored later, one by
+ * one, at RETRIEVE_FD. Only building the sessions takes luo_lock.
  *
- * Return: 0 (also when there was nothing, or nothing valid), or -EIO if a
- * valid handover could not be restored; every later call then fails too.
+ * Return: 0 (also when there was nothing, or nothing valid), or -ENOMEM if
+ * the sessions could not be built; the handover stays pending and the next
+ * call tries again.
  */
 int luo_handover_load(void)
 {
@@ -365,9 +368,7 @@ int luo_handover_load(void)
 	ktime_t start, checked;
 	int ret;
 
-	if (luo_status == LUO_STATUS_FAILED)
-		return -EIO;
-	if (luo_status != LUO_STATUS_PENDING)
+	if (READ_ONCE(luo_status) != LUO_STATUS_PENDING)
 		return 0;
 
 	start = ktime_get();
@@ -379,19 +380,22 @@ int luo_handover_load(void)
 	}
 
 	checked = ktime_get();
-	ret = luo_handover_restore(&v, &nr_s, &nr_f);
+	scoped_guard(mutex, &luo_lock) {
+		ret = luo_handover_build(&v, &nr_s, &nr_f);
+		if (ret)
+			luo_session_drop_incoming();
+	}
 	if (ret) {
-		luo_session_drop_incoming();
 		if (v.status == LUO_STATUS_CORRUPT) {
 			pr_err("handover is corrupt (%s); ignoring it\n", v.why);
 			luo_set_status(LUO_STATUS_CORRUPT);
 			return 0;
 		}
-		pr_err("cannot restore the handover (%d)\n", ret);
-		luo_set_status(LUO_STATUS_FAILED);
-		return -EIO;
+		pr_err("cannot load the handover (%d); the next open of /dev/liveupdate tries again\n",
+		       ret);
+		return ret;
 	}
-	pr_info("loaded %llu incoming sessions with %llu files, %llu bytes: written in %u us, checked in %lld us, restored in %lld us\n",
+	pr_info("loaded %llu incoming sessions with %llu files, %llu bytes: written in %u us, checked in %lld us, built in %lld us\n",
 		nr_s, nr_f, le64_to_cpu(hdr->used_size),
 		le32_to_cpu(hdr->commit_us), ktime_us_delta(checked, start),
 		ktime_us_delta(ktime_get(), checked));

@@ -66,11 +66,15 @@ int luo_install_fd(struct luo_ucmd *ucmd, size_t ksize, s32 *fd_field,
  * @incoming:  came from the previous kernel.
  * @retrieved: incoming: an fd for it exists (or existed and leaked).
  * @finished:  incoming: FINISH succeeded; no file can be retrieved.
+ * @mutex:     incoming: serialises its files' retrieval (and restoring),
+ *             FINISH and close, without luo_lock: restoring a big file
+ *             takes seconds.
  */
 struct luo_session {
 	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
 	struct hlist_node hnode;
 	struct list_head list;
+	struct mutex mutex;	/* see @mutex above */
 	struct xarray files;
 	struct list_head file_list;
 	unsigned long nr_files;
@@ -104,6 +108,8 @@ struct luo_file;
  * @save:         inside the kexec: copy the file's bytes to @dst (room for
  *                lf->data_size bytes) and fill @ser's type fields.
  * @restore:      in the next kernel: build a file from @ser and @data.
+ *                May fail for a while (a signal, a memory cgroup's limit):
+ *                it is called again at the next retrieve.
  */
 struct luo_file_handler {
 	u32 type;
@@ -124,8 +130,9 @@ struct luo_file_handler {
  * @token:      the user's token.
  * @handler:    the file type's handler.
  * @file:       outgoing: the user's file; incoming: the restored file,
- *              or NULL when restoring failed.
- * @restore_err: incoming: why restoring failed, returned on every retrieve.
+ *              NULL until the first RETRIEVE_FD restores it.
+ * @ser:        incoming: the file's handover record.
+ * @data:       incoming: its data, in the reserved range.
  * @data_size:  outgoing: bytes the file's data takes in the handover.
  * @reserved:   outgoing: handover bytes reserved for this file.
  * @priv:       handler state.
@@ -136,7 +143,8 @@ struct luo_file {
 	u64 token;
 	const struct luo_file_handler *handler;
 	struct file *file;
-	int restore_err;
+	struct luo_ser_file ser;
+	const void *data;
 	u64 data_size;
 	u64 reserved;
 	unsigned long priv;

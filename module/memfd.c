@@ -42,6 +42,11 @@
 
 /* Largest single kernel_read()/kernel_write(), well below MAX_RW_COUNT. */
 #define LUO_MEMFD_CHUNK		SZ_64M
+/*
+ * Restoring works in steps of this much: between them it reschedules and
+ * stops if the caller was killed (the bytes stay in the range for a retry).
+ */
+#define LUO_MEMFD_STEP		SZ_1M
 
 /*
  * shmem's file operations, and a copy of them that refuses fallocate. Made
@@ -159,16 +164,25 @@ static int luo_memfd_save(struct luo_file *lf, void *dst,
 	return 0;
 }
 
-/* Writes @data into @file, leaving all-zero pages as holes. */
+/*
+ * Writes @data into @file, leaving all-zero pages as holes. -EINTR if the
+ * caller was killed meanwhile.
+ */
 static int luo_memfd_fill(struct file *file, const u8 *data, u64 size)
 {
-	u64 off = 0;
+	u64 off = 0, step = 0;
 
 	while (off < size) {
 		u64 end = off;
 		loff_t pos;
 
-		while (end < size && end - off < LUO_MEMFD_CHUNK) {
+		if (off >= step) {
+			step = off + LUO_MEMFD_STEP;
+			cond_resched();
+			if (fatal_signal_pending(current))
+				return -EINTR;
+		}
+		while (end < size && end - off < LUO_MEMFD_STEP) {
 			u64 len = min_t(u64, size - end, PAGE_SIZE);
 
 			if (!memchr_inv(data + end, 0, len))
@@ -188,7 +202,6 @@ static int luo_memfd_fill(struct file *file, const u8 *data, u64 size)
 				return -EIO;
 		}
 		off = end;
-		cond_resched();
 	}
 	return 0;
 }
