@@ -8,10 +8,8 @@
  *
  * Without Kexec HandOver the only memory both kernels leave alone is a range
  * the firmware map marks reserved: boot every kernel with memmap=SIZE$ADDR.
- * The module takes the range from its addr= and size= parameters; what they
- * leave out comes from the first memmap=SIZE$ADDR on the kernel command
- * line. It refuses a range that overlaps System RAM, and claims it so
- * /dev/mem cannot touch it.
+ * range.c decides which range (and refuses anything but reserved RAM); the
+ * store claims it so /dev/mem cannot touch it.
  *
  * Space: every session record, file record and file's data needs room in the
  * range. It is reserved when the session is created or the file preserved
@@ -65,8 +63,9 @@ static const char *const luo_status_names[] = {
 	[LUO_STATUS_VERSION]	= "version",
 };
 
-static unsigned long long luo_addr;
-static unsigned long long luo_size;
+/* The range (range.c chose it). */
+static u64 luo_addr;
+static u64 luo_size;
 static enum luo_status luo_status;
 
 static void *luo_base;
@@ -75,28 +74,6 @@ static u64 luo_reserved;
 static u64 luo_sequence;
 /* The kexec is under way: the handover is written, nothing more fits in. */
 static bool luo_committed;
-
-static int luo_param_set_size(const char *val, const struct kernel_param *kp)
-{
-	unsigned long long size;
-	char *end;
-
-	size = memparse(val, &end);
-	if (end == val || (*end && *end != '\n'))
-		return -EINVAL;
-	*(unsigned long long *)kp->arg = size;
-	return 0;
-}
-
-static int luo_param_get_size(char *buf, const struct kernel_param *kp)
-{
-	return sysfs_emit(buf, "%llu\n", *(unsigned long long *)kp->arg);
-}
-
-static const struct kernel_param_ops luo_size_ops = {
-	.set = luo_param_set_size,
-	.get = luo_param_get_size,
-};
 
 static int luo_param_set_readonly(const char *val, const struct kernel_param *kp)
 {
@@ -114,58 +91,9 @@ static const struct kernel_param_ops luo_status_ops = {
 	.get = luo_param_get_status,
 };
 
-module_param_named(addr, luo_addr, ullong, 0444);
-MODULE_PARM_DESC(addr, "Physical address of the reserved range (default: from memmap=SIZE$ADDR)");
-module_param_cb(size, &luo_size_ops, &luo_size, 0444);
-MODULE_PARM_DESC(size, "Size of the reserved range, K/M/G suffixes allowed");
 module_param_cb(handover_status, &luo_status_ops, NULL, 0444);
 MODULE_PARM_DESC(handover_status,
 		 "What the previous kernel handed over: none, pending, loaded, consumed, corrupt, version");
-
-/* Finds the first memmap=SIZE$ADDR entry of the kernel command line. */
-static int luo_range_from_cmdline(unsigned long long *addr_out,
-				  unsigned long long *size_out)
-{
-	char *buf __free(kfree) = kzalloc(PAGE_SIZE, GFP_KERNEL);
-	char *p, *tok;
-	struct file *f;
-	loff_t pos = 0;
-	ssize_t n;
-
-	if (!buf)
-		return -ENOMEM;
-	f = filp_open("/proc/cmdline", O_RDONLY, 0);
-	if (IS_ERR(f))
-		return PTR_ERR(f);
-	n = kernel_read(f, buf, PAGE_SIZE - 1, &pos);
-	fput(f);
-	if (n < 0)
-		return n;
-
-	p = buf;
-	while ((tok = strsep(&p, "\t\n "))) {
-		char *entry;
-
-		if (strncmp(tok, "memmap=", 7))
-			continue;
-		tok += 7;
-		while ((entry = strsep(&tok, ","))) {
-			unsigned long long size, addr;
-			char *q;
-
-			size = memparse(entry, &q);
-			if (*q != '$' || q == entry)
-				continue;
-			addr = memparse(q + 1, &q);
-			if (*q)
-				continue;
-			*addr_out = addr;
-			*size_out = size;
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
 
 static void luo_set_status(enum luo_status status)
 {
@@ -547,31 +475,9 @@ int luo_handover_init(void)
 {
 	int ret;
 
-	/* What the parameters leave out comes from memmap=SIZE$ADDR. */
-	if (!luo_addr || !luo_size) {
-		unsigned long long addr, size;
-
-		if (luo_range_from_cmdline(&addr, &size)) {
-			pr_err("no reserved range: boot with memmap=SIZE$ADDR or load with addr= and size=\n");
-			return -EINVAL;
-		}
-		if (!luo_addr)
-			luo_addr = addr;
-		if (!luo_size)
-			luo_size = size;
-	}
-	if (!PAGE_ALIGNED(luo_addr) || luo_size < PAGE_SIZE ||
-	    luo_addr + luo_size < luo_addr) {
-		pr_err("range %#llx+%#llx: address must be page-aligned and size at least %lu\n",
-		       luo_addr, luo_size, PAGE_SIZE);
-		return -EINVAL;
-	}
-	if (region_intersects(luo_addr, luo_size, IORESOURCE_SYSTEM_RAM,
-			      IORES_DESC_NONE) != REGION_DISJOINT) {
-		pr_err("range %#llx+%#llx overlaps System RAM: reserve it with memmap=%llu$%#llx\n",
-		       luo_addr, luo_size, luo_size, luo_addr);
-		return -EINVAL;
-	}
+	ret = luo_range_find(&luo_addr, &luo_size);
+	if (ret)
+		return ret;
 	luo_res = request_mem_region(luo_addr, luo_size, "liveupdate handover");
 	if (!luo_res) {
 		pr_err("range %#llx+%#llx is in use\n", luo_addr, luo_size);

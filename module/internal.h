@@ -8,6 +8,7 @@
  *   memfd.c     the memfd file handler
  *   handover.c  the reserved RAM range: space accounting, commit at
  *               kexec, validation and load in the next kernel
+ *   range.c     which range: parameters, memmap=, /proc/iomem checks
  *   compat.h    differences between the kernel versions we build for
  *
  * One mutex, luo_lock, serialises every session and file operation and the
@@ -160,6 +161,10 @@ const struct luo_file_handler *luo_file_handler_by_type(u32 type);
 
 extern const struct luo_file_handler luo_memfd_handler;
 void luo_memfd_exit(void);
+
+/* --- range.c --------------------------------------------------------- */
+
+int luo_range_find(u64 *addr, u64 *size);
 
 /* --- handover.c ------------------------------------------------------ */
 
