@@ -28,6 +28,7 @@
 
 #include <linux/file.h>
 #include <linux/mman.h>
+#include <linux/rcupdate.h>
 #include <linux/shmem_fs.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -90,10 +91,19 @@ static void luo_memfd_allow_fallocate(struct file *file)
  * luo_memfd_exit() - free what the handler allocated, at module unload
  *
  * No file uses the copied operations any more: every preserved file was
- * unpreserved before the module could go.
+ * unpreserved before the module could go. But a task may have loaded the
+ * copy's fallocate pointer just before its file was unpreserved and still
+ * be about to run (or be preempted in) luo_memfd_fallocate(), which is
+ * module text. Neither holds a module reference. A tasks-RCU grace period
+ * ends only once every task has passed a voluntary context switch or user
+ * mode, which no task does between loading that pointer and returning from
+ * the function: after it, nobody is there.
  */
 void luo_memfd_exit(void)
 {
+	if (!luo_memfd_frozen_fops)
+		return;
+	synchronize_rcu_tasks();
 	kfree(luo_memfd_frozen_fops);
 }
 
