@@ -13,8 +13,8 @@
  * their own once returned.
  *
  * The first open in a boot loads what the previous kernel handed over. If
- * that fails for lack of memory, this and every later open gives EIO, as
- * upstream does. A handover that is absent or fails validation is not an
+ * that fails for lack of memory, the open fails with ENOMEM and the next one
+ * tries again. A handover that is absent or fails validation is not an
  * error: there are simply no incoming sessions.
  *
  * Both ioctl tables follow the upstream argument protocol: the command number
@@ -89,7 +89,9 @@ int luo_ucmd_respond(struct luo_ucmd *ucmd, size_t ksize)
  * @file:     the file; on success its reference moves to the fd table.
  *
  * The fd is close-on-exec and only installed once the reply reached
- * userspace, so a failed reply never leaves a stray fd behind.
+ * userspace, so a failed reply never leaves a stray fd behind. The reply
+ * writes user memory, which may fault for as long as userspace likes
+ * (userfaultfd): the caller must not hold luo_lock.
  *
  * Return: 0, or -errno with @file's reference still owned by the caller.
  */
@@ -98,6 +100,7 @@ int luo_install_fd(struct luo_ucmd *ucmd, size_t ksize, s32 *fd_field,
 {
 	int fd, ret;
 
+	lockdep_assert_not_held(&luo_lock);
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0)
 		return fd;
@@ -111,25 +114,31 @@ int luo_install_fd(struct luo_ucmd *ucmd, size_t ksize, s32 *fd_field,
 	return 0;
 }
 
+/*
+ * Serialises opening and closing the device, and so loading the handover,
+ * which checks the whole range: luo_lock stays free for the sessions.
+ */
+static DEFINE_MUTEX(luo_device_lock);
 static bool luo_device_busy;
 
 static int luo_device_open(struct inode *inode, struct file *file)
 {
 	int ret;
 
-	guard(mutex)(&luo_lock);
-	if (luo_device_busy)
-		return -EBUSY;
-	ret = luo_handover_load();
-	if (ret)
-		return ret;
-	luo_device_busy = true;
-	return nonseekable_open(inode, file);
+	if (mutex_lock_killable(&luo_device_lock))
+		return -EINTR;
+	ret = luo_device_busy ? -EBUSY : luo_handover_load();
+	if (!ret) {
+		luo_device_busy = true;
+		ret = nonseekable_open(inode, file);
+	}
+	mutex_unlock(&luo_device_lock);
+	return ret;
 }
 
 static int luo_device_release(struct inode *inode, struct file *file)
 {
-	guard(mutex)(&luo_lock);
+	guard(mutex)(&luo_device_lock);
 	luo_device_busy = false;
 	return 0;
 }

@@ -17,9 +17,12 @@
  * A file (more exactly its inode) can be preserved once across all sessions;
  * a second attempt gives EBUSY.
  *
- * In the next kernel every handed-over file is restored when the handover is
- * loaded. RETRIEVE_FD returns a new fd for the restored file each time it is
- * called; if restoring failed, it returns that same error every time.
+ * In the next kernel a handed-over file is restored from the reserved range
+ * at its first RETRIEVE_FD; later calls return new fds of the same file. If
+ * restoring fails (the caller got a signal, its memory cgroup is full), the
+ * call returns the error and the bytes stay in the range: the next
+ * RETRIEVE_FD, from this process or another, tries again. Until the session
+ * is finished nothing else is written to the range before the kexec.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -27,6 +30,7 @@
 #include <linux/file.h>
 #include <linux/hash.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 
 #include "internal.h"
 
@@ -38,14 +42,17 @@ static const struct luo_file_handler *const luo_file_handlers[] = {
 
 /*
  * Inodes preserved in any outgoing session, and retrieved incoming files
- * whose session is not finished: the EBUSY rule.
+ * whose session is not finished: the EBUSY rule. A leaf lock: outgoing
+ * files change under luo_lock, incoming ones under their session's mutex.
  */
 static DEFINE_HASHTABLE(luo_preserved, LUO_PRESERVED_HASH_BITS);
+static DEFINE_SPINLOCK(luo_preserved_lock);
 
 static bool luo_inode_preserved(struct inode *inode)
 {
 	struct luo_file *lf;
 
+	guard(spinlock)(&luo_preserved_lock);
 	hash_for_each_possible(luo_preserved, lf, hnode, (unsigned long)inode)
 		if (file_inode(lf->file) == inode)
 			return true;
@@ -131,7 +138,9 @@ int luo_file_preserve(struct luo_session *session, u64 token, int fd)
 
 	lf->file = no_free_ptr(file);
 	list_add_tail(&lf->list, &session->file_list);
-	hash_add(luo_preserved, &lf->hnode, (unsigned long)file_inode(lf->file));
+	scoped_guard(spinlock, &luo_preserved_lock)
+		hash_add(luo_preserved, &lf->hnode,
+			 (unsigned long)file_inode(lf->file));
 	session->nr_files++;
 	return 0;
 
@@ -155,7 +164,8 @@ void luo_file_unpreserve_all(struct luo_session *session)
 	struct luo_file *lf, *tmp;
 
 	list_for_each_entry_safe(lf, tmp, &session->file_list, list) {
-		hash_del(&lf->hnode);
+		scoped_guard(spinlock, &luo_preserved_lock)
+			hash_del(&lf->hnode);
 		lf->handler->unpreserve(lf);
 		luo_handover_unreserve(lf->reserved);
 		xa_erase(&session->files, lf->token);
@@ -167,41 +177,46 @@ void luo_file_unpreserve_all(struct luo_session *session)
 }
 
 /**
- * luo_file_retrieve() - LIVEUPDATE_SESSION_RETRIEVE_FD
+ * luo_file_retrieve() - the file behind a token, for LIVEUPDATE_SESSION_RETRIEVE_FD
  * @session:  a retrieved incoming session that is not finished.
- * @ucmd:     the call whose reply carries the fd.
  * @token:    the token the file was preserved under.
- * @fd_field: where the reply holds the fd.
- * @ksize:    the module's size of the reply struct.
  *
- * Caller holds luo_lock.
+ * Restores the file at the first call. A failure is not remembered: the
+ * next call tries again.
  *
- * Return: 0, or -ENOENT (unknown token), the error restoring the file gave,
- * -EMFILE, -EFAULT.
+ * Caller holds session->mutex.
+ *
+ * Return: the file with a new reference the caller owns, ERR_PTR(-ENOENT)
+ * (unknown token), or the error restoring the file gave.
  */
-int luo_file_retrieve(struct luo_session *session, struct luo_ucmd *ucmd,
-		      u64 token, s32 *fd_field, size_t ksize)
+struct file *luo_file_retrieve(struct luo_session *session, u64 token)
 {
 	struct luo_file *lf = xa_load(&session->files, token);
-	int ret;
+	struct file *file;
 
+	lockdep_assert_held(&session->mutex);
 	if (!lf)
-		return -ENOENT;
-	if (lf->restore_err)
-		return lf->restore_err;
-
+		return ERR_PTR(-ENOENT);
+	if (!lf->file) {
+		file = lf->handler->restore(&lf->ser, lf->data);
+		if (IS_ERR(file)) {
+			pr_warn("session '%s' token %llu: restoring the %s failed (%ld); it stays in the handover for the next retrieve\n",
+				session->name, lf->token, lf->handler->name,
+				PTR_ERR(file));
+			return file;
+		}
+		lf->file = file;
+	}
 	/*
 	 * As upstream: a retrieved file counts as preserved until its session
-	 * is finished, so preserving it again before that gives EBUSY.
+	 * is finished, so preserving it again before that gives EBUSY. The
+	 * first retrieve adds it, before any fd of it exists.
 	 */
-	if (!hash_hashed(&lf->hnode))
-		hash_add(luo_preserved, &lf->hnode,
-			 (unsigned long)file_inode(lf->file));
-	get_file(lf->file);
-	ret = luo_install_fd(ucmd, ksize, fd_field, lf->file);
-	if (ret)
-		fput(lf->file);
-	return ret;
+	scoped_guard(spinlock, &luo_preserved_lock)
+		if (!hash_hashed(&lf->hnode))
+			hash_add(luo_preserved, &lf->hnode,
+				 (unsigned long)file_inode(lf->file));
+	return get_file(lf->file);
 }
 
 /**
@@ -215,8 +230,9 @@ void luo_file_drop_all(struct luo_session *session)
 	struct luo_file *lf, *tmp;
 
 	list_for_each_entry_safe(lf, tmp, &session->file_list, list) {
-		if (hash_hashed(&lf->hnode))
-			hash_del(&lf->hnode);
+		scoped_guard(spinlock, &luo_preserved_lock)
+			if (hash_hashed(&lf->hnode))
+				hash_del(&lf->hnode);
 		xa_erase(&session->files, lf->token);
 		list_del(&lf->list);
 		if (lf->file)
@@ -227,24 +243,22 @@ void luo_file_drop_all(struct luo_session *session)
 }
 
 /**
- * luo_file_add_incoming() - restore one handed-over file into its session
+ * luo_file_add_incoming() - record one handed-over file in its session
  * @session: the incoming session.
  * @ser:     the validated file record.
- * @data:    its validated data.
+ * @data:    its validated data, in the reserved range.
  *
- * A file that fails to restore is still recorded, with its error, so that
- * retrieving it reports why instead of "no such token".
+ * Nothing is restored yet: that happens at the file's first retrieve.
  *
  * Caller holds luo_lock.
  *
- * Return: 0, or -ENOMEM / -EEXIST when the record itself cannot be kept.
+ * Return: 0, or -ENOMEM / -EEXIST (the token is taken) / -EINVAL.
  */
 int luo_file_add_incoming(struct luo_session *session,
 			  const struct luo_ser_file *ser, const void *data)
 {
 	const struct luo_file_handler *handler;
 	struct luo_file *lf;
-	struct file *file;
 	int ret;
 
 	handler = luo_file_handler_by_type(le32_to_cpu(ser->type));
@@ -255,21 +269,13 @@ int luo_file_add_incoming(struct luo_session *session,
 		return -ENOMEM;
 	lf->token = le64_to_cpu(ser->token);
 	lf->handler = handler;
+	lf->ser = *ser;
+	lf->data = data;
 
 	ret = xa_insert(&session->files, lf->token, lf, GFP_KERNEL);
 	if (ret) {
 		kfree(lf);
 		return ret == -EBUSY ? -EEXIST : ret;
-	}
-
-	file = handler->restore(ser, data);
-	if (IS_ERR(file)) {
-		lf->restore_err = PTR_ERR(file);
-		pr_warn("session '%s' token %llu: restoring the %s failed (%d)\n",
-			session->name, lf->token, handler->name,
-			lf->restore_err);
-	} else {
-		lf->file = file;
 	}
 	list_add_tail(&lf->list, &session->file_list);
 	session->nr_files++;

@@ -8,10 +8,8 @@
  *
  * Without Kexec HandOver the only memory both kernels leave alone is a range
  * the firmware map marks reserved: boot every kernel with memmap=SIZE$ADDR.
- * The module takes the range from its addr= and size= parameters; what they
- * leave out comes from the first memmap=SIZE$ADDR on the kernel command
- * line. It refuses a range that overlaps System RAM, and claims it so
- * /dev/mem cannot touch it.
+ * range.c decides which range (and refuses anything but reserved RAM); the
+ * store claims it so /dev/mem cannot touch it.
  *
  * Space: every session record, file record and file's data needs room in the
  * range. It is reserved when the session is created or the file preserved
@@ -26,8 +24,9 @@
  * boot can load it a second time (a warm reboot keeps RAM). At the first
  * open of /dev/liveupdate it is validated completely (version, checksums,
  * every count, offset and length against the range) before any of it is
- * used, then each file is restored. A handover that fails any check is
- * reported in the kernel log and yields no incoming sessions; the
+ * used, and the incoming sessions are built; each file is restored from the
+ * range at its first RETRIEVE_FD (file.c). A handover that fails any check
+ * is reported in the kernel log and yields no incoming sessions; the
  * handover_status parameter tells what happened.
  */
 
@@ -41,7 +40,9 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/reboot.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/string.h>
 
 #include "internal.h"
@@ -53,7 +54,6 @@ enum luo_status {
 	LUO_STATUS_CONSUMED,	/* an earlier boot loaded it already */
 	LUO_STATUS_CORRUPT,
 	LUO_STATUS_VERSION,	/* another format version */
-	LUO_STATUS_FAILED,	/* valid, but restoring ran out of memory */
 };
 
 static const char *const luo_status_names[] = {
@@ -63,11 +63,11 @@ static const char *const luo_status_names[] = {
 	[LUO_STATUS_CONSUMED]	= "consumed",
 	[LUO_STATUS_CORRUPT]	= "corrupt",
 	[LUO_STATUS_VERSION]	= "version",
-	[LUO_STATUS_FAILED]	= "failed",
 };
 
-static unsigned long long luo_addr;
-static unsigned long long luo_size;
+/* The range (range.c chose it). */
+static u64 luo_addr;
+static u64 luo_size;
 static enum luo_status luo_status;
 
 static void *luo_base;
@@ -77,37 +77,15 @@ static u64 luo_sequence;
 /* The kexec is under way: the handover is written, nothing more fits in. */
 static bool luo_committed;
 
-static int luo_param_set_size(const char *val, const struct kernel_param *kp)
-{
-	unsigned long long size;
-	char *end;
-
-	size = memparse(val, &end);
-	if (end == val || (*end && *end != '\n'))
-		return -EINVAL;
-	*(unsigned long long *)kp->arg = size;
-	return 0;
-}
-
-static int luo_param_get_size(char *buf, const struct kernel_param *kp)
-{
-	return sysfs_emit(buf, "%llu\n", *(unsigned long long *)kp->arg);
-}
-
-static const struct kernel_param_ops luo_size_ops = {
-	.set = luo_param_set_size,
-	.get = luo_param_get_size,
-};
-
 static int luo_param_set_readonly(const char *val, const struct kernel_param *kp)
 {
 	return -EPERM;
 }
 
+/* World-readable: never waits for a lock anyone else can hold. */
 static int luo_param_get_status(char *buf, const struct kernel_param *kp)
 {
-	guard(mutex)(&luo_lock);
-	return sysfs_emit(buf, "%s\n", luo_status_names[luo_status]);
+	return sysfs_emit(buf, "%s\n", luo_status_names[READ_ONCE(luo_status)]);
 }
 
 static const struct kernel_param_ops luo_status_ops = {
@@ -115,62 +93,13 @@ static const struct kernel_param_ops luo_status_ops = {
 	.get = luo_param_get_status,
 };
 
-module_param_named(addr, luo_addr, ullong, 0444);
-MODULE_PARM_DESC(addr, "Physical address of the reserved range (default: from memmap=SIZE$ADDR)");
-module_param_cb(size, &luo_size_ops, &luo_size, 0444);
-MODULE_PARM_DESC(size, "Size of the reserved range, K/M/G suffixes allowed");
 module_param_cb(handover_status, &luo_status_ops, NULL, 0444);
 MODULE_PARM_DESC(handover_status,
-		 "What the previous kernel handed over: none, pending, loaded, consumed, corrupt, version, failed");
-
-/* Finds the first memmap=SIZE$ADDR entry of the kernel command line. */
-static int luo_range_from_cmdline(unsigned long long *addr_out,
-				  unsigned long long *size_out)
-{
-	char *buf __free(kfree) = kzalloc(PAGE_SIZE, GFP_KERNEL);
-	char *p, *tok;
-	struct file *f;
-	loff_t pos = 0;
-	ssize_t n;
-
-	if (!buf)
-		return -ENOMEM;
-	f = filp_open("/proc/cmdline", O_RDONLY, 0);
-	if (IS_ERR(f))
-		return PTR_ERR(f);
-	n = kernel_read(f, buf, PAGE_SIZE - 1, &pos);
-	fput(f);
-	if (n < 0)
-		return n;
-
-	p = buf;
-	while ((tok = strsep(&p, "\t\n "))) {
-		char *entry;
-
-		if (strncmp(tok, "memmap=", 7))
-			continue;
-		tok += 7;
-		while ((entry = strsep(&tok, ","))) {
-			unsigned long long size, addr;
-			char *q;
-
-			size = memparse(entry, &q);
-			if (*q != '$' || q == entry)
-				continue;
-			addr = memparse(q + 1, &q);
-			if (*q)
-				continue;
-			*addr_out = addr;
-			*size_out = size;
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
+		 "What the previous kernel handed over: none, pending, loaded, consumed, corrupt, version");
 
 static void luo_set_status(enum luo_status status)
 {
-	luo_status = status;
+	WRITE_ONCE(luo_status, status);
 }
 
 /* Marks a committed handover as taken by this boot. */
@@ -223,7 +152,69 @@ static bool luo_refuse(struct luo_verdict *v, const char *why)
 	return false;
 }
 
-/* Checks one file record and its data; @data_start is where data may begin. */
+/* The same, for functions that return 1 for "refused". */
+static int luo_reject(struct luo_verdict *v, const char *why)
+{
+	luo_refuse(v, why);
+	return 1;
+}
+
+/* One file's data: where it is in the range, for the overlap check. */
+struct luo_extent {
+	u64 off;
+	u64 size;
+};
+
+/*
+ * A handover being loaded: the header and the metadata are copied out of the
+ * range once and only these copies are checked and used, so nothing can
+ * change between check and use. Only file data is read in place.
+ */
+struct luo_image {
+	struct luo_handover_header hdr;
+	void *meta;		/* meta_size bytes, kvmalloc()ed */
+	struct luo_extent *ext;	/* nr_files, kvmalloc()ed */
+	u64 meta_size;
+	u64 used;
+	u64 nr_sessions;
+	u64 nr_files;
+};
+
+static void luo_image_free(struct luo_image *img)
+{
+	kvfree(img->meta);
+	kvfree(img->ext);
+	img->meta = NULL;
+	img->ext = NULL;
+}
+
+static int luo_extent_cmp(const void *a, const void *b)
+{
+	const struct luo_extent *x = a, *y = b;
+
+	if (x->off != y->off)
+		return x->off < y->off ? -1 : 1;
+	return 0;
+}
+
+/*
+ * crc32_le of a file's data in the range, in steps that reschedule: a file
+ * can be gigabytes.
+ */
+static u32 luo_data_crc(const void *data, u64 size)
+{
+	u32 crc = ~0U;
+	u64 off, len;
+
+	for (off = 0; off < size; off += len) {
+		len = min_t(u64, size - off, SZ_1M);
+		crc = crc32_le(crc, data + off, len);
+		cond_resched();
+	}
+	return crc;
+}
+
+/* Checks one file record; @data_start is where data may begin. */
 static bool luo_check_file(const struct luo_ser_file *f, u64 data_start,
 			   u64 used, struct luo_verdict *v)
 {
@@ -240,18 +231,35 @@ static bool luo_check_file(const struct luo_ser_file *f, u64 data_start,
 		return luo_refuse(v, "invalid file record");
 	if (off < data_start || off > used || size > used - off)
 		return luo_refuse(v, "file data outside the handover");
-	if (crc32_le(~0U, luo_base + off, size) != le32_to_cpu(f->data_crc))
-		return luo_refuse(v, "file data checksum mismatch");
 	return true;
 }
 
-/* Everything but uniqueness of names and tokens, which the load checks. */
-static bool luo_handover_check(struct luo_verdict *v)
+/*
+ * No two files' data overlap, so together they are never larger than the
+ * handover: a restore can never make more than the range out of it. @ext
+ * holds the files with data (empty ones take no bytes).
+ */
+static bool luo_check_extents(struct luo_extent *ext, u64 n,
+			      struct luo_verdict *v)
 {
-	const struct luo_handover_header *hdr = luo_base;
-	u64 used, meta_size, meta_end, off, nr_sessions, nr_files, s, seen = 0;
-	u32 version = le32_to_cpu(hdr->version);
+	u64 i;
 
+	sort(ext, n, sizeof(*ext), luo_extent_cmp, NULL);
+	for (i = 1; i < n; i++) {
+		if (ext[i - 1].size > ext[i].off - ext[i - 1].off)
+			return luo_refuse(v, "the data of two files overlap");
+	}
+	return true;
+}
+
+/* Copies the header out of the range and checks it. */
+static bool luo_check_header(struct luo_image *img, struct luo_verdict *v)
+{
+	const struct luo_handover_header *hdr = &img->hdr;
+	u32 version;
+
+	memcpy(&img->hdr, luo_base, sizeof(img->hdr));
+	version = le32_to_cpu(hdr->version);
 	if (version != LUO_HANDOVER_VERSION) {
 		v->status = LUO_STATUS_VERSION;
 		v->why = "format version not supported";
@@ -264,61 +272,119 @@ static bool luo_handover_check(struct luo_verdict *v)
 	if (luo_header_crc(hdr) != le32_to_cpu(hdr->header_crc))
 		return luo_refuse(v, "header checksum mismatch");
 
-	used = le64_to_cpu(hdr->used_size);
-	meta_size = le64_to_cpu(hdr->meta_size);
-	nr_sessions = le64_to_cpu(hdr->nr_sessions);
-	nr_files = le64_to_cpu(hdr->nr_files);
-	if (used < sizeof(*hdr) || used > luo_size)
+	img->used = le64_to_cpu(hdr->used_size);
+	img->meta_size = le64_to_cpu(hdr->meta_size);
+	img->nr_sessions = le64_to_cpu(hdr->nr_sessions);
+	img->nr_files = le64_to_cpu(hdr->nr_files);
+	if (img->used < sizeof(*hdr) || img->used > luo_size)
 		return luo_refuse(v, "handover larger than the range");
-	if (meta_size > used - sizeof(*hdr))
+	if (img->meta_size > img->used - sizeof(*hdr))
 		return luo_refuse(v, "metadata outside the handover");
-	meta_end = sizeof(*hdr) + meta_size;
-	if (crc32_le(~0U, luo_base + sizeof(*hdr), meta_size) !=
-	    le32_to_cpu(hdr->meta_crc))
-		return luo_refuse(v, "metadata checksum mismatch");
-
-	off = sizeof(*hdr);
-	for (s = 0; s < nr_sessions; s++) {
-		const struct luo_ser_session *ss = luo_base + off;
-		size_t len;
-		u32 i, n;
-
-		if (meta_end - off < sizeof(*ss))
-			return luo_refuse(v, "session record outside the metadata");
-		len = strnlen(ss->name, sizeof(ss->name));
-		if (!len || len == sizeof(ss->name))
-			return luo_refuse(v, "bad session name");
-		if (ss->reserved)
-			return luo_refuse(v, "non-zero reserved field in a session record");
-		off += sizeof(*ss);
-		n = le32_to_cpu(ss->nr_files);
-		if (n > (meta_end - off) / sizeof(struct luo_ser_file))
-			return luo_refuse(v, "file records outside the metadata");
-		for (i = 0; i < n; i++) {
-			if (!luo_check_file(luo_base + off, meta_end, used, v))
-				return false;
-			off += sizeof(struct luo_ser_file);
-			cond_resched();
-		}
-		seen += n;
-	}
-	if (off != meta_end)
+	/* The metadata is exactly the records: this bounds every count. */
+	if (img->nr_sessions > img->meta_size / sizeof(struct luo_ser_session) ||
+	    img->nr_files > img->meta_size / sizeof(struct luo_ser_file) ||
+	    img->nr_sessions * sizeof(struct luo_ser_session) +
+	    img->nr_files * sizeof(struct luo_ser_file) != img->meta_size)
 		return luo_refuse(v, "metadata size does not match its records");
-	if (seen != nr_files)
-		return luo_refuse(v, "file count does not match its records");
 	return true;
 }
 
-/* Builds the incoming sessions from a checked handover. */
-static int luo_handover_restore(struct luo_verdict *v, u64 *nr_s, u64 *nr_f)
+/*
+ * Everything but uniqueness of names and tokens, which the build checks.
+ * The caller frees @img whatever the result.
+ *
+ * Return: 0, 1 if refused (see @v), or -ENOMEM.
+ */
+static int luo_handover_check(struct luo_image *img, struct luo_verdict *v)
 {
-	const struct luo_handover_header *hdr = luo_base;
-	u64 s, nr_sessions = le64_to_cpu(hdr->nr_sessions);
-	u64 off = sizeof(*hdr);
+	struct luo_extent *ext;
+	u64 meta_end, off, s, i, seen = 0, nr_ext = 0;
+
+	if (!luo_check_header(img, v))
+		return 1;
+	meta_end = sizeof(img->hdr) + img->meta_size;
+
+	img->meta = kvmalloc(img->meta_size ?: 1, GFP_KERNEL_ACCOUNT);
+	img->ext = kvmalloc_array(img->nr_files ?: 1, sizeof(*img->ext),
+				  GFP_KERNEL_ACCOUNT);
+	if (!img->meta || !img->ext)
+		return -ENOMEM;
+	ext = img->ext;
+	memcpy(img->meta, luo_base + sizeof(img->hdr), img->meta_size);
+	if (crc32_le(~0U, img->meta, img->meta_size) !=
+	    le32_to_cpu(img->hdr.meta_crc))
+		return luo_reject(v, "metadata checksum mismatch");
+
+	/* Offsets below are into the metadata copy. */
+	off = 0;
+	for (s = 0; s < img->nr_sessions; s++) {
+		const struct luo_ser_session *ss = img->meta + off;
+		size_t len;
+		u32 n;
+
+		if (img->meta_size - off < sizeof(*ss))
+			return luo_reject(v, "session record outside the metadata");
+		len = strnlen(ss->name, sizeof(ss->name));
+		if (!len || len == sizeof(ss->name))
+			return luo_reject(v, "bad session name");
+		if (ss->reserved)
+			return luo_reject(v, "non-zero reserved field in a session record");
+		off += sizeof(*ss);
+		n = le32_to_cpu(ss->nr_files);
+		if (n > (img->meta_size - off) / sizeof(struct luo_ser_file) ||
+		    n > img->nr_files - seen)
+			return luo_reject(v, "file records outside the metadata");
+		for (i = 0; i < n; i++) {
+			const struct luo_ser_file *f = img->meta + off;
+
+			if (!luo_check_file(f, meta_end, img->used, v))
+				return 1;
+			if (f->size) {
+				ext[nr_ext].off = le64_to_cpu(f->data_off);
+				ext[nr_ext].size = le64_to_cpu(f->size);
+				nr_ext++;
+			}
+			off += sizeof(*f);
+		}
+		seen += n;
+		cond_resched();
+	}
+	if (off != img->meta_size)
+		return luo_reject(v, "metadata size does not match its records");
+	if (seen != img->nr_files)
+		return luo_reject(v, "file count does not match its records");
+	if (!luo_check_extents(ext, nr_ext, v))
+		return 1;
+
+	/* Only now, with every byte read at most once, the data checksums. */
+	off = 0;
+	for (s = 0; s < img->nr_sessions; s++) {
+		const struct luo_ser_session *ss = img->meta + off;
+
+		off += sizeof(*ss);
+		for (i = 0; i < le32_to_cpu(ss->nr_files); i++) {
+			const struct luo_ser_file *f = img->meta + off;
+
+			if (luo_data_crc(luo_base + le64_to_cpu(f->data_off),
+					 le64_to_cpu(f->size)) !=
+			    le32_to_cpu(f->data_crc))
+				return luo_reject(v, "file data checksum mismatch");
+			off += sizeof(*f);
+		}
+	}
+	return 0;
+}
+
+/* Builds the incoming sessions from a checked handover's metadata copy. */
+static int luo_handover_build(const struct luo_image *img,
+			      struct luo_verdict *v, u64 *nr_s, u64 *nr_f)
+{
+	u64 s, off = 0;
 	int ret;
 
-	for (s = 0; s < nr_sessions; s++) {
-		const struct luo_ser_session *ss = luo_base + off;
+	lockdep_assert_held(&luo_lock);
+	for (s = 0; s < img->nr_sessions; s++) {
+		const struct luo_ser_session *ss = img->meta + off;
 		struct luo_session *session;
 		u32 i, n = le32_to_cpu(ss->nr_files);
 
@@ -331,7 +397,7 @@ static int luo_handover_restore(struct luo_verdict *v, u64 *nr_s, u64 *nr_f)
 		}
 		off += sizeof(*ss);
 		for (i = 0; i < n; i++) {
-			const struct luo_ser_file *f = luo_base + off;
+			const struct luo_ser_file *f = img->meta + off;
 
 			ret = luo_file_add_incoming(session, f, luo_base +
 						    le64_to_cpu(f->data_off));
@@ -351,27 +417,35 @@ static int luo_handover_restore(struct luo_verdict *v, u64 *nr_s, u64 *nr_f)
 /**
  * luo_handover_load() - load what the previous kernel handed over
  *
- * Called under luo_lock at every open of /dev/liveupdate; does its work once
- * per boot.
+ * Called at every open of /dev/liveupdate, never twice at once (the device
+ * serialises its opens); does its work once per boot. Checks the handover
+ * and builds the incoming sessions; their files are restored later, one by
+ * one, at RETRIEVE_FD. Only building the sessions takes luo_lock.
  *
- * Return: 0 (also when there was nothing, or nothing valid), or -EIO if a
- * valid handover could not be restored; every later call then fails too.
+ * Return: 0 (also when there was nothing, or nothing valid), or -ENOMEM if
+ * the sessions could not be built; the handover stays pending and the next
+ * call tries again.
  */
 int luo_handover_load(void)
 {
-	const struct luo_handover_header *hdr = luo_base;
 	struct luo_verdict v = { .status = LUO_STATUS_LOADED };
+	struct luo_image img = {};
 	u64 nr_s = 0, nr_f = 0;
 	ktime_t start, checked;
 	int ret;
 
-	if (luo_status == LUO_STATUS_FAILED)
-		return -EIO;
-	if (luo_status != LUO_STATUS_PENDING)
+	if (READ_ONCE(luo_status) != LUO_STATUS_PENDING)
 		return 0;
 
 	start = ktime_get();
-	if (!luo_handover_check(&v)) {
+	ret = luo_handover_check(&img, &v);
+	if (ret) {
+		luo_image_free(&img);
+		if (ret < 0) {
+			pr_err("cannot load the handover (%d); the next open of /dev/liveupdate tries again\n",
+			       ret);
+			return ret;
+		}
 		if (v.status == LUO_STATUS_CORRUPT)
 			pr_err("handover is corrupt (%s); ignoring it\n", v.why);
 		luo_set_status(v.status);
@@ -379,21 +453,25 @@ int luo_handover_load(void)
 	}
 
 	checked = ktime_get();
-	ret = luo_handover_restore(&v, &nr_s, &nr_f);
+	scoped_guard(mutex, &luo_lock) {
+		ret = luo_handover_build(&img, &v, &nr_s, &nr_f);
+		if (ret)
+			luo_session_drop_incoming();
+	}
+	luo_image_free(&img);
 	if (ret) {
-		luo_session_drop_incoming();
 		if (v.status == LUO_STATUS_CORRUPT) {
 			pr_err("handover is corrupt (%s); ignoring it\n", v.why);
 			luo_set_status(LUO_STATUS_CORRUPT);
 			return 0;
 		}
-		pr_err("cannot restore the handover (%d)\n", ret);
-		luo_set_status(LUO_STATUS_FAILED);
-		return -EIO;
+		pr_err("cannot load the handover (%d); the next open of /dev/liveupdate tries again\n",
+		       ret);
+		return ret;
 	}
-	pr_info("loaded %llu incoming sessions with %llu files, %llu bytes: written in %u us, checked in %lld us, restored in %lld us\n",
-		nr_s, nr_f, le64_to_cpu(hdr->used_size),
-		le32_to_cpu(hdr->commit_us), ktime_us_delta(checked, start),
+	pr_info("loaded %llu incoming sessions with %llu files, %llu bytes: written in %u us, checked in %lld us, built in %lld us\n",
+		nr_s, nr_f, img.used,
+		le32_to_cpu(img.hdr.commit_us), ktime_us_delta(checked, start),
 		ktime_us_delta(ktime_get(), checked));
 	luo_set_status(LUO_STATUS_LOADED);
 	return 0;
@@ -459,8 +537,8 @@ static u64 luo_commit_session(struct luo_session *s, u64 *meta_off,
 		}
 		f.size = cpu_to_le64(lf->data_size);
 		f.data_off = cpu_to_le64(data_off);
-		f.data_crc = cpu_to_le32(crc32_le(~0U, luo_base + data_off,
-						  lf->data_size));
+		f.data_crc = cpu_to_le32(luo_data_crc(luo_base + data_off,
+						      lf->data_size));
 		memcpy(luo_base + *meta_off, &f, sizeof(f));
 		*meta_off += sizeof(f);
 		data_off += ALIGN(lf->data_size, LUO_HANDOVER_ALIGN);
@@ -543,31 +621,9 @@ int luo_handover_init(void)
 {
 	int ret;
 
-	/* What the parameters leave out comes from memmap=SIZE$ADDR. */
-	if (!luo_addr || !luo_size) {
-		unsigned long long addr, size;
-
-		if (luo_range_from_cmdline(&addr, &size)) {
-			pr_err("no reserved range: boot with memmap=SIZE$ADDR or load with addr= and size=\n");
-			return -EINVAL;
-		}
-		if (!luo_addr)
-			luo_addr = addr;
-		if (!luo_size)
-			luo_size = size;
-	}
-	if (!PAGE_ALIGNED(luo_addr) || luo_size < PAGE_SIZE ||
-	    luo_addr + luo_size < luo_addr) {
-		pr_err("range %#llx+%#llx: address must be page-aligned and size at least %lu\n",
-		       luo_addr, luo_size, PAGE_SIZE);
-		return -EINVAL;
-	}
-	if (region_intersects(luo_addr, luo_size, IORESOURCE_SYSTEM_RAM,
-			      IORES_DESC_NONE) != REGION_DISJOINT) {
-		pr_err("range %#llx+%#llx overlaps System RAM: reserve it with memmap=%llu$%#llx\n",
-		       luo_addr, luo_size, luo_size, luo_addr);
-		return -EINVAL;
-	}
+	ret = luo_range_find(&luo_addr, &luo_size);
+	if (ret)
+		return ret;
 	luo_res = request_mem_region(luo_addr, luo_size, "liveupdate handover");
 	if (!luo_res) {
 		pr_err("range %#llx+%#llx is in use\n", luo_addr, luo_size);

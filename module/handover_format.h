@@ -16,8 +16,8 @@
  * Integrity: header_crc covers the header (with header_crc and state read as
  * zero), meta_crc the metadata, and each file's data_crc its bytes. All are
  * crc32_le seeded with ~0. A reader checks magic, then version, then the
- * CRCs, then every count, offset and length against the range before using
- * any of it.
+ * CRCs, then every count, offset and length against the range, and that no
+ * two files' data overlap, before using any of it.
  */
 #ifndef _LIVEUPDATE_HANDOVER_FORMAT_H
 #define _LIVEUPDATE_HANDOVER_FORMAT_H

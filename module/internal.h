@@ -8,11 +8,14 @@
  *   memfd.c     the memfd file handler
  *   handover.c  the reserved RAM range: space accounting, commit at
  *               kexec, validation and load in the next kernel
+ *   range.c     which range: parameters, memmap=, /proc/iomem checks
  *   compat.h    differences between the kernel versions we build for
  *
  * One mutex, luo_lock, serialises every session and file operation and the
  * commit at kexec. None of them is hot, and one lock keeps the kexec path
- * trivially consistent.
+ * trivially consistent. It is never held across a copy to or from user
+ * memory (which userfaultfd can stall for ever): ioctl arguments are copied
+ * in before it is taken and replies are written after it is dropped.
  */
 #ifndef _LIVEUPDATE_INTERNAL_H
 #define _LIVEUPDATE_INTERNAL_H
@@ -64,11 +67,15 @@ int luo_install_fd(struct luo_ucmd *ucmd, size_t ksize, s32 *fd_field,
  * @incoming:  came from the previous kernel.
  * @retrieved: incoming: an fd for it exists (or existed and leaked).
  * @finished:  incoming: FINISH succeeded; no file can be retrieved.
+ * @mutex:     incoming: serialises its files' retrieval (and restoring),
+ *             FINISH and close, without luo_lock: restoring a big file
+ *             takes seconds.
  */
 struct luo_session {
 	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
 	struct hlist_node hnode;
 	struct list_head list;
+	struct mutex mutex;	/* see @mutex above */
 	struct xarray files;
 	struct list_head file_list;
 	unsigned long nr_files;
@@ -102,6 +109,8 @@ struct luo_file;
  * @save:         inside the kexec: copy the file's bytes to @dst (room for
  *                lf->data_size bytes) and fill @ser's type fields.
  * @restore:      in the next kernel: build a file from @ser and @data.
+ *                May fail for a while (a signal, a memory cgroup's limit):
+ *                it is called again at the next retrieve.
  */
 struct luo_file_handler {
 	u32 type;
@@ -122,8 +131,9 @@ struct luo_file_handler {
  * @token:      the user's token.
  * @handler:    the file type's handler.
  * @file:       outgoing: the user's file; incoming: the restored file,
- *              or NULL when restoring failed.
- * @restore_err: incoming: why restoring failed, returned on every retrieve.
+ *              NULL until the first RETRIEVE_FD restores it.
+ * @ser:        incoming: the file's handover record.
+ * @data:       incoming: its data, in the reserved range.
  * @data_size:  outgoing: bytes the file's data takes in the handover.
  * @reserved:   outgoing: handover bytes reserved for this file.
  * @priv:       handler state.
@@ -134,15 +144,15 @@ struct luo_file {
 	u64 token;
 	const struct luo_file_handler *handler;
 	struct file *file;
-	int restore_err;
+	struct luo_ser_file ser;
+	const void *data;
 	u64 data_size;
 	u64 reserved;
 	unsigned long priv;
 };
 
 int luo_file_preserve(struct luo_session *session, u64 token, int fd);
-int luo_file_retrieve(struct luo_session *session, struct luo_ucmd *ucmd,
-		      u64 token, s32 *fd_field, size_t ksize);
+struct file *luo_file_retrieve(struct luo_session *session, u64 token);
 void luo_file_unpreserve_all(struct luo_session *session);
 void luo_file_drop_all(struct luo_session *session);
 int luo_file_add_incoming(struct luo_session *session,
@@ -151,6 +161,10 @@ const struct luo_file_handler *luo_file_handler_by_type(u32 type);
 
 extern const struct luo_file_handler luo_memfd_handler;
 void luo_memfd_exit(void);
+
+/* --- range.c --------------------------------------------------------- */
+
+int luo_range_find(u64 *addr, u64 *size);
 
 /* --- handover.c ------------------------------------------------------ */
 

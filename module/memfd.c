@@ -29,6 +29,7 @@
 #include <linux/file.h>
 #include <linux/falloc.h>
 #include <linux/mman.h>
+#include <linux/rcupdate.h>
 #include <linux/shmem_fs.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -43,6 +44,11 @@
 
 /* Largest single kernel_read()/kernel_write(), well below MAX_RW_COUNT. */
 #define LUO_MEMFD_CHUNK		SZ_64M
+/*
+ * Restoring works in steps of this much: between them it reschedules and
+ * stops if the caller was killed (the bytes stay in the range for a retry).
+ */
+#define LUO_MEMFD_STEP		SZ_1M
 
 /*
  * shmem's file operations, and a copy of them that refuses fallocate. Made
@@ -89,10 +95,19 @@ static void luo_memfd_allow_fallocate(struct file *file)
  * luo_memfd_exit() - free what the handler allocated, at module unload
  *
  * No file uses the copied operations any more: every preserved file was
- * unpreserved before the module could go.
+ * unpreserved before the module could go. But a task may have loaded the
+ * copy's fallocate pointer just before its file was unpreserved and still
+ * be about to run (or be preempted in) luo_memfd_fallocate(), which is
+ * module text. Neither holds a module reference. A tasks-RCU grace period
+ * ends only once every task has passed a voluntary context switch or user
+ * mode, which no task does between loading that pointer and returning from
+ * the function: after it, nobody is there.
  */
 void luo_memfd_exit(void)
 {
+	if (!luo_memfd_frozen_fops)
+		return;
+	synchronize_rcu_tasks();
 	kfree(luo_memfd_frozen_fops);
 }
 
@@ -163,16 +178,25 @@ static int luo_memfd_save(struct luo_file *lf, void *dst,
 	return 0;
 }
 
-/* Writes @data into @file, leaving all-zero pages as holes. */
+/*
+ * Writes @data into @file, leaving all-zero pages as holes. -EINTR if the
+ * caller was killed meanwhile.
+ */
 static int luo_memfd_fill(struct file *file, const u8 *data, u64 size)
 {
-	u64 off = 0;
+	u64 off = 0, step = 0;
 
 	while (off < size) {
 		u64 end = off;
 		loff_t pos;
 
-		while (end < size && end - off < LUO_MEMFD_CHUNK) {
+		if (off >= step) {
+			step = off + LUO_MEMFD_STEP;
+			cond_resched();
+			if (fatal_signal_pending(current))
+				return -EINTR;
+		}
+		while (end < size && end - off < LUO_MEMFD_STEP) {
 			u64 len = min_t(u64, size - end, PAGE_SIZE);
 
 			if (!memchr_inv(data + end, 0, len))
@@ -192,7 +216,6 @@ static int luo_memfd_fill(struct file *file, const u8 *data, u64 size)
 				return -EIO;
 		}
 		off = end;
-		cond_resched();
 	}
 	return 0;
 }

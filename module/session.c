@@ -72,6 +72,7 @@ static struct luo_session *luo_session_alloc(const char *name, bool incoming)
 	if (!s)
 		return NULL;
 	strscpy(s->name, name, sizeof(s->name));
+	mutex_init(&s->mutex);
 	xa_init(&s->files);
 	INIT_LIST_HEAD(&s->file_list);
 	s->incoming = incoming;
@@ -90,6 +91,7 @@ static void luo_session_free(struct luo_session *s)
 	hash_del(&s->hnode);
 	list_del(&s->list);
 	xa_destroy(&s->files);
+	mutex_destroy(&s->mutex);
 	kfree(s);
 }
 
@@ -101,37 +103,35 @@ static void luo_session_destroy_outgoing(struct luo_session *s)
 	luo_session_free(s);
 }
 
-/* Ends an incoming session's handover; its unretrieved files are dropped. */
-static int luo_session_finish(struct luo_session *s)
+/*
+ * Ends an incoming session's handover; its unretrieved files are dropped.
+ * Caller holds s->mutex.
+ */
+static void luo_session_finish(struct luo_session *s)
 {
+	lockdep_assert_held(&s->mutex);
 	if (!s->finished) {
 		luo_file_drop_all(s);
 		s->finished = true;
 	}
-	return 0;
 }
 
 static int luo_session_release(struct inode *inode, struct file *file)
 {
 	struct luo_session *s = file->private_data;
-	int ret;
 
 	if (!s)
 		return 0;
 
+	if (s->incoming) {
+		scoped_guard(mutex, &s->mutex)
+			luo_session_finish(s);
+	}
 	guard(mutex)(&luo_lock);
-	if (!s->incoming) {
+	if (s->incoming)
+		luo_session_free(s);
+	else
 		luo_session_destroy_outgoing(s);
-		return 0;
-	}
-	ret = luo_session_finish(s);
-	if (ret) {
-		/* Keep it until the next kexec; it cannot be retrieved again. */
-		pr_warn("session '%s': implicit finish on close failed (%d), leaking it until the next kexec\n",
-			s->name, ret);
-		return 0;
-	}
-	luo_session_free(s);
 	return 0;
 }
 
@@ -139,16 +139,28 @@ static int luo_session_preserve_fd(struct luo_session *s, struct luo_ucmd *ucmd)
 {
 	struct liveupdate_session_preserve_fd *arg = ucmd->cmd;
 
+	guard(mutex)(&luo_lock);
 	return luo_file_preserve(s, arg->token, arg->fd);
 }
 
 static int luo_session_retrieve_fd(struct luo_session *s, struct luo_ucmd *ucmd)
 {
 	struct liveupdate_session_retrieve_fd *arg = ucmd->cmd;
+	struct file *file;
+	int ret;
 
-	if (s->finished)
-		return -ENOENT;
-	return luo_file_retrieve(s, ucmd, arg->token, &arg->fd, sizeof(*arg));
+	/* Killable: the first retrieve of a file restores it, which takes a while. */
+	if (mutex_lock_killable(&s->mutex))
+		return -EINTR;
+	file = s->finished ? ERR_PTR(-ENOENT) : luo_file_retrieve(s, arg->token);
+	mutex_unlock(&s->mutex);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	/* The reply goes to user memory, which can take forever: unlocked. */
+	ret = luo_install_fd(ucmd, sizeof(*arg), &arg->fd, file);
+	if (ret)
+		fput(file);
+	return ret;
 }
 
 static int luo_session_finish_ioctl(struct luo_session *s,
@@ -158,7 +170,11 @@ static int luo_session_finish_ioctl(struct luo_session *s,
 
 	if (arg->reserved)
 		return -EINVAL;
-	return luo_session_finish(s);
+	if (mutex_lock_killable(&s->mutex))
+		return -EINTR;
+	luo_session_finish(s);
+	mutex_unlock(&s->mutex);
+	return 0;
 }
 
 static int luo_session_get_name(struct luo_session *s, struct luo_ucmd *ucmd)
@@ -256,8 +272,11 @@ static long luo_session_ioctl(struct file *file, unsigned int cmd,
 	ret = luo_ucmd_copy_in(&ucmd, op->size, op->min_size);
 	if (ret)
 		return ret;
-
-	guard(mutex)(&luo_lock);
+	/*
+	 * Each op takes luo_lock itself and never while it reads or writes
+	 * user memory: a reply to a page that faults slowly (userfaultfd) must
+	 * stall only its own caller. GET_NAME needs no lock: names never change.
+	 */
 	return op->fn(s, &ucmd);
 }
 
@@ -305,29 +324,33 @@ int luo_session_create(struct luo_ucmd *ucmd)
 	if (!luo_session_name_valid(arg->name))
 		return -EINVAL;
 
-	guard(mutex)(&luo_lock);
-	if (luo_session_find(false, name))
-		return -EEXIST;
-	ret = luo_handover_reserve(luo_session_cost());
-	if (ret)
-		return ret;
-	s = luo_session_alloc(name, false);
-	if (!s) {
-		luo_handover_unreserve(luo_session_cost());
-		return -ENOMEM;
-	}
-	s->reserved = luo_session_cost();
+	scoped_guard(mutex, &luo_lock) {
+		if (luo_session_find(false, name))
+			return -EEXIST;
+		ret = luo_handover_reserve(luo_session_cost());
+		if (ret)
+			return ret;
+		s = luo_session_alloc(name, false);
+		if (!s) {
+			luo_handover_unreserve(luo_session_cost());
+			return -ENOMEM;
+		}
+		s->reserved = luo_session_cost();
 
-	file = luo_session_getfile(s);
-	if (IS_ERR(file)) {
-		luo_session_destroy_outgoing(s);
-		return PTR_ERR(file);
+		file = luo_session_getfile(s);
+		if (IS_ERR(file)) {
+			luo_session_destroy_outgoing(s);
+			return PTR_ERR(file);
+		}
 	}
+
+	/* The reply goes to user memory, which can take forever: unlocked. */
 	ret = luo_install_fd(ucmd, sizeof(*arg), &arg->fd, file);
 	if (ret) {
 		/* Nobody saw the session: drop it now, not on the async fput. */
 		file->private_data = NULL;
-		luo_session_destroy_outgoing(s);
+		scoped_guard(mutex, &luo_lock)
+			luo_session_destroy_outgoing(s);
 		fput(file);
 	}
 	return ret;
@@ -353,25 +376,28 @@ int luo_session_retrieve(struct luo_ucmd *ucmd)
 	if (!luo_session_name_valid(arg->name))
 		return -ENOENT;
 
-	guard(mutex)(&luo_lock);
-	s = luo_session_find(true, (const char *)arg->name);
-	if (!s)
-		return -ENOENT;
-	if (s->retrieved)
-		return -EINVAL;
+	scoped_guard(mutex, &luo_lock) {
+		s = luo_session_find(true, (const char *)arg->name);
+		if (!s)
+			return -ENOENT;
+		if (s->retrieved)
+			return -EINVAL;
+		file = luo_session_getfile(s);
+		if (IS_ERR(file))
+			return PTR_ERR(file);
+		s->retrieved = true;
+	}
 
-	file = luo_session_getfile(s);
-	if (IS_ERR(file))
-		return PTR_ERR(file);
+	/* The reply goes to user memory, which can take forever: unlocked. */
 	ret = luo_install_fd(ucmd, sizeof(*arg), &arg->fd, file);
 	if (ret) {
 		/* The session stays retrievable: closing this must not finish it. */
 		file->private_data = NULL;
 		fput(file);
-		return ret;
+		scoped_guard(mutex, &luo_lock)
+			s->retrieved = false;
 	}
-	s->retrieved = true;
-	return 0;
+	return ret;
 }
 
 /**
@@ -398,7 +424,8 @@ struct luo_session *luo_session_add_incoming(const char *name)
  *
  * Used when a handover turns out unusable halfway through loading, and when
  * the module goes away (a retrieved session pins the module through its fd,
- * so only unretrieved ones can be left then). Caller holds luo_lock.
+ * so only unretrieved ones can be left then): nobody else can reach their
+ * files. Caller holds luo_lock.
  */
 void luo_session_drop_incoming(void)
 {

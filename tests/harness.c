@@ -4,15 +4,20 @@
 #include "liveupdate.h"
 
 #include <dirent.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/klog.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
+
+#include <linux/userfaultfd.h>
 
 /* ---- runner ---- */
 
@@ -688,4 +693,207 @@ double lu_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- stalled ioctls (userfaultfd) ---- */
+
+static void *lu_stall_thread(void *p)
+{
+	struct lu_stall *st = p;
+
+	st->ret = lu_ioctl(st->fd, st->cmd, st->page);
+	return NULL;
+}
+
+static int lu_uffd_wp(struct lu_stall *st, int on)
+{
+	struct uffdio_writeprotect wp = {
+		.range = { .start = (uintptr_t)st->page,
+			   .len = (uint64_t)sysconf(_SC_PAGESIZE) },
+		.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+	};
+
+	return ioctl(st->uffd, UFFDIO_WRITEPROTECT, &wp) ? -errno : 0;
+}
+
+int lu_stall_start(struct lu_stall *st, int fd, unsigned long cmd,
+		   const void *arg, size_t len, int secs)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+	struct pollfd pfd;
+	struct uffd_msg msg;
+	pthread_t t;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	st->fd = fd;
+	st->cmd = cmd;
+	st->page = mmap(NULL, pg, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (st->page == MAP_FAILED)
+		return -errno;
+	memcpy(st->page, arg, len);	/* populated before it is protected */
+	st->uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (st->uffd < 0)
+		return errno == ENOSYS ? -EOPNOTSUPP : -errno;
+	if (ioctl(st->uffd, UFFDIO_API, &api))
+		return -errno;
+	reg.range.start = (uintptr_t)st->page;
+	reg.range.len = pg;
+	if (ioctl(st->uffd, UFFDIO_REGISTER, &reg))
+		return errno == EINVAL ? -EOPNOTSUPP : -errno;
+	r = lu_uffd_wp(st, 1);
+	if (r)
+		return r;
+	r = pthread_create(&t, NULL, lu_stall_thread, st);
+	if (r)
+		return -r;
+	st->thread = (unsigned long)t;
+	pfd.fd = st->uffd;
+	pfd.events = POLLIN;
+	r = poll(&pfd, 1, secs * 1000);
+	if (r < 0)
+		return -errno;
+	if (r == 0)
+		return -ETIMEDOUT;
+	if (read(st->uffd, &msg, sizeof(msg)) != sizeof(msg))
+		return -errno;
+	if (msg.event != UFFD_EVENT_PAGEFAULT ||
+	    !(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP))
+		return -EPROTO;
+	st->stalled = 1;
+	return 0;
+}
+
+int lu_stall_end(struct lu_stall *st)
+{
+	if (st->uffd > 0 && st->page != MAP_FAILED && st->page)
+		lu_uffd_wp(st, 0);
+	if (st->thread)
+		pthread_join((pthread_t)st->thread, NULL);
+	st->thread = 0;
+	return st->ret;
+}
+
+int lu_within(int secs, int (*fn)(void *ctx), void *ctx, pid_t *pid)
+{
+	double end = lu_now() + secs;
+	int status;
+
+	fflush(stdout);
+	*pid = fork();
+	if (*pid < 0)
+		return -errno;
+	if (*pid == 0)
+		_exit(fn(ctx) & 0xff);
+	while (lu_now() < end) {
+		pid_t r = waitpid(*pid, &status, WNOHANG);
+
+		if (r == *pid) {
+			*pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+		}
+		usleep(10000);
+	}
+	return -ETIMEDOUT;
+}
+
+int lu_child_reap(pid_t pid)
+{
+	int status;
+
+	if (pid <= 0)
+		return 0;
+	if (waitpid(pid, &status, 0) != pid)
+		return -errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+}
+
+/* How long the other callers get; they need milliseconds. */
+#define LU_OTHERS_SECS	10
+/* How long the stalled call gets to reach its reply. */
+#define LU_STALL_SECS	10
+
+struct lu_others {
+	int dev;
+	volatile int step;	/* shared with the child: where it is */
+};
+
+/*
+ * What the others do while one call is stalled; in a child, so a step that
+ * hangs can be waited for with a bound. Returns the number of the step that
+ * failed, 0 if all worked.
+ */
+static int lu_others_run(void *p)
+{
+	struct lu_others *o = p;
+	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
+	char status[64];
+	int s, m;
+
+	o->step = 1;
+	if (lu_read_status(status, sizeof(status)))
+		return o->step;
+	o->step = 2;
+	s = lu_create_session(o->dev, "stall-other");
+	if (s < 0)
+		return o->step;
+	o->step = 3;
+	m = lu_memfd("stall-other", 0, 4096, 7);
+	if (m < 0 || lu_preserve_fd(s, m, 1))
+		return o->step;
+	o->step = 4;
+	if (lu_get_name(s, name) || strcmp(name, "stall-other"))
+		return o->step;
+	o->step = 5;
+	close(s);	/* the release takes the module's lock too */
+	close(m);
+	if (lu_read_status(status, sizeof(status)))
+		return o->step;
+	return 0;
+}
+
+static const char *const lu_others_steps[] = {
+	"ok", "reading handover_status", "CREATE_SESSION", "PRESERVE_FD",
+	"GET_NAME", "closing the session (and reading handover_status)",
+};
+
+int lu_stalled_ioctl(struct lu_stall *st, int dev, int fd, unsigned long cmd,
+		     const void *arg, size_t len, const char *what)
+{
+	struct lu_others *o = mmap(NULL, sizeof(*o), PROT_READ | PROT_WRITE,
+				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t pid;
+	int r;
+
+	CHECK(o != MAP_FAILED);
+	o->dev = dev;
+
+	r = lu_stall_start(st, fd, cmd, arg, len, LU_STALL_SECS);
+	if (r == -EOPNOTSUPP) {
+		lu_stall_end(st);
+		SKIP("userfaultfd write-protection is not available");
+	}
+	if (r) {
+		lu_diag("%s did not stall in its reply: %s", what, lu_val(r));
+		EXPECT_EQ(r, 0);
+		return lu_stall_end(st);
+	}
+	r = lu_within(LU_OTHERS_SECS, lu_others_run, o, &pid);
+	if (r == -ETIMEDOUT)
+		lu_diag("%s hung for %d s while %s was stalled in its reply",
+			lu_others_steps[o->step], LU_OTHERS_SECS, what);
+	else if (r)
+		lu_diag("while %s was stalled, %s failed", what,
+			r < (int)LU_ARRAY_SIZE(lu_others_steps) ? lu_others_steps[r] : "?");
+	EXPECT_EQ(r, 0);
+	r = lu_stall_end(st);
+	/* only now, if they hung, can they finish */
+	lu_child_reap(pid);
+	munmap(o, sizeof(*o));
+	return r;
 }

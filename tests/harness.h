@@ -212,4 +212,51 @@ double lu_now(void);
 /* fill a name like snprintf into a static ring buffer */
 const char *lu_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* ---- stalled ioctls (userfaultfd) ---- */
+
+/*
+ * An ioctl whose argument sits on a page that userfaultfd write-protects: the
+ * module can read the argument, but its reply (copy_to_user) waits until
+ * lu_stall_end(), for as long as the test likes. The call runs in a thread of
+ * the calling process.
+ */
+struct lu_stall {
+	int uffd;
+	void *page;		/* the argument, readable at any time */
+	unsigned long thread;	/* pthread_t */
+	int fd;
+	unsigned long cmd;
+	int ret;		/* the ioctl's result (>= 0 or -errno) once ended */
+	int stalled;
+};
+
+/*
+ * Starts ioctl(@fd, @cmd, @arg) with @len bytes of @arg on the protected page
+ * and waits up to @secs seconds for the module to write to it. 0: the call
+ * is stalled in that write. -ETIMEDOUT: it did not write (the thread is
+ * still running; lu_stall_end() waits for it). -EOPNOTSUPP: userfaultfd
+ * write-protection is not available here. Other -errno: setup failed.
+ */
+int lu_stall_start(struct lu_stall *st, int fd, unsigned long cmd,
+		   const void *arg, size_t len, int secs);
+/* Lifts the protection, waits for the call and returns its result. */
+int lu_stall_end(struct lu_stall *st);
+/*
+ * Runs @fn(@ctx) in a child process and waits up to @secs seconds for it:
+ * its return value (0..255, 0 meaning success), or -ETIMEDOUT with the
+ * child still running; then lu_child_reap(*@pid) collects it later.
+ */
+int lu_within(int secs, int (*fn)(void *ctx), void *ctx, pid_t *pid);
+int lu_child_reap(pid_t pid);
+/*
+ * Starts ioctl(@fd, @cmd, @arg) stalled in its reply (lu_stall_start()), then
+ * checks (EXPECT, naming @what and the step that hung) that meanwhile another
+ * process finishes within 10 s: reading handover_status, CREATE_SESSION on
+ * @dev, PRESERVE_FD, GET_NAME, closing that session. Ends the stall and
+ * returns the stalled call's result; its argument is in st->page. SKIPs the
+ * test where userfaultfd write-protection is missing.
+ */
+int lu_stalled_ioctl(struct lu_stall *st, int dev, int fd, unsigned long cmd,
+		     const void *arg, size_t len, const char *what);
+
 #endif /* LU_TEST_HARNESS_H */

@@ -7,8 +7,8 @@
  *                               token 1), write its hash to HASHFILE, keep
  *                               the session open in a child until the kexec.
  *   lu-bench load HASHFILE      time the first open of /dev/liveupdate (it
- *                               checks and restores the handover), retrieve
- *                               the memfd and compare its hash.
+ *                               checks the handover) and the retrieve of the
+ *                               memfd (it restores it), compare its hash.
  *
  * Prints "@@B key value" lines for vm/bench. Failures exit 1.
  */

@@ -11,6 +11,9 @@
  *   corrupt-data     lu-poke data-byte  -> "corrupt"
  *   corrupt-version  lu-poke version 99 -> "version"
  *   corrupt-garbage  lu-poke garbage    -> "corrupt"
+ *   corrupt-overlap  lu-poke overlap    -> "corrupt" (one file's data inside
+ *                    another's, every crc right: the extents must be
+ *                    disjoint), and the log says "overlap"
  *   consumed         "load": the boot loads the handover, closes everything
  *                    and unloads the module (so the kexec commits nothing);
  *                    "check": the next boot reports "consumed".
@@ -75,11 +78,21 @@ static void version_check(void) { refused("kx-cor-version", "pending", "version"
 static void garbage_prep(void) { prep("kx-cor-garbage"); }
 static void garbage_check(void) { refused("kx-cor-garbage", "pending", "corrupt"); }
 
+static void overlap_prep(void) { prep("kx-cor-overlap"); }
+
+static void overlap_check(void)
+{
+	refused("kx-cor-overlap", "pending", "corrupt");
+	EXPECT(lu_dmesg_match(KLOG_NEEDLE, "overlap", 4, 1) >= 1);
+}
+
 KX_SCENARIO(kx_corrupt_data, "corrupt-data", { "prep", data_prep }, { "check", data_check });
 KX_SCENARIO(kx_corrupt_version, "corrupt-version",
 	    { "prep", version_prep }, { "check", version_check });
 KX_SCENARIO(kx_corrupt_garbage, "corrupt-garbage",
 	    { "prep", garbage_prep }, { "check", garbage_check });
+KX_SCENARIO(kx_corrupt_overlap, "corrupt-overlap",
+	    { "prep", overlap_prep }, { "check", overlap_check });
 
 /* ---- consumed ---- */
 

@@ -8,14 +8,16 @@
  * module must not be loaded), then ITERATIONS times: mutates a copy (a header
  * or record field set to an extreme value, random bit flips, a data byte, a
  * truncated tail), usually fixing the header and metadata checksums so the
- * mutation reaches the bounds checks behind them, marks it committed, writes
+ * mutation reaches the bounds checks behind them; an overlap: one file's data
+ * pointed into another's, every crc fixed), marks it committed, writes
  * it into the range, loads the module, opens /dev/liveupdate, retrieves
  * whatever sessions and files it offers, reads them, and unloads the module.
  *
  * Asserts for every iteration: the module loads and unloads, the open
  * succeeds, handover_status is one of none/loaded/corrupt/version, retrieve
- * calls give an fd or ENOENT/EINVAL, and for the mutations a checksum must
- * catch (unfixed data byte, truncation) the exact status. Unmutated copies
+ * calls give an fd or ENOENT/EINVAL, and for the mutations a checksum or the
+ * overlap check must catch (unfixed data byte, truncation, overlap) the exact
+ * status. Unmutated copies
  * (iteration 0 and every 16th) must load with the original bytes. The
  * original handover is put back at the end. Exit 0 when all held; whether
  * the kernel log stayed clean is lu-klog-check's job.
@@ -39,9 +41,9 @@
 #define STATUS "/sys/module/liveupdate/parameters/handover_status"
 #define MAX_IMAGE (16u << 20)
 
-enum mutation { M_NONE, M_FIELD, M_FLIP, M_DATA, M_TRUNC, M_COUNT };
+enum mutation { M_NONE, M_FIELD, M_FLIP, M_DATA, M_TRUNC, M_OVERLAP, M_COUNT };
 static const char *const mutation_names[] = {
-	"none", "field", "flip", "data", "trunc",
+	"none", "field", "flip", "data", "trunc", "overlap",
 };
 
 static uint64_t rng_state;
@@ -88,9 +90,13 @@ static void read_status(char *buf, size_t len)
 	buf[strcspn(buf, "\n")] = 0;
 }
 
-/* Where the files' bytes are: what M_DATA flips (padding has no crc). */
+/*
+ * Where the files' bytes are: what M_DATA flips (padding has no crc), and
+ * whose record M_OVERLAP points into another's.
+ */
 struct extent {
 	uint64_t off, len;
+	uint64_t rec;	/* offset of the file record */
 };
 
 static struct extent extents[64];
@@ -128,7 +134,7 @@ static size_t collect_fields(const unsigned char *img, uint64_t used,
 			const struct luo_ser_file *sf = (const void *)(img + off);
 
 			if (sf->size && nextents < sizeof(extents) / sizeof(extents[0]))
-				extents[nextents++] = (struct extent){ sf->data_off, sf->size };
+				extents[nextents++] = (struct extent){ sf->data_off, sf->size, off };
 			for (uint64_t o = 0; o < sizeof(struct luo_ser_file); o += 8)
 				f[n++] = (struct field){ off + o, 8 };
 			f[n++] = (struct field){ off + offsetof(struct luo_ser_file, type), 4 };
@@ -301,6 +307,31 @@ int main(int argc, char **argv)
 			}
 			e = &extents[rnd() % nextents];
 			img[e->off + rnd() % e->len] ^= 0x01;
+			want = "corrupt";
+			break;
+		}
+		case M_OVERLAP: {
+			/* b's data starts inside a's (crcs fixed): only disjointness catches it */
+			const struct extent *ea, *eb;
+			struct luo_ser_file sf;
+			size_t ia, ib;
+
+			if (nextents < 2) {
+				m = M_NONE;
+				want = "loaded";
+				break;
+			}
+			ia = rnd() % nextents;
+			ib = (ia + 1 + rnd() % (nextents - 1)) % nextents;
+			ea = &extents[ia];
+			eb = &extents[ib];
+			memcpy(&sf, img + eb->rec, sizeof(sf));
+			sf.data_off = ea->off + (rnd() % ea->len) / 8 * 8;
+			if (sf.size > ea->off + ea->len - sf.data_off)
+				sf.size = ea->off + ea->len - sf.data_off;
+			sf.data_crc = lu_crc(img + sf.data_off, sf.size);
+			memcpy(img + eb->rec, &sf, sizeof(sf));
+			fix_crcs(img, h.used_size);
 			want = "corrupt";
 			break;
 		}

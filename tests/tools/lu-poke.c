@@ -11,6 +11,9 @@
  *   lu-poke state           prints committed | claimed | other | none
  *   lu-poke data-byte [N]   flips one data byte of the N-th non-empty file
  *                           (default 0); the header and metadata stay valid
+ *   lu-poke overlap         points the second non-empty file's data into the
+ *                           first's (size cut to fit, data, metadata and
+ *                           header crcs fixed: only the overlap is wrong)
  *   lu-poke version V       sets the format version to V and fixes the
  *                           header crc (so only the version is wrong)
  *   lu-poke garbage [SEED]  random bytes over every header field except
@@ -258,6 +261,47 @@ static int cmd_data_byte(unsigned int n)
 	return 0;
 }
 
+static int cmd_overlap(void)
+{
+	struct find_ctx a = { .want = 0 }, b = { .want = 1 };
+	struct luo_ser_file f;
+	unsigned char *buf;
+	int r;
+
+	if (valid_header() < 0)
+		return 1;
+	r = lu_range_walk(&range, &hdr, find_nonempty, &a);
+	if (r >= 0)
+		r = lu_range_walk(&range, &hdr, find_nonempty, &b);
+	if (r < 0)
+		return die("walking the metadata: %s", strerror(-r));
+	if (!a.ok || !b.ok)
+		return die("%s: fewer than two non-empty files in the handover", "refusing");
+	f = b.found.f;
+	/* starts 8 bytes into the first file's data: they overlap */
+	f.data_off = a.found.f.data_off + (a.found.f.size > 8 ? 8 : 0);
+	if (f.size > a.found.f.data_off + a.found.f.size - f.data_off)
+		f.size = a.found.f.data_off + a.found.f.size - f.data_off;
+	buf = malloc(f.size > hdr.meta_size ? f.size : hdr.meta_size);
+	if (!buf || lu_range_read(&range, f.data_off, buf, f.size))
+		return die("%s: reading the data", "failed");
+	f.data_crc = lu_crc(buf, f.size);
+	if (lu_range_write(&range, b.found.rec_off, &f, sizeof(f)) ||
+	    lu_range_read(&range, hdr.header_size, buf, hdr.meta_size))
+		return die("%s: rewriting the file record", "failed");
+	hdr.meta_crc = lu_crc(buf, hdr.meta_size);
+	hdr.header_crc = lu_header_crc(&hdr);
+	free(buf);
+	if (write_header())
+		return 1;
+	printf("lu-poke: token %#" PRIx64 " now has data %#" PRIx64 "+%" PRIu64
+	       ", inside token %#" PRIx64 "'s %#" PRIx64 "+%" PRIu64 " (crcs fixed)\n",
+	       (uint64_t)f.token, (uint64_t)f.data_off, (uint64_t)f.size,
+	       (uint64_t)a.found.f.token, (uint64_t)a.found.f.data_off,
+	       (uint64_t)a.found.f.size);
+	return 0;
+}
+
 static int cmd_version(uint32_t v)
 {
 	if (valid_header() < 0)
@@ -296,7 +340,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: lu-poke [--addr 0xADDR] [--size BYTES] COMMAND\n"
-		"  show [--data] | state | data-byte [N] | version V | garbage [SEED]\n"
+		"  show [--data] | state | data-byte [N] | overlap | version V\n"
+		"  | garbage [SEED]\n"
 		"  | wipe [SEED] | clear\n");
 }
 
@@ -381,6 +426,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "data-byte"))
 		return cmd_data_byte(i < argc ? (unsigned int)strtoul(argv[i], NULL, 0) : 0);
+	if (!strcmp(cmd, "overlap"))
+		return cmd_overlap();
 	if (!strcmp(cmd, "version") && i < argc)
 		return cmd_version((uint32_t)strtoul(argv[i], NULL, 0));
 	if (!strcmp(cmd, "garbage"))
