@@ -98,20 +98,48 @@ int luo_ucmd_respond(struct luo_ucmd *ucmd, size_t ksize)
 int luo_install_fd(struct luo_ucmd *ucmd, size_t ksize, s32 *fd_field,
 		   struct file *file)
 {
-	int fd, ret;
+	int ret;
 
 	lockdep_assert_not_held(&luo_lock);
-	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (WARN_ON_ONCE(ucmd->fd < 0))
+		return -EBADF;
+	*fd_field = ucmd->fd;
+	ret = luo_ucmd_respond(ucmd, ksize);
+	if (ret)
+		return ret;
+	fd_install(ucmd->fd, file);
+	ucmd->fd = -1;
+	return 0;
+}
+
+/**
+ * luo_ucmd_reserve_fd() - reserve the fd a reply will carry
+ * @ucmd: the call.
+ *
+ * Handlers that return an fd call this before anything else, as upstream
+ * does, so that a full fd table (EMFILE) wins over every other error.
+ *
+ * Return: 0, or -EMFILE.
+ */
+int luo_ucmd_reserve_fd(struct luo_ucmd *ucmd)
+{
+	int fd = get_unused_fd_flags(O_CLOEXEC);
+
 	if (fd < 0)
 		return fd;
-	*fd_field = fd;
-	ret = luo_ucmd_respond(ucmd, ksize);
-	if (ret) {
-		put_unused_fd(fd);
-		return ret;
-	}
-	fd_install(fd, file);
+	ucmd->fd = fd;
 	return 0;
+}
+
+/**
+ * luo_ucmd_release_fd() - give back a reserved fd nothing was installed in
+ * @ucmd: the call, after its handler returned.
+ */
+void luo_ucmd_release_fd(struct luo_ucmd *ucmd)
+{
+	if (ucmd->fd >= 0)
+		put_unused_fd(ucmd->fd);
+	ucmd->fd = -1;
 }
 
 /*
@@ -178,7 +206,7 @@ static long luo_device_ioctl(struct file *file, unsigned int cmd,
 {
 	const struct luo_device_op *op;
 	union luo_device_cmd buf;
-	struct luo_ucmd ucmd = { .cmd = &buf };
+	struct luo_ucmd ucmd = { .cmd = &buf, .fd = -1 };
 	unsigned int nr = _IOC_NR(cmd);
 	int ret;
 
@@ -193,7 +221,9 @@ static long luo_device_ioctl(struct file *file, unsigned int cmd,
 	ret = luo_ucmd_copy_in(&ucmd, op->size, op->min_size);
 	if (ret)
 		return ret;
-	return op->fn(&ucmd);
+	ret = op->fn(&ucmd);
+	luo_ucmd_release_fd(&ucmd);
+	return ret;
 }
 
 static const struct file_operations luo_device_fops = {

@@ -40,16 +40,21 @@ extern struct mutex luo_lock;
  * @ubuf:  the user pointer.
  * @usize: the size userspace announced in the first u32.
  * @cmd:   kernel copy of the argument.
+ * @fd:    an fd reserved for the reply (luo_ucmd_reserve_fd()), or -1; the
+ *         dispatcher releases it if the handler did not install it.
  */
 struct luo_ucmd {
 	void __user *ubuf;
 	u32 usize;
 	void *cmd;
+	int fd;
 };
 
 int luo_ucmd_get_size(struct luo_ucmd *ucmd, unsigned long arg);
 int luo_ucmd_copy_in(struct luo_ucmd *ucmd, size_t ksize, size_t min_size);
 int luo_ucmd_respond(struct luo_ucmd *ucmd, size_t ksize);
+int luo_ucmd_reserve_fd(struct luo_ucmd *ucmd);
+void luo_ucmd_release_fd(struct luo_ucmd *ucmd);
 int luo_install_fd(struct luo_ucmd *ucmd, size_t ksize, s32 *fd_field,
 		   struct file *file);
 

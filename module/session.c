@@ -138,9 +138,14 @@ static int luo_session_release(struct inode *inode, struct file *file)
 static int luo_session_preserve_fd(struct luo_session *s, struct luo_ucmd *ucmd)
 {
 	struct liveupdate_session_preserve_fd *arg = ucmd->cmd;
+	int ret;
 
-	guard(mutex)(&luo_lock);
-	return luo_file_preserve(s, arg->token, arg->fd);
+	scoped_guard(mutex, &luo_lock)
+		ret = luo_file_preserve(s, arg->token, arg->fd);
+	if (ret)
+		return ret;
+	/* As upstream: the reply is written back; the file stays preserved. */
+	return luo_ucmd_respond(ucmd, sizeof(*arg));
 }
 
 static int luo_session_retrieve_fd(struct luo_session *s, struct luo_ucmd *ucmd)
@@ -149,6 +154,9 @@ static int luo_session_retrieve_fd(struct luo_session *s, struct luo_ucmd *ucmd)
 	struct file *file;
 	int ret;
 
+	ret = luo_ucmd_reserve_fd(ucmd);	/* as upstream: EMFILE first */
+	if (ret)
+		return ret;
 	/* Killable: the first retrieve of a file restores it, which takes a while. */
 	if (mutex_lock_killable(&s->mutex))
 		return -EINTR;
@@ -174,7 +182,8 @@ static int luo_session_finish_ioctl(struct luo_session *s,
 		return -EINTR;
 	luo_session_finish(s);
 	mutex_unlock(&s->mutex);
-	return 0;
+	/* As upstream: the reply is written back; the session stays finished. */
+	return luo_ucmd_respond(ucmd, sizeof(*arg));
 }
 
 static int luo_session_get_name(struct luo_session *s, struct luo_ucmd *ucmd)
@@ -255,7 +264,7 @@ static long luo_session_ioctl(struct file *file, unsigned int cmd,
 	struct luo_session *s = file->private_data;
 	const struct luo_session_op *op;
 	union luo_session_cmd buf;
-	struct luo_ucmd ucmd = { .cmd = &buf };
+	struct luo_ucmd ucmd = { .cmd = &buf, .fd = -1 };
 	unsigned int nr = _IOC_NR(cmd);
 	int ret;
 
@@ -277,7 +286,9 @@ static long luo_session_ioctl(struct file *file, unsigned int cmd,
 	 * user memory: a reply to a page that faults slowly (userfaultfd) must
 	 * stall only its own caller. GET_NAME needs no lock: names never change.
 	 */
-	return op->fn(s, &ucmd);
+	ret = op->fn(s, &ucmd);
+	luo_ucmd_release_fd(&ucmd);
+	return ret;
 }
 
 /* As upstream: not seekable (ESPIPE), no 32-bit compat ioctls (ENOTTY). */
@@ -321,6 +332,9 @@ int luo_session_create(struct luo_ucmd *ucmd)
 	struct file *file;
 	int ret;
 
+	ret = luo_ucmd_reserve_fd(ucmd);	/* as upstream: EMFILE first */
+	if (ret)
+		return ret;
 	if (!luo_session_name_valid(arg->name))
 		return -EINVAL;
 
@@ -372,6 +386,9 @@ int luo_session_retrieve(struct luo_ucmd *ucmd)
 	struct file *file;
 	int ret;
 
+	ret = luo_ucmd_reserve_fd(ucmd);	/* as upstream: EMFILE first */
+	if (ret)
+		return ret;
 	/* No such name can exist; the hash below needs the NUL. */
 	if (!luo_session_name_valid(arg->name))
 		return -ENOENT;

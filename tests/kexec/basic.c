@@ -7,6 +7,7 @@
 #include "kx.h"
 
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 /* ---- status: stage "BEFORE-AFTER" (handover_status before/after open) ---- */
@@ -516,11 +517,40 @@ static void proto_stage2(void)
 	a.raw[15] = 0;
 	a.f.reserved = 1;
 	EXPECT_EQ(lu_ioctl(s, LIVEUPDATE_SESSION_FINISH, &a), -EINVAL);
+	/* as upstream, RETRIEVE_FD reserves its fd first: EMFILE beats ENOENT */
+	{
+		struct rlimit old, low = { 64, 64 };
+		int fds[64], n = 0;
+
+		CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+		low.rlim_max = old.rlim_max;
+		CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+		while (n < 64 && (fds[n] = dup(s)) >= 0)
+			n++;
+		EXPECT_EQ(lu_retrieve_fd(s, 8), -EMFILE);
+		EXPECT_EQ(lu_retrieve_fd(s, 12345), -EMFILE);
+		while (n)
+			close(fds[--n]);
+		CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+	}
 	fd = CHECK_OK(lu_retrieve_fd(s, 8));
 	kx_expect_memfd(fd, 800, 8);
 	close(fd);
-	/* a larger FINISH with a zero tail finishes */
+	/*
+	 * A larger FINISH with a zero tail finishes; as upstream the reply is
+	 * written back, so a read-only argument gives EFAULT after finishing.
+	 */
 	a.f.reserved = 0;
+	{
+		long pg = sysconf(_SC_PAGESIZE);
+		void *ro = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		CHECK(ro != MAP_FAILED);
+		memcpy(ro, &a, 64);
+		CHECK(mprotect(ro, pg, PROT_READ) == 0);
+		EXPECT_EQ(lu_ioctl(s, LIVEUPDATE_SESSION_FINISH, ro), -EFAULT);
+		munmap(ro, pg);
+	}
 	EXPECT_EQ(lu_ioctl(s, LIVEUPDATE_SESSION_FINISH, &a), 0);
 	EXPECT_EQ(lu_retrieve_fd(s, 9), -ENOENT);
 	EXPECT_EQ(lu_finish(s), 0);

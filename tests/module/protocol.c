@@ -9,6 +9,7 @@
 
 #include <assert.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 static_assert(sizeof(struct liveupdate_ioctl_create_session) == 72, "create size");
 static_assert(sizeof(struct liveupdate_ioctl_retrieve_session) == 72, "retrieve size");
@@ -370,6 +371,73 @@ static void session_size_larger(void)
 	close(dev);
 }
 
+/*
+ * As upstream, the calls that return an fd reserve it first: with a full
+ * fd table EMFILE wins over EEXIST, EINVAL and ENOENT.
+ */
+static void emfile_first(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_create_session(dev, "lu-emfile"));
+	int m = CHECK_OK(lu_memfd("lu-emfile", MFD_ALLOW_SEALING, 10, 1));
+	struct rlimit old, low = { 64, 64 };
+	int fds[64], n = 0;
+
+	CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+	low.rlim_max = old.rlim_max;
+	CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+	while (n < 64) {
+		int fd = dup(dev);
+
+		if (fd < 0)
+			break;
+		fds[n++] = fd;
+	}
+	CHECK_EQ(errno, EMFILE);
+	EXPECT_EQ(lu_create_session(dev, "lu-emfile"), -EMFILE);	/* not EEXIST */
+	EXPECT_EQ(lu_create_session(dev, ""), -EMFILE);		/* not EINVAL */
+	EXPECT_EQ(lu_retrieve_session(dev, "lu-nothing"), -EMFILE);	/* not ENOENT */
+	/* PRESERVE_FD returns no fd: it works */
+	EXPECT_EQ(lu_preserve_fd(s, m, 1), 0);
+	while (n)
+		close(fds[--n]);
+	CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+	EXPECT_EQ(lu_create_session(dev, "lu-emfile"), -EEXIST);
+	EXPECT_EQ(lu_retrieve_session(dev, "lu-nothing"), -ENOENT);
+	close(m);
+	close(s);
+	close(dev);
+}
+
+/*
+ * As upstream, PRESERVE_FD writes its reply back: an argument that can be
+ * read but not written gives EFAULT, and the file is preserved all the same.
+ */
+static void preserve_reply_fault(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_create_session(dev, "lu-proto-ro"));
+	int m = CHECK_OK(lu_memfd("lu-proto-ro", MFD_ALLOW_SEALING, 10, 1));
+	struct liveupdate_session_preserve_fd *a;
+
+	a = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(a != MAP_FAILED);
+	a->size = sizeof(*a);
+	a->fd = m;
+	a->token = 7;
+	CHECK(mprotect(a, pg, PROT_READ) == 0);
+	EXPECT_EQ(lu_ioctl(s, LIVEUPDATE_SESSION_PRESERVE_FD, a), -EFAULT);
+	/* preserved: the token is taken, the file is busy */
+	EXPECT_EQ(lu_preserve_fd(s, m, 7), -EEXIST);
+	EXPECT_EQ(lu_preserve_fd(s, m, 8), -EBUSY);
+	EXPECT_EQ(lu_ftruncate(m, 100), -EPERM);
+	munmap(a, pg);
+	close(m);
+	close(s);
+	close(dev);
+}
+
 static const struct lu_test tests[] = {
 	LU_TEST(ioctl_numbers),
 	LU_TEST(dev_nr_outside_table),
@@ -383,6 +451,8 @@ static const struct lu_test tests[] = {
 	LU_TEST(session_fault),
 	LU_TEST(session_size_too_small),
 	LU_TEST(session_size_larger),
+	LU_TEST(emfile_first),
+	LU_TEST(preserve_reply_fault),
 };
 
 int main(int argc, char **argv)
