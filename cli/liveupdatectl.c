@@ -248,6 +248,14 @@ static int cmd_check(int argc, char **argv)
 
 /* ---- hold ---------------------------------------------------------------------- */
 
+/* 1 if the broker (liveupdated) answers: sessions then go through it. */
+static int broker_up(void)
+{
+	char reply[64];
+
+	return liveupdate_agent_call("LU1 PING", reply, sizeof(reply), NULL) == 0;
+}
+
 /* A manifest name from a path: its basename, unsafe bytes replaced by '_'. */
 static void entry_name(const char *path, char name[LIVEUPDATE_NAME_MAX + 1])
 {
@@ -337,7 +345,7 @@ static int hold_detached(int session)
 static int cmd_hold(int argc, char **argv)
 {
 	struct liveupdate_manifest_entry *e;
-	int detach = 0, first = 1, dev, s, r, nfiles;
+	int detach = 0, first = 1, dev, s, r, nfiles, broker;
 	const char *name;
 
 	if (argc > 1 && !strcmp(argv[1], "--detach")) {
@@ -351,7 +359,8 @@ static int cmd_hold(int argc, char **argv)
 	if (strlen(name) == 0 || strlen(name) > LIVEUPDATE_NAME_MAX)
 		return fprintf(stderr, "%s: a session name is 1 to %d bytes\n", prog,
 			       LIVEUPDATE_NAME_MAX), EXIT_USAGE;
-	if (!detach && !getenv("NOTIFY_SOCKET")) {
+	broker = broker_up();
+	if (!broker && !detach && !getenv("NOTIFY_SOCKET")) {
 		fprintf(stderr, "%s: nothing would hold session \"%s\" until the kexec: run this "
 			"in a systemd service with FileDescriptorStorePreserve=yes, or pass "
 			"--detach to keep it in a background process\n", prog, name);
@@ -360,13 +369,17 @@ static int cmd_hold(int argc, char **argv)
 	e = calloc((size_t)nfiles, sizeof(*e));
 	if (!e)
 		return fail(-ENOMEM, "hold");
-	dev = open_device();
-	if (dev < 0) {
-		free(e);
-		return -dev;
+	if (broker) {
+		s = liveupdate_agent_create_session(name);
+	} else {
+		dev = open_device();
+		if (dev < 0) {
+			free(e);
+			return -dev;
+		}
+		s = liveupdate_create_session(dev, name);
+		close(dev);
 	}
-	s = liveupdate_create_session(dev, name);
-	close(dev);
 	if (s < 0) {
 		free(e);
 		return fail(s, "cannot create session \"%s\"", name);
@@ -399,7 +412,9 @@ static int cmd_hold(int argc, char **argv)
 	for (int i = 0; i < nfiles; i++)
 		printf("%" PRIu64 "\t%s\t%s\n", e[i].token, e[i].name, argv[first + 1 + i]);
 	fflush(stdout);
-	if (detach) {
+	if (broker) {
+		fprintf(stderr, "%s: session \"%s\" is held by liveupdated\n", prog, name);
+	} else if (detach) {
 		r = hold_detached(s);
 		if (r < 0) {
 			r = fail(r, "cannot start the holder");
@@ -465,11 +480,15 @@ static int cmd_get(int argc, char **argv)
 	all = !strcmp(argv[2], "--all");
 	if (all && argc != 4)
 		return usage(stderr), EXIT_USAGE;
-	dev = open_device();
-	if (dev < 0)
-		return -dev;
-	s = liveupdate_retrieve_session(dev, argv[1]);
-	close(dev);
+	if (broker_up()) {
+		s = liveupdate_agent_retrieve_session(argv[1]);
+	} else {
+		dev = open_device();
+		if (dev < 0)
+			return -dev;
+		s = liveupdate_retrieve_session(dev, argv[1]);
+		close(dev);
+	}
 	if (s < 0)
 		return fail(s, "no incoming session \"%s\"", argv[1]);
 	r = liveupdate_manifest_read(s, &e, &n);

@@ -18,7 +18,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -428,4 +430,110 @@ LU_EXPORT int liveupdate_manifest_find(const struct liveupdate_manifest_entry *e
 			return 0;
 		}
 	return -ENOENT;
+}
+
+/* ---- the broker (liveupdated) ------------------------------------------------ */
+
+static const struct { const char *name; int err; } lu_errnos[] = {
+	{ "EPERM", EPERM }, { "ENOENT", ENOENT }, { "EINVAL", EINVAL },
+	{ "EEXIST", EEXIST }, { "EDQUOT", EDQUOT }, { "EBUSY", EBUSY },
+	{ "ENOSPC", ENOSPC }, { "EACCES", EACCES }, { "EPROTO", EPROTO },
+	{ "ENOMEM", ENOMEM }, { "EMFILE", EMFILE }, { "ENAMETOOLONG", ENAMETOOLONG },
+	{ "EIO", EIO }, { "ENODEV", ENODEV },
+};
+
+static int lu_errno_of(const char *name)
+{
+	for (size_t i = 0; i < sizeof(lu_errnos) / sizeof(lu_errnos[0]); i++)
+		if (!strncmp(name, lu_errnos[i].name, strlen(lu_errnos[i].name)) &&
+		    (name[strlen(lu_errnos[i].name)] == ' ' || !name[strlen(lu_errnos[i].name)]))
+			return lu_errnos[i].err;
+	return EPROTO;
+}
+
+LU_EXPORT int liveupdate_agent_call(const char *request, char *reply, size_t len, int *fdp)
+{
+	const char *path = getenv("LIVEUPDATED_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov;
+	struct msghdr mh = { 0 };
+	struct cmsghdr *c;
+	_cleanup_close_ int s = -1;
+	ssize_t n;
+
+	if (fdp)
+		*fdp = -1;
+	if (!request || !reply || len < 2)
+		return -EINVAL;
+	if (!path || !*path)
+		path = LIVEUPDATE_AGENT_SOCKET;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path));
+	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	if (send(s, request, strlen(request), MSG_NOSIGNAL) < 0)
+		return -errno;
+	iov.iov_base = reply;
+	iov.iov_len = len - 1;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	do {
+		n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	reply[n] = 0;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+			if (fdp && *fdp < 0)
+				*fdp = fd;
+			else
+				close(fd);
+		}
+	}
+	if (!strncmp(reply, "OK", 2) && (reply[2] == 0 || reply[2] == ' ' || reply[2] == '\n'))
+		return 0;
+	if (fdp && *fdp >= 0) {
+		close(*fdp);
+		*fdp = -1;
+	}
+	if (!strncmp(reply, "ERR ", 4))
+		return -lu_errno_of(reply + 4);
+	return -EPROTO;
+}
+
+static int lu_agent_session(const char *verb, const char *name)
+{
+	char req[128], reply[256];
+	int fd = -1, r;
+
+	if (!name || !*name)
+		return -EINVAL;
+	if (strlen(name) > LIVEUPDATE_AGENT_NAME_MAX)
+		return -ENAMETOOLONG;
+	snprintf(req, sizeof(req), "LU1 %s %s", verb, name);
+	r = liveupdate_agent_call(req, reply, sizeof(reply), &fd);
+	if (r < 0)
+		return r;
+	return fd >= 0 ? fd : -EPROTO;
+}
+
+LU_EXPORT int liveupdate_agent_create_session(const char *name)
+{
+	return lu_agent_session("CREATE", name);
+}
+
+LU_EXPORT int liveupdate_agent_retrieve_session(const char *name)
+{
+	return lu_agent_session("RETRIEVE", name);
 }

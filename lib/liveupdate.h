@@ -117,6 +117,31 @@ int liveupdate_manifest_parse(const char *text, size_t len,
 int liveupdate_manifest_find(const struct liveupdate_manifest_entry *entries,
 			     size_t n, const char *name, uint64_t *token);
 
+/*
+ * The broker, liveupdated(8): unprivileged programs get session fds from it
+ * over a Unix socket instead of opening /dev/liveupdate (root-only, one
+ * opener). Names are the caller's own (1 to LIVEUPDATE_AGENT_NAME_MAX bytes
+ * of [A-Za-z0-9_-]); the broker keeps them apart per uid and holds every
+ * session it created until the kexec. The socket is $LIVEUPDATED_SOCKET or
+ * LIVEUPDATE_AGENT_SOCKET.
+ */
+#define LIVEUPDATE_AGENT_SOCKET		"/run/liveupdated.sock"
+#define LIVEUPDATE_AGENT_NAME_MAX	48
+
+/* A new outgoing session of the caller's; returns its fd. -EEXIST, -EDQUOT. */
+int liveupdate_agent_create_session(const char *name);
+
+/* The caller's incoming session @name; returns its fd. -ENOENT. */
+int liveupdate_agent_retrieve_session(const char *name);
+
+/*
+ * Sends one request line (the protocol in docs/broker.md) and reads the
+ * reply line into @reply (NUL-terminated, @len bytes at most); *@fd gets a
+ * passed fd or -1. Returns 0 for "OK ...", the errno of "ERR ...", or
+ * -errno of the socket.
+ */
+int liveupdate_agent_call(const char *request, char *reply, size_t len, int *fd);
+
 #ifdef __cplusplus
 }
 #endif
