@@ -52,6 +52,44 @@ static bool luo_inode_preserved(struct inode *inode)
 	return false;
 }
 
+static struct luo_file *luo_file_find(struct luo_session *session, u64 token)
+{
+	struct rb_node *n = session->files.rb_node;
+
+	while (n) {
+		struct luo_file *lf = rb_entry(n, struct luo_file, node);
+
+		if (token < lf->token)
+			n = n->rb_left;
+		else if (token > lf->token)
+			n = n->rb_right;
+		else
+			return lf;
+	}
+	return NULL;
+}
+
+/* Adds @lf under its token: 0, or -EEXIST if the token is taken. */
+static int luo_file_insert(struct luo_session *session, struct luo_file *lf)
+{
+	struct rb_node **link = &session->files.rb_node, *parent = NULL;
+
+	while (*link) {
+		struct luo_file *cur = rb_entry(*link, struct luo_file, node);
+
+		parent = *link;
+		if (lf->token < cur->token)
+			link = &parent->rb_left;
+		else if (lf->token > cur->token)
+			link = &parent->rb_right;
+		else
+			return -EEXIST;
+	}
+	rb_link_node(&lf->node, parent, link);
+	rb_insert_color(&lf->node, &session->files);
+	return 0;
+}
+
 static const struct luo_file_handler *luo_file_find_handler(struct file *file)
 {
 	int i;
@@ -97,10 +135,7 @@ int luo_file_preserve(struct luo_session *session, u64 token, int fd)
 	struct luo_file *lf;
 	int ret;
 
-	/* Tokens index an xarray: they must fit an unsigned long. */
-	BUILD_BUG_ON(sizeof(unsigned long) < sizeof(u64));
-
-	if (xa_load(&session->files, token))
+	if (luo_file_find(session, token))
 		return -EEXIST;
 	file = fget(fd);
 	if (!file)
@@ -111,7 +146,8 @@ int luo_file_preserve(struct luo_session *session, u64 token, int fd)
 	if (luo_inode_preserved(file_inode(file)))
 		return -EBUSY;
 
-	lf = kzalloc(sizeof(*lf), GFP_KERNEL);
+	/* Kernel memory on behalf of the caller: charged to its cgroup. */
+	lf = kzalloc_obj(*lf, GFP_KERNEL_ACCOUNT);
 	if (!lf)
 		return -ENOMEM;
 	lf->token = token;
@@ -125,9 +161,8 @@ int luo_file_preserve(struct luo_session *session, u64 token, int fd)
 	ret = luo_handover_reserve(lf->reserved);
 	if (ret)
 		goto err_unpreserve;
-	ret = xa_insert(&session->files, token, lf, GFP_KERNEL);
-	if (ret)
-		goto err_unreserve;
+	/* Cannot fail: the token was free and luo_lock is held. */
+	luo_file_insert(session, lf);
 
 	lf->file = no_free_ptr(file);
 	list_add_tail(&lf->list, &session->file_list);
@@ -135,13 +170,21 @@ int luo_file_preserve(struct luo_session *session, u64 token, int fd)
 	session->nr_files++;
 	return 0;
 
-err_unreserve:
-	luo_handover_unreserve(lf->reserved);
 err_unpreserve:
 	handler->unpreserve(lf);
 err_free:
 	kfree(lf);
 	return ret;
+}
+
+/* Forgets one outgoing file; the caller unpreserved it and holds luo_lock. */
+static void luo_file_forget(struct luo_session *session, struct luo_file *lf)
+{
+	hash_del(&lf->hnode);
+	luo_handover_unreserve(lf->reserved);
+	rb_erase(&lf->node, &session->files);
+	list_del(&lf->list);
+	session->nr_files--;
 }
 
 /**
@@ -155,15 +198,36 @@ void luo_file_unpreserve_all(struct luo_session *session)
 	struct luo_file *lf, *tmp;
 
 	list_for_each_entry_safe(lf, tmp, &session->file_list, list) {
-		hash_del(&lf->hnode);
 		lf->handler->unpreserve(lf);
-		luo_handover_unreserve(lf->reserved);
-		xa_erase(&session->files, lf->token);
-		list_del(&lf->list);
+		luo_file_forget(session, lf);
 		fput(lf->file);
 		kfree(lf);
 	}
-	session->nr_files = 0;
+}
+
+/**
+ * luo_file_unpreserve_all_unlocked() - the same for a session nobody can reach
+ * @session: an outgoing session already taken off the outgoing list (so the
+ *           commit and PRESERVE_FD cannot see it), about to be freed.
+ *
+ * A session can hold tens of thousands of files: luo_lock is taken only
+ * around each file's bookkeeping, and the loop reschedules. Each file is
+ * unpreserved before it leaves the preserved-inode hash, so no other
+ * session can preserve its inode until its operations are shmem's again.
+ */
+void luo_file_unpreserve_all_unlocked(struct luo_session *session)
+{
+	struct luo_file *lf, *tmp;
+
+	lockdep_assert_not_held(&luo_lock);
+	list_for_each_entry_safe(lf, tmp, &session->file_list, list) {
+		lf->handler->unpreserve(lf);
+		scoped_guard(mutex, &luo_lock)
+			luo_file_forget(session, lf);
+		fput(lf->file);
+		kfree(lf);
+		cond_resched();
+	}
 }
 
 /**
@@ -181,7 +245,7 @@ void luo_file_unpreserve_all(struct luo_session *session)
  */
 struct file *luo_file_retrieve(struct luo_session *session, u64 token)
 {
-	struct luo_file *lf = xa_load(&session->files, token);
+	struct luo_file *lf = luo_file_find(session, token);
 	struct file *file;
 
 	lockdep_assert_held(&session->mutex);
@@ -211,11 +275,12 @@ void luo_file_drop_all(struct luo_session *session)
 	struct luo_file *lf, *tmp;
 
 	list_for_each_entry_safe(lf, tmp, &session->file_list, list) {
-		xa_erase(&session->files, lf->token);
+		rb_erase(&lf->node, &session->files);
 		list_del(&lf->list);
 		if (lf->file)
 			fput(lf->file);
 		kfree(lf);
+		cond_resched();
 	}
 	session->nr_files = 0;
 }
@@ -242,7 +307,8 @@ int luo_file_add_incoming(struct luo_session *session,
 	handler = luo_file_handler_by_type(le32_to_cpu(ser->type));
 	if (!handler)
 		return -EINVAL;
-	lf = kzalloc(sizeof(*lf), GFP_KERNEL);
+	/* Charged to the opener that loads the handover. */
+	lf = kzalloc_obj(*lf, GFP_KERNEL_ACCOUNT);
 	if (!lf)
 		return -ENOMEM;
 	lf->token = le64_to_cpu(ser->token);
@@ -250,10 +316,10 @@ int luo_file_add_incoming(struct luo_session *session,
 	lf->ser = *ser;
 	lf->data = data;
 
-	ret = xa_insert(&session->files, lf->token, lf, GFP_KERNEL);
+	ret = luo_file_insert(session, lf);
 	if (ret) {
 		kfree(lf);
-		return ret == -EBUSY ? -EEXIST : ret;
+		return ret;
 	}
 	list_add_tail(&lf->list, &session->file_list);
 	session->nr_files++;
