@@ -122,11 +122,16 @@ const struct luo_file_handler *luo_file_handler_by_type(u32 type)
  * @token:   the user's token.
  * @fd:      the file to preserve.
  *
- * Caller holds luo_lock.
+ * Takes luo_lock to claim the token and the inode, and again to reserve the
+ * space, but not around the handler's preserve: that waits for the file's
+ * inode lock, which a writer stalled on user memory (userfaultfd) can hold
+ * for as long as it likes. Meanwhile the claimed token and inode give
+ * EEXIST and EBUSY, and the commit does not see the file (it is not on the
+ * session's list yet).
  *
  * Return: 0, or -EEXIST (token in use), -EBADF, -ENOENT (no handler),
- * -EBUSY (already preserved), -ENOSPC (handover full), a handler's error,
- * -ENOMEM.
+ * -EBUSY (already preserved), -ENOSPC (handover full), a handler's error
+ * (-EINTR if killed while waiting), -ENOMEM.
  */
 int luo_file_preserve(struct luo_session *session, u64 token, int fd)
 {
@@ -135,44 +140,60 @@ int luo_file_preserve(struct luo_session *session, u64 token, int fd)
 	struct luo_file *lf;
 	int ret;
 
-	if (luo_file_find(session, token))
-		return -EEXIST;
-	file = fget(fd);
-	if (!file)
-		return -EBADF;
-	handler = luo_file_find_handler(file);
-	if (!handler)
-		return -ENOENT;
-	if (luo_inode_preserved(file_inode(file)))
-		return -EBUSY;
-
+	lockdep_assert_not_held(&luo_lock);
 	/* Kernel memory on behalf of the caller: charged to its cgroup. */
 	lf = kzalloc_obj(*lf, GFP_KERNEL_ACCOUNT);
 	if (!lf)
 		return -ENOMEM;
-	lf->token = token;
-	lf->handler = handler;
-	lf->file = file;
+
+	scoped_guard(mutex, &luo_lock) {
+		ret = -EEXIST;
+		if (luo_file_find(session, token))
+			break;
+		ret = -EBADF;
+		file = fget(fd);
+		if (!file)
+			break;
+		ret = -ENOENT;
+		handler = luo_file_find_handler(file);
+		if (!handler)
+			break;
+		ret = -EBUSY;
+		if (luo_inode_preserved(file_inode(file)))
+			break;
+		/* Claim the token and the inode. */
+		lf->token = token;
+		lf->handler = handler;
+		lf->file = file;
+		luo_file_insert(session, lf);
+		hash_add(luo_preserved, &lf->hnode, (unsigned long)file_inode(file));
+		ret = 0;
+	}
+	if (ret) {
+		kfree(lf);
+		return ret;
+	}
 
 	ret = handler->preserve(lf);
-	if (ret)
-		goto err_free;
-	lf->reserved = luo_file_cost(lf->data_size);
-	ret = luo_handover_reserve(lf->reserved);
-	if (ret)
-		goto err_unpreserve;
-	/* Cannot fail: the token was free and luo_lock is held. */
-	luo_file_insert(session, lf);
-
-	lf->file = no_free_ptr(file);
-	list_add_tail(&lf->list, &session->file_list);
-	hash_add(luo_preserved, &lf->hnode, (unsigned long)file_inode(lf->file));
-	session->nr_files++;
-	return 0;
-
-err_unpreserve:
-	handler->unpreserve(lf);
-err_free:
+	if (!ret) {
+		lf->reserved = luo_file_cost(lf->data_size);
+		scoped_guard(mutex, &luo_lock) {
+			ret = luo_handover_reserve(lf->reserved);
+			if (!ret) {
+				list_add_tail(&lf->list, &session->file_list);
+				session->nr_files++;
+			}
+		}
+		if (!ret) {
+			lf->file = no_free_ptr(file);
+			return 0;
+		}
+		handler->unpreserve(lf);
+	}
+	scoped_guard(mutex, &luo_lock) {
+		rb_erase(&lf->node, &session->files);
+		hash_del(&lf->hnode);
+	}
 	kfree(lf);
 	return ret;
 }

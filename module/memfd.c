@@ -138,25 +138,29 @@ static long luo_memfd_fallocate(struct file *file, int mode, loff_t offset,
 	return luo_shmem_fops->fallocate(file, mode, offset, len);
 }
 
-/* Makes the copies from the first memfd preserved. Caller holds luo_lock. */
+/* Makes the copies from the first memfd preserved. */
 static int luo_memfd_make_frozen_ops(struct file *file)
 {
+	static DEFINE_MUTEX(lock);
 	struct inode *inode = file_inode(file);
+	typeof(luo_frozen) frozen;
 
+	guard(mutex)(&lock);
 	if (luo_frozen)
 		return 0;
-	luo_frozen = kzalloc_obj(*luo_frozen, GFP_KERNEL);
-	if (!luo_frozen)
+	frozen = kzalloc_obj(*frozen, GFP_KERNEL);
+	if (!frozen)
 		return -ENOMEM;
-	luo_frozen->f = *file->f_op;
-	luo_frozen->i = *inode->i_op;
+	frozen->f = *file->f_op;
+	frozen->i = *inode->i_op;
 	/* A file with the copy pins the module (taken at open or below). */
-	luo_frozen->f.owner = THIS_MODULE;
-	luo_frozen->f.write_iter = luo_memfd_write_iter;
-	luo_frozen->f.fallocate = luo_memfd_fallocate;
-	luo_frozen->i.setattr = luo_memfd_setattr;
+	frozen->f.owner = THIS_MODULE;
+	frozen->f.write_iter = luo_memfd_write_iter;
+	frozen->f.fallocate = luo_memfd_fallocate;
+	frozen->i.setattr = luo_memfd_setattr;
 	luo_shmem_fops = file->f_op;
 	luo_shmem_iops = inode->i_op;
+	luo_frozen = frozen;
 	return 0;
 }
 
@@ -207,7 +211,12 @@ static int luo_memfd_preserve(struct luo_file *lf)
 	    inode->i_op != luo_shmem_iops || inode->i_fop != luo_shmem_fops)
 		return -EOPNOTSUPP;
 
-	inode_lock(inode);
+	/*
+	 * Killable: a writer stalled on user memory can hold the lock for
+	 * ever (inode_lock_killable() is not in every kernel we build for).
+	 */
+	if (down_write_killable(&inode->i_rwsem))
+		return -EINTR;
 	if (SHMEM_I(inode)->seals & ~LUO_MEMFD_SEALS) {
 		inode_unlock(inode);
 		return -EOPNOTSUPP;

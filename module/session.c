@@ -155,7 +155,7 @@ static int luo_session_preserve_fd(struct luo_session *s, struct luo_ucmd *ucmd)
 {
 	struct liveupdate_session_preserve_fd *arg = ucmd->cmd;
 
-	guard(mutex)(&luo_lock);
+	/* Takes luo_lock itself, not while the file's inode lock is awaited. */
 	return luo_file_preserve(s, arg->token, arg->fd);
 }
 
