@@ -9,6 +9,7 @@
 
 #include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/slab.h>
 #include <uapi/linux/fcntl.h>
 
 /* F_SEAL_EXEC arrived in 6.3; older kernels store the bit but never act on it. */
@@ -36,6 +37,22 @@
 #else
 #define luo_shmem_file_setup(name, size) \
 	shmem_file_setup(name, size, VM_NORESERVE)
+#endif
+
+/*
+ * inode_operations.setattr takes a struct mnt_idmap * since 6.3, a struct
+ * user_namespace * before. No macro marks the change: Kbuild looks for it
+ * in the headers' fs.h and defines LUO_SETATTR_MNT_IDMAP.
+ */
+#ifdef LUO_SETATTR_MNT_IDMAP
+#define LUO_IDMAP	struct mnt_idmap
+#else
+#define LUO_IDMAP	struct user_namespace
+#endif
+
+/* kzalloc_obj() arrived in 7.x; before, the same by sizeof. */
+#ifndef kzalloc_obj
+#define kzalloc_obj(P, GFP)	kzalloc(sizeof(P), GFP)
 #endif
 
 /* An upstream LUO in the kernel already owns /dev/liveupdate. */

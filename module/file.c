@@ -42,21 +42,69 @@ static const struct luo_file_handler *const luo_file_handlers[] = {
 
 /*
  * Inodes preserved in any outgoing session, and retrieved incoming files
- * whose session is not finished: the EBUSY rule. A leaf lock: outgoing
- * files change under luo_lock, incoming ones under their session's mutex.
+ * whose session is not finished (as upstream): the EBUSY rule. A leaf lock,
+ * since outgoing files change under luo_lock and incoming ones under their
+ * session's mutex.
  */
 static DEFINE_HASHTABLE(luo_preserved, LUO_PRESERVED_HASH_BITS);
 static DEFINE_SPINLOCK(luo_preserved_lock);
 
-static bool luo_inode_preserved(struct inode *inode)
+/* Adds @lf for @inode unless the inode is there already: true if added. */
+static bool luo_preserved_claim(struct luo_file *lf, struct inode *inode)
 {
-	struct luo_file *lf;
+	struct luo_file *cur;
 
 	guard(spinlock)(&luo_preserved_lock);
-	hash_for_each_possible(luo_preserved, lf, hnode, (unsigned long)inode)
-		if (file_inode(lf->file) == inode)
-			return true;
-	return false;
+	hash_for_each_possible(luo_preserved, cur, hnode, (unsigned long)inode)
+		if (file_inode(cur->file) == inode)
+			return false;
+	hash_add(luo_preserved, &lf->hnode, (unsigned long)inode);
+	return true;
+}
+
+static void luo_preserved_drop(struct luo_file *lf)
+{
+	guard(spinlock)(&luo_preserved_lock);
+	if (hash_hashed(&lf->hnode))
+		hlist_del_init(&lf->hnode);
+}
+
+static struct luo_file *luo_file_find(struct luo_session *session, u64 token)
+{
+	struct rb_node *n = session->files.rb_node;
+
+	while (n) {
+		struct luo_file *lf = rb_entry(n, struct luo_file, node);
+
+		if (token < lf->token)
+			n = n->rb_left;
+		else if (token > lf->token)
+			n = n->rb_right;
+		else
+			return lf;
+	}
+	return NULL;
+}
+
+/* Adds @lf under its token: 0, or -EEXIST if the token is taken. */
+static int luo_file_insert(struct luo_session *session, struct luo_file *lf)
+{
+	struct rb_node **link = &session->files.rb_node, *parent = NULL;
+
+	while (*link) {
+		struct luo_file *cur = rb_entry(*link, struct luo_file, node);
+
+		parent = *link;
+		if (lf->token < cur->token)
+			link = &parent->rb_left;
+		else if (lf->token > cur->token)
+			link = &parent->rb_right;
+		else
+			return -EEXIST;
+	}
+	rb_link_node(&lf->node, parent, link);
+	rb_insert_color(&lf->node, &session->files);
+	return 0;
 }
 
 static const struct luo_file_handler *luo_file_find_handler(struct file *file)
@@ -91,11 +139,16 @@ const struct luo_file_handler *luo_file_handler_by_type(u32 type)
  * @token:   the user's token.
  * @fd:      the file to preserve.
  *
- * Caller holds luo_lock.
+ * Takes luo_lock to claim the token and the inode, and again to reserve the
+ * space, but not around the handler's preserve: that waits for the file's
+ * inode lock, which a writer stalled on user memory (userfaultfd) can hold
+ * for as long as it likes. Meanwhile the claimed token and inode give
+ * EEXIST and EBUSY, and the commit does not see the file (it is not on the
+ * session's list yet).
  *
  * Return: 0, or -EEXIST (token in use), -EBADF, -ENOENT (no handler),
- * -EBUSY (already preserved), -ENOSPC (handover full), a handler's error,
- * -ENOMEM.
+ * -EBUSY (already preserved), -ENOSPC (handover full), a handler's error
+ * (-EINTR if killed while waiting), -ENOMEM.
  */
 int luo_file_preserve(struct luo_session *session, u64 token, int fd)
 {
@@ -104,53 +157,71 @@ int luo_file_preserve(struct luo_session *session, u64 token, int fd)
 	struct luo_file *lf;
 	int ret;
 
-	/* Tokens index an xarray: they must fit an unsigned long. */
-	BUILD_BUG_ON(sizeof(unsigned long) < sizeof(u64));
-
-	if (xa_load(&session->files, token))
-		return -EEXIST;
-	file = fget(fd);
-	if (!file)
-		return -EBADF;
-	handler = luo_file_find_handler(file);
-	if (!handler)
-		return -ENOENT;
-	if (luo_inode_preserved(file_inode(file)))
-		return -EBUSY;
-
-	lf = kzalloc(sizeof(*lf), GFP_KERNEL);
+	lockdep_assert_not_held(&luo_lock);
+	/* Kernel memory on behalf of the caller: charged to its cgroup. */
+	lf = kzalloc_obj(*lf, GFP_KERNEL_ACCOUNT);
 	if (!lf)
 		return -ENOMEM;
-	lf->token = token;
-	lf->handler = handler;
-	lf->file = file;
+
+	scoped_guard(mutex, &luo_lock) {
+		ret = -EEXIST;
+		if (luo_file_find(session, token))
+			break;
+		ret = -EBADF;
+		file = fget(fd);
+		if (!file)
+			break;
+		ret = -ENOENT;
+		handler = luo_file_find_handler(file);
+		if (!handler)
+			break;
+		/* Claim the inode and the token. */
+		lf->file = file;
+		ret = -EBUSY;
+		if (!luo_preserved_claim(lf, file_inode(file)))
+			break;
+		lf->token = token;
+		lf->handler = handler;
+		luo_file_insert(session, lf);
+		ret = 0;
+	}
+	if (ret) {
+		kfree(lf);
+		return ret;
+	}
 
 	ret = handler->preserve(lf);
-	if (ret)
-		goto err_free;
-	lf->reserved = luo_file_cost(lf->data_size);
-	ret = luo_handover_reserve(lf->reserved);
-	if (ret)
-		goto err_unpreserve;
-	ret = xa_insert(&session->files, token, lf, GFP_KERNEL);
-	if (ret)
-		goto err_unreserve;
-
-	lf->file = no_free_ptr(file);
-	list_add_tail(&lf->list, &session->file_list);
-	scoped_guard(spinlock, &luo_preserved_lock)
-		hash_add(luo_preserved, &lf->hnode,
-			 (unsigned long)file_inode(lf->file));
-	session->nr_files++;
-	return 0;
-
-err_unreserve:
-	luo_handover_unreserve(lf->reserved);
-err_unpreserve:
-	handler->unpreserve(lf);
-err_free:
+	if (!ret) {
+		lf->reserved = luo_file_cost(lf->data_size);
+		scoped_guard(mutex, &luo_lock) {
+			ret = luo_handover_reserve(lf->reserved);
+			if (!ret) {
+				list_add_tail(&lf->list, &session->file_list);
+				session->nr_files++;
+			}
+		}
+		if (!ret) {
+			lf->file = no_free_ptr(file);
+			return 0;
+		}
+		handler->unpreserve(lf);
+	}
+	scoped_guard(mutex, &luo_lock) {
+		rb_erase(&lf->node, &session->files);
+		luo_preserved_drop(lf);
+	}
 	kfree(lf);
 	return ret;
+}
+
+/* Forgets one outgoing file; the caller unpreserved it and holds luo_lock. */
+static void luo_file_forget(struct luo_session *session, struct luo_file *lf)
+{
+	luo_preserved_drop(lf);
+	luo_handover_unreserve(lf->reserved);
+	rb_erase(&lf->node, &session->files);
+	list_del(&lf->list);
+	session->nr_files--;
 }
 
 /**
@@ -164,16 +235,36 @@ void luo_file_unpreserve_all(struct luo_session *session)
 	struct luo_file *lf, *tmp;
 
 	list_for_each_entry_safe(lf, tmp, &session->file_list, list) {
-		scoped_guard(spinlock, &luo_preserved_lock)
-			hash_del(&lf->hnode);
 		lf->handler->unpreserve(lf);
-		luo_handover_unreserve(lf->reserved);
-		xa_erase(&session->files, lf->token);
-		list_del(&lf->list);
+		luo_file_forget(session, lf);
 		fput(lf->file);
 		kfree(lf);
 	}
-	session->nr_files = 0;
+}
+
+/**
+ * luo_file_unpreserve_all_unlocked() - the same for a session nobody can reach
+ * @session: an outgoing session already taken off the outgoing list (so the
+ *           commit and PRESERVE_FD cannot see it), about to be freed.
+ *
+ * A session can hold tens of thousands of files: luo_lock is taken only
+ * around each file's bookkeeping, and the loop reschedules. Each file is
+ * unpreserved before it leaves the preserved-inode hash, so no other
+ * session can preserve its inode until its operations are shmem's again.
+ */
+void luo_file_unpreserve_all_unlocked(struct luo_session *session)
+{
+	struct luo_file *lf, *tmp;
+
+	lockdep_assert_not_held(&luo_lock);
+	list_for_each_entry_safe(lf, tmp, &session->file_list, list) {
+		lf->handler->unpreserve(lf);
+		scoped_guard(mutex, &luo_lock)
+			luo_file_forget(session, lf);
+		fput(lf->file);
+		kfree(lf);
+		cond_resched();
+	}
 }
 
 /**
@@ -191,7 +282,7 @@ void luo_file_unpreserve_all(struct luo_session *session)
  */
 struct file *luo_file_retrieve(struct luo_session *session, u64 token)
 {
-	struct luo_file *lf = xa_load(&session->files, token);
+	struct luo_file *lf = luo_file_find(session, token);
 	struct file *file;
 
 	lockdep_assert_held(&session->mutex);
@@ -212,10 +303,8 @@ struct file *luo_file_retrieve(struct luo_session *session, u64 token)
 	 * is finished, so preserving it again before that gives EBUSY. The
 	 * first retrieve adds it, before any fd of it exists.
 	 */
-	scoped_guard(spinlock, &luo_preserved_lock)
-		if (!hash_hashed(&lf->hnode))
-			hash_add(luo_preserved, &lf->hnode,
-				 (unsigned long)file_inode(lf->file));
+	if (!hash_hashed(&lf->hnode))
+		luo_preserved_claim(lf, file_inode(lf->file));
 	return get_file(lf->file);
 }
 
@@ -230,14 +319,13 @@ void luo_file_drop_all(struct luo_session *session)
 	struct luo_file *lf, *tmp;
 
 	list_for_each_entry_safe(lf, tmp, &session->file_list, list) {
-		scoped_guard(spinlock, &luo_preserved_lock)
-			if (hash_hashed(&lf->hnode))
-				hash_del(&lf->hnode);
-		xa_erase(&session->files, lf->token);
+		luo_preserved_drop(lf);
+		rb_erase(&lf->node, &session->files);
 		list_del(&lf->list);
 		if (lf->file)
 			fput(lf->file);
 		kfree(lf);
+		cond_resched();
 	}
 	session->nr_files = 0;
 }
@@ -264,7 +352,8 @@ int luo_file_add_incoming(struct luo_session *session,
 	handler = luo_file_handler_by_type(le32_to_cpu(ser->type));
 	if (!handler)
 		return -EINVAL;
-	lf = kzalloc(sizeof(*lf), GFP_KERNEL);
+	/* Charged to the opener that loads the handover. */
+	lf = kzalloc_obj(*lf, GFP_KERNEL_ACCOUNT);
 	if (!lf)
 		return -ENOMEM;
 	lf->token = le64_to_cpu(ser->token);
@@ -272,10 +361,10 @@ int luo_file_add_incoming(struct luo_session *session,
 	lf->ser = *ser;
 	lf->data = data;
 
-	ret = xa_insert(&session->files, lf->token, lf, GFP_KERNEL);
+	ret = luo_file_insert(session, lf);
 	if (ret) {
 		kfree(lf);
-		return ret == -EBUSY ? -EEXIST : ret;
+		return ret;
 	}
 	list_add_tail(&lf->list, &session->file_list);
 	session->nr_files++;

@@ -410,6 +410,7 @@ static int luo_handover_build(const struct luo_image *img,
 			(*nr_f)++;
 		}
 		(*nr_s)++;
+		cond_resched();
 	}
 	return 0;
 }
@@ -543,6 +544,7 @@ static u64 luo_commit_session(struct luo_session *s, u64 *meta_off,
 		*meta_off += sizeof(f);
 		data_off += ALIGN(lf->data_size, LUO_HANDOVER_ALIGN);
 		n++;
+		cond_resched();
 	}
 	strscpy_pad(ss.name, s->name, sizeof(ss.name));
 	ss.nr_files = cpu_to_le32(n);

@@ -25,7 +25,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/types.h>
-#include <linux/xarray.h>
+#include <linux/rbtree.h>
 #include <uapi/linux/liveupdate.h>
 
 #include "compat.h"
@@ -65,7 +65,8 @@ int luo_install_fd(struct luo_ucmd *ucmd, size_t ksize, s32 *fd_field,
  * @name:      NUL-terminated name.
  * @hnode:     entry in the outgoing or incoming name hash.
  * @list:      entry in the outgoing or incoming list (creation order).
- * @files:     struct luo_file by token.
+ * @files:     struct luo_file by token (an rbtree: no memory per token
+ *             beyond the file's own node, however sparse the tokens).
  * @file_list: the same files in preservation order.
  * @nr_files:  number of files.
  * @reserved:  outgoing: handover bytes reserved for the session record.
@@ -81,7 +82,7 @@ struct luo_session {
 	struct hlist_node hnode;
 	struct list_head list;
 	struct mutex mutex;	/* see @mutex above */
-	struct xarray files;
+	struct rb_root files;
 	struct list_head file_list;
 	unsigned long nr_files;
 	u64 reserved;
@@ -131,6 +132,7 @@ struct luo_file_handler {
 
 /**
  * struct luo_file - one file in a session
+ * @node:       entry in the session's files tree.
  * @list:       entry in the session's file_list.
  * @hnode:      outgoing: entry in the preserved-inode hash (EBUSY check).
  * @token:      the user's token.
@@ -144,6 +146,7 @@ struct luo_file_handler {
  * @priv:       handler state.
  */
 struct luo_file {
+	struct rb_node node;
 	struct list_head list;
 	struct hlist_node hnode;
 	u64 token;
@@ -159,6 +162,7 @@ struct luo_file {
 int luo_file_preserve(struct luo_session *session, u64 token, int fd);
 struct file *luo_file_retrieve(struct luo_session *session, u64 token);
 void luo_file_unpreserve_all(struct luo_session *session);
+void luo_file_unpreserve_all_unlocked(struct luo_session *session);
 void luo_file_drop_all(struct luo_session *session);
 int luo_file_add_incoming(struct luo_session *session,
 			  const struct luo_ser_file *ser, const void *data);

@@ -13,15 +13,31 @@
  * kexec) and seals. Not carried: name, inode number, owner, mode.
  *
  * While preserved the size is frozen, so the space reserved for the data at
- * PRESERVE_FD time stays right. Stock kernels lack upstream's in-kernel flag
- * for this, so the handler adds F_SEAL_GROW and F_SEAL_SHRINK itself (visible
- * in F_GET_SEALS meanwhile) and, on unpreserve, removes exactly the ones it
- * added. fallocate on the preserved file is refused with EPERM in every mode,
- * as upstream: the file's operations are switched to a copy of shmem's whose
- * fallocate says no, and switched back on unpreserve.
+ * PRESERVE_FD time stays right. Upstream has an inode flag for this that
+ * shmem checks; stock kernels lack it, and the seals are the user's (a peer
+ * may rely on them: the module never changes them). Instead the inode's
+ * operations and file operations are switched to copies of shmem's, made
+ * from the first memfd preserved (modules cannot name shmem's tables):
+ *
+ *  - setattr (ftruncate, truncate) refuses any other size with EPERM;
+ *  - write_iter refuses to grow the file with EPERM, chunk by chunk as
+ *    shmem does under F_SEAL_GROW on the running kernel (a write across EOF
+ *    writes up to the last chunk boundary it can and returns that short
+ *    count; the chunk is the mapping's largest folio);
+ *  - fallocate refuses every mode with EPERM (EOPNOTSUPP for a mode shmem
+ *    does not support), as upstream.
+ *
+ * The preserved file, and every file opened on the inode while it is
+ * preserved (through /proc/self/fd), uses the copied file operations, which
+ * pass everything through to shmem once the inode is no longer preserved
+ * (its inode operations are shmem's again then). Such a file holds a
+ * reference on the module, so the module code it points to stays. Files of
+ * the inode opened before PRESERVE_FD (other than the preserved file and its
+ * dups) keep shmem's file operations: through them only the size change by
+ * truncation is refused.
  *
  * At kexec the bytes are copied into the handover with kernel_read(); in the
- * next kernel a new memfd is built from them when the handover is loaded.
+ * next kernel a new memfd is built from them at its first RETRIEVE_FD.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -29,18 +45,21 @@
 #include <linux/file.h>
 #include <linux/falloc.h>
 #include <linux/mman.h>
+#include <linux/pagemap.h>
+#include <linux/module.h>
 #include <linux/rcupdate.h>
 #include <linux/shmem_fs.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/srcu.h>
 #include <linux/string.h>
+#include <linux/uio.h>
 
 #include "internal.h"
 
 #define LUO_MEMFD_SEALS		(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | \
 				 F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | \
 				 F_SEAL_EXEC)
-#define LUO_MEMFD_FREEZE	(F_SEAL_GROW | F_SEAL_SHRINK)
 
 /* Largest single kernel_read()/kernel_write(), well below MAX_RW_COUNT. */
 #define LUO_MEMFD_CHUNK		SZ_64M
@@ -51,64 +70,157 @@
 #define LUO_MEMFD_STEP		SZ_1M
 
 /*
- * shmem's file operations, and a copy of them that refuses fallocate. Made
- * from the first memfd preserved (all shmem files share one table), since
- * modules cannot name shmem's table.
+ * shmem's operations and the copies that freeze the size. Set once, under
+ * luo_lock, at the first PRESERVE_FD of a memfd; freed at module unload.
  */
 static const struct file_operations *luo_shmem_fops;
-static const struct file_operations *luo_memfd_frozen_fops;
+static const struct inode_operations *luo_shmem_iops;
+/* checkpatch wants ops tables const; a copy made to be patched cannot be. */
+static struct { struct file_operations f; struct inode_operations i; } *luo_frozen;
+
+/* The inode is preserved exactly while it has the frozen inode operations. */
+static bool luo_memfd_frozen(struct inode *inode)
+{
+	return READ_ONCE(inode->i_op) == &luo_frozen->i;
+}
+
+/* Callers inside luo_memfd_setattr(), which unload waits for. */
+DEFINE_STATIC_SRCU(luo_memfd_srcu);
+
+static int luo_memfd_setattr(LUO_IDMAP *idmap, struct dentry *dentry,
+			     struct iattr *attr)
+{
+	struct inode *inode = d_inode(dentry);
+	int idx, ret;
+
+	idx = srcu_read_lock(&luo_memfd_srcu);
+	/* The caller holds i_rwsem: the size is stable. */
+	if ((attr->ia_valid & ATTR_SIZE) && luo_memfd_frozen(inode) &&
+	    attr->ia_size != i_size_read(inode))
+		ret = -EPERM;
+	else
+		ret = luo_shmem_iops->setattr(idmap, dentry, attr);
+	srcu_read_unlock(&luo_memfd_srcu, idx);
+	return ret;
+}
+
+/*
+ * How this kernel writes a grow-sealed shmem file across EOF: in chunks of
+ * the mapping's largest folio, refusing the chunk that would grow it (6.12,
+ * 7.2: 0 here, use mapping_max_folio_size()), or page by page (6.1:
+ * PAGE_SIZE). Asked of the kernel itself once, on a private shmem file.
+ */
+static size_t luo_grow_chunk;
+
+static void luo_memfd_probe_grow_chunk(void)
+{
+	struct file *f = luo_shmem_file_setup("luo-probe", 2 * PAGE_SIZE);
+	loff_t pos = 2 * PAGE_SIZE - 2;
+	char buf[4] = { 0 };
+	ssize_t n;
+
+	luo_grow_chunk = PAGE_SIZE;
+	if (IS_ERR(f))
+		return;
+	/* Our own file: its seals are ours to set. */
+	SHMEM_I(file_inode(f))->seals |= F_SEAL_GROW;
+	n = kernel_write(f, buf, sizeof(buf), &pos);
+	if (n == -EPERM)
+		luo_grow_chunk = 0;
+	fput(f);
+}
+
+static ssize_t luo_memfd_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct inode *inode = file_inode(iocb->ki_filp);
+	size_t count = iov_iter_count(from), cut, chunk;
+	loff_t size, pos, first_end, end;
+	ssize_t ret;
+
+	if (!count || !luo_memfd_frozen(inode))
+		return luo_shmem_fops->write_iter(iocb, from);
+	/* Nothing changes the size of a frozen inode. */
+	size = i_size_read(inode);
+	pos = iocb->ki_flags & IOCB_APPEND ? size : iocb->ki_pos;
+	if (pos + count <= size)
+		return luo_shmem_fops->write_iter(iocb, from);
+	/*
+	 * As shmem under F_SEAL_GROW on this kernel: the write goes in chunks
+	 * (luo_grow_chunk), the first up to a chunk boundary, and the first
+	 * chunk that would grow the file is refused.
+	 */
+	chunk = luo_grow_chunk ?: mapping_max_folio_size(inode->i_mapping);
+	first_end = min_t(loff_t, round_down(pos, chunk) + chunk, pos + count);
+	if (first_end > size)
+		return -EPERM;
+	end = max_t(loff_t, first_end, round_down(size, chunk));
+	cut = count - (end - pos);
+	iov_iter_truncate(from, end - pos);
+	ret = luo_shmem_fops->write_iter(iocb, from);
+	iov_iter_reexpand(from, iov_iter_count(from) + cut);
+	return ret;
+}
 
 static long luo_memfd_fallocate(struct file *file, int mode, loff_t offset,
 				loff_t len)
 {
-	/* As shmem: a mode it does not support is refused before the freeze. */
-	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))
-		return -EOPNOTSUPP;
-	return -EPERM;
-}
-
-static int luo_memfd_block_fallocate(struct file *file)
-{
-	if (!luo_shmem_fops) {
-		/* checkpatch asks for const here; a patched copy cannot be. */
-		void *copy = kmemdup(file->f_op, sizeof(*file->f_op),
-				     GFP_KERNEL);
-
-		if (!copy)
-			return -ENOMEM;
-		((struct file_operations *)copy)->fallocate = luo_memfd_fallocate;
-		luo_memfd_frozen_fops = copy;
-		luo_shmem_fops = file->f_op;
+	if (luo_memfd_frozen(file_inode(file))) {
+		/* As shmem: a mode it does not support is refused first. */
+		if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))
+			return -EOPNOTSUPP;
+		return -EPERM;
 	}
-	if (file->f_op == luo_shmem_fops)
-		WRITE_ONCE(file->f_op, luo_memfd_frozen_fops);
-	return 0;
+	return luo_shmem_fops->fallocate(file, mode, offset, len);
 }
 
-static void luo_memfd_allow_fallocate(struct file *file)
+/* Makes the copies from the first memfd preserved. */
+static int luo_memfd_make_frozen_ops(struct file *file)
 {
-	if (file->f_op == luo_memfd_frozen_fops)
-		WRITE_ONCE(file->f_op, luo_shmem_fops);
+	static DEFINE_MUTEX(lock);
+	struct inode *inode = file_inode(file);
+	typeof(luo_frozen) frozen;
+
+	guard(mutex)(&lock);
+	if (luo_frozen)
+		return 0;
+	frozen = kzalloc_obj(*frozen, GFP_KERNEL);
+	if (!frozen)
+		return -ENOMEM;
+	frozen->f = *file->f_op;
+	frozen->i = *inode->i_op;
+	/* A file with the copy pins the module (taken at open or below). */
+	frozen->f.owner = THIS_MODULE;
+	frozen->f.write_iter = luo_memfd_write_iter;
+	frozen->f.fallocate = luo_memfd_fallocate;
+	frozen->i.setattr = luo_memfd_setattr;
+	luo_memfd_probe_grow_chunk();
+	luo_shmem_fops = file->f_op;
+	luo_shmem_iops = inode->i_op;
+	luo_frozen = frozen;
+	return 0;
 }
 
 /**
  * luo_memfd_exit() - free what the handler allocated, at module unload
  *
- * No file uses the copied operations any more: every preserved file was
- * unpreserved before the module could go. But a task may have loaded the
- * copy's fallocate pointer just before its file was unpreserved and still
- * be about to run (or be preempted in) luo_memfd_fallocate(), which is
- * module text. Neither holds a module reference. A tasks-RCU grace period
- * ends only once every task has passed a voluntary context switch or user
- * mode, which no task does between loading that pointer and returning from
- * the function: after it, nobody is there.
+ * No file uses the copied file operations any more: each holds a module
+ * reference. No inode uses the copied inode operations: every preserved file
+ * was unpreserved before the module could go. But a task may have loaded
+ * the copy's setattr pointer just before its inode was unpreserved, and be
+ * about to enter luo_memfd_setattr() (module text), be inside it (shmem's
+ * setattr may sleep) or be leaving it. A tasks-RCU grace period ends only
+ * once every task has passed a voluntary context switch or user mode, which
+ * no task does between loading the pointer and srcu_read_lock(), nor after
+ * srcu_read_unlock(); the SRCU grace period covers what lies between.
  */
 void luo_memfd_exit(void)
 {
-	if (!luo_memfd_frozen_fops)
+	if (!luo_frozen)
 		return;
 	synchronize_rcu_tasks();
-	kfree(luo_memfd_frozen_fops);
+	synchronize_srcu(&luo_memfd_srcu);
+	synchronize_rcu_tasks();
+	kfree(luo_frozen);
 }
 
 static bool luo_memfd_can_preserve(struct file *file)
@@ -120,31 +232,42 @@ static bool luo_memfd_can_preserve(struct file *file)
 
 static int luo_memfd_preserve(struct luo_file *lf)
 {
-	struct inode *inode = file_inode(lf->file);
-	struct shmem_inode_info *info = SHMEM_I(inode);
-	unsigned int added;
+	struct file *file = lf->file;
+	struct inode *inode = file_inode(file);
 	int ret;
 
 	/* The bytes are read with kernel_read() at kexec. */
-	if (!(lf->file->f_mode & FMODE_READ))
+	if (!(file->f_mode & FMODE_READ))
 		return -EBADF;
-	ret = luo_memfd_block_fallocate(lf->file);
+	ret = luo_memfd_make_frozen_ops(file);
 	if (ret)
 		return ret;
+	/* Only shmem's own tables can be redirected. */
+	if ((file->f_op != luo_shmem_fops && file->f_op != &luo_frozen->f) ||
+	    inode->i_op != luo_shmem_iops || inode->i_fop != luo_shmem_fops)
+		return -EOPNOTSUPP;
 
-	inode_lock(inode);
-	if (info->seals & ~LUO_MEMFD_SEALS) {
+	/*
+	 * Killable: a writer stalled on user memory can hold the lock for
+	 * ever (inode_lock_killable() is not in every kernel we build for).
+	 */
+	if (down_write_killable(&inode->i_rwsem))
+		return -EINTR;
+	if (SHMEM_I(inode)->seals & ~LUO_MEMFD_SEALS) {
 		inode_unlock(inode);
-		luo_memfd_allow_fallocate(lf->file);
 		return -EOPNOTSUPP;
 	}
-	added = LUO_MEMFD_FREEZE & ~info->seals;
-	info->seals |= added;
-	/* Sampled under the lock that truncate and write take: now final. */
+	/* Under the lock truncate and write take: the size is now final. */
+	WRITE_ONCE(inode->i_op, &luo_frozen->i);
+	WRITE_ONCE(inode->i_fop, &luo_frozen->f);
 	lf->data_size = i_size_read(inode);
 	inode_unlock(inode);
 
-	lf->priv = added;
+	/* For good: the copy passes through once the inode is unpreserved. */
+	if (file->f_op == luo_shmem_fops) {
+		__module_get(THIS_MODULE);
+		WRITE_ONCE(file->f_op, &luo_frozen->f);
+	}
 	return 0;
 }
 
@@ -152,9 +275,9 @@ static void luo_memfd_unpreserve(struct luo_file *lf)
 {
 	struct inode *inode = file_inode(lf->file);
 
-	luo_memfd_allow_fallocate(lf->file);
 	inode_lock(inode);
-	SHMEM_I(inode)->seals &= ~(unsigned int)lf->priv;
+	WRITE_ONCE(inode->i_fop, luo_shmem_fops);
+	WRITE_ONCE(inode->i_op, luo_shmem_iops);
 	inode_unlock(inode);
 }
 
@@ -173,7 +296,7 @@ static int luo_memfd_save(struct luo_file *lf, void *dst,
 		if (!n)
 			return -EIO;
 	}
-	ser->seals = cpu_to_le32(SHMEM_I(inode)->seals & ~(unsigned int)lf->priv);
+	ser->seals = cpu_to_le32(SHMEM_I(inode)->seals);
 	ser->pos = cpu_to_le64(READ_ONCE(lf->file->f_pos));
 	return 0;
 }

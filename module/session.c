@@ -67,13 +67,14 @@ static struct luo_session *luo_session_find(bool incoming, const char *name)
 
 static struct luo_session *luo_session_alloc(const char *name, bool incoming)
 {
-	struct luo_session *s = kzalloc(sizeof(*s), GFP_KERNEL);
+	/* On behalf of the caller (or the opener, for incoming ones). */
+	struct luo_session *s = kzalloc_obj(*s, GFP_KERNEL_ACCOUNT);
 
 	if (!s)
 		return NULL;
 	strscpy(s->name, name, sizeof(s->name));
 	mutex_init(&s->mutex);
-	xa_init(&s->files);
+	s->files = RB_ROOT;
 	INIT_LIST_HEAD(&s->file_list);
 	s->incoming = incoming;
 	if (incoming) {
@@ -86,11 +87,16 @@ static struct luo_session *luo_session_alloc(const char *name, bool incoming)
 	return s;
 }
 
-static void luo_session_free(struct luo_session *s)
+/* Takes a session out of its name hash and list. Caller holds luo_lock. */
+static void luo_session_unlink(struct luo_session *s)
 {
 	hash_del(&s->hnode);
 	list_del(&s->list);
-	xa_destroy(&s->files);
+}
+
+static void luo_session_free(struct luo_session *s)
+{
+	luo_session_unlink(s);
 	mutex_destroy(&s->mutex);
 	kfree(s);
 }
@@ -126,12 +132,22 @@ static int luo_session_release(struct inode *inode, struct file *file)
 	if (s->incoming) {
 		scoped_guard(mutex, &s->mutex)
 			luo_session_finish(s);
+		scoped_guard(mutex, &luo_lock)
+			luo_session_free(s);
+		return 0;
 	}
-	guard(mutex)(&luo_lock);
-	if (s->incoming)
-		luo_session_free(s);
-	else
-		luo_session_destroy_outgoing(s);
+
+	/*
+	 * Out of sight first (the kexec commit no longer sees it, its name is
+	 * free), then its files one by one, without holding luo_lock for all.
+	 */
+	scoped_guard(mutex, &luo_lock) {
+		luo_session_unlink(s);
+		luo_handover_unreserve(s->reserved);
+	}
+	luo_file_unpreserve_all_unlocked(s);
+	mutex_destroy(&s->mutex);
+	kfree(s);
 	return 0;
 }
 
@@ -140,8 +156,8 @@ static int luo_session_preserve_fd(struct luo_session *s, struct luo_ucmd *ucmd)
 	struct liveupdate_session_preserve_fd *arg = ucmd->cmd;
 	int ret;
 
-	scoped_guard(mutex, &luo_lock)
-		ret = luo_file_preserve(s, arg->token, arg->fd);
+	/* Takes luo_lock itself, not while the file's inode lock is awaited. */
+	ret = luo_file_preserve(s, arg->token, arg->fd);
 	if (ret)
 		return ret;
 	/* As upstream: the reply is written back; the file stays preserved. */
@@ -300,8 +316,8 @@ static const struct file_operations luo_session_fops = {
 
 static struct file *luo_session_getfile(struct luo_session *s)
 {
-	char *name __free(kfree) = kasprintf(GFP_KERNEL, "[luo_session] %s",
-					     s->name);
+	char *name __free(kfree) = kasprintf(GFP_KERNEL_ACCOUNT,
+					     "[luo_session] %s", s->name);
 
 	if (!name)
 		return ERR_PTR(-ENOMEM);
@@ -451,5 +467,6 @@ void luo_session_drop_incoming(void)
 	list_for_each_entry_safe(s, tmp, &luo_incoming, list) {
 		luo_file_drop_all(s);
 		luo_session_free(s);
+		cond_resched();
 	}
 }

@@ -701,7 +701,7 @@ static void *lu_stall_thread(void *p)
 {
 	struct lu_stall *st = p;
 
-	st->ret = lu_ioctl(st->fd, st->cmd, st->page);
+	st->ret = st->fn ? st->fn(st) : lu_ioctl(st->fd, st->cmd, st->page);
 	return NULL;
 }
 
@@ -716,27 +716,26 @@ static int lu_uffd_wp(struct lu_stall *st, int on)
 	return ioctl(st->uffd, UFFDIO_WRITEPROTECT, &wp) ? -errno : 0;
 }
 
-int lu_stall_start(struct lu_stall *st, int fd, unsigned long cmd,
-		   const void *arg, size_t len, int secs)
+static int lu_stall_begin(struct lu_stall *st, const void *arg, size_t len,
+			  int secs)
 {
 	long pg = sysconf(_SC_PAGESIZE);
 	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register reg = {
-		.mode = UFFDIO_REGISTER_MODE_WP,
+		.mode = st->missing ? UFFDIO_REGISTER_MODE_MISSING
+				    : UFFDIO_REGISTER_MODE_WP,
 	};
 	struct pollfd pfd;
 	struct uffd_msg msg;
 	pthread_t t;
 	int r;
 
-	memset(st, 0, sizeof(*st));
-	st->fd = fd;
-	st->cmd = cmd;
 	st->page = mmap(NULL, pg, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (st->page == MAP_FAILED)
 		return -errno;
-	memcpy(st->page, arg, len);	/* populated before it is protected */
+	if (!st->missing)
+		memcpy(st->page, arg, len);	/* populated before it is protected */
 	st->uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (st->uffd < 0)
 		return errno == ENOSYS ? -EOPNOTSUPP : -errno;
@@ -746,9 +745,11 @@ int lu_stall_start(struct lu_stall *st, int fd, unsigned long cmd,
 	reg.range.len = pg;
 	if (ioctl(st->uffd, UFFDIO_REGISTER, &reg))
 		return errno == EINVAL ? -EOPNOTSUPP : -errno;
-	r = lu_uffd_wp(st, 1);
-	if (r)
-		return r;
+	if (!st->missing) {
+		r = lu_uffd_wp(st, 1);
+		if (r)
+			return r;
+	}
 	r = pthread_create(&t, NULL, lu_stall_thread, st);
 	if (r)
 		return -r;
@@ -763,16 +764,43 @@ int lu_stall_start(struct lu_stall *st, int fd, unsigned long cmd,
 	if (read(st->uffd, &msg, sizeof(msg)) != sizeof(msg))
 		return -errno;
 	if (msg.event != UFFD_EVENT_PAGEFAULT ||
-	    !(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP))
+	    !!(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) == st->missing)
 		return -EPROTO;
 	st->stalled = 1;
 	return 0;
 }
 
+int lu_stall_start(struct lu_stall *st, int fd, unsigned long cmd,
+		   const void *arg, size_t len, int secs)
+{
+	memset(st, 0, sizeof(*st));
+	st->fd = fd;
+	st->cmd = cmd;
+	return lu_stall_begin(st, arg, len, secs);
+}
+
+int lu_stall_missing_start(struct lu_stall *st, int fd,
+			   int (*fn)(struct lu_stall *st), int secs)
+{
+	memset(st, 0, sizeof(*st));
+	st->fd = fd;
+	st->fn = fn;
+	st->missing = 1;
+	return lu_stall_begin(st, NULL, 0, secs);
+}
+
 int lu_stall_end(struct lu_stall *st)
 {
-	if (st->uffd > 0 && st->page != MAP_FAILED && st->page)
+	if (st->uffd > 0 && st->page != MAP_FAILED && st->page && st->missing) {
+		struct uffdio_zeropage zp = {
+			.range = { .start = (uintptr_t)st->page,
+				   .len = (uint64_t)sysconf(_SC_PAGESIZE) },
+		};
+
+		ioctl(st->uffd, UFFDIO_ZEROPAGE, &zp);
+	} else if (st->uffd > 0 && st->page != MAP_FAILED && st->page) {
 		lu_uffd_wp(st, 0);
+	}
 	if (st->thread)
 		pthread_join((pthread_t)st->thread, NULL);
 	st->thread = 0;
@@ -862,16 +890,32 @@ static const char *const lu_others_steps[] = {
 	"GET_NAME", "closing the session (and reading handover_status)",
 };
 
+int lu_others_finish(int dev, const char *what, pid_t *pid)
+{
+	struct lu_others *o = mmap(NULL, sizeof(*o), PROT_READ | PROT_WRITE,
+				   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int r;
+
+	*pid = 0;
+	CHECK(o != MAP_FAILED);
+	o->dev = dev;
+	r = lu_within(LU_OTHERS_SECS, lu_others_run, o, pid);
+	if (r == -ETIMEDOUT)
+		lu_diag("%s hung for %d s while %s was stalled",
+			lu_others_steps[o->step], LU_OTHERS_SECS, what);
+	else if (r)
+		lu_diag("while %s was stalled, %s failed", what,
+			r < (int)LU_ARRAY_SIZE(lu_others_steps) ? lu_others_steps[r] : "?");
+	EXPECT_EQ(r, 0);
+	munmap(o, sizeof(*o));
+	return r;
+}
+
 int lu_stalled_ioctl(struct lu_stall *st, int dev, int fd, unsigned long cmd,
 		     const void *arg, size_t len, const char *what)
 {
-	struct lu_others *o = mmap(NULL, sizeof(*o), PROT_READ | PROT_WRITE,
-				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	pid_t pid;
 	int r;
-
-	CHECK(o != MAP_FAILED);
-	o->dev = dev;
 
 	r = lu_stall_start(st, fd, cmd, arg, len, LU_STALL_SECS);
 	if (r == -EOPNOTSUPP) {
@@ -883,17 +927,9 @@ int lu_stalled_ioctl(struct lu_stall *st, int dev, int fd, unsigned long cmd,
 		EXPECT_EQ(r, 0);
 		return lu_stall_end(st);
 	}
-	r = lu_within(LU_OTHERS_SECS, lu_others_run, o, &pid);
-	if (r == -ETIMEDOUT)
-		lu_diag("%s hung for %d s while %s was stalled in its reply",
-			lu_others_steps[o->step], LU_OTHERS_SECS, what);
-	else if (r)
-		lu_diag("while %s was stalled, %s failed", what,
-			r < (int)LU_ARRAY_SIZE(lu_others_steps) ? lu_others_steps[r] : "?");
-	EXPECT_EQ(r, 0);
+	lu_others_finish(dev, lu_fmt("%s (in its reply)", what), &pid);
 	r = lu_stall_end(st);
 	/* only now, if they hung, can they finish */
 	lu_child_reap(pid);
-	munmap(o, sizeof(*o));
 	return r;
 }

@@ -228,6 +228,8 @@ struct lu_stall {
 	unsigned long cmd;
 	int ret;		/* the ioctl's result (>= 0 or -errno) once ended */
 	int stalled;
+	int missing;		/* lu_stall_missing_start() */
+	int (*fn)(struct lu_stall *st);
 };
 
 /*
@@ -239,7 +241,16 @@ struct lu_stall {
  */
 int lu_stall_start(struct lu_stall *st, int fd, unsigned long cmd,
 		   const void *arg, size_t len, int secs);
-/* Lifts the protection, waits for the call and returns its result. */
+/*
+ * The same with a page that is not there at all (userfaultfd MISSING):
+ * @fn(@st) runs in a thread and stalls at its first touch of st->page, read
+ * or write, e.g. write(st->fd, st->page, ...) while holding the target's
+ * inode lock. 0 once it stalled; errors as lu_stall_start().
+ */
+int lu_stall_missing_start(struct lu_stall *st, int fd,
+			   int (*fn)(struct lu_stall *st), int secs);
+/* Lifts the protection (or fills the page with zeros), waits for the call
+ * and returns its result. */
 int lu_stall_end(struct lu_stall *st);
 /*
  * Runs @fn(@ctx) in a child process and waits up to @secs seconds for it:
@@ -258,5 +269,12 @@ int lu_child_reap(pid_t pid);
  */
 int lu_stalled_ioctl(struct lu_stall *st, int dev, int fd, unsigned long cmd,
 		     const void *arg, size_t len, const char *what);
+/*
+ * The check of lu_stalled_ioctl() alone: another process reads
+ * handover_status, CREATE_SESSIONs on @dev, preserves, GET_NAMEs and closes
+ * within 10 s while @what is stalled. 0, or the step (EXPECT reported it);
+ * the child is reaped once *@pid is handed to lu_child_reap().
+ */
+int lu_others_finish(int dev, const char *what, pid_t *pid);
 
 #endif /* LU_TEST_HARNESS_H */

@@ -247,18 +247,22 @@ struct seal_case {
 	uint64_t size;
 	long long pos_before;		/* set before preserving */
 	long long pos_after;		/* set after preserving (-1: none) */
+	int seals_after;		/* added by the user after preserving */
 };
 
 static const struct seal_case seal_cases[] = {
 	{ 1, MFD_ALLOW_SEALING, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW,
-	  F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW, 10000, 0, 4321 },
+	  F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW, 10000, 0, 4321, 0 },
 	{ 2, MFD_ALLOW_SEALING, F_SEAL_SEAL | F_SEAL_WRITE,
-	  F_SEAL_SEAL | F_SEAL_WRITE, 5000, 5000, -1 },
-	{ 3, MFD_ALLOW_SEALING, F_SEAL_FUTURE_WRITE, F_SEAL_FUTURE_WRITE, 3000, 1, -1 },
-	{ 4, 0, 0, F_SEAL_SEAL, 100, 0, -1 },
-	{ 5, MFD_ALLOW_SEALING, 0, 0, 4096, 0, 1000000 },	/* beyond EOF */
-	{ 6, MFD_ALLOW_SEALING, F_SEAL_SHRINK, F_SEAL_SHRINK, 777, 776, -1 },
-	{ 7, MFD_ALLOW_SEALING, F_SEAL_GROW, F_SEAL_GROW, 8192, 8000, 12 },
+	  F_SEAL_SEAL | F_SEAL_WRITE, 5000, 5000, -1, 0 },
+	{ 3, MFD_ALLOW_SEALING, F_SEAL_FUTURE_WRITE, F_SEAL_FUTURE_WRITE, 3000, 1, -1, 0 },
+	{ 4, 0, 0, F_SEAL_SEAL, 100, 0, -1, 0 },
+	{ 5, MFD_ALLOW_SEALING, 0, 0, 4096, 0, 1000000, 0 },	/* beyond EOF */
+	{ 6, MFD_ALLOW_SEALING, F_SEAL_SHRINK, F_SEAL_SHRINK, 777, 776, -1, 0 },
+	{ 7, MFD_ALLOW_SEALING, F_SEAL_GROW, F_SEAL_GROW, 8192, 8000, 12, 0 },
+	/* sealed while preserved: a seal is never taken away, here or next boot */
+	{ 8, MFD_ALLOW_SEALING, 0, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL,
+	  4000, 0, -1, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL },
 };
 
 static void seals_stage1(void)
@@ -277,6 +281,8 @@ static void seals_stage1(void)
 		/* the position is sampled at the kexec, not at preserve */
 		if (c->pos_after >= 0)
 			CHECK(lseek(m, c->pos_after, SEEK_SET) == c->pos_after);
+		if (c->seals_after)
+			CHECK_EQ(lu_add_seals(m, c->seals_after), 0);
 		close(m);
 	}
 	close(dev);
@@ -329,6 +335,9 @@ static void seals_stage2(void)
 	/* 7: GROW */
 	EXPECT_EQ(lu_pwrite(fd[7], "x", 1, 8192), -EPERM);
 	EXPECT_EQ(lu_ftruncate(fd[7], 100), 0);
+	/* 8: SHRINK|GROW|SEAL, added after preserving */
+	EXPECT_EQ(lu_ftruncate(fd[8], 0), -EPERM);
+	EXPECT_EQ(lu_add_seals(fd[8], F_SEAL_WRITE), -EPERM);
 	close(s);
 	close(dev);
 }

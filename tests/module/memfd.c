@@ -198,15 +198,16 @@ static void seals_while_preserved(void)
 	for (size_t i = 0; i < LU_ARRAY_SIZE(cases); i++) {
 		int s = CHECK_OK(lu_create_session(dev, lu_fmt("lu-m-seals-%zu", i)));
 		int m = CHECK_OK(lu_memfd("lu-m-seals", cases[i].flags, SZ, i));
-		int frozen = F_SEAL_GROW | F_SEAL_SHRINK;
 
 		if (cases[i].user)
 			CHECK_EQ(lu_add_seals(m, cases[i].user), 0);
 		CHECK_EQ(lu_seals(m), cases[i].before);
 		CHECK_EQ(lu_preserve_fd(s, m, 1), 0);
-		if (lu_seals(m) != (cases[i].before | frozen))
+		/* as upstream: the size freeze is not a seal */
+		if (lu_seals(m) != cases[i].before)
 			lu_diag("case %zu: user seals %#x", i, cases[i].before);
-		EXPECT_EQ(lu_seals(m), cases[i].before | frozen);
+		EXPECT_EQ(lu_seals(m), cases[i].before);
+		EXPECT_EQ(lu_ftruncate(m, SZ + 4096), -EPERM);
 		close(s);
 		if (lu_seals(m) != cases[i].before)
 			lu_diag("case %zu: user seals %#x", i, cases[i].before);
@@ -220,8 +221,42 @@ static void seals_while_preserved(void)
 }
 
 /*
- * Unpreserving removes only what the module added: a user's F_SEAL_SHRINK
- * survives any number of preserve/unpreserve rounds.
+ * Seals are only ever added: what the user seals while the file is
+ * preserved stays after unpreserve, also the seals the size freeze would
+ * have needed (F_SEAL_SHRINK, F_SEAL_GROW) and everything once F_SEAL_SEAL
+ * is set. A peer that checked SHRINK|SEAL before mapping may rely on it.
+ */
+static void seals_added_while_preserved(void)
+{
+	static const int added[] = {
+		F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_SHRINK | F_SEAL_GROW,
+		F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, F_SEAL_SEAL,
+		F_SEAL_WRITE | F_SEAL_SEAL,
+	};
+	int dev = CHECK_OK(lu_open_dev());
+
+	for (size_t i = 0; i < LU_ARRAY_SIZE(added); i++) {
+		int s = CHECK_OK(lu_create_session(dev, lu_fmt("lu-m-added-%zu", i)));
+		int m = CHECK_OK(lu_memfd("lu-m-added", MFD_ALLOW_SEALING, SZ, i));
+
+		CHECK_EQ(lu_preserve_fd(s, m, 1), 0);
+		CHECK_EQ(lu_add_seals(m, added[i]), 0);
+		EXPECT_EQ(lu_seals(m), added[i]);
+		close(s);
+		if (lu_seals(m) != added[i])
+			lu_diag("case %zu: added %#x while preserved", i, added[i]);
+		EXPECT_EQ(lu_seals(m), added[i]);
+		EXPECT_EQ(lu_ftruncate(m, 0), added[i] & F_SEAL_SHRINK ? -EPERM : 0);
+		if (added[i] & F_SEAL_SEAL)
+			EXPECT_EQ(lu_add_seals(m, F_SEAL_FUTURE_WRITE), -EPERM);
+		close(m);
+	}
+	close(dev);
+}
+
+/*
+ * Unpreserving changes no seal: a user's F_SEAL_SHRINK survives any number
+ * of preserve/unpreserve rounds.
  */
 static void seals_restored_twice(void)
 {
@@ -233,12 +268,51 @@ static void seals_restored_twice(void)
 		int s = CHECK_OK(lu_create_session(dev, "lu-m-twice"));
 
 		CHECK_EQ(lu_preserve_fd(s, m, round), 0);
-		EXPECT_EQ(lu_seals(m), F_SEAL_SHRINK | F_SEAL_GROW);
+		EXPECT_EQ(lu_seals(m), F_SEAL_SHRINK);
 		close(s);
 		EXPECT_EQ(lu_seals(m), F_SEAL_SHRINK);
 	}
 	EXPECT_EQ(lu_ftruncate(m, SZ * 2), 0);
 	EXPECT_EQ(lu_ftruncate(m, SZ), -EPERM);
+	close(dev);
+}
+
+/*
+ * The size freeze is the inode's: a file opened on it through /proc/self/fd
+ * while preserved refuses truncation, growing writes and fallocate too, and
+ * one opened before preserving refuses truncation. After unpreserve all of
+ * it works through both.
+ */
+static void frozen_through_reopen(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_create_session(dev, "lu-m-reopen"));
+	int m = CHECK_OK(lu_memfd("lu-m-reopen", MFD_ALLOW_SEALING, SZ, 3));
+	const char *path = lu_fmt("/proc/self/fd/%d", m);
+	int before = open(path, O_RDWR), after;
+	char b = 1;
+
+	CHECK(before >= 0);
+	CHECK_EQ(lu_preserve_fd(s, m, 1), 0);
+	after = open(path, O_RDWR);
+	CHECK(after >= 0);
+	EXPECT_EQ(lu_ftruncate(before, SZ / 2), -EPERM);
+	EXPECT_EQ(lu_ftruncate(after, SZ * 2), -EPERM);
+	EXPECT_EQ(lu_pwrite(after, &b, 1, SZ), -EPERM);
+	EXPECT_EQ(lu_fallocate(after, 0, 0, 4096), -EPERM);
+	EXPECT_EQ(lu_fallocate(after, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096),
+		  -EPERM);
+	EXPECT_EQ(lu_pwrite(after, &b, 1, 0), 1);
+	EXPECT_EQ(lu_fsize(m), SZ);
+	EXPECT_EQ(lu_seals(after), 0);
+	close(s);
+	EXPECT_EQ(lu_pwrite(after, &b, 1, SZ), 1);
+	EXPECT_EQ(lu_fallocate(after, 0, 0, SZ * 2), 0);
+	EXPECT_EQ(lu_ftruncate(before, SZ), 0);
+	EXPECT_EQ(lu_fsize(m), SZ);
+	close(after);
+	close(before);
+	close(m);
 	close(dev);
 }
 
@@ -266,6 +340,8 @@ static const struct lu_test tests[] = {
 	LU_TEST(writes_inside),
 	LU_TEST(mmap_after_preserve),
 	LU_TEST(seals_while_preserved),
+	LU_TEST(seals_added_while_preserved),
+	LU_TEST(frozen_through_reopen),
 	LU_TEST(seals_restored_twice),
 };
 

@@ -5,8 +5,12 @@
  * sessions' ioctls, CREATE_SESSION, closing a session and reading
  * handover_status all finish (lu_stalled_ioctl()). RETRIEVE_SESSION and
  * RETRIEVE_FD get the same test in the kexec chain (tests/kexec/stall.c).
+ * And a PRESERVE_FD that waits for its memfd's inode lock, held by a write
+ * stalled on a missing userfaultfd page, holds up nobody else either.
  */
 #include "harness.h"
+
+#include <pthread.h>
 
 static void get_name_stalled(void)
 {
@@ -45,9 +49,91 @@ static void create_session_stalled(void)
 	close(dev);
 }
 
+/* write(2) of the (missing) page into the memfd: stalls holding its i_rwsem */
+static int write_missing_page(struct lu_stall *st)
+{
+	ssize_t n = write(st->fd, st->page, 4096);
+
+	return n < 0 ? -errno : (int)n;
+}
+
+struct preserver {
+	int s, m, ret;
+	volatile int tid;
+};
+
+static void *preserve_thread(void *p)
+{
+	struct preserver *pr = p;
+
+	pr->tid = gettid();
+	pr->ret = lu_preserve_fd(pr->s, pr->m, 1);
+	return NULL;
+}
+
+/* the state letter of one of our threads ('D': waiting uninterruptibly) */
+static char thread_state(int tid)
+{
+	char buf[512], *p;
+	FILE *f = fopen(lu_fmt("/proc/self/task/%d/stat", tid), "r");
+	size_t n;
+
+	if (!f)
+		return '?';
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] && p[2] ? p[2] : '?';
+}
+
+static void preserve_fd_inode_stalled(void)
+{
+	struct preserver pr = { .ret = 1 };
+	struct lu_stall st;
+	pthread_t t;
+	double end;
+	pid_t pid;
+	int dev = CHECK_OK(lu_open_dev()), r;
+
+	pr.s = CHECK_OK(lu_create_session(dev, "stall-preserve"));
+	pr.m = CHECK_OK(lu_memfd("stall-preserve", 0, 4096, 5));
+	r = lu_stall_missing_start(&st, pr.m, write_missing_page, 10);
+	if (r == -EOPNOTSUPP) {
+		lu_stall_end(&st);
+		SKIP("userfaultfd is not available");
+	}
+	if (r) {
+		lu_diag("the write did not stall: %s", lu_val(r));
+		EXPECT_EQ(r, 0);
+		lu_stall_end(&st);
+		return;
+	}
+	/* PRESERVE_FD now waits for the inode lock the write holds */
+	CHECK_EQ(pthread_create(&t, NULL, preserve_thread, &pr), 0);
+	end = lu_now() + 10;
+	while ((!pr.tid || thread_state(pr.tid) != 'D') && lu_now() < end)
+		usleep(10000);
+	if (!pr.tid || thread_state(pr.tid) != 'D')
+		lu_diag("PRESERVE_FD did not block on the inode lock (state %c)",
+			pr.tid ? thread_state(pr.tid) : '?');
+	EXPECT_EQ(lu_others_finish(dev, "PRESERVE_FD (waiting for the inode lock)", &pid), 0);
+	EXPECT_EQ(lu_stall_end(&st), 4096);
+	pthread_join(t, NULL);
+	lu_child_reap(pid);
+	/* once the write is through, the preserve is too */
+	EXPECT_EQ(pr.ret, 0);
+	EXPECT_EQ(lu_ftruncate(pr.m, 1), -EPERM);
+	close(pr.s);
+	EXPECT_EQ(lu_ftruncate(pr.m, 1), 0);
+	close(pr.m);
+	close(dev);
+}
+
 static const struct lu_test tests[] = {
 	LU_TEST(get_name_stalled),
 	LU_TEST(create_session_stalled),
+	LU_TEST(preserve_fd_inode_stalled),
 };
 
 int main(int argc, char **argv)
