@@ -234,11 +234,20 @@ static int luo_memfd_preserve(struct luo_file *lf)
 {
 	struct file *file = lf->file;
 	struct inode *inode = file_inode(file);
+	struct file *reader __free(fput) = NULL;
 	int ret;
 
-	/* The bytes are read with kernel_read() at kexec. */
-	if (!(file->f_mode & FMODE_READ))
-		return -EBADF;
+	/*
+	 * The bytes are read with kernel_read() at kexec. As upstream, a
+	 * write-only fd is accepted: a private read-only file of the same
+	 * inode (no permission check: the caller holds the file) reads them.
+	 */
+	if (!(file->f_mode & FMODE_READ)) {
+		reader = dentry_open(&file->f_path, O_RDONLY | O_LARGEFILE,
+				     file->f_cred);
+		if (IS_ERR(reader))
+			return PTR_ERR(no_free_ptr(reader));
+	}
 	ret = luo_memfd_make_frozen_ops(file);
 	if (ret)
 		return ret;
@@ -268,7 +277,14 @@ static int luo_memfd_preserve(struct luo_file *lf)
 		__module_get(THIS_MODULE);
 		WRITE_ONCE(file->f_op, &luo_frozen->f);
 	}
+	lf->priv = (unsigned long)no_free_ptr(reader);
 	return 0;
+}
+
+/* What save reads through: the file itself, or its private reader. */
+static struct file *luo_memfd_reader(struct luo_file *lf)
+{
+	return lf->priv ? (struct file *)lf->priv : lf->file;
 }
 
 static void luo_memfd_unpreserve(struct luo_file *lf)
@@ -279,6 +295,9 @@ static void luo_memfd_unpreserve(struct luo_file *lf)
 	WRITE_ONCE(inode->i_fop, luo_shmem_fops);
 	WRITE_ONCE(inode->i_op, luo_shmem_iops);
 	inode_unlock(inode);
+	if (lf->priv)
+		fput((struct file *)lf->priv);
+	lf->priv = 0;
 }
 
 static int luo_memfd_save(struct luo_file *lf, void *dst,
@@ -289,7 +308,8 @@ static int luo_memfd_save(struct luo_file *lf, void *dst,
 
 	while (pos < lf->data_size) {
 		size_t chunk = min_t(u64, lf->data_size - pos, LUO_MEMFD_CHUNK);
-		ssize_t n = kernel_read(lf->file, dst + pos, chunk, &pos);
+		ssize_t n = kernel_read(luo_memfd_reader(lf), dst + pos, chunk,
+					&pos);
 
 		if (n < 0)
 			return n;

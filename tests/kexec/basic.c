@@ -125,6 +125,44 @@ static void one_stage2(void)
 
 KX_SCENARIO(kx_one, "one", { "stage1", one_stage1 }, { "stage2", one_stage2 });
 
+/* ---- wronly: a memfd preserved through a write-only fd (upstream accepts it) ---- */
+
+static void wronly_stage1(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_create_session(dev, "kx-wronly"));
+	int m = CHECK_OK(lu_memfd("kx-wronly", MFD_ALLOW_SEALING, 70001, 0x77));
+	int wo = open(lu_fmt("/proc/self/fd/%d", m), O_WRONLY);
+
+	CHECK(wo >= 0);
+	close(m);	/* only the write-only fd is left */
+	CHECK_EQ(lu_preserve_fd(s, wo, 3), 0);
+	CHECK_EQ(lu_pwrite(wo, "wo", 2, 100), 2);	/* written after preserving */
+	close(wo);
+	close(dev);
+	kx_hold(&s, 1);
+}
+
+static void wronly_stage2(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_retrieve_session(dev, "kx-wronly"));
+	int fd = CHECK_OK(lu_retrieve_fd(s, 3));
+	char buf[2];
+
+	EXPECT_EQ(lu_fsize(fd), 70001);
+	EXPECT_EQ(lu_compare(fd, 0, 100, 0x77), 0);
+	CHECK_EQ(lu_pread(fd, buf, 2, 100), 2);
+	EXPECT(!memcmp(buf, "wo", 2));
+	EXPECT_EQ(lu_compare(fd, 102, 70001 - 102, 0x77), 0);
+	EXPECT_EQ(lu_accmode(fd), O_RDWR);
+	close(fd);
+	close(s);
+	close(dev);
+}
+
+KX_SCENARIO(kx_wronly, "wronly", { "stage1", wronly_stage1 }, { "stage2", wronly_stage2 });
+
 /* ---- multi: several sessions, some empty ---- */
 
 #define MULTI_LONG "kx-multi-long-name-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxEND"

@@ -389,8 +389,29 @@ static void wrong_kind_outgoing(void)
 	close(dev);
 }
 
+/* As upstream: a write-only fd of a memfd can be preserved (its bytes too). */
+static void preserve_write_only(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_create_session(dev, "lu-s-wronly"));
+	int m = CHECK_OK(lu_memfd("lu-s-wronly", MFD_ALLOW_SEALING, 5000, 5));
+	int wo = open(lu_fmt("/proc/self/fd/%d", m), O_WRONLY | O_CLOEXEC);
+
+	CHECK(wo >= 0);
+	EXPECT_EQ(lu_accmode(wo), O_WRONLY);
+	EXPECT_EQ(lu_preserve_fd(s, wo, 1), 0);
+	EXPECT_EQ(lu_preserve_fd(s, m, 2), -EBUSY);
+	EXPECT_EQ(lu_ftruncate(wo, 1), -EPERM);	/* frozen like any other */
+	close(s);
+	EXPECT_EQ(lu_ftruncate(wo, 1), 0);
+	close(wo);
+	close(m);
+	close(dev);
+}
+
 static const struct lu_test tests[] = {
 	LU_TEST(preserve_memfd),
+	LU_TEST(preserve_write_only),
 	LU_TEST(token_eexist),
 	LU_TEST(token_per_session),
 	LU_TEST(preserve_ebadf),
