@@ -328,32 +328,6 @@ static void sparse_tokens(void)
 	close(dev);
 }
 
-/* writes @text to @path: 0 or -errno */
-static int write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, strlen(text));
-	close(fd);
-	return n < 0 ? -errno : 0;
-}
-
-static long long read_number(const char *path)
-{
-	char buf[64] = "";
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? atoll(buf) : -EIO;
-}
-
 /*
  * What the module allocates for a caller is charged to the caller's memory
  * cgroup: in a cgroup of its own, preserving 4000 memfds (created before)
@@ -362,26 +336,22 @@ static long long read_number(const char *path)
 static void memcg_charged(void)
 {
 	static int fds[NSPARSE];
-	const char *cg = "/tmp/lu-cg", *child = "/tmp/lu-cg/lu-s-memcg";
+	const char *cg = LU_CGROUP, *child = LU_CGROUP "/lu-s-memcg";
 	long long before, after;
 	int dev, s;
 
-	mkdir(cg, 0755);
-	if (mount("none", cg, "cgroup2", 0, NULL) && errno != EBUSY)
-		SKIP("cannot mount cgroup2: %s", lu_errname(errno));
-	if (write_text(lu_fmt("%s/cgroup.subtree_control", cg), "+memory"))
-		SKIP("no memory controller");
-	mkdir(child, 0755);
-	CHECK_EQ(write_text(lu_fmt("%s/cgroup.procs", child), lu_fmt("%d", getpid())), 0);
+	if (lu_memcg_make(cg, child))
+		SKIP("no cgroup2 memory controller");
+	CHECK_EQ(lu_write_text(lu_fmt("%s/cgroup.procs", child), lu_fmt("%d", getpid())), 0);
 	CHECK_EQ(lu_raise_nofile(NSPARSE + 256), 0);
 	s = open_session(&dev, "lu-s-memcg");
 	for (int i = 0; i < NSPARSE; i++)
 		fds[i] = CHECK_OK(lu_memfd_sparse("lu-s-memcg", 0, 0));
-	before = read_number(lu_fmt("%s/memory.current", child));
+	before = lu_read_number(lu_fmt("%s/memory.current", child));
 	CHECK(before > 0);
 	for (int i = 0; i < NSPARSE; i++)
 		CHECK_EQ(lu_preserve_fd(s, fds[i], lu_mix64(i + 7)), 0);
-	after = read_number(lu_fmt("%s/memory.current", child));
+	after = lu_read_number(lu_fmt("%s/memory.current", child));
 	lu_diag("memory.current grew by %lld bytes per preserved file",
 		(after - before) / NSPARSE);
 	EXPECT((after - before) / NSPARSE >= 100);
@@ -390,7 +360,7 @@ static void memcg_charged(void)
 		close(fds[i]);
 	close(dev);
 	/* leave the cgroup so that it can go */
-	write_text(lu_fmt("%s/cgroup.procs", cg), lu_fmt("%d", getpid()));
+	lu_write_text(lu_fmt("%s/cgroup.procs", cg), lu_fmt("%d", getpid()));
 	rmdir(child);
 }
 
