@@ -16,9 +16,10 @@
  * (ENOSPC there), so the kexec itself never runs out of space.
  *
  * Commit: the reboot notifier runs inside reboot(LINUX_REBOOT_CMD_KEXEC)
- * with the string "kexec reboot"; only then are the outgoing sessions
- * written: magic cleared first, then data, metadata, checksums, state, and
- * the magic last. A plain reboot or power-off writes nothing.
+ * with the string "kexec reboot" (and a kexec image loaded: RESTART2 can pass
+ * the same string); only then are the outgoing sessions written: magic
+ * cleared first, then data, metadata, checksums, state, and the magic last.
+ * A plain reboot or power-off writes nothing.
  *
  * Load: at module load a committed handover is marked claimed, so no later
  * boot can load it a second time (a warm reboot keeps RAM). At the first
@@ -601,12 +602,31 @@ static void luo_handover_commit(void)
 		nr_sessions, nr_files, data_off);
 }
 
+/*
+ * Whether a kexec image is loaded. kernel_kexec() refuses to run without
+ * one, but reboot(LINUX_REBOOT_CMD_RESTART2, "kexec reboot") passes the
+ * same string to a plain firmware restart. Unknown counts as loaded.
+ */
+static bool luo_kexec_loaded(void)
+{
+	char buf[8];
+
+	if (luo_read_file("/sys/kernel/kexec_loaded", buf, sizeof(buf)))
+		return true;
+	return buf[0] != '0';
+}
+
 static int luo_reboot_notify(struct notifier_block *nb, unsigned long code,
 			     void *cmd)
 {
-	/* kernel_kexec() is the only caller passing this exact string. */
-	if (code == SYS_RESTART && cmd && !strcmp(cmd, "kexec reboot"))
-		luo_handover_commit();
+	/* kernel_kexec() passes this exact string, with an image loaded. */
+	if (code != SYS_RESTART || !cmd || strcmp(cmd, "kexec reboot"))
+		return NOTIFY_DONE;
+	if (!luo_kexec_loaded()) {
+		pr_warn("restart called \"kexec reboot\" without a kexec image loaded: not a kexec, nothing handed over\n");
+		return NOTIFY_DONE;
+	}
+	luo_handover_commit();
 	return NOTIFY_DONE;
 }
 

@@ -174,6 +174,7 @@ void luo_memfd_exit(void);
 /* --- range.c --------------------------------------------------------- */
 
 int luo_range_find(u64 *addr, u64 *size);
+int luo_read_file(const char *path, char *buf, size_t len);
 
 /* --- handover.c ------------------------------------------------------ */
 

@@ -368,6 +368,7 @@ static struct file *luo_memfd_restore(const struct luo_ser_file *ser,
 {
 	u64 size = le64_to_cpu(ser->size);
 	struct file *file;
+	gfp_t gfp;
 	int ret;
 
 	/* As memfd_create(): unnamed, sized, seekable, large-file. */
@@ -377,7 +378,14 @@ static struct file *luo_memfd_restore(const struct luo_ser_file *ser,
 	file->f_mode |= LUO_MEMFD_FMODE;
 	file->f_flags |= O_LARGEFILE;
 
+	/*
+	 * Pages the caller's memory cgroup (or the machine) cannot hold fail
+	 * the restore with ENOMEM, to be retried; they never OOM-kill anyone.
+	 */
+	gfp = mapping_gfp_mask(file->f_mapping);
+	mapping_set_gfp_mask(file->f_mapping, gfp | __GFP_NORETRY | __GFP_NOWARN);
 	ret = luo_memfd_fill(file, data, size);
+	mapping_set_gfp_mask(file->f_mapping, gfp);
 	if (ret) {
 		fput(file);
 		return ERR_PTR(ret);

@@ -118,8 +118,15 @@ static void luo_cmdline_memmap(char *val, struct luo_cmdline *c)
 	}
 }
 
-/* Reads a small proc or sysfs file into @buf (NUL-terminated). */
-static int luo_read_file(const char *path, char *buf, size_t len)
+/**
+ * luo_read_file() - read a small proc or sysfs file
+ * @path: its path.
+ * @buf:  where to put it, NUL-terminated.
+ * @len:  size of @buf.
+ *
+ * Return: 0, or -errno.
+ */
+int luo_read_file(const char *path, char *buf, size_t len)
 {
 	struct file *f;
 	loff_t pos = 0;

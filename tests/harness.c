@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <sys/klog.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -693,6 +694,46 @@ double lu_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int lu_write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+long long lu_read_number(const char *path)
+{
+	char buf[64] = "";
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? atoll(buf) : -EIO;
+}
+
+int lu_memcg_make(const char *root, const char *child)
+{
+	int r;
+
+	mkdir(root, 0755);
+	if (mount("none", root, "cgroup2", 0, NULL) && errno != EBUSY)
+		return -errno;
+	r = lu_write_text(lu_fmt("%s/cgroup.subtree_control", root), "+memory");
+	if (r)
+		return r;
+	if (mkdir(child, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
 }
 
 /* ---- stalled ioctls (userfaultfd) ---- */

@@ -212,6 +212,17 @@ double lu_now(void);
 /* fill a name like snprintf into a static ring buffer */
 const char *lu_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* writes @text to @path: 0 or -errno */
+int lu_write_text(const char *path, const char *text);
+/* the number at the start of @path, or -errno */
+long long lu_read_number(const char *path);
+/*
+ * Mounts cgroup2 at @root (LU_CGROUP) unless it is, enables the memory
+ * controller for its children and makes @child: 0 or -errno.
+ */
+#define LU_CGROUP "/tmp/lu-cg"
+int lu_memcg_make(const char *root, const char *child);
+
 /* ---- stalled ioctls (userfaultfd) ---- */
 
 /*

@@ -10,7 +10,10 @@
  *         retrieves the session. A child sharing the session fd retrieves
  *         the files and is SIGKILLed 50 ms after the first one arrived, while
  *         it restores another (the module's log must show one cut short).
- *         Then every file is retrieved intact.
+ *         A child in a memory cgroup limited to 8 MiB cannot restore the
+ *         last file: ENOMEM, not the cgroup's OOM killer (whose report
+ *         would also fail the kernel log check). Then every file is
+ *         retrieved intact.
  */
 #include "kx.h"
 
@@ -128,7 +131,32 @@ static void killrestore_stage2(void)
 	lu_diag("restores cut short by the kills: %d", restore_fails);
 	EXPECT(restore_fails >= 1);
 
-	/* 3. everything is still there */
+	/* 3. a retriever whose memory cgroup is too small for a file */
+	if (lu_memcg_make(LU_CGROUP, LU_CGROUP "/kx-killrestore") == 0 &&
+	    lu_write_text(LU_CGROUP "/kx-killrestore/memory.max", "8M") == 0) {
+		int status;
+
+		pid = kr_fork();
+		if (pid == 0) {
+			if (lu_write_text(LU_CGROUP "/kx-killrestore/cgroup.procs",
+					  lu_fmt("%d", getpid())))
+				_exit(100);
+			_exit(-lu_retrieve_fd(s, KR_FILES) & 0xff);
+		}
+		CHECK_EQ(waitpid(pid, &status, 0), pid);
+		if (WIFEXITED(status))
+			lu_diag("in an 8 MiB memory cgroup, RETRIEVE_FD of 24 MiB: %s",
+				WEXITSTATUS(status) ? lu_errname(WEXITSTATUS(status)) : "an fd");
+		else
+			lu_diag("in an 8 MiB memory cgroup, RETRIEVE_FD of 24 MiB: killed by signal %d",
+				WTERMSIG(status));
+		EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == ENOMEM);
+		rmdir(LU_CGROUP "/kx-killrestore");
+	} else {
+		lu_diag("no memory cgroup: the ENOMEM retry is not tried");
+	}
+
+	/* 4. everything is still there */
 	EXPECT_STR(lu_status(), "loaded");
 	for (int i = 1; i <= KR_FILES; i++) {
 		int m = lu_retrieve_fd(s, i);

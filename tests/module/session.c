@@ -328,6 +328,42 @@ static void sparse_tokens(void)
 	close(dev);
 }
 
+/*
+ * What the module allocates for a caller is charged to the caller's memory
+ * cgroup: in a cgroup of its own, preserving 4000 memfds (created before)
+ * raises memory.current by at least 100 bytes per file.
+ */
+static void memcg_charged(void)
+{
+	static int fds[NSPARSE];
+	const char *cg = LU_CGROUP, *child = LU_CGROUP "/lu-s-memcg";
+	long long before, after;
+	int dev, s;
+
+	if (lu_memcg_make(cg, child))
+		SKIP("no cgroup2 memory controller");
+	CHECK_EQ(lu_write_text(lu_fmt("%s/cgroup.procs", child), lu_fmt("%d", getpid())), 0);
+	CHECK_EQ(lu_raise_nofile(NSPARSE + 256), 0);
+	s = open_session(&dev, "lu-s-memcg");
+	for (int i = 0; i < NSPARSE; i++)
+		fds[i] = CHECK_OK(lu_memfd_sparse("lu-s-memcg", 0, 0));
+	before = lu_read_number(lu_fmt("%s/memory.current", child));
+	CHECK(before > 0);
+	for (int i = 0; i < NSPARSE; i++)
+		CHECK_EQ(lu_preserve_fd(s, fds[i], lu_mix64(i + 7)), 0);
+	after = lu_read_number(lu_fmt("%s/memory.current", child));
+	lu_diag("memory.current grew by %lld bytes per preserved file",
+		(after - before) / NSPARSE);
+	EXPECT((after - before) / NSPARSE >= 100);
+	close(s);
+	for (int i = 0; i < NSPARSE; i++)
+		close(fds[i]);
+	close(dev);
+	/* leave the cgroup so that it can go */
+	lu_write_text(lu_fmt("%s/cgroup.procs", cg), lu_fmt("%d", getpid()));
+	rmdir(child);
+}
+
 static void get_name(void)
 {
 	struct liveupdate_session_get_name a;
@@ -422,6 +458,7 @@ static const struct lu_test tests[] = {
 	LU_TEST(close_unpreserves),
 	LU_TEST(files_500),
 	LU_TEST(sparse_tokens),
+	LU_TEST(memcg_charged),
 	LU_TEST(get_name),
 	LU_TEST(wrong_kind_outgoing),
 };
