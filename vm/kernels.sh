@@ -145,12 +145,15 @@ lu_chroot_ensure() {
 	command -v debootstrap >/dev/null ||
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
 	lu_knote "debootstrap sid into $LU_CHROOT (a minute or two, once)"
-	rm -rf "$LU_CHROOT"
+	# Into a temporary directory, renamed when complete: an interrupted run
+	# never leaves a half chroot that looks usable.
+	rm -rf "$LU_CHROOT" "$LU_CHROOT.tmp"
 	mkdir -p "$(dirname "$LU_CHROOT")"
 	debootstrap --variant=minbase \
 		--include=make,gcc-14,gcc-16,libc6-dev,pahole,libelf1t64,libssl3t64,zlib1g \
-		sid "$LU_CHROOT" "$(lu_mirror)" >"$LU_KBUILD/chroot/debootstrap.log" 2>&1 ||
+		sid "$LU_CHROOT.tmp" "$(lu_mirror)" >"$LU_KBUILD/chroot/debootstrap.log" 2>&1 ||
 		lu_kdie "debootstrap failed (log: $LU_KBUILD/chroot/debootstrap.log)"
+	mv "$LU_CHROOT.tmp" "$LU_CHROOT"
 }
 
 # Unpacks SUITE's headers, common headers and kbuild into the chroot, once.
