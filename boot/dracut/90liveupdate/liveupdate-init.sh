@@ -1,0 +1,18 @@
+#!/bin/sh
+# liveupdate-dkms: /init of a systemd initramfs made by dracut. Loads the
+# liveupdate module (modprobe applies liveupdate.addr=/liveupdate.size=; -b
+# honours modprobe.blacklist=) when the command line reserves a range, then
+# becomes systemd, keeping PID 1: systemd finds /dev/liveupdate when it starts
+# and restores the fd stores handed over across the kexec.
+mounted=
+if [ ! -r /proc/cmdline ]; then
+	mount -t proc proc /proc && mounted=1
+fi
+read -r cmdline </proc/cmdline
+case " $cmdline " in
+*" memmap="*'$'* | *" liveupdate.addr="*)
+	modprobe -b liveupdate || echo "liveupdate: the module did not load" >/dev/kmsg
+	;;
+esac
+[ -n "$mounted" ] && umount /proc
+exec @SYSTEMD@ "$@"

@@ -1,0 +1,195 @@
+# shellcheck shell=bash
+# The Debian sid image of the system test, built on the host with debootstrap
+# and cached under build/system/. Sourced by tests/system/run; expects LU_REPO.
+#
+#   build/system/base-TOOL/   debootstrap of sid: systemd, dkms, kexec-tools, the
+#                             initramfs TOOL (initramfs-tools or dracut), sid's stock cloud kernel 7.2 with its
+#                             headers, and trixie's 6.12 kernel with its headers
+#                             (installed with dpkg -i from trixie's archive).
+#                             Made once (a few minutes); its stamp says from what.
+#   build/system/root-TOOL/   a copy of base-TOOL/ with the project's packages
+#                             installed by dpkg -i inside it: DKMS builds the
+#                             module for both kernels there and the initramfs is
+#                             made there by the initramfs tool. Remade when a
+#                             package or test source changes.
+#   build/system/disk-TOOL.raw  root-TOOL/ as an ext4 file system (mkfs.ext4 -d); QEMU
+#                             boots it with snapshot=on: it is never changed.
+#   build/system/boot-TOOL/   the kernels and initramfs images of root-TOOL/, for
+#                             QEMU's -kernel/-initrd.
+
+# shellcheck source=vm/kernels.sh
+. "$LU_REPO/vm/kernels.sh"
+
+SYS_DIR=$LU_REPO/build/system
+# The initramfs tool: initramfs-tools (LU_SYS_INITRAMFS=dracut for dracut,
+# the first choice of sid's kernel packages; each has its own base).
+SYS_INITRAMFS=${LU_SYS_INITRAMFS:-initramfs-tools}
+SYS_BASE=$SYS_DIR/base-$SYS_INITRAMFS
+SYS_ROOT=$SYS_DIR/root-$SYS_INITRAMFS
+SYS_DISK=$SYS_DIR/disk-$SYS_INITRAMFS.raw
+SYS_BOOT=$SYS_DIR/boot-$SYS_INITRAMFS
+# What base-TOOL/ is made of (a change remakes it): debootstrap's packages,
+# then what apt installs in it (apt, unlike
+# debootstrap, takes the initramfs tool already there for the kernel's
+# "dracut | initramfs-tools" dependency).
+SYS_BOOTSTRAP_PKGS=systemd-sysv,udev,kmod,procps,util-linux,e2fsprogs,zstd,kexec-tools,$SYS_INITRAMFS
+SYS_APT_PKGS="linux-image-cloud-amd64 linux-headers-cloud-amd64 dkms gcc-14 make"
+SYS_BASE_VERSION=1
+
+sys_die() { echo "system: $*" >&2; exit 1; }
+sys_note() { [[ ${LU_QUIET:-0} == 1 ]] || echo "system: $*" >&2; }
+
+# Runs a command in DIR with /proc, /sys and /dev mounted (unmounted after).
+sys_chroot() {
+	local dir=$1 rc
+	shift
+	mount -t proc proc "$dir/proc"
+	mount -t sysfs sys "$dir/sys"
+	mount --bind /dev "$dir/dev"
+	mount -t devpts devpts "$dir/dev/pts" -o newinstance,ptmxmode=0666 2>/dev/null || true
+	LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive chroot "$dir" "$@"
+	rc=$?
+	umount "$dir/dev/pts" 2>/dev/null
+	umount "$dir/dev" "$dir/sys" "$dir/proc"
+	return $rc
+}
+
+sys_base_stamp() {
+	echo "v$SYS_BASE_VERSION $SYS_BOOTSTRAP_PKGS $SYS_APT_PKGS $(lu_kver trixie) $(lu_kver sid)"
+}
+
+# build/system/base/, made once.
+sys_base() {
+	local stamp tkver debs log=$SYS_BASE.log
+	stamp=$(sys_base_stamp)
+	[[ -f $SYS_BASE/.stamp && $(cat "$SYS_BASE/.stamp") == "$stamp" ]] && return 0
+	command -v debootstrap >/dev/null ||
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+	sys_note "debootstrap sid into $SYS_BASE (several minutes, once; log: $log)"
+	rm -rf "$SYS_BASE"
+	mkdir -p "$SYS_DIR"
+	: >"$log"
+	# kexec-tools: the image's own reboot must stay a reboot; the test kexecs
+	# with the package's helper.
+	debootstrap --variant=minbase --include="$SYS_BOOTSTRAP_PKGS" sid "$SYS_BASE" \
+		"$(lu_mirror)" >>"$log" 2>&1 || sys_die "debootstrap failed (log: $log)"
+	# shellcheck disable=SC2086
+	sys_chroot "$SYS_BASE" apt-get install -y -q --no-install-recommends $SYS_APT_PKGS \
+		>>"$log" 2>&1 || sys_die "installing the kernel failed (log: $log)"
+	# trixie's 6.12, installed like any kernel package (its postinst makes
+	# the initramfs with initramfs-tools).
+	tkver=$(lu_kver trixie)
+	debs=$SYS_BASE/tmp/trixie
+	lu_kdownload trixie "$debs" "linux-image-$tkver" "linux-headers-$tkver" \
+		"linux-headers-${tkver%-cloud-amd64}-common" "linux-kbuild-${tkver%-cloud-amd64}"
+	sys_chroot "$SYS_BASE" sh -c 'dpkg -i /tmp/trixie/*.deb' >>"$log" 2>&1 ||
+		sys_die "installing trixie's kernel failed (log: $log)"
+	rm -rf "$debs"
+	sys_configure "$SYS_BASE"
+	rm -rf "$SYS_BASE"/var/cache/apt/archives/*.deb "$SYS_BASE"/var/lib/apt/lists/*
+	echo "$stamp" >"$SYS_BASE/.stamp"
+}
+
+# What makes the image quick to boot under TCG and usable by the test.
+sys_configure() {
+	local r=$1 u
+	echo lu-sys >"$r/etc/hostname"
+	printf '/dev/vda / ext4 rw,noatime 0 1\n' >"$r/etc/fstab"
+	echo 'LOAD_KEXEC=false' >"$r/etc/default/kexec"
+	# No root password: the console is the test's only door.
+	chroot "$r" passwd -d root >/dev/null
+	for u in getty@tty1.service serial-getty@ttyS0.service systemd-timesyncd.service \
+		apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service \
+		fstrim.timer dpkg-db-backup.timer man-db.timer systemd-networkd-wait-online.service \
+		kexec-load.service kexec.service; do
+		ln -sf /dev/null "$r/etc/systemd/system/$u"
+	done
+	ln -sf /usr/lib/systemd/system/multi-user.target "$r/etc/systemd/system/default.target"
+}
+
+# ---- the package ------------------------------------------------------------
+
+SYS_PKGCHROOT=$SYS_DIR/pkgchroot
+SYS_DEBS=$SYS_DIR/debs
+
+# A sid chroot with Debian's packaging tools (the shared module build chroot
+# is left alone), made once.
+sys_pkgchroot() {
+	local log=$SYS_DIR/pkgchroot.log pkgs=build-essential,dpkg-dev,debhelper,dh-dkms
+	[[ -f $SYS_PKGCHROOT/.stamp && $(cat "$SYS_PKGCHROOT/.stamp") == "$pkgs" ]] && return 0
+	sys_note "debootstrap sid with $pkgs into $SYS_PKGCHROOT (once; log: $log)"
+	rm -rf "$SYS_PKGCHROOT"
+	mkdir -p "$SYS_DIR"
+	debootstrap --variant=minbase --include="$pkgs" sid "$SYS_PKGCHROOT" "$(lu_mirror)" \
+		>"$log" 2>&1 || sys_die "debootstrap of the packaging chroot failed (log: $log)"
+	echo "$pkgs" >"$SYS_PKGCHROOT/.stamp"
+}
+
+# dpkg-buildpackage -b -us -uc of the working tree (tracked and new files) in
+# the sid chroot; the .debs land in build/system/debs/. Prints their paths.
+sys_build_debs() {
+	local src=$SYS_PKGCHROOT/build/liveupdate log=$SYS_DIR/dpkg-buildpackage.log
+	sys_pkgchroot
+	rm -rf "$SYS_PKGCHROOT/build"
+	mkdir -p "$src" "$SYS_DEBS"
+	(cd "$LU_REPO" && git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$src")
+	sys_chroot "$SYS_PKGCHROOT" sh -c 'cd /build/liveupdate && dpkg-buildpackage -b -us -uc' \
+		>"$log" 2>&1 || { tail -n 30 "$log" >&2; sys_die "dpkg-buildpackage failed (log: $log)"; }
+	rm -f "$SYS_DEBS"/*.deb
+	cp "$SYS_PKGCHROOT"/build/*.deb "$SYS_DEBS/"
+	ls "$SYS_DEBS"/*.deb
+}
+
+# ---- the image the VMs boot -------------------------------------------------
+
+SYS_KEY_FILE=$SYS_DIR/root-$SYS_INITRAMFS.key
+
+# What the installed image is made from: a change remakes it.
+sys_root_key() {
+	(cd "$LU_REPO" && git ls-files -co --exclude-standard -z debian boot tools module include tests/system/guest |
+		sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1 | sed "s/\$/ $(sys_base_stamp | sha256sum | cut -c1-16)/"
+}
+
+# build/system/root/, disk.raw and boot/: the packages built, installed in a
+# copy of the base with dpkg -i, checked, and the test's own files added.
+sys_image() {
+	local key log=$SYS_DIR/install.log debs g=$LU_REPO/tests/system/guest
+	sys_base
+	key=$(sys_root_key)
+	if [[ -s $SYS_DISK && -f $SYS_KEY_FILE && $(cat "$SYS_KEY_FILE") == "$key" ]]; then
+		sys_note "image up to date ($SYS_DISK)"
+		return 0
+	fi
+	rm -f "$SYS_KEY_FILE"
+	sys_note "building the packages (dpkg-buildpackage -b in the sid chroot)"
+	mapfile -t debs < <(sys_build_debs)
+	((${#debs[@]})) || sys_die "no package built"
+	sys_note "installing ${debs[*]##*/} in a copy of the image (dpkg -i; DKMS, update-initramfs)"
+	rm -rf "$SYS_ROOT"
+	cp -a "$SYS_BASE" "$SYS_ROOT"
+	mkdir -p "$SYS_ROOT/tmp/debs"
+	cp "${debs[@]}" "$SYS_ROOT/tmp/debs/"
+	sys_chroot "$SYS_ROOT" sh -c 'dpkg -i /tmp/debs/*.deb' >"$log" 2>&1 ||
+		{ tail -n 30 "$log" >&2; sys_die "dpkg -i failed (log: $log)"; }
+	rm -rf "$SYS_ROOT/tmp/debs"
+	# The test's service, its driver (static: the image has no libc6-dev).
+	install -d "$SYS_ROOT/usr/local/lib/lu-sys"
+	gcc -static -O2 -Wall -Wextra -Werror -o "$SYS_ROOT/usr/local/lib/lu-sys/lu-fdstore" \
+		"$g/lu-fdstore.c" || sys_die "building lu-fdstore failed"
+	install -m 755 "$g/lu-sys" "$SYS_ROOT/usr/local/lib/lu-sys/"
+	install -m 644 "$g/lu-fdstore.service" "$g/lu-sys.service" "$SYS_ROOT/etc/systemd/system/"
+	ln -sf /etc/systemd/system/lu-sys.service "$SYS_ROOT/etc/systemd/system/multi-user.target.wants/lu-sys.service"
+	# PID 1 logs at debug level in the test: journald must not drop its
+	# messages (the restore lines the test looks for among them).
+	mkdir -p "$SYS_ROOT/etc/systemd/journald.conf.d"
+	printf '[Journal]\nStorage=persistent\nRateLimitIntervalSec=0\n' \
+		>"$SYS_ROOT/etc/systemd/journald.conf.d/lu.conf"
+	rm -rf "$SYS_BOOT"
+	mkdir -p "$SYS_BOOT"
+	cp "$SYS_ROOT"/boot/vmlinuz-* "$SYS_ROOT"/boot/initrd.img-* "$SYS_BOOT/"
+	sys_note "making $SYS_DISK (mkfs.ext4 -d)"
+	rm -f "$SYS_DISK"
+	mkfs.ext4 -q -F -L lu-sys -d "$SYS_ROOT" "$SYS_DISK" 4G >>"$log" 2>&1 ||
+		sys_die "mkfs.ext4 failed (log: $log)"
+	echo "$key" >"$SYS_KEY_FILE"
+}
