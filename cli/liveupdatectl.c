@@ -123,7 +123,35 @@ struct status {
 	const char *provider;	/* "module", "kernel" or "none" */
 	char handover[32];	/* handover_status, "" if not the module */
 	char addr[32], size[32];
+	int have_space;		/* the module's "space" (root-only) was read */
+	unsigned long long used, free;
+	char last[512];		/* the module's "last_handover", "" if unread */
 };
+
+/* Reads a whole (multi-line) sysfs file; "" if absent or unreadable. */
+static void read_all(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
+
+	buf[n > 0 ? n : 0] = 0;
+	if (fd >= 0)
+		close(fd);
+}
+
+/* "KEY VALUE" of a "key value" per line text, or NULL. */
+static const char *field(const char *text, const char *key, char *out, size_t len)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (!strncmp(p, key, klen) && p[klen] == ' ') {
+			snprintf(out, len, "%.*s", (int)strcspn(p + klen + 1, "\n"), p + klen + 1);
+			return out;
+		}
+	}
+	return NULL;
+}
 
 static void get_status(struct status *st)
 {
@@ -138,6 +166,17 @@ static void get_status(struct status *st)
 	read_line(PARAM_DIR "/handover_status", st->handover, sizeof(st->handover));
 	read_line(PARAM_DIR "/addr", st->addr, sizeof(st->addr));
 	read_line(PARAM_DIR "/size", st->size, sizeof(st->size));
+	{
+		char space[128], v[32];
+
+		read_all(PARAM_DIR "/space", space, sizeof(space));
+		if (field(space, "used", v, sizeof(v))) {
+			st->used = strtoull(v, NULL, 10);
+			st->have_space = field(space, "free", v, sizeof(v)) != NULL;
+			st->free = strtoull(v, NULL, 10);
+		}
+	}
+	read_all(PARAM_DIR "/last_handover", st->last, sizeof(st->last));
 }
 
 /* A JSON string of printable ASCII (what sysfs gives here); others escaped. */
@@ -194,7 +233,30 @@ static int cmd_status(int argc, char **argv)
 		json_num_or_null(st.addr);
 		printf(",\"size\":");
 		json_num_or_null(st.size);
-		printf("}}\n");
+		printf("},\"space\":");
+		if (st.have_space)
+			printf("{\"used\":%llu,\"free\":%llu}", st.used, st.free);
+		else
+			fputs("null", stdout);
+		printf(",\"last_handover\":");
+		if (st.last[0]) {
+			static const char *const keys[] = {
+				"sessions", "files", "bytes", "write_us", "check_us", "build_us",
+			};
+			char v[32];
+
+			printf("{\"status\":");
+			json_str(field(st.last, "status", v, sizeof(v)) ?: "");
+			for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+				if (field(st.last, keys[i], v, sizeof(v))) {
+					printf(",\"%s\":", keys[i]);
+					json_num_or_null(v);
+				}
+			putchar('}');
+		} else {
+			fputs("null", stdout);
+		}
+		printf("}\n");
 	} else {
 		printf("%-16s %s\n", "device:", st.device ? LIVEUPDATE_DEVICE : "absent");
 		printf("%-16s %s\n", "provider:", st.provider);
@@ -206,6 +268,16 @@ static int cmd_status(int argc, char **argv)
 
 			printf("%-16s %#llx-%#llx (%llu MiB)\n", "range:", a,
 			       sz ? a + sz - 1 : a, sz >> 20);
+		}
+		if (st.have_space)
+			printf("%-16s %llu bytes used, %llu free\n", "space:", st.used, st.free);
+		if (st.last[0]) {
+			char v[4][32];
+
+			if (field(st.last, "sessions", v[0], 32) && field(st.last, "files", v[1], 32) &&
+			    field(st.last, "bytes", v[2], 32) && field(st.last, "check_us", v[3], 32))
+				printf("%-16s %s sessions, %s files, %s bytes (checked in %s us)\n",
+				       "last handover:", v[0], v[1], v[2], v[3]);
 		}
 	}
 	return st.device ? EXIT_DONE : EXIT_UNAVAILABLE;

@@ -98,6 +98,55 @@ module_param_cb(handover_status, &luo_status_ops, NULL, 0444);
 MODULE_PARM_DESC(handover_status,
 		 "What the previous kernel handed over: none, pending, loaded, consumed, corrupt, version");
 
+/*
+ * Introspection, root-only: the space the handover takes now and what the
+ * last handover carried. Read without a lock (single words, READ_ONCE), so
+ * a read never waits; the fields of last_handover are set once per boot.
+ */
+static struct {
+	u64 sessions, files, bytes;
+	u32 write_us;
+	s64 check_us, build_us;
+} luo_last;
+
+static int luo_param_get_space(char *buf, const struct kernel_param *kp)
+{
+	u64 used = READ_ONCE(luo_reserved), size = READ_ONCE(luo_size);
+
+	return sysfs_emit(buf, "used %llu\nfree %llu\n", used,
+			  size > used ? size - used : 0);
+}
+
+static const struct kernel_param_ops luo_space_ops = {
+	.set = luo_param_set_readonly,
+	.get = luo_param_get_space,
+};
+
+module_param_cb(space, &luo_space_ops, NULL, 0400);
+MODULE_PARM_DESC(space, "Handover bytes reserved by the outgoing sessions (used) and left (free)");
+
+static int luo_param_get_last(char *buf, const struct kernel_param *kp)
+{
+	enum luo_status status = READ_ONCE(luo_status);
+
+	if (status != LUO_STATUS_LOADED)
+		return sysfs_emit(buf, "status %s\n", luo_status_names[status]);
+	/* Pairs with the smp_wmb() before the status became "loaded". */
+	smp_rmb();
+	return sysfs_emit(buf, "status loaded\nsessions %llu\nfiles %llu\nbytes %llu\nwrite_us %u\ncheck_us %lld\nbuild_us %lld\n",
+			  luo_last.sessions, luo_last.files, luo_last.bytes,
+			  luo_last.write_us, luo_last.check_us,
+			  luo_last.build_us);
+}
+
+static const struct kernel_param_ops luo_last_ops = {
+	.set = luo_param_set_readonly,
+	.get = luo_param_get_last,
+};
+
+module_param_cb(last_handover, &luo_last_ops, NULL, 0400);
+MODULE_PARM_DESC(last_handover, "What the last handover carried and what it took");
+
 static void luo_set_status(enum luo_status status)
 {
 	WRITE_ONCE(luo_status, status);
@@ -471,10 +520,17 @@ int luo_handover_load(void)
 		       ret);
 		return ret;
 	}
+	luo_last.sessions = nr_s;
+	luo_last.files = nr_f;
+	luo_last.bytes = img.used;
+	luo_last.write_us = le32_to_cpu(img.hdr.commit_us);
+	luo_last.check_us = ktime_us_delta(checked, start);
+	luo_last.build_us = ktime_us_delta(ktime_get(), checked);
 	pr_info("loaded %llu incoming sessions with %llu files, %llu bytes: written in %u us, checked in %lld us, built in %lld us\n",
-		nr_s, nr_f, img.used,
-		le32_to_cpu(img.hdr.commit_us), ktime_us_delta(checked, start),
-		ktime_us_delta(ktime_get(), checked));
+		nr_s, nr_f, img.used, luo_last.write_us, luo_last.check_us,
+		luo_last.build_us);
+	/* The figures above are published by the status change. */
+	smp_wmb();
 	luo_set_status(LUO_STATUS_LOADED);
 	return 0;
 }

@@ -600,6 +600,24 @@ int lu_raise_nofile(unsigned long n)
 	return setrlimit(RLIMIT_NOFILE, &rl) ? -errno : 0;
 }
 
+const char *lu_param(const char *name)
+{
+	static char ring[4][1024];
+	static int next;
+	char *buf = ring[next++ % 4];
+	int fd = open(lu_fmt(LU_PARAM_DIR "/%s", name), O_RDONLY);
+	ssize_t r;
+
+	if (fd < 0)
+		return NULL;
+	r = read(fd, buf, sizeof(ring[0]) - 1);
+	close(fd);
+	if (r < 0)
+		return NULL;
+	buf[r] = 0;
+	return buf;
+}
+
 int lu_read_status(char *buf, size_t len)
 {
 	int fd = open(LU_STATUS_PATH, O_RDONLY);

@@ -278,8 +278,39 @@ static void session_shared_by_fork(void)
 	close(s);
 }
 
+/*
+ * Introspection: "space" counts the handover bytes reserved (72 for the
+ * header, 72 per session, 48 per file plus its size rounded up to 8) and
+ * what is left; "last_handover" says there was none. Both root-only.
+ */
+static void introspection(void)
+{
+	unsigned long long size = strtoull(lu_param("size") ?: "0", NULL, 0);
+	int dev = CHECK_OK(lu_open_dev());
+	int s, m;
+	struct stat st;
+
+	CHECK(size > 0);
+	CHECK(stat(LU_PARAM_DIR "/space", &st) == 0);
+	EXPECT_EQ(st.st_mode & 0777, 0400);
+	CHECK(stat(LU_PARAM_DIR "/last_handover", &st) == 0);
+	EXPECT_EQ(st.st_mode & 0777, 0400);
+	EXPECT_STR(lu_param("space"), lu_fmt("used 72\nfree %llu\n", size - 72));
+	s = CHECK_OK(lu_create_session(dev, "lu-introspect"));
+	EXPECT_STR(lu_param("space"), lu_fmt("used 144\nfree %llu\n", size - 144));
+	m = CHECK_OK(lu_memfd("lu-introspect", MFD_ALLOW_SEALING, 100, 1));
+	CHECK_EQ(lu_preserve_fd(s, m, 1), 0);
+	EXPECT_STR(lu_param("space"), lu_fmt("used 296\nfree %llu\n", size - 296));
+	close(s);
+	EXPECT_STR(lu_param("space"), lu_fmt("used 72\nfree %llu\n", size - 72));
+	EXPECT_STR(lu_param("last_handover"), "status none\n");
+	close(m);
+	close(dev);
+}
+
 static const struct lu_test tests[] = {
 	LU_TEST(dev_node),
+	LU_TEST(introspection),
 	LU_TEST(status_none),
 	LU_TEST(single_opener),
 	LU_TEST(name_valid),
