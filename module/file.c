@@ -32,6 +32,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
+#include "handover_check.h"
 #include "internal.h"
 
 static const struct luo_file_handler *const luo_file_handlers[] = {
@@ -131,6 +132,22 @@ const struct luo_file_handler *luo_file_handler_by_type(u32 type)
 		if (luo_file_handlers[i]->type == type)
 			return luo_file_handlers[i];
 	return NULL;
+}
+
+/**
+ * luo_file_validate_record() - whether a file record suits its handler
+ * @f: the record, in a copy of the handover's metadata.
+ *
+ * Return: 0, -ENOENT if no handler takes its type, or the handler's error.
+ */
+int luo_file_validate_record(const struct luo_ser_file *f)
+{
+	const struct luo_file_handler *h;
+
+	h = luo_file_handler_by_type(le32_to_cpu(f->type));
+	if (!h)
+		return -ENOENT;
+	return h->validate(f);
 }
 
 /**

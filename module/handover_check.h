@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * liveupdate: checking a handover before anything in it is used
+ * (handover_check.c). Builds in the module and, with handover_user.h, as
+ * plain userspace C for the fuzz target (tests/fuzz/).
+ */
+#ifndef _LIVEUPDATE_HANDOVER_CHECK_H
+#define _LIVEUPDATE_HANDOVER_CHECK_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#else
+#include "handover_user.h"
+#endif
+
+#include "handover_format.h"
+
+enum luo_status {
+	LUO_STATUS_NONE,	/* nothing handed over */
+	LUO_STATUS_PENDING,	/* committed, not loaded yet */
+	LUO_STATUS_LOADED,
+	LUO_STATUS_CONSUMED,	/* an earlier boot loaded it already */
+	LUO_STATUS_CORRUPT,
+	LUO_STATUS_VERSION,	/* another format version */
+};
+
+/* What a check found: the status to report and, if refused, why. */
+struct luo_verdict {
+	enum luo_status status;
+	const char *why;
+};
+
+/* One file's data: where it is in the range, for the overlap check. */
+struct luo_extent {
+	u64 off;
+	u64 size;
+};
+
+/*
+ * A handover being loaded: the header and the metadata are copied out of the
+ * range once and only these copies are checked and used, so nothing can
+ * change between check and use. Only file data is read in place.
+ */
+struct luo_image {
+	struct luo_handover_header hdr;
+	void *meta;		/* meta_size bytes, kvmalloc()ed */
+	struct luo_extent *ext;	/* nr_files, kvmalloc()ed */
+	u64 meta_size;
+	u64 used;
+	u64 nr_sessions;
+	u64 nr_files;
+};
+
+bool luo_refuse(struct luo_verdict *v, const char *why);
+u32 luo_header_crc(const struct luo_handover_header *hdr);
+u32 luo_data_crc(const void *data, u64 size);
+int luo_handover_check(const void *base, u64 size, struct luo_image *img,
+		       struct luo_verdict *v);
+void luo_image_free(struct luo_image *img);
+
+/*
+ * file.c (in the module): whether a file record suits its type's handler.
+ * Return: 0, -ENOENT for a type no handler takes, or the handler's error.
+ */
+int luo_file_validate_record(const struct luo_ser_file *f);
+
+#endif /* _LIVEUPDATE_HANDOVER_CHECK_H */
