@@ -21,9 +21,9 @@
 . "$LU_REPO/vm/kernels.sh"
 
 SYS_DIR=$LU_REPO/build/system
-# The initramfs tool: initramfs-tools (LU_SYS_INITRAMFS=dracut for dracut,
-# the first choice of sid's kernel packages; each has its own base).
-SYS_INITRAMFS=${LU_SYS_INITRAMFS:-initramfs-tools}
+# The initramfs tool: dracut, the first choice of sid's kernel packages
+# (LU_SYS_INITRAMFS=initramfs-tools for the other; each has its own base).
+SYS_INITRAMFS=${LU_SYS_INITRAMFS:-dracut}
 SYS_BASE=$SYS_DIR/base-$SYS_INITRAMFS
 SYS_ROOT=$SYS_DIR/root-$SYS_INITRAMFS
 SYS_DISK=$SYS_DIR/disk-$SYS_INITRAMFS.raw
@@ -38,6 +38,16 @@ SYS_BASE_VERSION=1
 
 sys_die() { echo "system: $*" >&2; exit 1; }
 sys_note() { [[ ${LU_QUIET:-0} == 1 ]] || echo "system: $*" >&2; }
+
+# Unmounts what sys_chroot mounted in DIR, if an interrupted run left it:
+# never rm -rf a tree with the host's /dev bound into it.
+sys_unmount() {
+	local m
+	for m in dev/pts dev sys proc; do
+		mountpoint -q "$1/$m" 2>/dev/null && umount -l "$1/$m"
+	done
+	return 0
+}
 
 # Runs a command in DIR with /proc, /sys and /dev mounted (unmounted after).
 sys_chroot() {
@@ -66,6 +76,7 @@ sys_base() {
 	command -v debootstrap >/dev/null ||
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
 	sys_note "debootstrap sid into $SYS_BASE (several minutes, once; log: $log)"
+	sys_unmount "$SYS_BASE"
 	rm -rf "$SYS_BASE"
 	mkdir -p "$SYS_DIR"
 	: >"$log"
@@ -118,6 +129,7 @@ sys_pkgchroot() {
 	local log=$SYS_DIR/pkgchroot.log pkgs=build-essential,dpkg-dev,debhelper,dh-dkms
 	[[ -f $SYS_PKGCHROOT/.stamp && $(cat "$SYS_PKGCHROOT/.stamp") == "$pkgs" ]] && return 0
 	sys_note "debootstrap sid with $pkgs into $SYS_PKGCHROOT (once; log: $log)"
+	sys_unmount "$SYS_PKGCHROOT"
 	rm -rf "$SYS_PKGCHROOT"
 	mkdir -p "$SYS_DIR"
 	debootstrap --variant=minbase --include="$pkgs" sid "$SYS_PKGCHROOT" "$(lu_mirror)" \
@@ -165,6 +177,7 @@ sys_image() {
 	mapfile -t debs < <(sys_build_debs)
 	((${#debs[@]})) || sys_die "no package built"
 	sys_note "installing ${debs[*]##*/} in a copy of the image (dpkg -i; DKMS, update-initramfs)"
+	sys_unmount "$SYS_ROOT"
 	rm -rf "$SYS_ROOT"
 	cp -a "$SYS_BASE" "$SYS_ROOT"
 	mkdir -p "$SYS_ROOT/tmp/debs"
