@@ -81,6 +81,22 @@ static const char *errno_name(int err)
 	return "EPROTO";
 }
 
+/* Puts @fd into @mh as SCM_RIGHTS (nothing if @fd < 0); @cbuf holds one int. */
+static void attach_fd(struct msghdr *mh, char *cbuf, size_t len, int fd)
+{
+	struct cmsghdr *c;
+
+	if (fd < 0)
+		return;
+	mh->msg_control = cbuf;
+	mh->msg_controllen = len;
+	c = CMSG_FIRSTHDR(mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+}
+
 /* sd_notify() with an optional fd, without libsystemd. 1 sent, 0 no systemd. */
 static int notify(const char *msg, int fd)
 {
@@ -97,17 +113,7 @@ static int notify(const char *msg, int fd)
 	if (sa.sun_path[0] == '@')
 		sa.sun_path[0] = 0;
 	mh.msg_namelen = offsetof(struct sockaddr_un, sun_path) + strlen(sock);
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
+	attach_fd(&mh, cbuf, sizeof(cbuf), fd);
 	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -errno;
@@ -187,17 +193,7 @@ static void reply(int conn, int fd, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	iov.iov_len = strlen(buf);
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
+	attach_fd(&mh, cbuf, sizeof(cbuf), fd);
 	if (sendmsg(conn, &mh, MSG_NOSIGNAL) < 0)
 		say("reply: %s", strerror(errno));
 }
