@@ -33,6 +33,15 @@ u32 luo_header_crc(const struct luo_handover_header *hdr)
 	return crc32_le(~0U, (const u8 *)&tmp, sizeof(tmp));
 }
 
+u32 luo_header_v2_crc(const struct luo_header_v2 *hdr)
+{
+	struct luo_header_v2 tmp = *hdr;
+
+	tmp.header_crc = 0;
+	tmp.state = 0;
+	return crc32_le(~0U, (const u8 *)&tmp, sizeof(tmp));
+}
+
 bool luo_refuse(struct luo_verdict *v, const char *why)
 {
 	v->status = LUO_STATUS_CORRUPT;
@@ -87,13 +96,13 @@ static bool luo_check_file(const struct luo_ser_file *f, u64 data_start,
 {
 	u64 off = le64_to_cpu(f->data_off);
 	u64 size = le64_to_cpu(f->size);
-	int ret = luo_file_validate_record(f);
 
-	if (ret == -ENOENT)
+	/* Format 1 is frozen: its only file type is the memfd. */
+	if (le32_to_cpu(f->type) != LUO_FILE_TYPE_MEMFD)
 		return luo_refuse(v, "unknown file type");
 	if (f->reserved)
 		return luo_refuse(v, "non-zero reserved field in a file record");
-	if (ret)
+	if (!luo_memfd_v1_valid(f))
 		return luo_refuse(v, "invalid file record");
 	if (off < data_start || off > used || size > used - off)
 		return luo_refuse(v, "file data outside the handover");
@@ -118,31 +127,24 @@ static bool luo_check_extents(struct luo_extent *ext, u64 n,
 	return true;
 }
 
-/* Copies the header out of the range and checks it. */
-static bool luo_check_header(const void *base, u64 range_size,
-			     struct luo_image *img, struct luo_verdict *v)
+/* Checks a format 1 header (already copied to img->hdr). */
+static bool luo_check_header_v1(u64 range_size, struct luo_image *img,
+				struct luo_verdict *v)
 {
 	const struct luo_handover_header *hdr = &img->hdr;
-	u32 version;
 
-	memcpy(&img->hdr, base, sizeof(img->hdr));
-	version = le32_to_cpu(hdr->version);
-	if (version != LUO_HANDOVER_VERSION) {
-		v->status = LUO_STATUS_VERSION;
-		v->why = "format version not supported";
-		pr_err("handover format version %u is not supported (this module reads version %u)\n",
-		       version, LUO_HANDOVER_VERSION);
-		return false;
-	}
 	if (le32_to_cpu(hdr->header_size) != sizeof(*hdr))
 		return luo_refuse(v, "header size mismatch");
 	if (luo_header_crc(hdr) != le32_to_cpu(hdr->header_crc))
 		return luo_refuse(v, "header checksum mismatch");
 
 	img->used = le64_to_cpu(hdr->used_size);
+	img->meta_off = sizeof(*hdr);
 	img->meta_size = le64_to_cpu(hdr->meta_size);
 	img->nr_sessions = le64_to_cpu(hdr->nr_sessions);
 	img->nr_files = le64_to_cpu(hdr->nr_files);
+	img->commit_us = le32_to_cpu(hdr->commit_us);
+	img->sequence = le64_to_cpu(hdr->sequence);
 	if (img->used < sizeof(*hdr) || img->used > range_size)
 		return luo_refuse(v, "handover larger than the range");
 	if (img->meta_size > img->used - sizeof(*hdr))
@@ -154,6 +156,110 @@ static bool luo_check_header(const void *base, u64 range_size,
 	    img->nr_files * sizeof(struct luo_ser_file) != img->meta_size)
 		return luo_refuse(v, "metadata size does not match its records");
 	return true;
+}
+
+/* Copies a format 2 header out of the range and checks it. */
+static bool luo_check_header_v2(const void *base, u64 range_size,
+				struct luo_image *img, struct luo_verdict *v)
+{
+	const struct luo_header_v2 *hdr = &img->hdr2;
+	u64 min_rec = sizeof(struct luo_ser_file_v2);
+
+	if (range_size < LUO_PAGE_SIZE)
+		return luo_refuse(v, "range smaller than a page");
+	memcpy(&img->hdr2, base, sizeof(img->hdr2));
+	if (le32_to_cpu(hdr->header_size) != sizeof(*hdr))
+		return luo_refuse(v, "header size mismatch");
+	if (luo_header_v2_crc(hdr) != le32_to_cpu(hdr->header_crc))
+		return luo_refuse(v, "header checksum mismatch");
+	if (le32_to_cpu(hdr->page_size) != LUO_PAGE_SIZE || hdr->flags)
+		return luo_refuse(v, "unknown page size or flags");
+
+	img->used = le64_to_cpu(hdr->range_size);
+	img->meta_off = le64_to_cpu(hdr->meta_off);
+	img->meta_size = le64_to_cpu(hdr->meta_size);
+	img->nr_sessions = le64_to_cpu(hdr->nr_sessions);
+	img->nr_files = le64_to_cpu(hdr->nr_files);
+	img->commit_us = le32_to_cpu(hdr->commit_us);
+	img->sequence = le64_to_cpu(hdr->sequence);
+	if (img->used > range_size || img->used % LUO_PAGE_SIZE)
+		return luo_refuse(v, "handover larger than the range");
+	if (img->meta_off < LUO_PAGE_SIZE || img->meta_off % LUO_PAGE_SIZE ||
+	    img->meta_off > img->used ||
+	    img->meta_size > img->used - img->meta_off)
+		return luo_refuse(v, "metadata outside the handover");
+	/* Every record takes at least its fixed part: this bounds the counts. */
+	if (img->nr_sessions > img->meta_size / sizeof(struct luo_ser_session) ||
+	    img->nr_files > img->meta_size / min_rec)
+		return luo_refuse(v, "metadata size does not match its records");
+	return true;
+}
+
+/* Copies the header out of the range and checks it. */
+static bool luo_check_header(const void *base, u64 range_size,
+			     struct luo_image *img, struct luo_verdict *v)
+{
+	u32 version;
+
+	memcpy(&img->hdr, base, sizeof(img->hdr));
+	version = le32_to_cpu(img->hdr.version);
+	img->version = version;
+	if (version == LUO_FORMAT_V1)
+		return luo_check_header_v1(range_size, img, v);
+	if (version == LUO_FORMAT_V2)
+		return luo_check_header_v2(base, range_size, img, v);
+	v->status = LUO_STATUS_VERSION;
+	v->why = "format version not supported";
+	pr_err("handover format version %u is not supported (this module reads versions %u and %u)\n",
+	       version, LUO_FORMAT_V1, LUO_FORMAT_V2);
+	return false;
+}
+
+/* The metadata of format 2: session records, file records and payloads. */
+static int luo_check_meta_v2(struct luo_image *img, struct luo_verdict *v)
+{
+	u64 off = 0, s, seen = 0;
+
+	for (s = 0; s < img->nr_sessions; s++) {
+		const struct luo_ser_session *ss = img->meta + off;
+		size_t len;
+		u32 i, n;
+
+		if (img->meta_size - off < sizeof(*ss))
+			return luo_reject(v, "session record outside the metadata");
+		len = strnlen((const char *)ss->name, sizeof(ss->name));
+		if (!len || len == sizeof(ss->name))
+			return luo_reject(v, "bad session name");
+		if (ss->reserved)
+			return luo_reject(v, "non-zero reserved field in a session record");
+		off += sizeof(*ss);
+		n = le32_to_cpu(ss->nr_files);
+		if (n > img->nr_files - seen)
+			return luo_reject(v, "file records outside the metadata");
+		for (i = 0; i < n; i++) {
+			const struct luo_ser_file_v2 *f = img->meta + off;
+			u64 psize;
+
+			if (img->meta_size - off < sizeof(*f))
+				return luo_reject(v, "file records outside the metadata");
+			off += sizeof(*f);
+			psize = le32_to_cpu(f->payload_size);
+			if (psize > img->meta_size - off)
+				return luo_reject(v, "file payload outside the metadata");
+			off += psize;
+			/* Padding to the next record, if there is one. */
+			off += min_t(u64, img->meta_size - off,
+				     (LUO_HANDOVER_ALIGN - psize % LUO_HANDOVER_ALIGN) %
+				     LUO_HANDOVER_ALIGN);
+		}
+		seen += n;
+		cond_resched();
+	}
+	if (off != img->meta_size)
+		return luo_reject(v, "metadata size does not match its records");
+	if (seen != img->nr_files)
+		return luo_reject(v, "file count does not match its records");
+	return 0;
 }
 
 /**
@@ -176,6 +282,16 @@ int luo_handover_check(const void *base, u64 size, struct luo_image *img,
 
 	if (!luo_check_header(base, size, img, v))
 		return 1;
+	if (img->version == LUO_FORMAT_V2) {
+		img->meta = kvmalloc(img->meta_size ?: 1, GFP_KERNEL_ACCOUNT);
+		if (!img->meta)
+			return -ENOMEM;
+		memcpy(img->meta, base + img->meta_off, img->meta_size);
+		if (crc32_le(~0U, img->meta, img->meta_size) !=
+		    le32_to_cpu(img->hdr2.meta_crc))
+			return luo_reject(v, "metadata checksum mismatch");
+		return luo_check_meta_v2(img, v);
+	}
 	meta_end = sizeof(img->hdr) + img->meta_size;
 
 	img->meta = kvmalloc(img->meta_size ?: 1, GFP_KERNEL_ACCOUNT);
@@ -198,7 +314,7 @@ int luo_handover_check(const void *base, u64 size, struct luo_image *img,
 
 		if (img->meta_size - off < sizeof(*ss))
 			return luo_reject(v, "session record outside the metadata");
-		len = strnlen(ss->name, sizeof(ss->name));
+		len = strnlen((const char *)ss->name, sizeof(ss->name));
 		if (!len || len == sizeof(ss->name))
 			return luo_reject(v, "bad session name");
 		if (ss->reserved)
@@ -247,4 +363,58 @@ int luo_handover_check(const void *base, u64 size, struct luo_image *img,
 		}
 	}
 	return 0;
+}
+
+/**
+ * luo_cursor_init() - start walking a checked image's records
+ * @c:   the cursor.
+ * @img: an image luo_handover_check() accepted.
+ */
+void luo_cursor_init(struct luo_cursor *c, const struct luo_image *img)
+{
+	c->img = img;
+	c->off = 0;
+	c->files_left = 0;
+}
+
+/**
+ * luo_cursor_next() - the next record: a session, then each of its files
+ * @c: the cursor.
+ * @r: filled with the record.
+ *
+ * The image was checked: every record lies inside the metadata copy.
+ *
+ * Return: false after the last record.
+ */
+bool luo_cursor_next(struct luo_cursor *c, struct luo_record *r)
+{
+	const struct luo_image *img = c->img;
+
+	memset(r, 0, sizeof(*r));
+	if (c->off >= img->meta_size)
+		return false;
+	if (!c->files_left) {
+		r->session = img->meta + c->off;
+		c->files_left = le32_to_cpu(r->session->nr_files);
+		c->off += sizeof(*r->session);
+		return true;
+	}
+	c->files_left--;
+	if (img->version == LUO_FORMAT_V1) {
+		r->v1 = img->meta + c->off;
+		r->token = le64_to_cpu(r->v1->token);
+		r->type = le32_to_cpu(r->v1->type);
+		c->off += sizeof(*r->v1);
+	} else {
+		const struct luo_ser_file_v2 *f = img->meta + c->off;
+
+		r->token = le64_to_cpu(f->token);
+		r->type = le32_to_cpu(f->type);
+		r->payload_size = le32_to_cpu(f->payload_size);
+		r->payload = f + 1;
+		c->off += sizeof(*f) + r->payload_size;
+		c->off += (LUO_HANDOVER_ALIGN - r->payload_size % LUO_HANDOVER_ALIGN) %
+			  LUO_HANDOVER_ALIGN;
+	}
+	return true;
 }

@@ -14,6 +14,7 @@
 #endif
 
 #include "handover_format.h"
+#include "memfd_format.h"
 
 enum luo_status {
 	LUO_STATUS_NONE,	/* nothing handed over */
@@ -42,26 +43,63 @@ struct luo_extent {
  * change between check and use. Only file data is read in place.
  */
 struct luo_image {
-	struct luo_handover_header hdr;
+	u32 version;		/* LUO_FORMAT_V1 or LUO_FORMAT_V2 */
+	struct luo_handover_header hdr;	/* format 1 */
+	struct luo_header_v2 hdr2;	/* format 2 */
 	void *meta;		/* meta_size bytes, kvmalloc()ed */
-	struct luo_extent *ext;	/* nr_files, kvmalloc()ed */
+	struct luo_extent *ext;	/* format 1: nr_files, kvmalloc()ed */
+	u64 meta_off;		/* where the metadata is in the range */
 	u64 meta_size;
-	u64 used;
+	u64 used;		/* format 1: bytes; format 2: the range size */
 	u64 nr_sessions;
 	u64 nr_files;
+	u32 commit_us;
+	u64 sequence;
+};
+
+/*
+ * Walking a checked image's records, in order: a session, then its files.
+ * Format 1 file records are struct luo_ser_file (@v1); format 2 ones carry
+ * a payload for their handler.
+ */
+struct luo_cursor {
+	const struct luo_image *img;
+	u64 off;
+	u32 files_left;
+};
+
+struct luo_record {
+	const struct luo_ser_session *session;	/* set for a session */
+	u64 token;
+	u32 type;
+	const void *payload;			/* format 2 */
+	u32 payload_size;
+	const struct luo_ser_file *v1;		/* format 1 */
 };
 
 bool luo_refuse(struct luo_verdict *v, const char *why);
 u32 luo_header_crc(const struct luo_handover_header *hdr);
+u32 luo_header_v2_crc(const struct luo_header_v2 *hdr);
 u32 luo_data_crc(const void *data, u64 size);
 int luo_handover_check(const void *base, u64 size, struct luo_image *img,
 		       struct luo_verdict *v);
 void luo_image_free(struct luo_image *img);
+void luo_cursor_init(struct luo_cursor *c, const struct luo_image *img);
+bool luo_cursor_next(struct luo_cursor *c, struct luo_record *r);
 
-/*
- * file.c (in the module): whether a file record suits its type's handler.
- * Return: 0, -ENOENT for a type no handler takes, or the handler's error.
- */
-int luo_file_validate_record(const struct luo_ser_file *f);
+/* memfd_check.c: a format 2 memfd payload, checked. */
+struct luo_memfd_in {
+	u64 size;
+	u64 pos;
+	u32 seals;
+	u32 name_len;
+	const char *name;			/* in the payload, no NUL */
+	u32 nr_extents;
+	const struct luo_memfd_extent *ext;	/* in the payload */
+};
+
+int luo_memfd_parse(const void *payload, u32 size, u64 range_pages,
+		    struct luo_memfd_in *in);
+bool luo_memfd_v1_valid(const struct luo_ser_file *f);
 
 #endif /* _LIVEUPDATE_HANDOVER_CHECK_H */

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * liveupdate: the memfd handler's payload in a format 2 handover (the
+ * handler's own layout; the common record only carries its size).
+ *
+ *   struct luo_memfd_ser
+ *   name:    name_len bytes ("memfd:NAME" as /proc shows it, no NUL),
+ *            zero-padded to LUO_HANDOVER_ALIGN
+ *   extents: nr_extents struct luo_memfd_extent, by ascending index, not
+ *            overlapping; file pages no extent names are holes
+ */
+#ifndef _LIVEUPDATE_MEMFD_FORMAT_H
+#define _LIVEUPDATE_MEMFD_FORMAT_H
+
+#include <linux/types.h>
+
+/* Longest name: "memfd:" and memfd_create()'s 249 bytes. */
+#define LUO_MEMFD_NAME_MAX	255
+
+/**
+ * struct luo_memfd_ser - a memfd's state
+ * @size:       file size in bytes.
+ * @pos:        file position at the time of the kexec.
+ * @seals:      F_SEAL_* the user had set.
+ * @flags:      zero.
+ * @name_len:   bytes of name that follow, at most %LUO_MEMFD_NAME_MAX.
+ * @nr_extents: extents after the name.
+ */
+struct luo_memfd_ser {
+	__le64 size;
+	__le64 pos;
+	__le32 seals;
+	__le32 flags;
+	__le32 name_len;
+	__le32 nr_extents;
+};
+
+/* The extent's crc covers its pages. */
+#define LUO_EXTENT_CRC		0x1
+
+/**
+ * struct luo_memfd_extent - file pages that lie in consecutive range pages
+ * @index: first file page (offset / LUO_PAGE_SIZE).
+ * @page:  first range page (offset from the range's start / LUO_PAGE_SIZE).
+ * @count: number of pages, at least 1.
+ * @crc:   crc32 of the @count pages' bytes, if @flags has LUO_EXTENT_CRC.
+ * @flags: LUO_EXTENT_CRC or zero.
+ */
+struct luo_memfd_extent {
+	__le64 index;
+	__le32 page;
+	__le32 count;
+	__le32 crc;
+	__le32 flags;
+};
+
+#endif /* _LIVEUPDATE_MEMFD_FORMAT_H */
