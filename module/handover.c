@@ -141,17 +141,29 @@ static struct {
 	s64 copy_us;
 } luo_out;
 
+/* Zero-copy: not tried yet, in use, or why not (luo_store_ram()). */
+static int luo_ram_result = 1;
+
+/*
+ * used:  metadata bytes and data pages (as bytes) the outgoing sessions
+ *        reserved;
+ * free:  whole pages still free for more (the metadata rounded up);
+ * taken: pages held apart from reservations: the header, incoming files'
+ *        data, pages given to restored memfds.
+ */
 static int luo_param_get_space(char *buf, const struct kernel_param *kp)
 {
-	u64 taken = READ_ONCE(luo_nr_taken);
-	u64 used = READ_ONCE(luo_meta_reserved) +
-		   READ_ONCE(luo_pages_reserved) * LUO_PAGE_SIZE;
-	u64 avail = (luo_npages - min(taken, luo_npages)) * LUO_PAGE_SIZE;
+	u64 taken = READ_ONCE(luo_nr_taken), meta = READ_ONCE(luo_meta_reserved);
+	u64 pages = READ_ONCE(luo_pages_reserved);
+	u64 need = DIV_ROUND_UP(meta, LUO_PAGE_SIZE) + pages + taken;
+	int ram = READ_ONCE(luo_ram_result);
 
-	return sysfs_emit(buf, "used %llu\nfree %llu\nsize %llu\nin_place %llu\nzerocopy %s\n",
-			  used, avail > used ? avail - used : 0, luo_size,
-			  taken * LUO_PAGE_SIZE,
-			  luo_ram_added() ? "yes" : luo_zerocopy ? "auto" : "off");
+	return sysfs_emit(buf, "used %llu\nfree %llu\nsize %llu\ntaken %llu\nzerocopy %s\n",
+			  meta + pages * LUO_PAGE_SIZE,
+			  need < luo_npages ? (luo_npages - need) * LUO_PAGE_SIZE : 0,
+			  luo_size, taken * LUO_PAGE_SIZE,
+			  ram > 0 ? (luo_zerocopy ? "auto" : "off") :
+			  ram == 0 ? "yes" : luo_zerocopy ? "unavailable" : "off");
 }
 
 static const struct kernel_param_ops luo_space_ops = {
@@ -466,22 +478,21 @@ bool luo_store_page_of(struct page *page, u64 *index)
 int luo_store_ram(void)
 {
 	static DEFINE_MUTEX(lock);
-	static int result = 1;
 	void *base;
 	int ret;
 
 	guard(mutex)(&lock);
-	if (result <= 0)
-		return result;
+	if (luo_ram_result <= 0)
+		return luo_ram_result;
 	if (!luo_zerocopy) {
 		pr_info("zero-copy is off (zerocopy=0): memfds are restored by copying\n");
-		result = -EPERM;
-		return result;
+		WRITE_ONCE(luo_ram_result, -EPERM);
+		return luo_ram_result;
 	}
 	ret = luo_ram_probe(luo_addr, luo_size);
 	if (ret) {
-		result = ret;
-		return result;
+		WRITE_ONCE(luo_ram_result, ret);
+		return ret;
 	}
 	/* ram.c needs the range not busy; the mapping may stay meanwhile. */
 	release_mem_region(luo_addr, luo_size);
@@ -490,8 +501,8 @@ int luo_store_ram(void)
 	if (ret) {
 		if (request_mem_region(luo_addr, luo_size, "liveupdate handover"))
 			luo_region_held = true;
-		result = ret;
-		return result;
+		WRITE_ONCE(luo_ram_result, ret);
+		return ret;
 	}
 	/* Now RAM: map it through the direct map like any other. */
 	base = memremap(luo_addr, luo_size, MEMREMAP_WB);
@@ -502,8 +513,8 @@ int luo_store_ram(void)
 		memunmap(old);
 	}
 	__module_get(THIS_MODULE);
-	result = 0;
-	return result;
+	WRITE_ONCE(luo_ram_result, 0);
+	return 0;
 }
 
 /**

@@ -279,9 +279,11 @@ static void session_shared_by_fork(void)
 }
 
 /*
- * Introspection: "space" counts the handover bytes reserved (72 for the
- * header, 72 per session, 48 per file plus its size rounded up to 8) and
- * what is left; "last_handover" says there was none. Both root-only.
+ * Introspection: "space" counts what outgoing sessions reserved (72 per
+ * session; a memfd of P pages named "memfd:NAME": 16 + 32 + the name
+ * rounded up to 8 + 24 * (P + 1) bytes of metadata and P pages), the whole
+ * pages left, the range, the pages held (the header), and zero-copy's
+ * state; "last_handover" says there was none. Both root-only.
  */
 static void introspection(void)
 {
@@ -295,14 +297,19 @@ static void introspection(void)
 	EXPECT_EQ(st.st_mode & 0777, 0400);
 	CHECK(stat(LU_PARAM_DIR "/last_handover", &st) == 0);
 	EXPECT_EQ(st.st_mode & 0777, 0400);
-	EXPECT_STR(lu_param("space"), lu_fmt("used 72\nfree %llu\n", size - 72));
+#define SPACE(used, freep) lu_fmt("used %llu\nfree %llu\nsize %llu\ntaken 4096\nzerocopy auto\n", \
+				    (unsigned long long)(used), \
+				    (size / 4096 - 1 - (freep)) * 4096ULL, size)
+	EXPECT_STR(lu_param("space"), SPACE(0, 0));
 	s = CHECK_OK(lu_create_session(dev, "lu-introspect"));
-	EXPECT_STR(lu_param("space"), lu_fmt("used 144\nfree %llu\n", size - 144));
+	EXPECT_STR(lu_param("space"), SPACE(72, 1));
+	/* "memfd:lu-introspect" is 19 bytes: 16 + 32 + 24 + 24 * 2 = 120 */
 	m = CHECK_OK(lu_memfd("lu-introspect", MFD_ALLOW_SEALING, 100, 1));
 	CHECK_EQ(lu_preserve_fd(s, m, 1), 0);
-	EXPECT_STR(lu_param("space"), lu_fmt("used 296\nfree %llu\n", size - 296));
+	EXPECT_STR(lu_param("space"), SPACE(72 + 120 + 4096, 2));
 	close(s);
-	EXPECT_STR(lu_param("space"), lu_fmt("used 72\nfree %llu\n", size - 72));
+	EXPECT_STR(lu_param("space"), SPACE(0, 0));
+#undef SPACE
 	EXPECT_STR(lu_param("last_handover"), "status none\n");
 	close(m);
 	close(dev);

@@ -1,19 +1,48 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Space accounting, exact. The module is reloaded with size=1M (needs every
- * liveupdate fd closed, and lu-load in PATH, as in the VM bench). Capacity C
- * is the module's size; reserved = 72 (header) + 72 per session + for each
- * preserved file 48 + its size rounded up to 8. CREATE_SESSION or
- * PRESERVE_FD that does not fit: ENOSPC and nothing changes. Closing a
- * session gives its space back. The last test reloads the default size.
+ * Space accounting, exact (format 2, docs/design.md "Space"). The module is
+ * reloaded with size=1M (needs every liveupdate fd closed, and lu-load in
+ * PATH, as in the VM bench): N = 256 pages, page 0 the header. Outgoing
+ * sessions reserve metadata bytes - 72 per session, and per memfd of P pages
+ * named "memfd:NAME" 16 + 32 + (6 + strlen(NAME)) rounded up to 8 +
+ * 24 * (P + 1) - and data pages: P per memfd (none of which lie in the range
+ * here). Something fits when ceil(metadata / 4096) + data pages <= N - 1.
+ * CREATE_SESSION or PRESERVE_FD that does not fit: ENOSPC and nothing
+ * changes. Closing a session gives its space back. The last test reloads
+ * the default size.
  */
 #include "harness.h"
 
 #define C	(1024ULL * 1024)
-#define HDR	72ULL
+#define PG	4096ULL
+#define NPAGES	(C / PG)
 #define SES	72ULL
-#define FILEREC	48ULL
 #define R8(x)	(((x) + 7) & ~7ULL)
+
+static uint64_t pages_of(uint64_t size)
+{
+	return (size + PG - 1) / PG;
+}
+
+static uint64_t file_meta(uint64_t size, const char *name)
+{
+	return 16 + 32 + R8(6 + strlen(name)) + 24 * (pages_of(size) + 1);
+}
+
+static int fits(uint64_t meta, uint64_t pages)
+{
+	return (meta + PG - 1) / PG + pages <= NPAGES - 1;
+}
+
+/* The largest memfd named @name that fits next to @meta and @pages. */
+static uint64_t largest(uint64_t meta, uint64_t pages, const char *name)
+{
+	uint64_t p = 0;
+
+	while (fits(meta + file_meta((p + 1) * PG, name), pages + p + 1))
+		p++;
+	return p;
+}
 
 static void reload(const char *params)
 {
@@ -52,118 +81,102 @@ static void reload_1m(void)
 
 static void exact_fit(void)
 {
+	uint64_t p = largest(SES, 0, "lu-sp-big");
 	int dev = CHECK_OK(lu_open_dev());
-	int big = CHECK_OK(lu_memfd_sparse("lu-sp-big", MFD_ALLOW_SEALING, C - HDR - SES - FILEREC));
+	int big = CHECK_OK(lu_memfd_sparse("lu-sp-big", MFD_ALLOW_SEALING, p * PG));
+	int over = CHECK_OK(lu_memfd_sparse("lu-sp-bi+", MFD_ALLOW_SEALING, p * PG + 1));
+	int under = CHECK_OK(lu_memfd_sparse("lu-sp-bi-", MFD_ALLOW_SEALING, (p - 1) * PG + 1));
+	uint64_t meta = SES + file_meta(p * PG, "lu-sp-big");
+	uint64_t slack = (meta + PG - 1) / PG * PG - meta;
 	int one = CHECK_OK(lu_memfd("lu-sp-one", MFD_ALLOW_SEALING, 1, 1));
-	int zero = CHECK_OK(lu_memfd("lu-sp-zero", MFD_ALLOW_SEALING, 0, 1));
 
+	lu_diag("1 MiB range: a %llu-page memfd fits next to a session, %llu bytes of metadata slack",
+		(unsigned long long)p, (unsigned long long)slack);
+	CHECK_EQ(p, 253);
 	for (int round = 0; round < 3; round++) {
 		int s = CHECK_OK(lu_create_session(dev, "lu-sp-a"));
 		char name[LIVEUPDATE_SESSION_NAME_LENGTH];
 
+		/* one page more than fits */
+		EXPECT_EQ(lu_preserve_fd(s, over, 1), -ENOSPC);
 		CHECK_EQ(lu_preserve_fd(s, big, 1), 0);
-		/* full: nothing more fits */
+		/* full: no page left, so no data page for one more byte */
 		EXPECT_EQ(lu_preserve_fd(s, one, 2), -ENOSPC);
-		EXPECT_EQ(lu_preserve_fd(s, zero, 3), -ENOSPC);
-		EXPECT_EQ(lu_create_session(dev, "lu-sp-b"), -ENOSPC);
 		EXPECT_EQ(lu_get_name(s, name), 0);
 		EXPECT_EQ(lu_seals(one), 0);	/* not frozen */
 		close(s);
 		/* the space came back, big was unpreserved */
 		s = CHECK_OK(lu_create_session(dev, "lu-sp-b"));
-		CHECK_EQ(lu_preserve_fd(s, big, 1), 0);
+		CHECK_EQ(lu_preserve_fd(s, under, 1), 0);	/* same pages as big */
+		EXPECT_EQ(lu_preserve_fd(s, one, 2), -ENOSPC);
 		close(s);
 	}
 	close(big);
-	/* rounding to 8: 7 bytes less still takes the same room, 1 more does not fit */
-	{
-		int s = CHECK_OK(lu_create_session(dev, "lu-sp-c"));
-		int over = CHECK_OK(lu_memfd_sparse("lu-sp-over", MFD_ALLOW_SEALING,
-						    C - HDR - SES - FILEREC + 1));
-		int under = CHECK_OK(lu_memfd_sparse("lu-sp-under", MFD_ALLOW_SEALING,
-						     C - HDR - SES - FILEREC - 7));
-
-		EXPECT_EQ(lu_preserve_fd(s, over, 1), -ENOSPC);
-		EXPECT_EQ(lu_preserve_fd(s, under, 1), 0);
-		EXPECT_EQ(lu_preserve_fd(s, zero, 2), -ENOSPC);
-		EXPECT_EQ(lu_preserve_fd(s, over, 2), -ENOSPC);
-		close(s);
-	}
+	close(over);
+	close(under);
+	close(one);
 	close(dev);
 }
 
-static void rounding_and_sessions(void)
+/* The metadata's last page has room for whole sessions, not one more. */
+static void metadata_slack(void)
 {
-	/* leave 3 * 72 + 64 = 280 bytes after one session and one file */
-	uint64_t left = 3 * SES + 64;
-	uint64_t size = C - HDR - SES - FILEREC - left - 7;	/* rounds up by 7 */
+	uint64_t p = largest(SES, 0, "lu-sp-big");
+	uint64_t meta = SES + file_meta(p * PG, "lu-sp-big");
+	uint64_t slack = (meta + PG - 1) / PG * PG - meta, k = slack / SES, i;
 	int dev = CHECK_OK(lu_open_dev());
-	int s = CHECK_OK(lu_create_session(dev, "lu-sp-r"));
-	int a = CHECK_OK(lu_memfd_sparse("lu-sp-r", MFD_ALLOW_SEALING, size));
-	int x[4];
+	int s = CHECK_OK(lu_create_session(dev, "lu-sp-s"));
+	int big = CHECK_OK(lu_memfd_sparse("lu-sp-big", MFD_ALLOW_SEALING, p * PG));
+	int *x = calloc(k + 1, sizeof(int));
 
-	CHECK_EQ(R8(size), C - HDR - SES - FILEREC - left);
-	CHECK_EQ(lu_preserve_fd(s, a, 1), 0);
-	for (int i = 0; i < 3; i++)
-		x[i] = CHECK_OK(lu_create_session(dev, lu_fmt("lu-sp-x%d", i)));
-	/* 64 left */
-	EXPECT_EQ(lu_create_session(dev, "lu-sp-x3"), -ENOSPC);
-	EXPECT_EQ(lu_preserve_fd(s, CHECK_OK(lu_memfd("f17", 0, 17, 1)), 2), -ENOSPC);
-	EXPECT_EQ(lu_preserve_fd(x[0], CHECK_OK(lu_memfd("f17", 0, 17, 1)), 2), -ENOSPC);
-	CHECK_EQ(lu_preserve_fd(s, CHECK_OK(lu_memfd("f16", 0, 16, 1)), 2), 0);
-	/* 0 left */
-	EXPECT_EQ(lu_preserve_fd(s, CHECK_OK(lu_memfd("f0", 0, 0, 1)), 3), -ENOSPC);
-	EXPECT_EQ(lu_preserve_fd(x[1], CHECK_OK(lu_memfd("f0", 0, 0, 1)), 3), -ENOSPC);
-	/* closing an empty session gives back 72 */
-	close(x[1]);
-	CHECK_EQ(lu_preserve_fd(x[2], CHECK_OK(lu_memfd("f0", 0, 0, 1)), 3), 0);
-	/* 24 left */
-	EXPECT_EQ(lu_create_session(dev, "lu-sp-x1"), -ENOSPC);
-	EXPECT_EQ(lu_preserve_fd(s, CHECK_OK(lu_memfd("f1", 0, 1, 1)), 4), -ENOSPC);
-	/* closing x2 gives back 72 + 48 = 120: one session (72) + a file of 48 */
-	close(x[2]);
-	x[3] = CHECK_OK(lu_create_session(dev, "lu-sp-x3"));
-	/* 24 + 120 - 72 = 72 left: one file of 17..24 bytes */
-	CHECK_EQ(lu_preserve_fd(x[3], CHECK_OK(lu_memfd("f24", 0, 24, 1)), 1), 0);
-	EXPECT_EQ(lu_preserve_fd(x[3], CHECK_OK(lu_memfd("f0", 0, 0, 1)), 2), -ENOSPC);
+	CHECK(x);
+	CHECK(k > 0);
+	CHECK_EQ(lu_preserve_fd(s, big, 1), 0);
+	for (i = 0; i < k; i++)
+		x[i] = CHECK_OK(lu_create_session(dev, lu_fmt("lu-sp-x%llu", (unsigned long long)i)));
+	EXPECT_EQ(lu_create_session(dev, "lu-sp-xx"), -ENOSPC);
+	/* closing one gives its 72 bytes back: exactly one more session */
 	close(x[0]);
-	close(x[3]);
+	x[0] = CHECK_OK(lu_create_session(dev, "lu-sp-xx"));
+	EXPECT_EQ(lu_create_session(dev, "lu-sp-xy"), -ENOSPC);
+	for (i = 0; i < k; i++)
+		close(x[i]);
+	free(x);
 	close(s);
-	/* everything back */
-	s = CHECK_OK(lu_create_session(dev, "lu-sp-r"));
-	CHECK_EQ(lu_preserve_fd(s, CHECK_OK(lu_memfd_sparse("full", 0, C - HDR - SES - FILEREC)), 1), 0);
-	close(s);
+	close(big);
 	close(dev);
 }
 
 static void enospc_changes_nothing(void)
 {
+	uint64_t p = largest(SES, 0, "lu-sp-n");
 	int dev = CHECK_OK(lu_open_dev());
 	int s = CHECK_OK(lu_create_session(dev, "lu-sp-n"));
-	/* leaves 56 */
-	int f = CHECK_OK(lu_memfd_sparse("lu-sp-n", MFD_ALLOW_SEALING, C - HDR - SES - FILEREC - 56));
-	int m = CHECK_OK(lu_memfd("lu-sp-m", MFD_ALLOW_SEALING, 9, 9));
+	int f = CHECK_OK(lu_memfd_sparse("lu-sp-n", MFD_ALLOW_SEALING, (p - 1) * PG));
+	int m = CHECK_OK(lu_memfd("lu-sp-m", MFD_ALLOW_SEALING, PG + 1, 9));
 	int n = CHECK_OK(lu_memfd("lu-sp-8", MFD_ALLOW_SEALING, 8, 8));
 	int s2;
 
+	/* one data page left: m needs two */
+	CHECK(fits(SES + file_meta((p - 1) * PG, "lu-sp-n") + file_meta(8, "lu-sp-8"), p));
+	CHECK(!fits(SES + file_meta((p - 1) * PG, "lu-sp-n") + file_meta(PG + 1, "lu-sp-m"), p + 1));
 	CHECK_EQ(lu_preserve_fd(s, f, 1), 0);
 	CHECK_EQ(lu_add_seals(m, F_SEAL_SHRINK), 0);
 	EXPECT_EQ(lu_preserve_fd(s, m, 5), -ENOSPC);
 	/* m is untouched: seals as before, size not frozen, preservable */
 	EXPECT_EQ(lu_seals(m), F_SEAL_SHRINK);
-	EXPECT_EQ(lu_ftruncate(m, 100), 0);
+	EXPECT_EQ(lu_ftruncate(m, 100 + PG), 0);
 	EXPECT_EQ(lu_ftruncate(m, 9), -EPERM);	/* the user's own SHRINK seal */
-	EXPECT_EQ(lu_fsize(m), 100);
-	/* token 5 was not taken: an 8-byte file (56) fits under it exactly */
+	EXPECT_EQ(lu_fsize(m), 100 + PG);
+	/* token 5 was not taken: a one-page file fits under it exactly */
 	EXPECT_EQ(lu_preserve_fd(s, n, 5), 0);
-	EXPECT_EQ(lu_create_session(dev, "lu-sp-n2"), -ENOSPC);
-	EXPECT_EQ(lu_preserve_fd(s, CHECK_OK(lu_memfd("f0", 0, 0, 1)), 6), -ENOSPC);
+	EXPECT_EQ(lu_preserve_fd(s, CHECK_OK(lu_memfd("f1", 0, 1, 1)), 6), -ENOSPC);
 	close(s);
-	/* the failed create did not take the name; m can be preserved */
+	/* the failed preserve did not freeze m; it can be preserved now */
 	s2 = CHECK_OK(lu_create_session(dev, "lu-sp-n2"));
 	EXPECT_EQ(lu_preserve_fd(s2, m, 5), 0);
 	EXPECT_EQ(lu_seals(m), F_SEAL_SHRINK);
-	EXPECT_EQ(lu_ftruncate(m, 200), -EPERM);	/* frozen, not sealed */
+	EXPECT_EQ(lu_ftruncate(m, 200 + PG), -EPERM);	/* frozen, not sealed */
 	close(s2);
 	EXPECT_EQ(lu_seals(m), F_SEAL_SHRINK);
 	close(dev);
@@ -171,7 +184,7 @@ static void enospc_changes_nothing(void)
 
 static void session_capacity(void)
 {
-	uint64_t fit = (C - HDR) / SES;	/* 14562, 40 bytes left over */
+	uint64_t fit = (NPAGES - 1) * PG / SES;	/* 14506, 48 bytes left over */
 	int *fds = calloc(fit, sizeof(int));
 	int dev, last;
 	double t0 = lu_now();
@@ -193,9 +206,9 @@ static void session_capacity(void)
 	last = CHECK_OK(lu_create_session(dev, "lu-sp-last"));
 	EXPECT_EQ(lu_create_session(dev, "lu-sp-last2"), -ENOSPC);
 	close(last);
-	/* 72 + 40: a file record of 48 + 64 */
-	EXPECT_EQ(lu_preserve_fd(fds[0], CHECK_OK(lu_memfd("f64", 0, 64, 1)), 1), 0);
-	EXPECT_EQ(lu_preserve_fd(fds[0], CHECK_OK(lu_memfd("f0", 0, 0, 1)), 2), -ENOSPC);
+	/* 72 + 48 bytes: an empty memfd named "f0" takes 16 + 32 + 8 + 24 = 80 */
+	EXPECT_EQ(lu_preserve_fd(fds[0], CHECK_OK(lu_memfd("f0", 0, 0, 1)), 1), 0);
+	EXPECT_EQ(lu_preserve_fd(fds[0], CHECK_OK(lu_memfd("f1", 0, 0, 1)), 2), -ENOSPC);
 	for (uint64_t i = 0; i + 1 < fit; i++)
 		close(fds[i]);
 	close(dev);
@@ -210,7 +223,7 @@ static void reload_default(void)
 static const struct lu_test tests[] = {
 	LU_TEST(reload_1m),
 	LU_TEST(exact_fit),
-	LU_TEST(rounding_and_sessions),
+	LU_TEST(metadata_slack),
 	LU_TEST(enospc_changes_nothing),
 	LU_TEST(session_capacity),
 	LU_TEST(reload_default),
