@@ -8,7 +8,9 @@ extern const struct kx_scenario kx_status, kx_one, kx_multi, kx_seals,
 	kx_finish, kx_proto, kx_sessions2000, kx_files500, kx_big,
 	kx_unretrieved, kx_nospc, kx_corrupt_data, kx_corrupt_version,
 	kx_corrupt_garbage, kx_consumed, kx_trail, kx_golden, kx_lib,
-	kx_stall, kx_killrestore, kx_corrupt_overlap, kx_agent, kx_wronly;
+	kx_stall, kx_killrestore, kx_corrupt_overlap, kx_agent, kx_wronly,
+	kx_zc_big, kx_zc_writer, kx_zc_punch, kx_zc_pressure, kx_zc_fork,
+	kx_zc_offline, kx_zc_status, kx_zc_fallback;
 
 static const struct kx_scenario *const scenarios[] = {
 	&kx_status, &kx_one, &kx_multi, &kx_seals, &kx_finish, &kx_proto,
@@ -16,6 +18,8 @@ static const struct kx_scenario *const scenarios[] = {
 	&kx_corrupt_data, &kx_corrupt_version, &kx_corrupt_garbage,
 	&kx_consumed, &kx_trail, &kx_golden, &kx_lib,
 	&kx_stall, &kx_killrestore, &kx_corrupt_overlap, &kx_agent, &kx_wronly,
+	&kx_zc_big, &kx_zc_writer, &kx_zc_punch, &kx_zc_pressure, &kx_zc_fork,
+	&kx_zc_offline, &kx_zc_status, &kx_zc_fallback,
 };
 
 const char *kx_stage_arg;

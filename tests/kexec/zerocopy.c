@@ -1,0 +1,472 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Zero-copy handover (tests/kexec/zerocopy.plan, a VM whose range is aligned
+ * to the memory block size): memfds restored by taking their pages over live
+ * in the range, and the next kexec copies none of them. The plan runs boot 1
+ * (stage1: every memfd created and preserved, so copied by the first kexec),
+ * then boots 2, 3, 4 (stage2: retrieved, checked, changed, preserved again,
+ * while something tries to disturb the pages; check: the same, last time).
+ *
+ *   zc-big        ZC_BIG bytes, a marker page rewritten through mmap each boot
+ *   zc-writer     a child writes rounds of counters through mmap until the
+ *                 machine stops; the next boot finds a consistent state: a
+ *                 prefix of round R and the rest of round R-1
+ *   zc-punch      a hole punched through an fd opened before PRESERVE_FD:
+ *                 those pages arrive as zeros, the rest intact
+ *   zc-pressure   compaction, dropped caches and an anonymous-memory hog
+ *                 between PRESERVE_FD and the kexec
+ *   zc-fork       a forked child writes through its MAP_SHARED mapping after
+ *                 the parent preserved the memfd
+ *   zc-offline    offlining a memory block of the range is refused
+ *   zc-status     last_handover: boot 2 restored everything by taking pages
+ *                 over; from boot 3 on nothing was copied inside the kexec
+ *   zc-fallback   (a VM whose range cannot be RAM) restored by copying, and
+ *                 the module said why
+ */
+#include "kx.h"
+
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#define ZC_BIG		(1024ULL * LU_MiB)
+#define ZC_WRITER	(16ULL * LU_MiB)
+#define ZC_PUNCH	LU_MiB
+#define ZC_PRESSURE	(64ULL * LU_MiB)
+#define ZC_FORK		(4ULL * LU_MiB)
+#define ZC_PAGE		4096ULL
+
+/* The big memfd can be set smaller for a quick run: ZC_BIG_MIB=... */
+static uint64_t zc_big(void)
+{
+	const char *v = getenv("ZC_BIG_MIB");
+
+	return v && *v ? strtoull(v, NULL, 0) * LU_MiB : ZC_BIG;
+}
+
+/* A field of the module's last_handover, or -1. */
+static long long lh(const char *key)
+{
+	const char *text = lu_param("last_handover"), *p;
+	size_t n = strlen(key);
+
+	for (p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, key, n) && p[n] == ' ')
+			return strtoll(p + n + 1, NULL, 10);
+	return -1;
+}
+
+/* "yes", "auto", "off" or "unavailable", from the space parameter. */
+static const char *zerocopy_state(void)
+{
+	const char *text = lu_param("space"), *p = text ? strstr(text, "zerocopy ") : NULL;
+	static char buf[32];
+
+	if (!p)
+		return "";
+	snprintf(buf, sizeof(buf), "%s", p + 9);
+	buf[strcspn(buf, "\n")] = 0;
+	return buf;
+}
+
+/* A small text file's contents, or NULL. */
+static const char *read_text(const char *path)
+{
+	static char buf[256];
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return NULL;
+	buf[n] = 0;
+	return buf;
+}
+
+static int boot(void)
+{
+	return atoi(getenv("LU_STAGE") ?: "0");
+}
+
+/* Retrieves session @name's memfd @token, timing the RETRIEVE_FD. */
+static int zc_retrieve(const char *name, uint64_t token, int *sess)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_retrieve_session(dev, name));
+	double t0 = lu_now();
+	int m = CHECK_OK(lu_retrieve_fd(s, token));
+
+	lu_diag("%s: RETRIEVE_FD %.3f s", name, lu_now() - t0);
+	close(dev);
+	*sess = s;
+	return m;
+}
+
+/* Preserves @m in a new session @name and holds it until the kexec. */
+static void zc_preserve_hold(const char *name, int m, uint64_t token)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_create_session(dev, name));
+
+	CHECK_EQ(lu_preserve_fd(s, m, token), 0);
+	close(dev);
+	kx_hold(&s, 1);
+}
+
+static void *zc_map(int fd, uint64_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	CHECK(p != MAP_FAILED);
+	return p;
+}
+
+/* --- zc-big: the big memfd, a marker page per boot ------------------------ */
+
+static void big_stage1(void)
+{
+	int m = CHECK_OK(lu_memfd("zc-big", MFD_ALLOW_SEALING, zc_big(), 0xb1));
+
+	zc_preserve_hold("zc-big", m, 1);
+}
+
+/* The last page holds "bN" of the boot that last wrote it. */
+static void big_check_and_carry(int carry)
+{
+	uint64_t size = zc_big(), last = size - ZC_PAGE;
+	int s, m = zc_retrieve("zc-big", 1, &s);
+	char *p, want[8];
+	double t0;
+
+	EXPECT_EQ(lu_fsize(m), size);
+	t0 = lu_now();
+	EXPECT_EQ(lu_compare(m, 0, last, 0xb1), 0);
+	lu_diag("zc-big: compared %llu MiB in %.2f s", (unsigned long long)(size / LU_MiB),
+		lu_now() - t0);
+	p = zc_map(m, size);
+	if (boot() == 2)
+		EXPECT_EQ(lu_compare(m, last, ZC_PAGE, 0xb1), 0);
+	else
+		EXPECT_STR(p + last, lu_fmt("b%d", boot() - 1));
+	if (carry) {
+		snprintf(want, sizeof(want), "b%d", boot());
+		memcpy(p + last, want, strlen(want) + 1);
+	}
+	munmap(p, size);
+	EXPECT(!strncmp(lu_fd_link(m) ?: "", "/memfd:zc-big", 13));
+	close(s);
+	if (carry)
+		zc_preserve_hold("zc-big", m, 1);
+	close(m);
+}
+
+static void big_stage2(void)
+{
+	big_check_and_carry(1);
+}
+
+static void big_check(void)
+{
+	big_check_and_carry(0);
+}
+
+KX_SCENARIO(kx_zc_big, "zc-big", { "stage1", big_stage1 }, { "stage2", big_stage2 },
+	    { "check", big_check });
+
+/* --- zc-writer: writes until the machine stops ---------------------------- */
+
+#define SLOTS	(ZC_WRITER / 8)
+
+static void writer_start(int m)
+{
+	pid_t pid = fork();
+
+	CHECK(pid >= 0);
+	if (!pid) {
+		uint64_t *slot = zc_map(m, ZC_WRITER), round, i;
+
+		setsid();
+		for (round = slot[0] >> 32; ; round++)
+			for (i = 0; i < SLOTS; i++)
+				__atomic_store_n(&slot[i], (round + 1) << 32 | i,
+						 __ATOMIC_RELAXED);
+	}
+}
+
+/* Rounds R (a prefix) and R-1 (the rest), R >= @min_round. */
+static void writer_expect(int m, uint64_t min_round)
+{
+	uint64_t *slot = zc_map(m, ZC_WRITER), r = slot[0] >> 32, i = 0;
+
+	while (i < SLOTS && slot[i] == (r << 32 | i))
+		i++;
+	if (i < SLOTS) {
+		uint64_t split = i;
+
+		while (i < SLOTS && slot[i] == ((r - 1) << 32 | i))
+			i++;
+		lu_diag("zc-writer: round %llu up to slot %llu, round %llu after",
+			(unsigned long long)r, (unsigned long long)split,
+			(unsigned long long)r - 1);
+	} else {
+		lu_diag("zc-writer: round %llu complete", (unsigned long long)r);
+	}
+	EXPECT_EQ(i, SLOTS);
+	EXPECT(r >= min_round);
+	munmap(slot, ZC_WRITER);
+}
+
+static void writer_stage1(void)
+{
+	int m = CHECK_OK(lu_memfd_sparse("zc-writer", 0, ZC_WRITER));
+
+	CHECK_EQ(lu_fill(m, 0, ZC_WRITER, 0), 0);	/* no holes, round 0 = zeros */
+	zc_preserve_hold("zc-writer", m, 2);
+	writer_start(m);
+	close(m);
+}
+
+static void writer_stage2(void)
+{
+	int s, m = zc_retrieve("zc-writer", 2, &s);
+
+	writer_expect(m, boot() == 2 ? 0 : 1);
+	close(s);
+	zc_preserve_hold("zc-writer", m, 2);
+	writer_start(m);
+	close(m);
+}
+
+static void writer_check(void)
+{
+	int s, m = zc_retrieve("zc-writer", 2, &s);
+
+	writer_expect(m, 1);
+	close(m);
+	close(s);
+}
+
+KX_SCENARIO(kx_zc_writer, "zc-writer", { "stage1", writer_stage1 },
+	    { "stage2", writer_stage2 }, { "check", writer_check });
+
+/* --- zc-punch: a hole through an fd opened before PRESERVE_FD -------------- */
+
+static void punch_stage1(void)
+{
+	zc_preserve_hold("zc-punch", CHECK_OK(lu_memfd("zc-punch", 0, ZC_PUNCH, 0x9c)), 3);
+}
+
+/* Boot K >= 3 finds pages 1 .. K-2 punched by the boots before. */
+static void punch_expect(int m)
+{
+	int b = boot();
+
+	EXPECT_EQ(lu_fsize(m), ZC_PUNCH);
+	EXPECT_EQ(lu_compare(m, 0, ZC_PAGE, 0x9c), 0);
+	if (b >= 3)
+		EXPECT_EQ(lu_compare(m, ZC_PAGE, (b - 2) * ZC_PAGE, LU_ZEROS), 0);
+	EXPECT_EQ(lu_compare(m, (b - 1) * ZC_PAGE, ZC_PUNCH - (b - 1) * ZC_PAGE, 0x9c), 0);
+}
+
+static void punch_stage2(void)
+{
+	int s, m = zc_retrieve("zc-punch", 3, &s), early;
+
+	punch_expect(m);
+	close(s);
+	/* opened before PRESERVE_FD: shmem's own operations, not frozen */
+	early = CHECK_OK(open(lu_fmt("/proc/self/fd/%d", m), O_RDWR));
+	zc_preserve_hold("zc-punch", m, 3);
+	EXPECT_EQ(lu_fallocate(early, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       (boot() - 1) * ZC_PAGE, ZC_PAGE), 0);
+	close(early);
+	close(m);
+}
+
+static void punch_check(void)
+{
+	int s, m = zc_retrieve("zc-punch", 3, &s);
+
+	punch_expect(m);
+	close(m);
+	close(s);
+}
+
+KX_SCENARIO(kx_zc_punch, "zc-punch", { "stage1", punch_stage1 }, { "stage2", punch_stage2 },
+	    { "check", punch_check });
+
+/* --- zc-pressure: compaction and reclaim before the kexec ---------------- */
+
+static void pressure_stage1(void)
+{
+	zc_preserve_hold("zc-pressure",
+			 CHECK_OK(lu_memfd("zc-pressure", 0, ZC_PRESSURE, 0x77)), 4);
+}
+
+/* Touches most of the free memory, then lets it go. */
+static void hog(void)
+{
+	long avail = sysconf(_SC_AVPHYS_PAGES) * sysconf(_SC_PAGESIZE);
+	size_t len = avail > 256L << 20 ? (size_t)avail - (192UL << 20) : 0;
+	char *p;
+
+	if (!len)
+		return;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(p != MAP_FAILED);
+	for (size_t i = 0; i < len; i += 4096)
+		p[i] = 1;
+	munmap(p, len);
+	lu_diag("zc-pressure: touched %zu MiB", len >> 20);
+}
+
+static void pressure_stage2(void)
+{
+	int s, m = zc_retrieve("zc-pressure", 4, &s);
+
+	EXPECT_EQ(lu_compare(m, 0, ZC_PRESSURE, 0x77), 0);
+	close(s);
+	zc_preserve_hold("zc-pressure", m, 4);
+	close(m);
+	EXPECT_EQ(lu_write_text("/proc/sys/vm/compact_memory", "1"), 0);
+	EXPECT_EQ(lu_write_text("/proc/sys/vm/drop_caches", "3"), 0);
+	hog();
+	EXPECT_EQ(lu_write_text("/proc/sys/vm/compact_memory", "1"), 0);
+}
+
+static void pressure_check(void)
+{
+	int s, m = zc_retrieve("zc-pressure", 4, &s);
+
+	EXPECT_EQ(lu_compare(m, 0, ZC_PRESSURE, 0x77), 0);
+	close(m);
+	close(s);
+}
+
+KX_SCENARIO(kx_zc_pressure, "zc-pressure", { "stage1", pressure_stage1 },
+	    { "stage2", pressure_stage2 }, { "check", pressure_check });
+
+/* --- zc-fork: a child's shared mapping writes after PRESERVE_FD ------------ */
+
+static void fork_stage1(void)
+{
+	zc_preserve_hold("zc-fork", CHECK_OK(lu_memfd("zc-fork", 0, ZC_FORK, 0xf0)), 5);
+}
+
+static void fork_stage2(void)
+{
+	int s, m = zc_retrieve("zc-fork", 5, &s), pipefd[2], st;
+	char *p = zc_map(m, ZC_FORK), c;
+	pid_t pid;
+
+	if (boot() > 2)
+		EXPECT_STR(p + ZC_PAGE, lu_fmt("child of b%d", boot() - 1));
+	CHECK_EQ(pipe(pipefd), 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (!pid) {
+		/* waits for the preserve, then writes through the inherited map */
+		if (read(pipefd[0], &c, 1) != 1)
+			_exit(1);
+		snprintf(p + ZC_PAGE, 32, "child of b%d", boot());
+		_exit(0);
+	}
+	close(s);
+	zc_preserve_hold("zc-fork", m, 5);
+	CHECK_EQ(write(pipefd[1], "x", 1), 1);
+	CHECK_EQ(waitpid(pid, &st, 0), pid);
+	EXPECT(WIFEXITED(st) && !WEXITSTATUS(st));
+	munmap(p, ZC_FORK);
+	close(m);
+}
+
+static void fork_check(void)
+{
+	int s, m = zc_retrieve("zc-fork", 5, &s);
+	char *p = zc_map(m, ZC_FORK);
+
+	EXPECT_STR(p + ZC_PAGE, lu_fmt("child of b%d", boot() - 1));
+	EXPECT_EQ(lu_compare(m, 0, ZC_PAGE, 0xf0), 0);
+	munmap(p, ZC_FORK);
+	close(m);
+	close(s);
+}
+
+KX_SCENARIO(kx_zc_fork, "zc-fork", { "stage1", fork_stage1 }, { "stage2", fork_stage2 },
+	    { "check", fork_check });
+
+/* --- zc-offline: the range's memory blocks cannot be offlined ------------- */
+
+static void offline_check(void)
+{
+	unsigned long long addr = strtoull(getenv("LU_ADDR") ?: "0", NULL, 16);
+	unsigned long long size = strtoull(getenv("LU_SIZE") ?: "0", NULL, 0);
+	unsigned long long bs = strtoull(read_text("/sys/devices/system/memory/block_size_bytes") ?: "0",
+					 NULL, 16);
+	int tried = 0;
+
+	CHECK(addr && size && bs);
+	EXPECT_STR(zerocopy_state(), "yes");
+	for (unsigned long long a = addr; a < addr + size; a += bs) {
+		const char *state = lu_fmt("/sys/devices/system/memory/memory%llu/state", a / bs);
+		int ret = lu_write_text(state, "offline");
+
+		EXPECT(ret < 0);
+		EXPECT_STR(read_text(state), "online\n");
+		if (!tried++)
+			lu_diag("offline %s: %s", state, strerror(-ret));
+	}
+	EXPECT_EQ(tried, (int)(size / bs));
+}
+
+KX_SCENARIO(kx_zc_offline, "zc-offline", { "check", offline_check });
+
+/* --- zc-status: what each kexec copied ----------------------------------- */
+
+static void status_check(void)
+{
+	long long pages = lh("pages_inplace") + lh("pages_copied");
+
+	lu_diag("last_handover: %s", lu_param("last_handover"));
+	EXPECT_STR(lu_param("handover_status") ?: "", "loaded\n");
+	EXPECT(pages > 0);
+	if (boot() == 2) {
+		/* everything was new: copied by the first kexec, taken over now */
+		EXPECT_EQ(lh("pages_inplace"), 0);
+		EXPECT_EQ(lh("restore_pages_given"), lh("pages_copied"));
+	} else {
+		/* nothing copied inside this kexec, all of it taken over again */
+		EXPECT_EQ(lh("pages_copied"), 0);
+		EXPECT_EQ(lh("restore_pages_given"), lh("pages_inplace"));
+	}
+	EXPECT_EQ(lh("restore_pages_copied"), 0);
+	EXPECT_STR(zerocopy_state(), "yes");
+}
+
+KX_SCENARIO(kx_zc_status, "zc-status", { "check", status_check });
+
+/* --- zc-fallback: the range cannot be RAM: restored by copying ----------- */
+
+static void fallback_stage1(void)
+{
+	zc_preserve_hold("zc-fallback",
+			 CHECK_OK(lu_memfd("zc-fallback", 0, 16 * LU_MiB, 0xfa)), 6);
+}
+
+static void fallback_check(void)
+{
+	int s, m = zc_retrieve("zc-fallback", 6, &s);
+
+	kx_expect_memfd(m, 16 * LU_MiB, 0xfa);
+	EXPECT_EQ(lh("restore_pages_copied"), 16 * LU_MiB / ZC_PAGE);
+	EXPECT_EQ(lh("restore_pages_given"), 0);
+	EXPECT_STR(zerocopy_state(), "unavailable");
+	EXPECT(lu_dmesg_match("liveupdate:", "zero-copy", 6, 1) > 0);
+	close(m);
+	close(s);
+}
+
+KX_SCENARIO(kx_zc_fallback, "zc-fallback", { "stage1", fallback_stage1 },
+	    { "check", fallback_check });
