@@ -15,8 +15,11 @@
 #include <linux/slab.h>
 #include <uapi/linux/fcntl.h>
 
-/* struct folio_batch: pagevec.h until 7.x renamed it folio_batch.h. */
-#if __has_include(<linux/folio_batch.h>)
+/*
+ * struct folio_batch: pagevec.h until 7.x renamed it folio_batch.h (Kbuild:
+ * LUO_HAVE_FOLIO_BATCH_H when the headers have it).
+ */
+#ifdef LUO_HAVE_FOLIO_BATCH_H
 #include <linux/folio_batch.h>
 #else
 #include <linux/pagevec.h>

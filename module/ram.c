@@ -94,7 +94,7 @@
  * @kept:       pages the callback kept.
  */
 static struct luo_ram {
-	struct mutex lock;
+	struct mutex lock;	/* see @lock above */
 	unsigned long start_pfn;
 	unsigned long nr_pages;
 	unsigned long *given;
@@ -429,6 +429,7 @@ int luo_ram_add(u64 addr, u64 size)
 	luo_ram.start_pfn = PHYS_PFN(addr);
 	luo_ram.nr_pages = nr;
 	luo_ram.given = given;
+	/* Publish: luo_ram_added() readers then see the fields above. */
 	smp_store_release(&luo_ram.added, true);
 	__module_get(THIS_MODULE);
 	pr_info("ram: %#llx-%#llx added as " LUO_RAM_RESOURCE ", %lu pages kept, in %lld us\n",
@@ -455,6 +456,7 @@ out_online:
  */
 bool luo_ram_added(void)
 {
+	/* Pairs with luo_ram_add()'s release: the range's fields are valid. */
 	return smp_load_acquire(&luo_ram.added);
 }
 
