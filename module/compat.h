@@ -7,13 +7,19 @@
 #ifndef _LIVEUPDATE_COMPAT_H
 #define _LIVEUPDATE_COMPAT_H
 
+#include <linux/falloc.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <uapi/linux/fcntl.h>
 
-/* struct folio_batch moved out of pagevec.h (gone) in 7.x. */
-#if __has_include(<linux/folio_batch.h>)
+/*
+ * struct folio_batch: pagevec.h until 7.x renamed it folio_batch.h (Kbuild:
+ * LUO_HAVE_FOLIO_BATCH_H when the headers have it).
+ */
+#ifdef LUO_HAVE_FOLIO_BATCH_H
 #include <linux/folio_batch.h>
 #else
 #include <linux/pagevec.h>
@@ -68,5 +74,128 @@
 #else
 #define LUO_KERNEL_HAS_LUO	0
 #endif
+
+/* --- ram.c: the range as managed RAM --------------------------------- */
+
+/*
+ * The largest order the buddy allocator (and online_pages_range()) uses:
+ * MAX_PAGE_ORDER (inclusive) since 6.8, MAX_ORDER - 1 before.
+ */
+#ifdef MAX_PAGE_ORDER
+#define LUO_MAX_ORDER	MAX_PAGE_ORDER
+#else
+#define LUO_MAX_ORDER	(MAX_ORDER - 1)
+#endif
+
+/*
+ * Swapping one page-cache folio for another: replace_page_cache_folio()
+ * since 6.2, replace_page_cache_page() before. Kbuild defines
+ * LUO_HAVE_REPLACE_PAGE_CACHE_FOLIO when the kernel exports it.
+ */
+static inline void luo_replace_page_cache(struct folio *old, struct folio *new)
+{
+#ifdef LUO_HAVE_REPLACE_PAGE_CACHE_FOLIO
+	replace_page_cache_folio(old, new);
+#else
+	replace_page_cache_page(&old->page, &new->page);
+#endif
+}
+
+/*
+ * A locked, referenced, shmem-accounted folio at @index of shmem file
+ * @file, allocated for a write that has not happened yet (not uptodate),
+ * or the folio already there. shmem_get_folio() is exported since 6.x
+ * (Kbuild: LUO_HAVE_SHMEM_GET_FOLIO; LUO_SHMEM_GET_FOLIO_WRITE_END when it
+ * takes the write end, 6.11+); before, fallocate() allocates the same
+ * folio (shmem's SGP_FALLOC is SGP_WRITE on a new folio) and the page
+ * cache lookup locks it. Returns the folio or an ERR_PTR().
+ */
+static inline struct folio *luo_shmem_write_folio(struct file *file,
+						  pgoff_t index)
+{
+	struct folio *folio;
+	int err;
+
+#ifdef LUO_HAVE_SHMEM_GET_FOLIO
+#ifdef LUO_SHMEM_GET_FOLIO_WRITE_END
+	err = shmem_get_folio(file_inode(file), index, 0, &folio, SGP_WRITE);
+#else
+	err = shmem_get_folio(file_inode(file), index, &folio, SGP_WRITE);
+#endif
+	if (err)
+		return ERR_PTR(err);
+	return folio;
+#else
+	err = vfs_fallocate(file, FALLOC_FL_KEEP_SIZE,
+			    (loff_t)index << PAGE_SHIFT, PAGE_SIZE);
+	if (err)
+		return ERR_PTR(err);
+	/* NULL until 6.3, an ERR_PTR() since. */
+	folio = __filemap_get_folio(file->f_mapping, index, FGP_LOCK, 0);
+	if (IS_ERR_OR_NULL(folio))
+		return ERR_PTR(-ENOMEM);
+	return folio;
+#endif
+}
+
+/*
+ * Whether @file is a shmem file: shmem_mapping() is exported since 6.x
+ * (Kbuild: LUO_HAVE_SHMEM_MAPPING); before, the caller's word is taken.
+ */
+static inline bool luo_shmem_file(struct file *file)
+{
+#ifdef LUO_HAVE_SHMEM_MAPPING
+	return shmem_mapping(file->f_mapping);
+#else
+	return true;
+#endif
+}
+
+/*
+ * Take a reference on every page of shmem file @file that keeps it where
+ * it is, up to @max folios into @folios; pages not there yet are allocated
+ * (zeroed), as memfd_pin_folios() does. 6.11+ pins (FOLL_LONGTERM) with
+ * memfd_pin_folios() (Kbuild: LUO_HAVE_MEMFD_PIN_FOLIOS); before, a plain
+ * reference per page from shmem_read_mapping_page_gfp(), one folio entry
+ * per page. Returns the number of entries filled or -errno.
+ */
+static inline long luo_shmem_pin(struct file *file, loff_t size,
+				 struct folio **folios, unsigned int max)
+{
+#ifdef LUO_HAVE_MEMFD_PIN_FOLIOS
+	pgoff_t offset;
+
+	return memfd_pin_folios(file, 0, size - 1, folios, max, &offset);
+#else
+	struct address_space *mapping = file->f_mapping;
+	pgoff_t i, nr = DIV_ROUND_UP(size, PAGE_SIZE);
+	struct page *page;
+
+	for (i = 0; i < nr && i < max; i++) {
+		page = shmem_read_mapping_page_gfp(mapping, i,
+						   mapping_gfp_mask(mapping));
+		if (IS_ERR(page)) {
+			while (i--)
+				folio_put(folios[i]);
+			return PTR_ERR(page);
+		}
+		folios[i] = page_folio(page);
+	}
+	return i;
+#endif
+}
+
+/* Undo luo_shmem_pin() for the @nr entries it filled. */
+static inline void luo_shmem_unpin(struct folio **folios, unsigned int nr)
+{
+#ifdef LUO_HAVE_MEMFD_PIN_FOLIOS
+	unpin_folios(folios, nr);
+#else
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		folio_put(folios[i]);
+#endif
+}
 
 #endif /* _LIVEUPDATE_COMPAT_H */

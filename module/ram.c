@@ -1,36 +1,668 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * liveupdate: placeholder until the range-as-RAM layer lands: zero-copy is
- * reported unavailable and memfds are restored by copying.
+ * liveupdate: the reserved range as RAM the module manages
  */
+
+/**
+ * DOC: the range as managed RAM
+ *
+ * Upstream LUO restores a memfd by putting the very pages the old kernel
+ * used back into the new file's page cache; it can because KHO made the
+ * new kernel's memblock keep them. A module on a stock kernel has a
+ * ``memmap=SIZE$ADDR`` range instead, which the kernel never turns into
+ * struct pages. This layer turns it into RAM that only the module hands
+ * out, one page at a time, so that restoring a memfd is bookkeeping, not a
+ * copy of its bytes.
+ *
+ * luo_ram_add() hot-adds the range with add_memory_driver_managed() as
+ * ``System RAM (liveupdate)``, nested in the ``Reserved`` resource that
+ * ``memmap=`` made. Driver-managed RAM is not in the firmware memory map
+ * handed to the next kernel and kexec never places its segments there, so
+ * the range stays reserved across the next kexec. The blocks are onlined
+ * into a kernel zone (ZONE_NORMAL): 6.1 leaves hot-added memory offline by
+ * default and 6.12/7.2 pick a zone by policy, so for the duration of the
+ * add the default online type (``/sys/devices/system/memory/
+ * auto_online_blocks``) is set to ``online_kernel`` and then put back; no
+ * block may end up in ZONE_MOVABLE, which memfd_pin_folios() migrates out
+ * of. During onlining an online-page callback (set_online_page_callback())
+ * keeps every page of the range from the buddy allocator: each keeps the
+ * state memmap init gave it, a reference count of 1 and PageReserved
+ * (6.1) or PageOffline (6.8+), and is not counted in the zone's managed
+ * pages. A memory notifier vetoes offlining any block of the range, and the
+ * module stays pinned for the rest of the boot (see luo_ram_add()).
+ *
+ * luo_ram_give() makes one kept page the page-cache page of a shmem file at
+ * an index: shmem allocates and accounts a placeholder folio there (inode
+ * blocks, ``alloced``, the memory cgroup charge of the current task, the
+ * vm_enough_memory commitment), exactly as for a write, and
+ * replace_page_cache_folio() swaps the kept page in, moving the charge and
+ * the NR_FILE_PAGES/NR_SHMEM statistics. The placeholder is freed; with
+ * ``init_on_alloc=1`` (Debian's default) it was zeroed when allocated,
+ * which is most of what a give costs. The data page itself is never
+ * written. Once shmem frees a given page (truncate, unlink, swap-out) it
+ * goes to the buddy allocator like any other page: it is then ordinary RAM
+ * until the next boot, and must not be given again (luo_ram_give() refuses
+ * pages that are no longer in the kept state, but the caller's own map of
+ * which pfns hold data is what prevents handing out stale ones).
+ *
+ * luo_ram_pin() keeps a preserved memfd's pages where they are until the
+ * kexec: they are pinned (memfd_pin_folios(), 6.11+) or referenced (6.1)
+ * so that compaction, khugepaged and NUMA balancing cannot migrate them,
+ * and the mapping is marked unevictable, as SHM_LOCK does, so reclaim does
+ * not move them to swap.
+ */
+
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/printk.h>
+#include <linux/bitmap.h>
+#include <linux/cleanup.h>
+#include <linux/fs.h>
+#include <linux/ioport.h>
+#include <linux/ktime.h>
+#include <linux/memory.h>
+#include <linux/memory_hotplug.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/mutex.h>
+#include <linux/page-flags.h>
+#include <linux/pagemap.h>
+#include <linux/shmem_fs.h>
+#include <linux/slab.h>
+#include <linux/swap.h>
 
+#include "compat.h"
 #include "ram.h"
 
+#define LUO_RAM_RESOURCE	"System RAM (liveupdate)"
+#define LUO_RAM_ONLINE_TYPE	"online_kernel"
+#define LUO_RAM_AUTO_ONLINE	"devices/system/memory/auto_online_blocks"
+
+/**
+ * struct luo_ram - the managed range
+ * @lock:       serialises luo_ram_probe() and luo_ram_add().
+ * @start_pfn:  first pfn of the range; written before @added is set.
+ * @nr_pages:   pages in the range; likewise.
+ * @given:      one bit per page of the range, set while a give of it is
+ *              under way or once it succeeded.
+ * @added:      the range is online and kept (release/acquire with
+ *              @start_pfn, @nr_pages and @given).
+ * @allow_offline: the notifier lets the range go offline (undoing a failed
+ *              luo_ram_add()).
+ * @cb_start:   pfn range the online-page callback keeps: [cb_start, cb_end).
+ * @cb_end:     see @cb_start.
+ * @kept:       pages the callback kept.
+ */
+static struct luo_ram {
+	struct mutex lock;	/* see @lock above */
+	unsigned long start_pfn;
+	unsigned long nr_pages;
+	unsigned long *given;
+	bool added;
+	bool allow_offline;
+	unsigned long cb_start;
+	unsigned long cb_end;
+	atomic_long_t kept;
+} luo_ram = {
+	.lock = __MUTEX_INITIALIZER(luo_ram.lock),
+};
+
+/*
+ * The online-page callback: while luo_ram_add() onlines the range, keep
+ * its pages; anything else onlined at the same time (another driver's
+ * memory) goes to the buddy allocator as usual.
+ */
+static void luo_ram_online_page(struct page *page, unsigned int order)
+{
+	unsigned long pfn = page_to_pfn(page), i;
+	unsigned long start = READ_ONCE(luo_ram.cb_start);
+	unsigned long end = READ_ONCE(luo_ram.cb_end);
+
+	if (pfn >= start && pfn + (1UL << order) <= end) {
+		atomic_long_add(1L << order, &luo_ram.kept);
+		return;
+	}
+	if (pfn + (1UL << order) <= start || pfn >= end) {
+		generic_online_page(page, order);
+		return;
+	}
+	/* Never with a block-aligned range; page by page to be safe. */
+	for (i = 0; i < (1UL << order); i++) {
+		if (pfn + i >= start && pfn + i < end)
+			atomic_long_inc(&luo_ram.kept);
+		else
+			generic_online_page(page + i, 0);
+	}
+}
+
+/* A page still as the callback kept it: memmap init's state, one reference. */
+static bool luo_ram_page_kept(struct page *page)
+{
+	return page_ref_count(page) == 1 &&
+	       (PageOffline(page) || PageReserved(page));
+}
+
+/*
+ * Open a file of sysfs by its path below /sys, on a private kernel mount:
+ * the caller's mount namespace may have no /sys (a container, a kernel
+ * thread after switch_root).
+ */
+static struct file *luo_ram_sysfs_open(const char *path, int flags)
+{
+	struct file_system_type *type = get_fs_type("sysfs");
+	struct vfsmount *mnt;
+	struct file *f;
+
+	if (!type)
+		return ERR_PTR(-ENODEV);
+	mnt = kern_mount(type);
+	if (IS_ERR(mnt))
+		return ERR_CAST(mnt);
+	f = file_open_root_mnt(mnt, path, flags, 0);
+	kern_unmount(mnt);
+	return f;
+}
+
+static int luo_ram_sysfs_read(const char *path, char *buf, size_t len)
+{
+	struct file *f = luo_ram_sysfs_open(path, O_RDONLY);
+	loff_t pos = 0;
+	ssize_t n;
+
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	n = kernel_read(f, buf, len - 1, &pos);
+	fput(f);
+	if (n < 0)
+		return n;
+	buf[n] = '\0';
+	strim(buf);
+	return 0;
+}
+
+static int luo_ram_sysfs_write(const char *path, const char *val)
+{
+	struct file *f = luo_ram_sysfs_open(path, O_WRONLY);
+	loff_t pos = 0;
+	ssize_t n;
+
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	n = kernel_write(f, val, strlen(val), &pos);
+	fput(f);
+	return n < 0 ? n : 0;
+}
+
+/* Another owner of the online-page callback (virtio-mem, a balloon)? */
+static int luo_ram_callback_free(void)
+{
+	if (set_online_page_callback(luo_ram_online_page))
+		return -EBUSY;
+	restore_online_page_callback(luo_ram_online_page);
+	return 0;
+}
+
+static int luo_ram_probe_locked(u64 addr, u64 size)
+{
+	u64 block = memory_block_size_bytes();
+	struct range plug = mhp_get_pluggable_range(true);
+	char buf[32];
+
+	if (!size || addr + size < addr) {
+		pr_err("ram: range %#llx+%#llx is empty or wraps\n", addr, size);
+		return -EINVAL;
+	}
+	if (!IS_ALIGNED(addr, block) || !IS_ALIGNED(size, block)) {
+		pr_err("ram: range %#llx-%#llx is not aligned to and sized in the memory block size %#llx (/sys/devices/system/memory/block_size_bytes); zero-copy restore needs a range that is\n",
+		       addr, addr + size - 1, block);
+		return -EINVAL;
+	}
+	if (addr < plug.start || addr + size - 1 > plug.end) {
+		pr_err("ram: range %#llx-%#llx is outside what memory hotplug can add (%#llx-%#llx)\n",
+		       addr, addr + size - 1, plug.start, plug.end);
+		return -ERANGE;
+	}
+	if (region_intersects(addr, size, IORESOURCE_SYSTEM_RAM,
+			      IORES_DESC_NONE) != REGION_DISJOINT) {
+		pr_err("ram: range %#llx-%#llx already holds System RAM\n",
+		       addr, addr + size - 1);
+		return -EBUSY;
+	}
+	if (luo_ram_sysfs_read(LUO_RAM_AUTO_ONLINE, buf, sizeof(buf))) {
+		pr_err("ram: memory hotplug is unavailable (no /sys/" LUO_RAM_AUTO_ONLINE ")\n");
+		return -EOPNOTSUPP;
+	}
+	if (luo_ram_callback_free()) {
+		pr_err("ram: another driver owns the online-page callback (virtio-mem, a Hyper-V or Xen balloon); cannot keep the range's pages\n");
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/**
+ * luo_ram_probe() - whether the range can be managed as RAM here
+ * @addr: physical start of the range.
+ * @size: its size in bytes.
+ *
+ * Checks, without adding anything, that the range is aligned to and sized
+ * in the memory block size, lies where memory hotplug can add it, is not
+ * System RAM already, that memory hotplug is there and that no other driver
+ * (virtio-mem, a Hyper-V or Xen balloon) owns the online-page callback
+ * (found by taking it and giving it back at once: pages onlined meanwhile
+ * go to the buddy allocator as usual). Logs one line naming the reason if
+ * not. A range this module already added probes fine.
+ *
+ * Context: process context, may sleep.
+ * Return: 0, or -errno (-EINVAL, -ERANGE, -EBUSY, -EOPNOTSUPP).
+ */
 int luo_ram_probe(u64 addr, u64 size)
 {
-	pr_info("zero-copy unavailable in this build: memfds are restored by copying\n");
-	return -EOPNOTSUPP;
+	guard(mutex)(&luo_ram.lock);
+	if (luo_ram.added && PFN_PHYS(luo_ram.start_pfn) == addr &&
+	    PFN_PHYS(luo_ram.nr_pages) == size)
+		return 0;
+	return luo_ram_probe_locked(addr, size);
 }
 
+static int luo_ram_notify(struct notifier_block *nb, unsigned long action,
+			  void *data)
+{
+	const struct memory_notify *arg = data;
+	unsigned long start = READ_ONCE(luo_ram.cb_start);
+	unsigned long end = READ_ONCE(luo_ram.cb_end);
+
+	if (action != MEM_GOING_OFFLINE || READ_ONCE(luo_ram.allow_offline))
+		return NOTIFY_OK;
+	if (arg->start_pfn >= end || arg->start_pfn + arg->nr_pages <= start)
+		return NOTIFY_OK;
+	pr_info_ratelimited("ram: refusing to offline %#llx-%#llx: it belongs to liveupdate until the next boot\n",
+			    PFN_PHYS(arg->start_pfn),
+			    PFN_PHYS(arg->start_pfn + arg->nr_pages) - 1);
+	return notifier_from_errno(-EBUSY);
+}
+
+static struct notifier_block luo_ram_nb = {
+	.notifier_call = luo_ram_notify,
+};
+
+/* Every block of the range online, in a zone other than ZONE_MOVABLE? */
+static int luo_ram_check_online(u64 addr, u64 size)
+{
+	u64 block = memory_block_size_bytes(), a;
+	struct page *page;
+
+	for (a = addr; a < addr + size; a += block) {
+		page = pfn_to_online_page(PHYS_PFN(a));
+		if (!page) {
+			pr_err("ram: memory block %llu (%#llx) did not come online\n",
+			       a / block, a);
+			return -EIO;
+		}
+		if (page_zonenum(page) == ZONE_MOVABLE) {
+			pr_err("ram: memory block %llu (%#llx) came online in ZONE_MOVABLE\n",
+			       a / block, a);
+			return -EIO;
+		}
+	}
+	if (atomic_long_read(&luo_ram.kept) != PHYS_PFN(size)) {
+		pr_err("ram: kept %ld of the range's %lu pages\n",
+		       atomic_long_read(&luo_ram.kept), (unsigned long)PHYS_PFN(size));
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * Undo a hot-add whose onlining went wrong: hand the kept pages of the
+ * online blocks to the buddy allocator (as if no callback had kept them),
+ * then offline and remove the whole range. Returns 0 if it is gone.
+ */
+static int luo_ram_undo(u64 addr, u64 size)
+{
+	unsigned long pfn, end = PHYS_PFN(addr + size);
+	unsigned long step = 1UL << LUO_MAX_ORDER;
+	int ret;
+
+	for (pfn = PHYS_PFN(addr); pfn < end; pfn += step) {
+		struct page *page = pfn_to_online_page(pfn);
+
+		if (page && luo_ram_page_kept(page))
+			generic_online_page(page, LUO_MAX_ORDER);
+	}
+	WRITE_ONCE(luo_ram.allow_offline, true);
+	ret = offline_and_remove_memory(addr, size);
+	WRITE_ONCE(luo_ram.allow_offline, false);
+	return ret;
+}
+
+/**
+ * luo_ram_add() - hot-add the range as RAM that only this module hands out
+ * @addr: physical start of the range (as for luo_ram_probe()).
+ * @size: its size in bytes.
+ *
+ * Adds the whole range as driver-managed ``System RAM (liveupdate)``,
+ * onlines it into a kernel zone (ZONE_NORMAL, never ZONE_MOVABLE) and keeps
+ * every one of its pages from the buddy allocator, to be handed out with
+ * luo_ram_give(). The default online type is ``online_kernel`` for the
+ * duration of the call (another hot-add at the same moment would be onlined
+ * that way too) and is put back afterwards, as is the default online-page
+ * callback. A memory notifier refuses to offline any block of the range
+ * from then on.
+ *
+ * The caller must have released its own request_mem_region() on the range
+ * (a memremap() mapping may stay). The memory cannot be removed again once
+ * pages are given out, and /proc/iomem points to the module's resource
+ * name, so a successful add pins the module (__module_get()) for the rest
+ * of the boot. Calling it again for the same range returns 0.
+ *
+ * Context: process context, may sleep; takes the memory hotplug locks.
+ * Return: 0, or -errno with a log line; on failure nothing stays added
+ * (if even the removal fails, which the log says, the range stays as
+ * ordinary System RAM and the module pinned).
+ */
 int luo_ram_add(u64 addr, u64 size)
 {
-	return -EOPNOTSUPP;
+	unsigned long nr = PHYS_PFN(size);
+	unsigned long *given;
+	char saved[32];
+	ktime_t t0;
+	int ret, nid, undo;
+
+	guard(mutex)(&luo_ram.lock);
+	if (luo_ram.added) {
+		if (PFN_PHYS(luo_ram.start_pfn) == addr &&
+		    PFN_PHYS(luo_ram.nr_pages) == size)
+			return 0;
+		pr_err("ram: another range is already added\n");
+		return -EBUSY;
+	}
+	ret = luo_ram_probe_locked(addr, size);
+	if (ret)
+		return ret;
+	given = kvcalloc(BITS_TO_LONGS(nr), sizeof(long), GFP_KERNEL);
+	if (!given)
+		return -ENOMEM;
+	ret = luo_ram_sysfs_read(LUO_RAM_AUTO_ONLINE, saved, sizeof(saved));
+	if (!ret)
+		ret = luo_ram_sysfs_write(LUO_RAM_AUTO_ONLINE, LUO_RAM_ONLINE_TYPE);
+	if (ret) {
+		pr_err("ram: cannot set /sys/" LUO_RAM_AUTO_ONLINE " (%d)\n", ret);
+		kvfree(given);
+		return ret;
+	}
+
+	t0 = ktime_get();
+	atomic_long_set(&luo_ram.kept, 0);
+	WRITE_ONCE(luo_ram.cb_start, PHYS_PFN(addr));
+	WRITE_ONCE(luo_ram.cb_end, PHYS_PFN(addr + size));
+	ret = register_memory_notifier(&luo_ram_nb);
+	if (ret)
+		goto out_online;
+	ret = set_online_page_callback(luo_ram_online_page);
+	if (ret) {
+		pr_err("ram: another driver took the online-page callback\n");
+		goto out_notifier;
+	}
+	nid = memory_add_physaddr_to_nid(addr);
+	ret = add_memory_driver_managed(nid, addr, size, LUO_RAM_RESOURCE,
+					MHP_NONE);
+	if (ret) {
+		pr_err("ram: adding %#llx-%#llx as System RAM failed (%d)%s\n",
+		       addr, addr + size - 1, ret,
+		       ret == -EEXIST || ret == -EBUSY ?
+		       ": still claimed in /proc/iomem?" : "");
+		goto out_callback;
+	}
+	ret = luo_ram_check_online(addr, size);
+	if (ret) {
+		undo = luo_ram_undo(addr, size);
+		if (undo) {
+			pr_err("ram: could not remove the range again (%d); it stays ordinary System RAM until reboot\n",
+			       undo);
+			__module_get(THIS_MODULE);
+		}
+		goto out_callback;
+	}
+	restore_online_page_callback(luo_ram_online_page);
+	luo_ram_sysfs_write(LUO_RAM_AUTO_ONLINE, saved);
+
+	luo_ram.start_pfn = PHYS_PFN(addr);
+	luo_ram.nr_pages = nr;
+	luo_ram.given = given;
+	/* Publish: luo_ram_added() readers then see the fields above. */
+	smp_store_release(&luo_ram.added, true);
+	__module_get(THIS_MODULE);
+	pr_info("ram: %#llx-%#llx added as " LUO_RAM_RESOURCE ", %lu pages kept, in %lld us\n",
+		addr, addr + size - 1, nr,
+		ktime_us_delta(ktime_get(), t0));
+	return 0;
+
+out_callback:
+	restore_online_page_callback(luo_ram_online_page);
+out_notifier:
+	unregister_memory_notifier(&luo_ram_nb);
+out_online:
+	WRITE_ONCE(luo_ram.cb_start, 0);
+	WRITE_ONCE(luo_ram.cb_end, 0);
+	luo_ram_sysfs_write(LUO_RAM_AUTO_ONLINE, saved);
+	kvfree(given);
+	return ret;
 }
 
+/**
+ * luo_ram_added() - whether luo_ram_add() succeeded in this boot
+ *
+ * Return: true once the range is online and kept (until reboot).
+ */
 bool luo_ram_added(void)
 {
-	return false;
+	/* Pairs with luo_ram_add()'s release: the range's fields are valid. */
+	return smp_load_acquire(&luo_ram.added);
 }
 
-int luo_ram_give(struct file *file, pgoff_t index, unsigned long pfn)
-{
-	return -EOPNOTSUPP;
-}
-
+/**
+ * luo_ram_contains() - whether a pfn lies in the managed range
+ * @pfn: page frame number.
+ *
+ * Return: true if luo_ram_add() succeeded and @pfn is one of its pages.
+ */
 bool luo_ram_contains(unsigned long pfn)
 {
-	return false;
+	return luo_ram_added() && pfn >= luo_ram.start_pfn &&
+	       pfn - luo_ram.start_pfn < luo_ram.nr_pages;
+}
+
+/**
+ * luo_ram_give() - make a kept page a shmem file's page-cache page
+ * @file:  shmem file (shmem_file_setup()), sized by the caller to cover
+ *         @index; nothing may be at @index yet.
+ * @index: page index in @file.
+ * @pfn:   page of the range, kept and never given before in this boot.
+ *
+ * Afterwards the page is @file's page at @index, its current contents the
+ * file's contents there: uptodate, dirty, on the LRU, with shmem's own
+ * accounting (i_blocks, alloced, the memory cgroup charge of the current
+ * task) as if the data had been written. The page's 4 KiB are neither
+ * zeroed nor copied; shmem allocates (and, with init_on_alloc, zeroes) a
+ * placeholder page that is freed again. When shmem later frees the page it
+ * goes to the buddy allocator for good.
+ *
+ * Context: process context, may sleep. Gives of different pfns may run
+ * concurrently; the caller serialises access to @file.
+ * Return: 0; -EINVAL if @pfn is not in the range; -EBUSY if it was given
+ * already or is not kept; -EEXIST if @file has a page at @index;
+ * -EOPNOTSUPP if shmem put a huge folio there (shmem_enabled=force);
+ * -ENOMEM (or -ENOSPC) if shmem could not allocate or account the page
+ * (memory cgroup limit, tmpfs size): the page then stays kept and can be
+ * given again later.
+ */
+int luo_ram_give(struct file *file, pgoff_t index, unsigned long pfn)
+{
+	struct folio *old, *new;
+	struct page *page;
+	unsigned long bit;
+	int ret;
+
+	if (!luo_ram_contains(pfn))
+		return -EINVAL;
+	bit = pfn - luo_ram.start_pfn;
+	if (test_and_set_bit(bit, luo_ram.given))
+		return -EBUSY;
+	page = pfn_to_page(pfn);
+	if (WARN_ON_ONCE(!luo_ram_page_kept(page)))
+		return -EBUSY;	/* the bit stays set: never touch it again */
+
+	old = luo_shmem_write_folio(file, index);
+	if (IS_ERR(old)) {
+		ret = PTR_ERR(old);
+		goto out_keep;
+	}
+	if (folio_test_large(old) || folio_test_uptodate(old) ||
+	    folio_mapped(old)) {
+		ret = folio_test_large(old) ? -EOPNOTSUPP : -EEXIST;
+		folio_unlock(old);
+		folio_put(old);
+		goto out_keep;
+	}
+
+	/* From kept to an ordinary, allocated page, as the allocator would. */
+	if (PageOffline(page))
+		__ClearPageOffline(page);
+	else
+		ClearPageReserved(page);
+	adjust_managed_page_count(page, 1);
+
+	new = page_folio(page);
+	__folio_set_locked(new);
+	__folio_set_swapbacked(new);
+	folio_mark_uptodate(new);
+	luo_replace_page_cache(old, new);
+	folio_mark_dirty(new);
+	folio_add_lru(new);
+	folio_unlock(new);
+	folio_put(new);		/* the page cache holds the only reference */
+
+	folio_unlock(old);
+	folio_put(old);		/* frees the placeholder */
+	return 0;
+
+out_keep:
+	clear_bit(bit, luo_ram.given);
+	return ret;
+}
+
+/**
+ * struct luo_ram_pinned - what luo_ram_pin() holds
+ * @file:        the file (a reference).
+ * @nr:          entries in @folios.
+ * @unevictable: luo_ram_pin() marked the mapping unevictable.
+ * @folios:      the pinned or referenced folios.
+ */
+struct luo_ram_pinned {
+	struct file *file;
+	unsigned int nr;
+	bool unevictable;
+	struct folio **folios;
+};
+
+/* Put a mapping's folios back on the evictable LRUs, as SHM_UNLOCK does. */
+static void luo_ram_rescue(struct address_space *mapping)
+{
+	struct folio_batch fbatch;
+	pgoff_t index = 0;
+
+	folio_batch_init(&fbatch);
+	while (filemap_get_folios(mapping, &index, ULONG_MAX, &fbatch)) {
+		check_move_unevictable_folios(&fbatch);
+		folio_batch_release(&fbatch);
+		cond_resched();
+	}
+}
+
+/**
+ * luo_ram_pin() - keep a shmem file's pages where they are
+ * @file:   shmem file (a memfd) whose size no longer changes.
+ * @cookie: set to what luo_ram_unpin() needs.
+ *
+ * Until luo_ram_unpin(), every page of @file stays the same physical page:
+ * on 6.11+ it is pinned with memfd_pin_folios() (a long-term pin:
+ * migration, compaction, khugepaged and NUMA balancing leave it alone); on
+ * 6.1 each page holds an extra reference, which makes every migration
+ * attempt fail. Holes are filled with new zeroed pages first (pinning needs
+ * a page), as upstream's memfd preservation does. The mapping is also
+ * marked unevictable as SHM_LOCK does, so reclaim neither swaps the pages
+ * out nor keeps trying to. Writes through existing mappings, write(2) and
+ * reads work as before.
+ *
+ * Cost: one pointer per page (8 bytes per 4 KiB, kvmalloc'd), a walk of the
+ * whole file, new pages for holes, and the file's memory can no longer be
+ * reclaimed, swapped or compacted around; it is charged as before. Pages
+ * outside the range stay where they are too (a kernel zone; ZONE_MOVABLE
+ * ones are migrated out first by memfd_pin_folios()). Pin a file once.
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or -errno (-ENOMEM, -EINVAL for a non-shmem file).
+ */
+int luo_ram_pin(struct file *file, void **cookie)
+{
+	struct address_space *mapping = file->f_mapping;
+	loff_t size = i_size_read(file_inode(file));
+	unsigned long nr = DIV_ROUND_UP(size, PAGE_SIZE);
+	struct luo_ram_pinned *p;
+	long ret;
+
+	if (!luo_shmem_file(file))
+		return -EINVAL;
+	if (nr > UINT_MAX)
+		return -EFBIG;
+	p = kzalloc_obj(*p, GFP_KERNEL);
+	if (!p)
+		return -ENOMEM;
+	if (nr) {
+		p->folios = kvmalloc_array(nr, sizeof(*p->folios), GFP_KERNEL);
+		if (!p->folios) {
+			kfree(p);
+			return -ENOMEM;
+		}
+		ret = luo_shmem_pin(file, size, p->folios, nr);
+		if (ret < 0) {
+			kvfree(p->folios);
+			kfree(p);
+			return ret;
+		}
+		p->nr = ret;
+	}
+	if (!mapping_unevictable(mapping)) {
+		mapping_set_unevictable(mapping);
+		p->unevictable = true;
+	}
+	p->file = get_file(file);
+	*cookie = p;
+	return 0;
+}
+
+/**
+ * luo_ram_unpin() - undo luo_ram_pin()
+ * @cookie: what luo_ram_pin() returned; NULL does nothing.
+ *
+ * Drops the pins or references, makes the mapping evictable again (if
+ * luo_ram_pin() made it unevictable) and puts its folios back on the
+ * evictable LRUs.
+ *
+ * Context: process context, may sleep.
+ */
+void luo_ram_unpin(void *cookie)
+{
+	struct luo_ram_pinned *p = cookie;
+
+	if (!p)
+		return;
+	luo_shmem_unpin(p->folios, p->nr);
+	if (p->unevictable) {
+		mapping_clear_unevictable(p->file->f_mapping);
+		luo_ram_rescue(p->file->f_mapping);
+	}
+	fput(p->file);
+	kvfree(p->folios);
+	kfree(p);
 }

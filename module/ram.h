@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * liveupdate: the reserved range as RAM the module manages (ram.c).
+ * liveupdate: the reserved range as RAM the module manages, so that a
+ * kernel can take preserved pages over into a memfd's page cache without
+ * copying them. See ram.c (DOC: section) and docs/zero-copy.md.
  */
 #ifndef _LIVEUPDATE_RAM_H
 #define _LIVEUPDATE_RAM_H
@@ -13,5 +15,7 @@ int luo_ram_add(u64 addr, u64 size);
 bool luo_ram_added(void);
 int luo_ram_give(struct file *file, pgoff_t index, unsigned long pfn);
 bool luo_ram_contains(unsigned long pfn);
+int luo_ram_pin(struct file *file, void **cookie);
+void luo_ram_unpin(void *cookie);
 
 #endif /* _LIVEUPDATE_RAM_H */
