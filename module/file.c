@@ -315,7 +315,7 @@ struct file *luo_file_retrieve(struct rb_root *tokens, u64 token,
 		file = lf->handler->retrieve(lf);
 		if (IS_ERR(file)) {
 			if (PTR_ERR(file) == -EIO) {
-				pr_err("session '%s' token %llu: the %s's data in the handover is damaged; it cannot be restored\n",
+				pr_err("session '%s' token %llu: the %s's data in the handover is damaged (checksum mismatch); it cannot be restored\n",
 				       session, lf->token, lf->handler->name);
 				lf->error = -EIO;
 				lf->handler->drop(lf);

@@ -87,6 +87,8 @@ static u64 luo_sequence;
 static unsigned long *luo_taken;
 static DEFINE_SPINLOCK(luo_pages_lock);
 static u64 luo_nr_taken;
+/* Pages of the range the handover being loaded was written for. */
+static u64 luo_in_pages;
 static u64 luo_meta_reserved;
 static u64 luo_pages_reserved;
 /* The kexec is under way: the handover is written, nothing more fits in. */
@@ -296,6 +298,7 @@ int luo_store_check(struct luo_image *img, struct luo_verdict *v)
 	ret = luo_handover_check(luo_base, luo_size, img, v);
 	if (ret)
 		return ret;
+	luo_in_pages = min(luo_npages, img->used / LUO_PAGE_SIZE);
 	if (img->version == LUO_FORMAT_V1) {
 		first = 1;
 		count = DIV_ROUND_UP(img->used, LUO_PAGE_SIZE) - 1;
@@ -389,13 +392,16 @@ void luo_store_count_restore(u64 given, u64 copied, s64 us)
 }
 
 /**
- * luo_store_pages() - how many pages the range has
+ * luo_store_pages() - how many pages the loaded handover's range has
+ *
+ * Its writer's range, never more than this boot's: no page list may name
+ * a page beyond it.
  *
  * Return: the range size in %LUO_PAGE_SIZE pages.
  */
 u64 luo_store_pages(void)
 {
-	return luo_npages;
+	return luo_in_pages;
 }
 
 /**
@@ -435,6 +441,17 @@ void luo_store_release(u64 page, u64 count)
 void *luo_store_page_addr(u64 page)
 {
 	return luo_base + page * LUO_PAGE_SIZE;
+}
+
+/**
+ * luo_store_page_pfn() - the page frame of a range page
+ * @page: range page.
+ *
+ * Return: its pfn.
+ */
+unsigned long luo_store_page_pfn(u64 page)
+{
+	return PHYS_PFN(luo_addr) + page;
 }
 
 /**

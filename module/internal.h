@@ -92,6 +92,7 @@ u64 luo_store_pages(void);
 int luo_store_claim(u64 page, u64 count);
 void luo_store_release(u64 page, u64 count);
 void *luo_store_page_addr(u64 page);
+unsigned long luo_store_page_pfn(u64 page);
 void *luo_store_v1_addr(u64 off);
 bool luo_store_page_of(struct page *page, u64 *index);
 int luo_store_ram(void);

@@ -804,9 +804,7 @@ static int luo_memfd_give_extent(struct file *file,
 	int ret;
 
 	for (i = *given; i < le32_to_cpu(e->count); i++) {
-		void *addr = luo_store_page_addr(page + i);
-
-		ret = luo_ram_give(file, index + i, page_to_pfn(virt_to_page(addr)));
+		ret = luo_ram_give(file, index + i, luo_store_page_pfn(page + i));
 		if (ret)
 			return ret;
 		(*given)++;

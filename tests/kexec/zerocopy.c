@@ -25,6 +25,7 @@
  */
 #include "kx.h"
 
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
@@ -179,20 +180,35 @@ KX_SCENARIO(kx_zc_big, "zc-big", { "stage1", big_stage1 }, { "stage2", big_stage
 
 #define SLOTS	(ZC_WRITER / 8)
 
+/* A detached writer (like kx_hold's holder: no fd of ours kept open). */
 static void writer_start(int m)
 {
-	pid_t pid = fork();
+	uint64_t *slot = zc_map(m, ZC_WRITER);
+	pid_t pid;
+	int st;
 
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
 	CHECK(pid >= 0);
 	if (!pid) {
-		uint64_t *slot = zc_map(m, ZC_WRITER), round, i;
+		uint64_t round, i;
 
 		setsid();
+		if (fork())
+			_exit(0);
+		for (int fd = 0; fd < 4096; fd++)
+			close(fd);
+		signal(SIGHUP, SIG_IGN);
+		signal(SIGTERM, SIG_IGN);
+		alarm(0);
 		for (round = slot[0] >> 32; ; round++)
 			for (i = 0; i < SLOTS; i++)
 				__atomic_store_n(&slot[i], (round + 1) << 32 | i,
 						 __ATOMIC_RELAXED);
 	}
+	CHECK_EQ(waitpid(pid, &st, 0), pid);
+	munmap(slot, ZC_WRITER);
 }
 
 /* Rounds R (a prefix) and R-1 (the rest), R >= @min_round. */
@@ -221,8 +237,11 @@ static void writer_expect(int m, uint64_t min_round)
 static void writer_stage1(void)
 {
 	int m = CHECK_OK(lu_memfd_sparse("zc-writer", 0, ZC_WRITER));
+	uint64_t *slot = zc_map(m, ZC_WRITER);
 
-	CHECK_EQ(lu_fill(m, 0, ZC_WRITER, 0), 0);	/* no holes, round 0 = zeros */
+	for (uint64_t i = 0; i < SLOTS; i++)	/* round 0, no holes */
+		slot[i] = i;
+	munmap(slot, ZC_WRITER);
 	zc_preserve_hold("zc-writer", m, 2);
 	writer_start(m);
 	close(m);
