@@ -12,6 +12,13 @@
 #include <linux/slab.h>
 #include <uapi/linux/fcntl.h>
 
+/* struct folio_batch moved out of pagevec.h (gone) in 7.x. */
+#if __has_include(<linux/folio_batch.h>)
+#include <linux/folio_batch.h>
+#else
+#include <linux/pagevec.h>
+#endif
+
 /* F_SEAL_EXEC arrived in 6.3; older kernels store the bit but never act on it. */
 #ifndef F_SEAL_EXEC
 #define F_SEAL_EXEC	0x0020

@@ -28,118 +28,58 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/file.h>
+#include <linux/ktime.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/namei.h>
-#include <linux/uaccess.h>
+#include <linux/reboot.h>
+#include <linux/string.h>
 
 #include "internal.h"
 
 /**
- * luo_ucmd_get_size() - read the size word of an ioctl argument
- * @ucmd: the call; @ubuf and @usize are set.
- * @arg:  the ioctl argument.
+ * luo_load() - load what the previous kernel handed over
  *
- * Return: 0, or -EFAULT.
+ * Called at every open of /dev/liveupdate, never twice at once (the device
+ * serialises its opens); does its work once per boot. The store checks the
+ * handover; the sessions are built from it; their files are restored later,
+ * one by one, at RETRIEVE_FD.
+ *
+ * Return: 0 (also when there was nothing, or nothing valid), or -ENOMEM if
+ * the sessions could not be built; the handover stays pending and the next
+ * call tries again.
  */
-int luo_ucmd_get_size(struct luo_ucmd *ucmd, unsigned long arg)
+static int luo_load(void)
 {
-	ucmd->ubuf = (void __user *)arg;
-	if (get_user(ucmd->usize, (u32 __user *)ucmd->ubuf))
-		return -EFAULT;
-	return 0;
-}
-
-/**
- * luo_ucmd_copy_in() - copy an ioctl argument in, by the size protocol
- * @ucmd:     the call; @ucmd->cmd points at @ksize bytes.
- * @ksize:    the module's struct size.
- * @min_size: end of the last field the command needs.
- *
- * Return: 0, -EINVAL if the size is too small, -E2BIG if bytes past @ksize
- * are not zero, -EFAULT.
- */
-int luo_ucmd_copy_in(struct luo_ucmd *ucmd, size_t ksize, size_t min_size)
-{
-	if (ucmd->usize < min_size)
-		return -EINVAL;
-	return copy_struct_from_user(ucmd->cmd, ksize, ucmd->ubuf,
-				     ucmd->usize);
-}
-
-/**
- * luo_ucmd_respond() - copy an ioctl argument back out
- * @ucmd:  the call.
- * @ksize: the module's struct size; min(@ksize, usize) bytes are copied.
- *
- * Return: 0, or -EFAULT.
- */
-int luo_ucmd_respond(struct luo_ucmd *ucmd, size_t ksize)
-{
-	if (copy_to_user(ucmd->ubuf, ucmd->cmd, min_t(size_t, ksize, ucmd->usize)))
-		return -EFAULT;
-	return 0;
-}
-
-/**
- * luo_install_fd() - give userspace an fd for @file as part of a reply
- * @ucmd:     the call whose reply carries the fd.
- * @ksize:    the module's struct size.
- * @fd_field: where the reply holds the fd.
- * @file:     the file; on success its reference moves to the fd table.
- *
- * The fd is close-on-exec and only installed once the reply reached
- * userspace, so a failed reply never leaves a stray fd behind. The reply
- * writes user memory, which may fault for as long as userspace likes
- * (userfaultfd): the caller must not hold luo_lock.
- *
- * Return: 0, or -errno with @file's reference still owned by the caller.
- */
-int luo_install_fd(struct luo_ucmd *ucmd, size_t ksize, s32 *fd_field,
-		   struct file *file)
-{
+	struct luo_verdict v = { .status = LUO_STATUS_LOADED };
+	struct luo_image img = {};
+	u64 nr_s = 0, nr_f = 0;
+	ktime_t start, checked;
 	int ret;
 
-	lockdep_assert_not_held(&luo_lock);
-	if (WARN_ON_ONCE(ucmd->fd < 0))
-		return -EBADF;
-	*fd_field = ucmd->fd;
-	ret = luo_ucmd_respond(ucmd, ksize);
-	if (ret)
+	if (luo_store_status() != LUO_STATUS_PENDING)
+		return 0;
+	start = ktime_get();
+	ret = luo_store_check(&img, &v);
+	if (!ret) {
+		checked = ktime_get();
+		ret = luo_session_build_incoming(&img, &v, &nr_s, &nr_f);
+		if (!ret)
+			luo_store_loaded(&img, ktime_us_delta(checked, start),
+					 ktime_us_delta(ktime_get(), checked),
+					 nr_s, nr_f);
+		else if (ret == -EINVAL)
+			ret = 1;
+	}
+	luo_image_free(&img);
+	if (ret < 0) {
+		pr_err("cannot load the handover (%d); the next open of /dev/liveupdate tries again\n",
+		       ret);
 		return ret;
-	fd_install(ucmd->fd, file);
-	ucmd->fd = -1;
+	}
+	if (ret)
+		luo_store_refused(v.status, v.why);
 	return 0;
-}
-
-/**
- * luo_ucmd_reserve_fd() - reserve the fd a reply will carry
- * @ucmd: the call.
- *
- * Handlers that return an fd call this before anything else, as upstream
- * does, so that a full fd table (EMFILE) wins over every other error.
- *
- * Return: 0, or -EMFILE.
- */
-int luo_ucmd_reserve_fd(struct luo_ucmd *ucmd)
-{
-	int fd = get_unused_fd_flags(O_CLOEXEC);
-
-	if (fd < 0)
-		return fd;
-	ucmd->fd = fd;
-	return 0;
-}
-
-/**
- * luo_ucmd_release_fd() - give back a reserved fd nothing was installed in
- * @ucmd: the call, after its handler returned.
- */
-void luo_ucmd_release_fd(struct luo_ucmd *ucmd)
-{
-	if (ucmd->fd >= 0)
-		put_unused_fd(ucmd->fd);
-	ucmd->fd = -1;
 }
 
 /*
@@ -155,7 +95,7 @@ static int luo_device_open(struct inode *inode, struct file *file)
 
 	if (mutex_lock_killable(&luo_device_lock))
 		return -EINTR;
-	ret = luo_device_busy ? -EBUSY : luo_handover_load();
+	ret = luo_device_busy ? -EBUSY : luo_load();
 	if (!ret) {
 		luo_device_busy = true;
 		ret = nonseekable_open(inode, file);
@@ -169,6 +109,68 @@ static int luo_device_release(struct inode *inode, struct file *file)
 	guard(mutex)(&luo_device_lock);
 	luo_device_busy = false;
 	return 0;
+}
+
+/* A name is 1..63 bytes followed by a NUL inside the 64-byte field. */
+static bool luo_name_valid(const u8 *name)
+{
+	size_t len = strnlen(name, LIVEUPDATE_SESSION_NAME_LENGTH);
+
+	return len > 0 && len < LIVEUPDATE_SESSION_NAME_LENGTH;
+}
+
+/*
+ * LIVEUPDATE_IOCTL_CREATE_SESSION. Returns 0 with the new session's fd in
+ * the reply, or -EINVAL (bad name), -EEXIST (an outgoing session has that
+ * name), -ENOSPC (no handover space for one more session), -ENOMEM,
+ * -EMFILE, -EFAULT.
+ */
+static int luo_ioctl_create_session(struct luo_ucmd *ucmd)
+{
+	struct liveupdate_ioctl_create_session *arg = ucmd->cmd;
+	struct file *file;
+	int ret;
+
+	ret = luo_ucmd_reserve_fd(ucmd);	/* as upstream: EMFILE first */
+	if (ret)
+		return ret;
+	if (!luo_name_valid(arg->name))
+		return -EINVAL;
+	file = luo_session_create((const char *)arg->name);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	/* The reply goes to user memory, which can take forever: unlocked. */
+	ret = luo_ucmd_install_fd(ucmd, sizeof(*arg), &arg->fd, file);
+	if (ret)
+		luo_session_unretrieve(file);
+	return ret;
+}
+
+/*
+ * LIVEUPDATE_IOCTL_RETRIEVE_SESSION. Returns 0 with the session's fd in the
+ * reply, or -ENOENT (no incoming session of that name, an empty or
+ * unterminated name included, as upstream's plain lookup gives), -EINVAL
+ * (already retrieved), -ENOMEM, -EMFILE, -EFAULT; a session whose reply
+ * faulted stays retrievable.
+ */
+static int luo_ioctl_retrieve_session(struct luo_ucmd *ucmd)
+{
+	struct liveupdate_ioctl_retrieve_session *arg = ucmd->cmd;
+	struct file *file;
+	int ret;
+
+	ret = luo_ucmd_reserve_fd(ucmd);	/* as upstream: EMFILE first */
+	if (ret)
+		return ret;
+	if (!luo_name_valid(arg->name))
+		return -ENOENT;
+	file = luo_session_retrieve((const char *)arg->name);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	ret = luo_ucmd_install_fd(ucmd, sizeof(*arg), &arg->fd, file);
+	if (ret)
+		luo_session_unretrieve(file);
+	return ret;
 }
 
 union luo_device_cmd {
@@ -195,9 +197,9 @@ struct luo_device_op {
 
 /* In command-number order: the number indexes the table. */
 static const struct luo_device_op luo_device_ops[] = {
-	LUO_DEVICE_OP(LIVEUPDATE_IOCTL_CREATE_SESSION, luo_session_create,
+	LUO_DEVICE_OP(LIVEUPDATE_IOCTL_CREATE_SESSION, luo_ioctl_create_session,
 		      struct liveupdate_ioctl_create_session, name),
-	LUO_DEVICE_OP(LIVEUPDATE_IOCTL_RETRIEVE_SESSION, luo_session_retrieve,
+	LUO_DEVICE_OP(LIVEUPDATE_IOCTL_RETRIEVE_SESSION, luo_ioctl_retrieve_session,
 		      struct liveupdate_ioctl_retrieve_session, name),
 };
 
@@ -241,6 +243,51 @@ static struct miscdevice luo_miscdev = {
 	.mode	= 0600,
 };
 
+/* Inside reboot(LINUX_REBOOT_CMD_KEXEC): hand the outgoing sessions over. */
+static void luo_commit(void)
+{
+	struct luo_writer w;
+	u64 nr_s, nr_f;
+
+	guard(mutex)(&luo_lock);
+	if (luo_store_commit_begin(&w))
+		return;
+	luo_session_serialize_all(&w, &nr_s, &nr_f);
+	luo_store_commit_end(&w, nr_s, nr_f);
+}
+
+/*
+ * Whether a kexec image is loaded. kernel_kexec() refuses to run without
+ * one, but reboot(LINUX_REBOOT_CMD_RESTART2, "kexec reboot") passes the
+ * same string to a plain firmware restart. Unknown counts as loaded.
+ */
+static bool luo_kexec_loaded(void)
+{
+	char buf[8];
+
+	if (luo_read_file("/sys/kernel/kexec_loaded", buf, sizeof(buf)))
+		return true;
+	return buf[0] != '0';
+}
+
+static int luo_reboot_notify(struct notifier_block *nb, unsigned long code,
+			     void *cmd)
+{
+	/* kernel_kexec() passes this exact string, with an image loaded. */
+	if (code != SYS_RESTART || !cmd || strcmp(cmd, "kexec reboot"))
+		return NOTIFY_DONE;
+	if (!luo_kexec_loaded()) {
+		pr_warn("restart called \"kexec reboot\" without a kexec image loaded: not a kexec, nothing handed over\n");
+		return NOTIFY_DONE;
+	}
+	luo_commit();
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block luo_reboot_nb = {
+	.notifier_call = luo_reboot_notify,
+};
+
 /*
  * Built against headers without CONFIG_LIVEUPDATE but loaded into a kernel
  * with it, the device would clash: look for it before registering ours.
@@ -264,26 +311,34 @@ static int __init luo_init(void)
 		return -EEXIST;
 	}
 
-	ret = luo_handover_init();
+	ret = luo_store_init();
 	if (ret)
 		return ret;
-
+	ret = register_reboot_notifier(&luo_reboot_nb);
+	if (ret)
+		goto err_store;
 	ret = misc_register(&luo_miscdev);
 	if (ret) {
 		pr_err("cannot register /dev/liveupdate: %d\n", ret);
-		luo_handover_exit();
-		return ret;
+		goto err_notifier;
 	}
 	return 0;
+
+err_notifier:
+	unregister_reboot_notifier(&luo_reboot_nb);
+err_store:
+	luo_store_exit();
+	return ret;
 }
 
 static void __exit luo_exit(void)
 {
 	misc_deregister(&luo_miscdev);
+	unregister_reboot_notifier(&luo_reboot_nb);
 	scoped_guard(mutex, &luo_lock)
 		luo_session_drop_incoming();
-	luo_handover_exit();
-	luo_memfd_exit();
+	luo_store_exit();
+	luo_file_exit();
 }
 
 module_init(luo_init);

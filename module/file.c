@@ -17,12 +17,15 @@
  * A file (more exactly its inode) can be preserved once across all sessions;
  * a second attempt gives EBUSY.
  *
+ * At kexec each file's record is the common part (token, handler type,
+ * payload size) and a payload only its handler reads.
+ *
  * In the next kernel a handed-over file is restored from the reserved range
  * at its first RETRIEVE_FD; later calls return new fds of the same file. If
  * restoring fails (the caller got a signal, its memory cgroup is full), the
- * call returns the error and the bytes stay in the range: the next
- * RETRIEVE_FD, from this process or another, tries again. Until the session
- * is finished nothing else is written to the range before the kexec.
+ * call returns the error and the data stays in the range: the next
+ * RETRIEVE_FD, from this process or another, tries again. Data that fails
+ * its checksum is final: EIO, now and later.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -32,7 +35,6 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
-#include "handover_check.h"
 #include "internal.h"
 
 static const struct luo_file_handler *const luo_file_handlers[] = {
@@ -70,9 +72,9 @@ static void luo_preserved_drop(struct luo_file *lf)
 		hlist_del_init(&lf->hnode);
 }
 
-static struct luo_file *luo_file_find(struct luo_session *session, u64 token)
+static struct luo_file *luo_file_find(struct rb_root *tokens, u64 token)
 {
-	struct rb_node *n = session->files.rb_node;
+	struct rb_node *n = tokens->rb_node;
 
 	while (n) {
 		struct luo_file *lf = rb_entry(n, struct luo_file, node);
@@ -88,9 +90,9 @@ static struct luo_file *luo_file_find(struct luo_session *session, u64 token)
 }
 
 /* Adds @lf under its token: 0, or -EEXIST if the token is taken. */
-static int luo_file_insert(struct luo_session *session, struct luo_file *lf)
+static int luo_file_insert(struct rb_root *tokens, struct luo_file *lf)
 {
-	struct rb_node **link = &session->files.rb_node, *parent = NULL;
+	struct rb_node **link = &tokens->rb_node, *parent = NULL;
 
 	while (*link) {
 		struct luo_file *cur = rb_entry(*link, struct luo_file, node);
@@ -104,7 +106,7 @@ static int luo_file_insert(struct luo_session *session, struct luo_file *lf)
 			return -EEXIST;
 	}
 	rb_link_node(&lf->node, parent, link);
-	rb_insert_color(&lf->node, &session->files);
+	rb_insert_color(&lf->node, tokens);
 	return 0;
 }
 
@@ -118,13 +120,7 @@ static const struct luo_file_handler *luo_file_find_handler(struct file *file)
 	return NULL;
 }
 
-/**
- * luo_file_handler_by_type() - the handler for a handover file type
- * @type: %LUO_FILE_TYPE_*.
- *
- * Return: the handler, or NULL if this module does not know @type.
- */
-const struct luo_file_handler *luo_file_handler_by_type(u32 type)
+static const struct luo_file_handler *luo_file_handler_by_type(u32 type)
 {
 	int i;
 
@@ -134,27 +130,18 @@ const struct luo_file_handler *luo_file_handler_by_type(u32 type)
 	return NULL;
 }
 
-/**
- * luo_file_validate_record() - whether a file record suits its handler
- * @f: the record, in a copy of the handover's metadata.
- *
- * Return: 0, -ENOENT if no handler takes its type, or the handler's error.
- */
-int luo_file_validate_record(const struct luo_ser_file *f)
+/* Metadata a file's common record takes (its payload is the handler's). */
+static u64 luo_file_record_cost(void)
 {
-	const struct luo_file_handler *h;
-
-	h = luo_file_handler_by_type(le32_to_cpu(f->type));
-	if (!h)
-		return -ENOENT;
-	return h->validate(f);
+	return sizeof(struct luo_ser_file_v2);
 }
 
 /**
  * luo_file_preserve() - LIVEUPDATE_SESSION_PRESERVE_FD
- * @session: an outgoing session.
- * @token:   the user's token.
- * @fd:      the file to preserve.
+ * @files:  an outgoing session's file list (preservation order).
+ * @tokens: the same session's files by token.
+ * @token:  the user's token.
+ * @fd:     the file to preserve.
  *
  * Takes luo_lock to claim the token and the inode, and again to reserve the
  * space, but not around the handler's preserve: that waits for the file's
@@ -167,7 +154,8 @@ int luo_file_validate_record(const struct luo_ser_file *f)
  * -EBUSY (already preserved), -ENOSPC (handover full), a handler's error
  * (-EINTR if killed while waiting), -ENOMEM.
  */
-int luo_file_preserve(struct luo_session *session, u64 token, int fd)
+int luo_file_preserve(struct list_head *files, struct rb_root *tokens,
+		      u64 token, int fd)
 {
 	struct file *file __free(fput) = NULL;
 	const struct luo_file_handler *handler;
@@ -182,7 +170,7 @@ int luo_file_preserve(struct luo_session *session, u64 token, int fd)
 
 	scoped_guard(mutex, &luo_lock) {
 		ret = -EEXIST;
-		if (luo_file_find(session, token))
+		if (luo_file_find(tokens, token))
 			break;
 		ret = -EBADF;
 		file = fget(fd);
@@ -199,7 +187,7 @@ int luo_file_preserve(struct luo_session *session, u64 token, int fd)
 			break;
 		lf->token = token;
 		lf->handler = handler;
-		luo_file_insert(session, lf);
+		luo_file_insert(tokens, lf);
 		ret = 0;
 	}
 	if (ret) {
@@ -209,13 +197,11 @@ int luo_file_preserve(struct luo_session *session, u64 token, int fd)
 
 	ret = handler->preserve(lf);
 	if (!ret) {
-		lf->reserved = luo_file_cost(lf->data_size);
+		lf->meta += luo_file_record_cost();
 		scoped_guard(mutex, &luo_lock) {
-			ret = luo_handover_reserve(lf->reserved);
-			if (!ret) {
-				list_add_tail(&lf->list, &session->file_list);
-				session->nr_files++;
-			}
+			ret = luo_store_reserve(lf->meta, lf->pages);
+			if (!ret)
+				list_add_tail(&lf->list, files);
 		}
 		if (!ret) {
 			lf->file = no_free_ptr(file);
@@ -224,93 +210,120 @@ int luo_file_preserve(struct luo_session *session, u64 token, int fd)
 		handler->unpreserve(lf);
 	}
 	scoped_guard(mutex, &luo_lock) {
-		rb_erase(&lf->node, &session->files);
+		rb_erase(&lf->node, tokens);
 		luo_preserved_drop(lf);
 	}
 	kfree(lf);
 	return ret;
 }
 
-/* Forgets one outgoing file; the caller unpreserved it and holds luo_lock. */
-static void luo_file_forget(struct luo_session *session, struct luo_file *lf)
-{
-	luo_preserved_drop(lf);
-	luo_handover_unreserve(lf->reserved);
-	rb_erase(&lf->node, &session->files);
-	list_del(&lf->list);
-	session->nr_files--;
-}
-
 /**
- * luo_file_unpreserve_all() - undo every PRESERVE_FD of an outgoing session
- * @session: the session, about to be freed.
+ * luo_file_unpreserve() - undo one PRESERVE_FD, for a session being freed
+ * @lf: the file, already off its session's list and tree, so nothing else
+ *      can reach it.
  *
- * Caller holds luo_lock.
+ * Unpreserved before it leaves the preserved-inode hash, so no other
+ * session can preserve its inode until the handler let go of it.
  */
-void luo_file_unpreserve_all(struct luo_session *session)
+void luo_file_unpreserve(struct luo_file *lf)
 {
-	struct luo_file *lf, *tmp;
-
-	list_for_each_entry_safe(lf, tmp, &session->file_list, list) {
-		lf->handler->unpreserve(lf);
-		luo_file_forget(session, lf);
-		fput(lf->file);
-		kfree(lf);
+	lockdep_assert_not_held(&luo_lock);
+	lf->handler->unpreserve(lf);
+	scoped_guard(mutex, &luo_lock) {
+		luo_preserved_drop(lf);
+		luo_store_unreserve(lf->meta, lf->pages);
 	}
+	fput(lf->file);
+	kfree(lf);
 }
 
 /**
- * luo_file_unpreserve_all_unlocked() - the same for a session nobody can reach
- * @session: an outgoing session already taken off the outgoing list (so the
- *           commit and PRESERVE_FD cannot see it), about to be freed.
+ * luo_file_unpreserve_all_unlocked() - undo every PRESERVE_FD of a session
+ * @files: the file list of an outgoing session already taken off the
+ *         outgoing list (so the commit and PRESERVE_FD cannot see it).
  *
  * A session can hold tens of thousands of files: luo_lock is taken only
- * around each file's bookkeeping, and the loop reschedules. Each file is
- * unpreserved before it leaves the preserved-inode hash, so no other
- * session can preserve its inode until its operations are shmem's again.
+ * around each file's bookkeeping, and the loop reschedules.
  */
-void luo_file_unpreserve_all_unlocked(struct luo_session *session)
+void luo_file_unpreserve_all_unlocked(struct list_head *files)
 {
 	struct luo_file *lf, *tmp;
 
-	lockdep_assert_not_held(&luo_lock);
-	list_for_each_entry_safe(lf, tmp, &session->file_list, list) {
-		lf->handler->unpreserve(lf);
-		scoped_guard(mutex, &luo_lock)
-			luo_file_forget(session, lf);
-		fput(lf->file);
-		kfree(lf);
+	list_for_each_entry_safe(lf, tmp, files, list) {
+		list_del(&lf->list);
+		luo_file_unpreserve(lf);
 		cond_resched();
 	}
 }
 
 /**
+ * luo_file_serialize() - write one outgoing file's record, inside the kexec
+ * @lf: the file.
+ * @w:  the metadata writer.
+ *
+ * Caller holds luo_lock.
+ *
+ * Return: 0, or the handler's error: the file is not handed over and the
+ * writer is where it was.
+ */
+int luo_file_serialize(struct luo_file *lf, struct luo_writer *w)
+{
+	struct luo_ser_file_v2 *rec;
+	u64 start = w->off;
+	int ret;
+
+	lockdep_assert_held(&luo_lock);
+	rec = luo_writer_add(w, sizeof(*rec));
+	if (!rec)
+		return -ENOSPC;
+	ret = lf->handler->serialize(lf, w);
+	if (ret) {
+		w->off = start;
+		return ret;
+	}
+	rec->token = cpu_to_le64(lf->token);
+	rec->type = cpu_to_le32(lf->handler->type);
+	rec->payload_size = cpu_to_le32(w->off - start - sizeof(*rec));
+	return 0;
+}
+
+/**
  * luo_file_retrieve() - the file behind a token, for LIVEUPDATE_SESSION_RETRIEVE_FD
- * @session:  a retrieved incoming session that is not finished.
- * @token:    the token the file was preserved under.
+ * @tokens:  a retrieved, unfinished incoming session's files by token.
+ * @token:   the token the file was preserved under.
+ * @session: the session's name, for the log.
  *
- * Restores the file at the first call. A failure is not remembered: the
- * next call tries again.
+ * Restores the file at the first call. A failure is not remembered, but
+ * for damaged data (-EIO): the next call tries again.
  *
- * Caller holds session->mutex.
+ * Caller holds the session's mutex.
  *
  * Return: the file with a new reference the caller owns, ERR_PTR(-ENOENT)
  * (unknown token), or the error restoring the file gave.
  */
-struct file *luo_file_retrieve(struct luo_session *session, u64 token)
+struct file *luo_file_retrieve(struct rb_root *tokens, u64 token,
+			       const char *session)
 {
-	struct luo_file *lf = luo_file_find(session, token);
+	struct luo_file *lf = luo_file_find(tokens, token);
 	struct file *file;
 
-	lockdep_assert_held(&session->mutex);
 	if (!lf)
 		return ERR_PTR(-ENOENT);
+	if (lf->error)
+		return ERR_PTR(lf->error);
 	if (!lf->file) {
-		file = lf->handler->restore(&lf->ser, lf->data);
+		file = lf->handler->retrieve(lf);
 		if (IS_ERR(file)) {
-			pr_warn("session '%s' token %llu: restoring the %s failed (%ld); it stays in the handover for the next retrieve\n",
-				session->name, lf->token, lf->handler->name,
-				PTR_ERR(file));
+			if (PTR_ERR(file) == -EIO) {
+				pr_err("session '%s' token %llu: the %s's data in the handover is damaged; it cannot be restored\n",
+				       session, lf->token, lf->handler->name);
+				lf->error = -EIO;
+				lf->handler->drop(lf);
+			} else {
+				pr_warn("session '%s' token %llu: restoring the %s failed (%ld); it stays in the handover for the next retrieve\n",
+					session, lf->token, lf->handler->name,
+					PTR_ERR(file));
+			}
 			return file;
 		}
 		lf->file = file;
@@ -327,63 +340,78 @@ struct file *luo_file_retrieve(struct luo_session *session, u64 token)
 
 /**
  * luo_file_drop_all() - forget an incoming session's files
- * @session: the session; files already retrieved live on in their fds.
+ * @files:  its file list.
+ * @tokens: its files by token.
  *
- * Caller holds luo_lock.
+ * Files already retrieved live on in their fds; the range pages of files
+ * never retrieved are free again.
  */
-void luo_file_drop_all(struct luo_session *session)
+void luo_file_drop_all(struct list_head *files, struct rb_root *tokens)
 {
 	struct luo_file *lf, *tmp;
 
-	list_for_each_entry_safe(lf, tmp, &session->file_list, list) {
+	list_for_each_entry_safe(lf, tmp, files, list) {
 		luo_preserved_drop(lf);
-		rb_erase(&lf->node, &session->files);
+		rb_erase(&lf->node, tokens);
 		list_del(&lf->list);
+		if (!lf->error)
+			lf->handler->drop(lf);
 		if (lf->file)
 			fput(lf->file);
 		kfree(lf);
 		cond_resched();
 	}
-	session->nr_files = 0;
 }
 
 /**
- * luo_file_add_incoming() - record one handed-over file in its session
- * @session: the incoming session.
- * @ser:     the validated file record.
- * @data:    its validated data, in the reserved range.
+ * luo_file_load() - record one handed-over file in its session
+ * @files:  the incoming session's file list.
+ * @tokens: its files by token.
+ * @r:      the file's record, from a checked image.
  *
- * Nothing is restored yet: that happens at the file's first retrieve.
+ * The handler checks its payload and claims its pages; nothing is restored
+ * yet: that happens at the file's first retrieve.
  *
  * Caller holds luo_lock.
  *
- * Return: 0, or -ENOMEM / -EEXIST (the token is taken) / -EINVAL.
+ * Return: 0, or -ENOMEM, -EEXIST (the token is taken), -EINVAL (unknown
+ * type or a payload its handler refuses).
  */
-int luo_file_add_incoming(struct luo_session *session,
-			  const struct luo_ser_file *ser, const void *data)
+int luo_file_load(struct list_head *files, struct rb_root *tokens,
+		  const struct luo_record *r)
 {
 	const struct luo_file_handler *handler;
 	struct luo_file *lf;
 	int ret;
 
-	handler = luo_file_handler_by_type(le32_to_cpu(ser->type));
+	handler = luo_file_handler_by_type(r->type);
 	if (!handler)
 		return -EINVAL;
 	/* Charged to the opener that loads the handover. */
 	lf = kzalloc_obj(*lf, GFP_KERNEL_ACCOUNT);
 	if (!lf)
 		return -ENOMEM;
-	lf->token = le64_to_cpu(ser->token);
+	lf->token = r->token;
 	lf->handler = handler;
-	lf->ser = *ser;
-	lf->data = data;
-
-	ret = luo_file_insert(session, lf);
+	if (luo_file_find(tokens, lf->token)) {
+		kfree(lf);
+		return -EEXIST;
+	}
+	ret = r->v1 ? handler->load_v1(lf, r->v1) :
+		      handler->load(lf, r->payload, r->payload_size);
 	if (ret) {
 		kfree(lf);
 		return ret;
 	}
-	list_add_tail(&lf->list, &session->file_list);
-	session->nr_files++;
+	luo_file_insert(tokens, lf);
+	list_add_tail(&lf->list, files);
 	return 0;
+}
+
+/**
+ * luo_file_exit() - at module unload, after every file is gone
+ */
+void luo_file_exit(void)
+{
+	luo_memfd_exit();
 }

@@ -9,44 +9,56 @@
  * Without Kexec HandOver the only memory both kernels leave alone is a range
  * the firmware map marks reserved: boot every kernel with memmap=SIZE$ADDR.
  * range.c decides which range (and refuses anything but reserved RAM); the
- * store claims it so /dev/mem cannot touch it.
+ * store claims it so /dev/mem cannot touch it, and manages it as pages.
  *
- * Space: every session record, file record and file's data needs room in the
- * range. It is reserved when the session is created or the file preserved
- * (ENOSPC there), so the kexec itself never runs out of space.
+ * Pages: a bitmap says which of the range's pages are taken: page 0 (the
+ * header), the pages an incoming handover's files still need, pages given
+ * to restored memfds (for the rest of the boot: a page shmem frees goes to
+ * the page allocator, and the store never hands it out again), and during
+ * the commit the metadata and the copies. The commit puts the metadata at
+ * the lowest free pages and copies data into the highest ones, so the two
+ * never fragment each other.
  *
- * Commit: the reboot notifier runs inside reboot(LINUX_REBOOT_CMD_KEXEC)
- * with the string "kexec reboot" (and a kexec image loaded: RESTART2 can pass
- * the same string); only then are the outgoing sessions written: magic
- * cleared first, then data, metadata, checksums, state, and the magic last.
- * A plain reboot or power-off writes nothing.
+ * Space: every session record, file record and file's data page needs room.
+ * It is reserved when the session is created or the file preserved (ENOSPC
+ * there), so the kexec itself never runs out of space. Data already in the
+ * range (a restored memfd's pages, kept in place) needs none.
+ *
+ * Commit: the core calls luo_store_commit_begin() inside
+ * reboot(LINUX_REBOOT_CMD_KEXEC), the sessions and their files write their
+ * records through the writer and queue page copies, and
+ * luo_store_commit_end() runs the copies on every online CPU (the reboot
+ * notifier runs before the other CPUs are stopped), then writes checksums,
+ * state, and the magic last. A plain reboot or power-off writes nothing.
  *
  * Load: at module load a committed handover is marked claimed, so no later
  * boot can load it a second time (a warm reboot keeps RAM). At the first
- * open of /dev/liveupdate it is validated completely (version, checksums,
- * every count, offset and length against the range) before any of it is
- * used, and the incoming sessions are built; each file is restored from the
- * range at its first RETRIEVE_FD (file.c). A handover that fails any check
- * is reported in the kernel log and yields no incoming sessions; the
+ * open of /dev/liveupdate the core has it checked (luo_store_check(): the
+ * header and the metadata, copied out first) and builds the incoming
+ * sessions; each file's data is checked and restored at its first
+ * RETRIEVE_FD (memfd.c), by taking its pages over when the range can be
+ * RAM (ram.c) and by copying otherwise. A handover that fails any check is
+ * reported in the kernel log and yields no incoming sessions; the
  * handover_status parameter tells what happened.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/bitmap.h>
+#include <linux/cpumask.h>
 #include <linux/crc32.h>
-#include <linux/file.h>
+#include <linux/highmem.h>
 #include <linux/io.h>
-#include <linux/ktime.h>
 #include <linux/ioport.h>
+#include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/module.h>
-#include <linux/reboot.h>
-#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/workqueue.h>
 
-#include "handover_check.h"
 #include "internal.h"
+#include "ram.h"
 
 static const char *const luo_status_names[] = {
 	[LUO_STATUS_NONE]	= "none",
@@ -60,14 +72,32 @@ static const char *const luo_status_names[] = {
 /* The range (range.c chose it). */
 static u64 luo_addr;
 static u64 luo_size;
+static u64 luo_npages;
 static enum luo_status luo_status;
 
 static void *luo_base;
-static struct resource *luo_res;
-static u64 luo_reserved;
+static bool luo_region_held;
 static u64 luo_sequence;
+
+/*
+ * Taken pages (see the DOC above), and what the outgoing sessions reserved:
+ * metadata bytes and data pages. All under luo_lock, except the bitmap
+ * claims of an incoming session's files, which take luo_pages_lock.
+ */
+static unsigned long *luo_taken;
+static DEFINE_SPINLOCK(luo_pages_lock);
+static u64 luo_nr_taken;
+static u64 luo_meta_reserved;
+static u64 luo_pages_reserved;
 /* The kexec is under way: the handover is written, nothing more fits in. */
 static bool luo_committed;
+
+/* Zero-copy: "auto" (the default) uses it where it can run, "off" never. */
+static bool luo_zerocopy = true;
+module_param_named(zerocopy, luo_zerocopy, bool, 0444);
+MODULE_PARM_DESC(zerocopy, "Restore memfds by taking their pages over when the range can be RAM (default Y)");
+
+/* Checksum data left in place too (costs reading it inside the kexec). */
 
 static int luo_param_set_readonly(const char *val, const struct kernel_param *kp)
 {
@@ -90,22 +120,38 @@ MODULE_PARM_DESC(handover_status,
 		 "What the previous kernel handed over: none, pending, loaded, consumed, corrupt, version");
 
 /*
- * Introspection, root-only: the space the handover takes now and what the
- * last handover carried. Read without a lock (single words, READ_ONCE), so
- * a read never waits; the fields of last_handover are set once per boot.
+ * Introspection, root-only: the space the handover takes now, what the last
+ * handover carried and what restoring it cost so far. Read without a lock
+ * (single words, READ_ONCE), so a read never waits; the fields of
+ * last_handover are set once per boot, the restore counters grow.
  */
 static struct {
-	u64 sessions, files, bytes;
-	u32 write_us;
+	u64 sessions, files, bytes, version;
+	u32 write_us, copy_us, copy_threads;
+	u64 pages_inplace, pages_copied;
 	s64 check_us, build_us;
+	u64 restore_given, restore_copied;
+	s64 restore_us;
 } luo_last;
+
+/* The commit in this boot, for the log and the bench. */
+static struct {
+	u64 pages_inplace, pages_copied;
+	u32 copy_threads;
+	s64 copy_us;
+} luo_out;
 
 static int luo_param_get_space(char *buf, const struct kernel_param *kp)
 {
-	u64 used = READ_ONCE(luo_reserved), size = READ_ONCE(luo_size);
+	u64 taken = READ_ONCE(luo_nr_taken);
+	u64 used = READ_ONCE(luo_meta_reserved) +
+		   READ_ONCE(luo_pages_reserved) * LUO_PAGE_SIZE;
+	u64 avail = (luo_npages - min(taken, luo_npages)) * LUO_PAGE_SIZE;
 
-	return sysfs_emit(buf, "used %llu\nfree %llu\n", used,
-			  size > used ? size - used : 0);
+	return sysfs_emit(buf, "used %llu\nfree %llu\nsize %llu\nin_place %llu\nzerocopy %s\n",
+			  used, avail > used ? avail - used : 0, luo_size,
+			  taken * LUO_PAGE_SIZE,
+			  luo_ram_added() ? "yes" : luo_zerocopy ? "auto" : "off");
 }
 
 static const struct kernel_param_ops luo_space_ops = {
@@ -114,7 +160,7 @@ static const struct kernel_param_ops luo_space_ops = {
 };
 
 module_param_cb(space, &luo_space_ops, NULL, 0400);
-MODULE_PARM_DESC(space, "Handover bytes reserved by the outgoing sessions (used) and left (free)");
+MODULE_PARM_DESC(space, "Handover bytes reserved by the outgoing sessions (used), left (free), and the range");
 
 static int luo_param_get_last(char *buf, const struct kernel_param *kp)
 {
@@ -124,10 +170,15 @@ static int luo_param_get_last(char *buf, const struct kernel_param *kp)
 		return sysfs_emit(buf, "status %s\n", luo_status_names[status]);
 	/* Pairs with the smp_wmb() before the status became "loaded". */
 	smp_rmb();
-	return sysfs_emit(buf, "status loaded\nsessions %llu\nfiles %llu\nbytes %llu\nwrite_us %u\ncheck_us %lld\nbuild_us %lld\n",
+	return sysfs_emit(buf, "status loaded\nsessions %llu\nfiles %llu\nbytes %llu\nwrite_us %u\ncheck_us %lld\nbuild_us %lld\nformat %llu\npages_inplace %llu\npages_copied %llu\ncopy_us %u\ncopy_threads %u\nrestore_pages_given %llu\nrestore_pages_copied %llu\nrestore_us %lld\n",
 			  luo_last.sessions, luo_last.files, luo_last.bytes,
 			  luo_last.write_us, luo_last.check_us,
-			  luo_last.build_us);
+			  luo_last.build_us, luo_last.version,
+			  luo_last.pages_inplace, luo_last.pages_copied,
+			  luo_last.copy_us, luo_last.copy_threads,
+			  READ_ONCE(luo_last.restore_given),
+			  READ_ONCE(luo_last.restore_copied),
+			  READ_ONCE(luo_last.restore_us));
 }
 
 static const struct kernel_param_ops luo_last_ops = {
@@ -143,6 +194,16 @@ static void luo_set_status(enum luo_status status)
 	WRITE_ONCE(luo_status, status);
 }
 
+/**
+ * luo_store_status() - what the previous kernel handed over, so far
+ *
+ * Return: %LUO_STATUS_*.
+ */
+enum luo_status luo_store_status(void)
+{
+	return READ_ONCE(luo_status);
+}
+
 /* Marks a committed handover as taken by this boot. */
 static void luo_handover_claim(void)
 {
@@ -153,7 +214,10 @@ static void luo_handover_claim(void)
 		luo_set_status(LUO_STATUS_NONE);
 		return;
 	}
-	luo_sequence = le64_to_cpu(hdr->sequence);
+	/* The sequence is where both formats keep it... */
+	luo_sequence = le32_to_cpu(hdr->version) == LUO_FORMAT_V2 ?
+		le64_to_cpu(((struct luo_header_v2 *)hdr)->sequence) :
+		le64_to_cpu(hdr->sequence);
 	switch (le32_to_cpu(hdr->state)) {
 	case LUO_STATE_COMMITTED:
 		hdr->state = cpu_to_le32(LUO_STATE_CLAIMED);
@@ -171,228 +235,566 @@ static void luo_handover_claim(void)
 	}
 }
 
-/* Builds the incoming sessions from a checked handover's metadata copy. */
-static int luo_handover_build(const struct luo_image *img,
-			      struct luo_verdict *v, u64 *nr_s, u64 *nr_f)
+/* Marks pages taken; false if one of them was already. Caller locks. */
+static bool luo_take(u64 page, u64 count)
 {
-	u64 s, off = 0;
+	u64 i;
+
+	if (page >= luo_npages || count > luo_npages - page)
+		return false;
+	for (i = page; i < page + count; i++) {
+		if (test_bit(i, luo_taken)) {
+			while (i-- > page)
+				clear_bit(i, luo_taken);
+			return false;
+		}
+	}
+	bitmap_set(luo_taken, page, count);
+	luo_nr_taken += count;
+	return true;
+}
+
+static void luo_untake(u64 page, u64 count)
+{
+	bitmap_clear(luo_taken, page, count);
+	luo_nr_taken -= count;
+}
+
+/**
+ * luo_store_check() - check the pending handover before anything is used
+ * @img: filled with copies of its header and metadata.
+ * @v:   the verdict, if refused.
+ *
+ * Takes the pages the header and metadata occupy (format 1: everything it
+ * uses); the files' loads claim their data pages. The caller frees @img
+ * whatever the result and, on success, calls luo_store_loaded() once the
+ * sessions are built or luo_store_refused().
+ *
+ * Return: 0, 1 if refused or nothing is pending (see @v), or -ENOMEM.
+ */
+int luo_store_check(struct luo_image *img, struct luo_verdict *v)
+{
+	u64 first, count;
 	int ret;
 
-	lockdep_assert_held(&luo_lock);
-	for (s = 0; s < img->nr_sessions; s++) {
-		const struct luo_ser_session *ss = img->meta + off;
-		struct luo_session *session;
-		u32 i, n = le32_to_cpu(ss->nr_files);
-
-		session = luo_session_add_incoming(ss->name);
-		if (IS_ERR(session)) {
-			ret = PTR_ERR(session);
-			if (ret == -EEXIST)
-				luo_refuse(v, "two sessions have the same name");
-			return ret;
-		}
-		off += sizeof(*ss);
-		for (i = 0; i < n; i++) {
-			const struct luo_ser_file *f = img->meta + off;
-
-			ret = luo_file_add_incoming(session, f, luo_base +
-						    le64_to_cpu(f->data_off));
-			if (ret) {
-				if (ret == -EEXIST)
-					luo_refuse(v, "two files of a session have the same token");
-				return ret;
-			}
-			off += sizeof(*f);
-			(*nr_f)++;
-		}
-		(*nr_s)++;
-		cond_resched();
+	if (READ_ONCE(luo_status) != LUO_STATUS_PENDING) {
+		v->status = READ_ONCE(luo_status);
+		return 1;
+	}
+	ret = luo_handover_check(luo_base, luo_size, img, v);
+	if (ret)
+		return ret;
+	if (img->version == LUO_FORMAT_V1) {
+		first = 1;
+		count = DIV_ROUND_UP(img->used, LUO_PAGE_SIZE) - 1;
+	} else {
+		first = img->meta_off / LUO_PAGE_SIZE;
+		count = DIV_ROUND_UP(img->meta_size, LUO_PAGE_SIZE);
+	}
+	/* Claims of an earlier attempt that ran out of memory are gone. */
+	guard(spinlock)(&luo_pages_lock);
+	bitmap_zero(luo_taken, luo_npages);
+	luo_nr_taken = 0;
+	luo_take(0, 1);
+	if (count && !luo_take(first, count)) {
+		luo_refuse(v, "metadata overlaps the header");
+		return 1;
 	}
 	return 0;
 }
 
 /**
- * luo_handover_load() - load what the previous kernel handed over
+ * luo_store_loaded() - the incoming sessions are built
+ * @img:         the checked image.
+ * @check_us:    time the check took.
+ * @build_us:    time building took.
+ * @nr_sessions: incoming sessions.
+ * @nr_files:    their files.
  *
- * Called at every open of /dev/liveupdate, never twice at once (the device
- * serialises its opens); does its work once per boot. Checks the handover
- * and builds the incoming sessions; their files are restored later, one by
- * one, at RETRIEVE_FD. Only building the sessions takes luo_lock.
- *
- * Return: 0 (also when there was nothing, or nothing valid), or -ENOMEM if
- * the sessions could not be built; the handover stays pending and the next
- * call tries again.
+ * The metadata pages are free again (it was copied out); the figures go to
+ * last_handover.
  */
-int luo_handover_load(void)
+void luo_store_loaded(const struct luo_image *img, s64 check_us,
+		      s64 build_us, u64 nr_sessions, u64 nr_files)
 {
-	struct luo_verdict v = { .status = LUO_STATUS_LOADED };
-	struct luo_image img = {};
-	u64 nr_s = 0, nr_f = 0;
-	ktime_t start, checked;
-	int ret;
-
-	if (READ_ONCE(luo_status) != LUO_STATUS_PENDING)
-		return 0;
-
-	start = ktime_get();
-	ret = luo_handover_check(luo_base, luo_size, &img, &v);
-	if (ret) {
-		luo_image_free(&img);
-		if (ret < 0) {
-			pr_err("cannot load the handover (%d); the next open of /dev/liveupdate tries again\n",
-			       ret);
-			return ret;
-		}
-		if (v.status == LUO_STATUS_CORRUPT)
-			pr_err("handover is corrupt (%s); ignoring it\n", v.why);
-		luo_set_status(v.status);
-		return 0;
+	if (img->version == LUO_FORMAT_V2 && img->meta_size) {
+		guard(spinlock)(&luo_pages_lock);
+		luo_untake(img->meta_off / LUO_PAGE_SIZE,
+			   DIV_ROUND_UP(img->meta_size, LUO_PAGE_SIZE));
 	}
-
-	checked = ktime_get();
-	scoped_guard(mutex, &luo_lock) {
-		ret = luo_handover_build(&img, &v, &nr_s, &nr_f);
-		if (ret)
-			luo_session_drop_incoming();
+	luo_last.sessions = nr_sessions;
+	luo_last.files = nr_files;
+	luo_last.bytes = img->version == LUO_FORMAT_V1 ? img->used :
+		img->meta_size + le64_to_cpu(img->hdr2.pages_inplace +
+					     img->hdr2.pages_copied) * LUO_PAGE_SIZE;
+	luo_last.version = img->version;
+	luo_last.write_us = img->commit_us;
+	luo_last.check_us = check_us;
+	luo_last.build_us = build_us;
+	if (img->version == LUO_FORMAT_V2) {
+		luo_last.pages_inplace = le64_to_cpu(img->hdr2.pages_inplace);
+		luo_last.pages_copied = le64_to_cpu(img->hdr2.pages_copied);
+		luo_last.copy_us = le32_to_cpu(img->hdr2.copy_us);
+		luo_last.copy_threads = le32_to_cpu(img->hdr2.copy_threads);
 	}
-	luo_image_free(&img);
-	if (ret) {
-		if (v.status == LUO_STATUS_CORRUPT) {
-			pr_err("handover is corrupt (%s); ignoring it\n", v.why);
-			luo_set_status(LUO_STATUS_CORRUPT);
-			return 0;
-		}
-		pr_err("cannot load the handover (%d); the next open of /dev/liveupdate tries again\n",
-		       ret);
-		return ret;
-	}
-	luo_last.sessions = nr_s;
-	luo_last.files = nr_f;
-	luo_last.bytes = img.used;
-	luo_last.write_us = le32_to_cpu(img.hdr.commit_us);
-	luo_last.check_us = ktime_us_delta(checked, start);
-	luo_last.build_us = ktime_us_delta(ktime_get(), checked);
-	pr_info("loaded %llu incoming sessions with %llu files, %llu bytes: written in %u us, checked in %lld us, built in %lld us\n",
-		nr_s, nr_f, img.used, luo_last.write_us, luo_last.check_us,
-		luo_last.build_us);
+	pr_info("loaded %llu incoming sessions with %llu files (format %u; %llu pages were left in place, %llu copied): written in %u us, checked in %lld us, built in %lld us\n",
+		nr_sessions, nr_files, img->version, luo_last.pages_inplace,
+		luo_last.pages_copied, luo_last.write_us, check_us, build_us);
 	/* The figures above are published by the status change. */
 	smp_wmb();
 	luo_set_status(LUO_STATUS_LOADED);
-	return 0;
 }
 
 /**
- * luo_handover_reserve() - reserve handover space for a record
- * @bytes: how much.
+ * luo_store_refused() - the pending handover cannot be used
+ * @status: %LUO_STATUS_CORRUPT or %LUO_STATUS_VERSION.
+ * @why:    for the log (corrupt only).
+ */
+void luo_store_refused(enum luo_status status, const char *why)
+{
+	if (status == LUO_STATUS_CORRUPT)
+		pr_err("handover is corrupt (%s); ignoring it\n", why);
+	scoped_guard(spinlock, &luo_pages_lock) {
+		bitmap_zero(luo_taken, luo_npages);
+		luo_nr_taken = 0;
+		luo_take(0, 1);
+	}
+	luo_set_status(status);
+}
+
+/**
+ * luo_store_count_restore() - account a restored file, for last_handover
+ * @given:  pages taken over in place.
+ * @copied: pages copied out of the range.
+ * @us:     time the restore took.
+ */
+void luo_store_count_restore(u64 given, u64 copied, s64 us)
+{
+	guard(spinlock)(&luo_pages_lock);
+	WRITE_ONCE(luo_last.restore_given, luo_last.restore_given + given);
+	WRITE_ONCE(luo_last.restore_copied, luo_last.restore_copied + copied);
+	WRITE_ONCE(luo_last.restore_us, luo_last.restore_us + us);
+}
+
+/**
+ * luo_store_pages() - how many pages the range has
+ *
+ * Return: the range size in %LUO_PAGE_SIZE pages.
+ */
+u64 luo_store_pages(void)
+{
+	return luo_npages;
+}
+
+/**
+ * luo_store_claim() - an incoming file's data occupies these pages
+ * @page:  first range page.
+ * @count: pages.
+ *
+ * Return: 0, or -EINVAL if a page is outside the range or already claimed
+ * (by the header, the metadata or another file).
+ */
+int luo_store_claim(u64 page, u64 count)
+{
+	guard(spinlock)(&luo_pages_lock);
+	return luo_take(page, count) ? 0 : -EINVAL;
+}
+
+/**
+ * luo_store_release() - pages an incoming file no longer needs
+ * @page:  first range page, as claimed.
+ * @count: pages.
+ *
+ * Only for pages that never left the module (copied out, or dropped); pages
+ * given to a file stay taken for the rest of the boot.
+ */
+void luo_store_release(u64 page, u64 count)
+{
+	guard(spinlock)(&luo_pages_lock);
+	luo_untake(page, count);
+}
+
+/**
+ * luo_store_page_addr() - where a range page is mapped
+ * @page: range page.
+ *
+ * Return: its kernel address.
+ */
+void *luo_store_page_addr(u64 page)
+{
+	return luo_base + page * LUO_PAGE_SIZE;
+}
+
+/**
+ * luo_store_v1_addr() - where a format 1 offset is mapped
+ * @off: offset from the start of the range, checked.
+ *
+ * Return: its kernel address.
+ */
+void *luo_store_v1_addr(u64 off)
+{
+	return luo_base + off;
+}
+
+/**
+ * luo_store_page_of() - whether a page is one of the range's
+ * @page:  a page.
+ * @index: set to its range page number if so.
+ *
+ * Return: true if @page lies in the range.
+ */
+bool luo_store_page_of(struct page *page, u64 *index)
+{
+	u64 pa = PFN_PHYS(page_to_pfn(page));
+
+	if (pa < luo_addr || pa - luo_addr >= luo_size)
+		return false;
+	*index = (pa - luo_addr) / LUO_PAGE_SIZE;
+	return true;
+}
+
+/**
+ * luo_store_ram() - make the range RAM the module manages, once
+ *
+ * Zero-copy restore needs the range's pages to be real pages. The first
+ * call hot-adds the range (ram.c); later calls say how that went. The
+ * module stays loaded from then on.
+ *
+ * Return: 0 if the range is RAM, or -errno (zero-copy off or impossible;
+ * the reason was logged once): the caller copies instead.
+ */
+int luo_store_ram(void)
+{
+	static DEFINE_MUTEX(lock);
+	static int result = 1;
+	void *base;
+	int ret;
+
+	guard(mutex)(&lock);
+	if (result <= 0)
+		return result;
+	if (!luo_zerocopy) {
+		pr_info("zero-copy is off (zerocopy=0): memfds are restored by copying\n");
+		result = -EPERM;
+		return result;
+	}
+	ret = luo_ram_probe(luo_addr, luo_size);
+	if (ret) {
+		result = ret;
+		return result;
+	}
+	/* ram.c needs the range not busy; the mapping may stay meanwhile. */
+	release_mem_region(luo_addr, luo_size);
+	luo_region_held = false;
+	ret = luo_ram_add(luo_addr, luo_size);
+	if (ret) {
+		if (request_mem_region(luo_addr, luo_size, "liveupdate handover"))
+			luo_region_held = true;
+		result = ret;
+		return result;
+	}
+	/* Now RAM: map it through the direct map like any other. */
+	base = memremap(luo_addr, luo_size, MEMREMAP_WB);
+	if (base) {
+		void *old = luo_base;
+
+		WRITE_ONCE(luo_base, base);
+		memunmap(old);
+	}
+	__module_get(THIS_MODULE);
+	result = 0;
+	return result;
+}
+
+/**
+ * luo_store_reserve() - reserve handover space for a record and its data
+ * @meta:  metadata bytes.
+ * @pages: data pages.
  *
  * Caller holds luo_lock.
  *
  * Return: 0, -ENOSPC if the range cannot hold it, or -EBUSY once the
  * handover was written for a kexec that is under way.
  */
-int luo_handover_reserve(u64 bytes)
+int luo_store_reserve(u64 meta, u64 pages)
 {
+	u64 have, need;
+
+	lockdep_assert_held(&luo_lock);
 	if (luo_committed)
 		return -EBUSY;
-	if (bytes > luo_size - luo_reserved)
+	have = luo_npages - READ_ONCE(luo_nr_taken);
+	need = DIV_ROUND_UP(luo_meta_reserved + meta, LUO_PAGE_SIZE) +
+	       luo_pages_reserved;
+	if (pages > have || need > have - pages)
 		return -ENOSPC;
-	luo_reserved += bytes;
+	WRITE_ONCE(luo_meta_reserved, luo_meta_reserved + meta);
+	WRITE_ONCE(luo_pages_reserved, luo_pages_reserved + pages);
 	return 0;
 }
 
 /**
- * luo_handover_unreserve() - give back what luo_handover_reserve() took
- * @bytes: how much.
+ * luo_store_unreserve() - give back what luo_store_reserve() took
+ * @meta:  metadata bytes.
+ * @pages: data pages.
  *
  * Caller holds luo_lock.
  */
-void luo_handover_unreserve(u64 bytes)
+void luo_store_unreserve(u64 meta, u64 pages)
 {
-	luo_reserved -= bytes;
+	lockdep_assert_held(&luo_lock);
+	WRITE_ONCE(luo_meta_reserved, luo_meta_reserved - meta);
+	WRITE_ONCE(luo_pages_reserved, luo_pages_reserved - pages);
 }
 
-/* Writes one outgoing session; returns where its data ends. */
-static u64 luo_commit_session(struct luo_session *s, u64 *meta_off,
-			      u64 data_off, u64 *nr_files)
+/* --- the commit ------------------------------------------------------- */
+
+/* A run of pages to copy into the range, one extent's worth. */
+struct luo_copy_job {
+	struct list_head list;
+	u64 page;
+	u32 count;
+	__le32 *crc;
+	struct page *src[LUO_COPY_RUN];
+};
+
+static LIST_HEAD(luo_copy_jobs);
+static DEFINE_SPINLOCK(luo_copy_lock);
+/* The highest page the copies have not taken yet (they go downward). */
+static u64 luo_alloc_top;
+static ktime_t luo_commit_start;
+
+/**
+ * luo_store_commit_begin() - start writing the handover, inside the kexec
+ * @w: the metadata writer to fill.
+ *
+ * Invalidates the header, then takes the lowest free pages that hold the
+ * metadata reserved. Caller holds luo_lock until luo_store_commit_end().
+ *
+ * Return: 0, or -ENOSPC if no run of free pages is long enough (nothing
+ * is handed over then; logged).
+ */
+int luo_store_commit_begin(struct luo_writer *w)
 {
-	struct luo_ser_session ss = {};
-	u64 session_off = *meta_off;
-	struct luo_file *lf;
-	u32 n = 0;
+	struct luo_header_v2 *hdr = luo_base;
+	u64 meta_pages, start;
 
-	*meta_off += sizeof(ss);
-	list_for_each_entry(lf, &s->file_list, list) {
-		struct luo_ser_file f = {};
-		int ret;
+	lockdep_assert_held(&luo_lock);
+	luo_commit_start = ktime_get();
+	WRITE_ONCE(hdr->magic, 0);
+	memset(&luo_out, 0, sizeof(luo_out));
+	luo_alloc_top = luo_npages;
+	meta_pages = DIV_ROUND_UP(luo_meta_reserved, LUO_PAGE_SIZE);
+	guard(spinlock)(&luo_pages_lock);
+	start = bitmap_find_next_zero_area(luo_taken, luo_npages, 1,
+					   meta_pages ?: 1, 0);
+	if (start >= luo_npages) {
+		pr_err("no %llu consecutive free pages for the handover's metadata; nothing handed over\n",
+		       meta_pages);
+		return -ENOSPC;
+	}
+	luo_take(start, meta_pages ?: 1);
+	w->base = luo_base + start * LUO_PAGE_SIZE;
+	w->off = 0;
+	w->size = luo_meta_reserved;
+	return 0;
+}
 
-		/* Space was reserved at PRESERVE_FD; never write past the range. */
-		if (ALIGN(lf->data_size, LUO_HANDOVER_ALIGN) > luo_size - data_off) {
-			pr_err("session '%s' token %llu: no room left; not handed over\n",
-			       s->name, lf->token);
-			continue;
+/**
+ * luo_writer_add() - room for the next bytes of metadata
+ * @w:   the writer.
+ * @len: bytes; the next record starts aligned after them.
+ *
+ * Return: the zeroed room, or NULL if more than reserved is asked for.
+ */
+void *luo_writer_add(struct luo_writer *w, u64 len)
+{
+	u64 step = ALIGN(len, LUO_HANDOVER_ALIGN);
+	void *p;
+
+	if (step > w->size - w->off)
+		return NULL;
+	p = w->base + w->off;
+	memset(p, 0, step);
+	w->off += step;
+	return p;
+}
+
+/**
+ * luo_store_alloc_run() - free pages to copy data into, during the commit
+ * @max:   at most this many.
+ * @count: set to how many consecutive pages were taken, at least 1.
+ *
+ * Takes the highest free pages. Caller holds luo_lock (in the commit).
+ *
+ * Return: the first page of the run, or -ENOSPC.
+ */
+s64 luo_store_alloc_run(u64 max, u64 *count)
+{
+	u64 end;
+
+	guard(spinlock)(&luo_pages_lock);
+	while (luo_alloc_top > 0 && test_bit(luo_alloc_top - 1, luo_taken))
+		luo_alloc_top--;
+	if (!luo_alloc_top)
+		return -ENOSPC;
+	end = luo_alloc_top;
+	while (luo_alloc_top > 0 && end - luo_alloc_top < max &&
+	       !test_bit(luo_alloc_top - 1, luo_taken))
+		luo_alloc_top--;
+	*count = end - luo_alloc_top;
+	luo_take(luo_alloc_top, *count);
+	return luo_alloc_top;
+}
+
+/* One pass: each page is copied and its copy checksummed while in cache. */
+static void luo_copy_one(struct page **src, u64 page, u32 count, __le32 *crc)
+{
+	u32 sum = ~0U, i;
+
+	for (i = 0; i < count; i++) {
+		void *dst = luo_store_page_addr(page + i);
+		void *from = kmap_local_page(src[i]);
+
+		memcpy(dst, from, LUO_PAGE_SIZE);
+		kunmap_local(from);
+		sum = crc32_le(sum, dst, LUO_PAGE_SIZE);
+		put_page(src[i]);
+	}
+	*crc = cpu_to_le32(sum);
+}
+
+/**
+ * luo_store_copy_pages() - copy pages into the range, during the commit
+ * @src:   @count (at most %LUO_COPY_RUN) pages, each with a reference the
+ *         copy drops.
+ * @page:  first range page of a run luo_store_alloc_run() gave.
+ * @count: pages.
+ * @crc:   where the crc32 of the copied bytes goes (in the metadata).
+ *
+ * Queued: the copies run in luo_store_commit_end(), on every online CPU.
+ * Without memory for the queue entry the copy is made at once.
+ */
+void luo_store_copy_pages(struct page **src, u64 page, u32 count,
+			  __le32 *crc)
+{
+	struct luo_copy_job *job = kmalloc(sizeof(*job), GFP_KERNEL);
+
+	luo_out.pages_copied += count;
+	if (!job) {
+		luo_copy_one(src, page, count, crc);
+		return;
+	}
+	memcpy(job->src, src, count * sizeof(*src));
+	job->page = page;
+	job->count = count;
+	job->crc = crc;
+	guard(spinlock)(&luo_copy_lock);
+	list_add_tail(&job->list, &luo_copy_jobs);
+}
+
+/**
+ * luo_store_count_inplace() - pages a file hands over where they are
+ * @pages: how many.
+ */
+void luo_store_count_inplace(u64 pages)
+{
+	luo_out.pages_inplace += pages;
+}
+
+static void luo_copy_drain(void)
+{
+	struct luo_copy_job *job;
+
+	for (;;) {
+		scoped_guard(spinlock, &luo_copy_lock) {
+			job = list_first_entry_or_null(&luo_copy_jobs,
+						       struct luo_copy_job, list);
+			if (job)
+				list_del(&job->list);
 		}
-		f.token = cpu_to_le64(lf->token);
-		f.type = cpu_to_le32(lf->handler->type);
-		ret = lf->handler->save(lf, luo_base + data_off, &f);
-		if (ret) {
-			pr_err("session '%s' token %llu: saving the %s failed (%d); not handed over\n",
-			       s->name, lf->token, lf->handler->name, ret);
-			continue;
-		}
-		f.size = cpu_to_le64(lf->data_size);
-		f.data_off = cpu_to_le64(data_off);
-		f.data_crc = cpu_to_le32(luo_data_crc(luo_base + data_off,
-						      lf->data_size));
-		memcpy(luo_base + *meta_off, &f, sizeof(f));
-		*meta_off += sizeof(f);
-		data_off += ALIGN(lf->data_size, LUO_HANDOVER_ALIGN);
-		n++;
+		if (!job)
+			return;
+		luo_copy_one(job->src, job->page, job->count, job->crc);
+		kfree(job);
 		cond_resched();
 	}
-	strscpy_pad(ss.name, s->name, sizeof(ss.name));
-	ss.nr_files = cpu_to_le32(n);
-	memcpy(luo_base + session_off, &ss, sizeof(ss));
-	*nr_files += n;
-	return data_off;
 }
 
-/* Inside reboot(LINUX_REBOOT_CMD_KEXEC): hand the outgoing sessions over. */
-static void luo_handover_commit(void)
+static void luo_copy_work(struct work_struct *work)
 {
-	struct luo_handover_header *hdr = luo_base;
-	struct luo_handover_header h = {};
-	u64 meta_off, meta_max, data_off, nr_sessions = 0, nr_files = 0;
-	struct luo_session *s;
+	luo_copy_drain();
+}
+
+/* Runs the queued copies on every online CPU, this one included. */
+static void luo_copy_run(void)
+{
+	struct work_struct *works;
 	ktime_t start = ktime_get();
+	unsigned int cpu, me, n = 1;
 
-	guard(mutex)(&luo_lock);
-	WRITE_ONCE(hdr->magic, 0);
-
-	meta_max = 0;
-	list_for_each_entry(s, &luo_outgoing, list)
-		meta_max += sizeof(struct luo_ser_session) +
-			    s->nr_files * sizeof(struct luo_ser_file);
-
-	meta_off = sizeof(h);
-	data_off = sizeof(h) + meta_max;
-	list_for_each_entry(s, &luo_outgoing, list) {
-		data_off = luo_commit_session(s, &meta_off, data_off, &nr_files);
-		nr_sessions++;
+	if (list_empty(&luo_copy_jobs))
+		return;
+	works = kcalloc(nr_cpu_ids, sizeof(*works), GFP_KERNEL);
+	me = get_cpu();
+	put_cpu();
+	if (works) {
+		for_each_online_cpu(cpu) {
+			if (cpu == me)
+				continue;
+			INIT_WORK(&works[cpu], luo_copy_work);
+			queue_work_on(cpu, system_highpri_wq, &works[cpu]);
+			n++;
+		}
 	}
+	luo_copy_drain();
+	if (works) {
+		for_each_online_cpu(cpu)
+			if (cpu != me && works[cpu].func)
+				flush_work(&works[cpu]);
+		kfree(works);
+	}
+	luo_out.copy_threads = works ? n : 1;
+	luo_out.copy_us = ktime_us_delta(ktime_get(), start);
+}
 
-	h.version = cpu_to_le32(LUO_HANDOVER_VERSION);
+/**
+ * luo_store_commit_end() - finish the handover, inside the kexec
+ * @w:           the writer the records went through.
+ * @nr_sessions: session records written.
+ * @nr_files:    file records written.
+ *
+ * Runs the queued copies, then writes the header: checksums, state, and the
+ * magic last, which makes it valid.
+ */
+void luo_store_commit_end(struct luo_writer *w, u64 nr_sessions,
+			  u64 nr_files)
+{
+	struct luo_header_v2 *hdr = luo_base;
+	struct luo_header_v2 h = {};
+
+	lockdep_assert_held(&luo_lock);
+	luo_copy_run();
+
+	h.version = cpu_to_le32(LUO_FORMAT_V2);
 	h.header_size = cpu_to_le32(sizeof(h));
-	h.used_size = cpu_to_le64(data_off);
-	h.meta_size = cpu_to_le64(meta_off - sizeof(h));
+	h.page_size = cpu_to_le32(LUO_PAGE_SIZE);
+	h.range_size = cpu_to_le64(luo_npages * LUO_PAGE_SIZE);
+	h.meta_off = cpu_to_le64(w->base - luo_base);
+	h.meta_size = cpu_to_le64(w->off);
 	h.nr_sessions = cpu_to_le64(nr_sessions);
 	h.nr_files = cpu_to_le64(nr_files);
 	h.sequence = cpu_to_le64(luo_sequence + 1);
-	h.meta_crc = cpu_to_le32(crc32_le(~0U, luo_base + sizeof(h),
-					  meta_off - sizeof(h)));
-	h.commit_us = cpu_to_le32(min_t(s64, ktime_us_delta(ktime_get(), start),
+	h.meta_crc = cpu_to_le32(crc32_le(~0U, w->base, w->off));
+	h.pages_inplace = cpu_to_le64(luo_out.pages_inplace);
+	h.pages_copied = cpu_to_le64(luo_out.pages_copied);
+	h.copy_us = cpu_to_le32(min_t(s64, luo_out.copy_us, U32_MAX));
+	h.copy_threads = cpu_to_le32(luo_out.copy_threads);
+	h.commit_us = cpu_to_le32(min_t(s64, ktime_us_delta(ktime_get(),
+							    luo_commit_start),
 					U32_MAX));
 	h.magic = cpu_to_le64(LUO_HANDOVER_MAGIC);
-	h.header_crc = cpu_to_le32(luo_header_crc(&h));
+	h.header_crc = cpu_to_le32(luo_header_v2_crc(&h));
 	h.state = cpu_to_le32(LUO_STATE_COMMITTED);
 	h.magic = 0;
 	memcpy(hdr, &h, sizeof(h));
@@ -400,88 +802,67 @@ static void luo_handover_commit(void)
 	wmb();
 	WRITE_ONCE(hdr->magic, cpu_to_le64(LUO_HANDOVER_MAGIC));
 	luo_committed = true;
-	pr_info("handed over %llu sessions with %llu files (%llu bytes)\n",
-		nr_sessions, nr_files, data_off);
+	pr_info("handed over %llu sessions with %llu files: %llu pages left in place, %llu copied by %u CPUs in %lld us, %llu bytes of metadata\n",
+		nr_sessions, nr_files, luo_out.pages_inplace,
+		luo_out.pages_copied, luo_out.copy_threads, luo_out.copy_us,
+		w->off);
 }
-
-/*
- * Whether a kexec image is loaded. kernel_kexec() refuses to run without
- * one, but reboot(LINUX_REBOOT_CMD_RESTART2, "kexec reboot") passes the
- * same string to a plain firmware restart. Unknown counts as loaded.
- */
-static bool luo_kexec_loaded(void)
-{
-	char buf[8];
-
-	if (luo_read_file("/sys/kernel/kexec_loaded", buf, sizeof(buf)))
-		return true;
-	return buf[0] != '0';
-}
-
-static int luo_reboot_notify(struct notifier_block *nb, unsigned long code,
-			     void *cmd)
-{
-	/* kernel_kexec() passes this exact string, with an image loaded. */
-	if (code != SYS_RESTART || !cmd || strcmp(cmd, "kexec reboot"))
-		return NOTIFY_DONE;
-	if (!luo_kexec_loaded()) {
-		pr_warn("restart called \"kexec reboot\" without a kexec image loaded: not a kexec, nothing handed over\n");
-		return NOTIFY_DONE;
-	}
-	luo_handover_commit();
-	return NOTIFY_DONE;
-}
-
-static struct notifier_block luo_reboot_nb = {
-	.notifier_call = luo_reboot_notify,
-};
 
 /**
- * luo_handover_init() - take the reserved range at module load
+ * luo_store_init() - take the reserved range at module load
  *
  * Return: 0, or -EINVAL (no usable range), -EBUSY, -ENOMEM.
  */
-int luo_handover_init(void)
+int luo_store_init(void)
 {
 	int ret;
 
 	ret = luo_range_find(&luo_addr, &luo_size);
 	if (ret)
 		return ret;
-	luo_res = request_mem_region(luo_addr, luo_size, "liveupdate handover");
-	if (!luo_res) {
-		pr_err("range %#llx+%#llx is in use\n", luo_addr, luo_size);
-		return -EBUSY;
+	luo_npages = luo_size / LUO_PAGE_SIZE;
+	if (luo_npages < 2 || luo_npages > U32_MAX) {
+		pr_err("range %#llx+%#llx: the size must be 2 to 2^32 pages\n",
+		       luo_addr, luo_size);
+		return -EINVAL;
 	}
+	luo_taken = bitmap_zalloc(luo_npages, GFP_KERNEL);
+	if (!luo_taken)
+		return -ENOMEM;
+	luo_take(0, 1);
+	if (!request_mem_region(luo_addr, luo_size, "liveupdate handover")) {
+		pr_err("range %#llx+%#llx is in use\n", luo_addr, luo_size);
+		ret = -EBUSY;
+		goto err_free;
+	}
+	luo_region_held = true;
 	luo_base = memremap(luo_addr, luo_size, MEMREMAP_WB);
 	if (!luo_base) {
 		ret = -ENOMEM;
 		goto err_release;
 	}
-
-	luo_reserved = sizeof(struct luo_handover_header);
 	luo_handover_claim();
-
-	ret = register_reboot_notifier(&luo_reboot_nb);
-	if (ret)
-		goto err_unmap;
 	pr_info("handover range %#llx+%#llx (%s)\n", luo_addr, luo_size,
 		luo_status_names[luo_status]);
 	return 0;
 
-err_unmap:
-	memunmap(luo_base);
 err_release:
 	release_mem_region(luo_addr, luo_size);
+err_free:
+	bitmap_free(luo_taken);
 	return ret;
 }
 
 /**
- * luo_handover_exit() - let go of the range at module unload
+ * luo_store_exit() - let go of the range at module unload
+ *
+ * Never reached once the range became RAM (luo_store_ram() pins the
+ * module).
  */
-void luo_handover_exit(void)
+void luo_store_exit(void)
 {
-	unregister_reboot_notifier(&luo_reboot_nb);
 	memunmap(luo_base);
-	release_mem_region(luo_addr, luo_size);
+	if (luo_region_held)
+		release_mem_region(luo_addr, luo_size);
+	bitmap_free(luo_taken);
 }

@@ -88,7 +88,7 @@ void luo_cursor_init(struct luo_cursor *c, const struct luo_image *img);
 bool luo_cursor_next(struct luo_cursor *c, struct luo_record *r);
 
 /* memfd_check.c: a format 2 memfd payload, checked. */
-struct luo_memfd_in {
+struct luo_memfd_payload {
 	u64 size;
 	u64 pos;
 	u32 seals;
@@ -99,7 +99,7 @@ struct luo_memfd_in {
 };
 
 int luo_memfd_parse(const void *payload, u32 size, u64 range_pages,
-		    struct luo_memfd_in *in);
+		    struct luo_memfd_payload *in);
 bool luo_memfd_v1_valid(const struct luo_ser_file *f);
 
 #endif /* _LIVEUPDATE_HANDOVER_CHECK_H */

@@ -1,21 +1,29 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * liveupdate: definitions shared by the module's layers.
+ * liveupdate: definitions shared by the module's layers. Each layer calls
+ * only the layers below it:
  *
- *   device.c    /dev/liveupdate, ioctl argument plumbing, module init
- *   session.c   sessions and their fds
- *   file.c      preserved files inside a session, the handler registry
- *   memfd.c     the memfd file handler
- *   handover.c  the reserved RAM range: space accounting, commit at
- *               kexec, validation and load in the next kernel
- *   range.c     which range: parameters, memmap=, /proc/iomem checks
+ *   device.c    core: /dev/liveupdate and its ioctls, module init, the
+ *               kexec hook; asks the sessions to serialize, installs fds
+ *   session.c   sessions, their fds and ioctls; asks their files
+ *   file.c      preserved files, the handler registry; asks the handlers
+ *   memfd.c     the memfd handler: writes and reads its own records
+ *   handover.c  the store: the range's pages, space, the commit's header
+ *               and metadata, parallel page copies; calls nobody above
+ *   ram.c       the range as RAM the module manages (zero-copy restore)
+ *   range.c     which range: parameters, memmap=, firmware map, iomem
+ *   ucmd.c      ioctl argument plumbing (used by device.c and session.c)
+ *   handover_check.c, memfd_check.c
+ *               pure checks of a handover and of a memfd's payload (also
+ *               built as userspace C for the fuzz target)
  *   compat.h    differences between the kernel versions we build for
  *
- * One mutex, luo_lock, serialises every session and file operation and the
- * commit at kexec. None of them is hot, and one lock keeps the kexec path
- * trivially consistent. It is never held across a copy to or from user
- * memory (which userfaultfd can stall for ever): ioctl arguments are copied
- * in before it is taken and replies are written after it is dropped.
+ * One mutex, luo_lock, serialises outgoing sessions and files, the commit at
+ * kexec and building incoming sessions. None of them is hot, and one lock
+ * keeps the kexec path trivially consistent. It is never held across a copy
+ * to or from user memory (which userfaultfd can stall for ever): ioctl
+ * arguments are copied in before it is taken and replies are written after
+ * it is dropped.
  */
 #ifndef _LIVEUPDATE_INTERNAL_H
 #define _LIVEUPDATE_INTERNAL_H
@@ -29,11 +37,11 @@
 #include <uapi/linux/liveupdate.h>
 
 #include "compat.h"
-#include "handover_format.h"
+#include "handover_check.h"
 
 extern struct mutex luo_lock;
 
-/* --- device.c: ioctl argument plumbing ------------------------------- */
+/* --- ucmd.c: ioctl argument plumbing ----------------------------------- */
 
 /**
  * struct luo_ucmd - one ioctl call's argument
@@ -55,50 +63,61 @@ int luo_ucmd_copy_in(struct luo_ucmd *ucmd, size_t ksize, size_t min_size);
 int luo_ucmd_respond(struct luo_ucmd *ucmd, size_t ksize);
 int luo_ucmd_reserve_fd(struct luo_ucmd *ucmd);
 void luo_ucmd_release_fd(struct luo_ucmd *ucmd);
-int luo_install_fd(struct luo_ucmd *ucmd, size_t ksize, s32 *fd_field,
-		   struct file *file);
+int luo_ucmd_install_fd(struct luo_ucmd *ucmd, size_t ksize, s32 *fd_field,
+			struct file *file);
 
-/* --- session.c ------------------------------------------------------- */
+/* --- handover.c: the store --------------------------------------------- */
 
 /**
- * struct luo_session - a named group of preserved files
- * @name:      NUL-terminated name.
- * @hnode:     entry in the outgoing or incoming name hash.
- * @list:      entry in the outgoing or incoming list (creation order).
- * @files:     struct luo_file by token (an rbtree: no memory per token
- *             beyond the file's own node, however sparse the tokens).
- * @file_list: the same files in preservation order.
- * @nr_files:  number of files.
- * @reserved:  outgoing: handover bytes reserved for the session record.
- * @incoming:  came from the previous kernel.
- * @retrieved: incoming: an fd for it exists (or existed and leaked).
- * @finished:  incoming: FINISH succeeded; no file can be retrieved.
- * @mutex:     incoming: serialises its files' retrieval (and restoring),
- *             FINISH and close, without luo_lock: restoring a big file
- *             takes seconds.
+ * struct luo_writer - the commit's metadata cursor
+ * @base: the metadata area, in the range.
+ * @off:  bytes written.
+ * @size: bytes the area has.
  */
-struct luo_session {
-	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
-	struct hlist_node hnode;
-	struct list_head list;
-	struct mutex mutex;	/* see @mutex above */
-	struct rb_root files;
-	struct list_head file_list;
-	unsigned long nr_files;
-	u64 reserved;
-	bool incoming;
-	bool retrieved;
-	bool finished;
+struct luo_writer {
+	void *base;
+	u64 off;
+	u64 size;
 };
 
-extern struct list_head luo_outgoing;
+int luo_store_init(void);
+void luo_store_exit(void);
+enum luo_status luo_store_status(void);
+int luo_store_check(struct luo_image *img, struct luo_verdict *v);
+void luo_store_loaded(const struct luo_image *img, s64 check_us,
+		      s64 build_us, u64 nr_sessions, u64 nr_files);
+void luo_store_refused(enum luo_status status, const char *why);
 
-int luo_session_create(struct luo_ucmd *ucmd);
-int luo_session_retrieve(struct luo_ucmd *ucmd);
-struct luo_session *luo_session_add_incoming(const char *name);
-void luo_session_drop_incoming(void);
+u64 luo_store_pages(void);
+int luo_store_claim(u64 page, u64 count);
+void luo_store_release(u64 page, u64 count);
+void *luo_store_page_addr(u64 page);
+void *luo_store_v1_addr(u64 off);
+bool luo_store_page_of(struct page *page, u64 *index);
+int luo_store_ram(void);
+void luo_store_count_restore(u64 given, u64 copied, s64 us);
 
-/* --- file.c ---------------------------------------------------------- */
+int luo_store_reserve(u64 meta, u64 pages);
+void luo_store_unreserve(u64 meta, u64 pages);
+
+int luo_store_commit_begin(struct luo_writer *w);
+void *luo_writer_add(struct luo_writer *w, u64 len);
+s64 luo_store_alloc_run(u64 max, u64 *count);
+/* Pages one copy (and one extent) holds at most. */
+#define LUO_COPY_RUN	64
+void luo_store_copy_pages(struct page **src, u64 page, u32 count,
+			  __le32 *crc);
+void luo_store_count_inplace(u64 pages);
+void luo_store_commit_end(struct luo_writer *w, u64 nr_sessions,
+			  u64 nr_files);
+
+/* Metadata a session record takes. */
+static inline u64 luo_session_cost(void)
+{
+	return sizeof(struct luo_ser_session);
+}
+
+/* --- file.c and the handlers ------------------------------------------- */
 
 struct luo_file;
 
@@ -108,15 +127,19 @@ struct luo_file;
  * @name:         for log messages.
  * @can_preserve: whether @file is of this type.
  * @preserve:     start preserving: freeze what must not change and set
- *                lf->data_size. Everything that can fail fails here.
+ *                lf->meta and lf->pages, the handover space the file needs
+ *                at most. Everything that can fail fails here.
  * @unpreserve:   undo @preserve exactly.
- * @validate:     in the next kernel: check the type fields of a handed-over
- *                record (0 or -EINVAL) before anything is restored.
- * @save:         inside the kexec: copy the file's bytes to @dst (room for
- *                lf->data_size bytes) and fill @ser's type fields.
- * @restore:      in the next kernel: build a file from @ser and @data.
- *                May fail for a while (a signal, a memory cgroup's limit):
- *                it is called again at the next retrieve.
+ * @serialize:    inside the kexec: write the payload with luo_writer_add()
+ *                and put the data in the range. An error drops the file
+ *                (logged), never the handover.
+ * @load:         in the next kernel: check a format 2 payload, claim its
+ *                pages and keep what restoring needs in lf->priv.
+ * @load_v1:      the same for a format 1 record and its data.
+ * @retrieve:     build the file from what @load kept. May fail for a while
+ *                (a signal, a memory cgroup's limit): it is called again at
+ *                the next retrieve. -EIO (damaged data) is final.
+ * @drop:         forget what @load kept, giving back unused range pages.
  */
 struct luo_file_handler {
 	u32 type;
@@ -124,10 +147,11 @@ struct luo_file_handler {
 	bool (*can_preserve)(struct file *file);
 	int (*preserve)(struct luo_file *lf);
 	void (*unpreserve)(struct luo_file *lf);
-	int (*validate)(const struct luo_ser_file *ser);
-	int (*save)(struct luo_file *lf, void *dst, struct luo_ser_file *ser);
-	struct file *(*restore)(const struct luo_ser_file *ser,
-				const void *data);
+	int (*serialize)(struct luo_file *lf, struct luo_writer *w);
+	int (*load)(struct luo_file *lf, const void *payload, u32 size);
+	int (*load_v1)(struct luo_file *lf, const struct luo_ser_file *ser);
+	struct file *(*retrieve)(struct luo_file *lf);
+	void (*drop)(struct luo_file *lf);
 };
 
 /**
@@ -139,10 +163,9 @@ struct luo_file_handler {
  * @handler:    the file type's handler.
  * @file:       outgoing: the user's file; incoming: the restored file,
  *              NULL until the first RETRIEVE_FD restores it.
- * @ser:        incoming: the file's handover record.
- * @data:       incoming: its data, in the reserved range.
- * @data_size:  outgoing: bytes the file's data takes in the handover.
- * @reserved:   outgoing: handover bytes reserved for this file.
+ * @meta:       outgoing: metadata bytes reserved for the file's record.
+ * @pages:      outgoing: data pages reserved for it.
+ * @error:      incoming: a final restore error (-EIO), or 0.
  * @priv:       handler state.
  */
 struct luo_file {
@@ -152,47 +175,40 @@ struct luo_file {
 	u64 token;
 	const struct luo_file_handler *handler;
 	struct file *file;
-	struct luo_ser_file ser;
-	const void *data;
-	u64 data_size;
-	u64 reserved;
-	unsigned long priv;
+	u64 meta;
+	u64 pages;
+	int error;
+	void *priv;
 };
 
-int luo_file_preserve(struct luo_session *session, u64 token, int fd);
-struct file *luo_file_retrieve(struct luo_session *session, u64 token);
-void luo_file_unpreserve_all(struct luo_session *session);
-void luo_file_unpreserve_all_unlocked(struct luo_session *session);
-void luo_file_drop_all(struct luo_session *session);
-int luo_file_add_incoming(struct luo_session *session,
-			  const struct luo_ser_file *ser, const void *data);
-const struct luo_file_handler *luo_file_handler_by_type(u32 type);
+int luo_file_preserve(struct list_head *files, struct rb_root *tokens,
+		      u64 token, int fd);
+struct file *luo_file_retrieve(struct rb_root *tokens, u64 token,
+			       const char *session);
+void luo_file_unpreserve(struct luo_file *lf);
+void luo_file_unpreserve_all_unlocked(struct list_head *files);
+void luo_file_drop_all(struct list_head *files, struct rb_root *tokens);
+int luo_file_load(struct list_head *files, struct rb_root *tokens,
+		  const struct luo_record *r);
+int luo_file_serialize(struct luo_file *lf, struct luo_writer *w);
+void luo_file_exit(void);
 
 extern const struct luo_file_handler luo_memfd_handler;
 void luo_memfd_exit(void);
 
-/* --- range.c --------------------------------------------------------- */
+/* --- session.c --------------------------------------------------------- */
+
+struct file *luo_session_create(const char *name);
+struct file *luo_session_retrieve(const char *name);
+void luo_session_unretrieve(struct file *file);
+int luo_session_build_incoming(const struct luo_image *img,
+			       struct luo_verdict *v, u64 *nr_s, u64 *nr_f);
+void luo_session_drop_incoming(void);
+void luo_session_serialize_all(struct luo_writer *w, u64 *nr_s, u64 *nr_f);
+
+/* --- range.c, ram.c ---------------------------------------------------- */
 
 int luo_range_find(u64 *addr, u64 *size);
 int luo_read_file(const char *path, char *buf, size_t len);
-
-/* --- handover.c ------------------------------------------------------ */
-
-int luo_handover_init(void);
-void luo_handover_exit(void);
-int luo_handover_load(void);
-int luo_handover_reserve(u64 bytes);
-void luo_handover_unreserve(u64 bytes);
-
-/* Handover bytes a session record and a file record (plus data) take. */
-static inline u64 luo_session_cost(void)
-{
-	return sizeof(struct luo_ser_session);
-}
-
-static inline u64 luo_file_cost(u64 data_size)
-{
-	return sizeof(struct luo_ser_file) + ALIGN(data_size, LUO_HANDOVER_ALIGN);
-}
 
 #endif /* _LIVEUPDATE_INTERNAL_H */

@@ -36,13 +36,31 @@
  * dups) keep shmem's file operations: through them only the size change by
  * truncation is refused.
  *
- * At kexec the bytes are copied into the handover with kernel_read(); in the
- * next kernel a new memfd is built from them at its first RETRIEVE_FD.
+ * Pages: at PRESERVE_FD the file's pages that already lie in the range (a
+ * memfd restored by taking its pages over) are pinned there: a reference
+ * stops migration (compaction, NUMA balancing) and the mapping is made
+ * unevictable, so they are neither swapped nor moved until the kexec. Only
+ * the other pages need room in the range. At kexec the pinned pages still
+ * in the file are listed where they are (nothing copied; a write through
+ * mmap that lands before the machine stops is handed over), the others are
+ * copied into free range pages on every CPU, and checksummed while copied.
+ * Data left in place is checksummed only with checksum_inplace=1: that
+ * costs reading every byte inside the kexec and again at restore.
+ *
+ * Restore, at the first RETRIEVE_FD: each checksummed extent is verified
+ * (EIO for good if it does not match), then a new memfd of the same name,
+ * size, seals and position is built: its page cache is the handed-over
+ * pages themselves when the range could be made RAM (ram.c), or a copy of
+ * them otherwise. A restore stopped by a signal or a memory limit resumes
+ * where it stopped at the next RETRIEVE_FD.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/crc32.h>
 #include <linux/file.h>
+#include <linux/ktime.h>
+#include <linux/swap.h>
 #include <linux/falloc.h>
 #include <linux/mman.h>
 #include <linux/pagemap.h>
@@ -56,13 +74,17 @@
 #include <linux/uio.h>
 
 #include "internal.h"
+#include "ram.h"
+
+/* Checksum data handed over in place too (costs a read of it, twice). */
+static bool luo_crc_inplace;
+module_param_named(checksum_inplace, luo_crc_inplace, bool, 0644);
+MODULE_PARM_DESC(checksum_inplace, "Checksum memfd data handed over in place, not only copied data (default N)");
 
 #define LUO_MEMFD_SEALS		(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | \
 				 F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | \
 				 F_SEAL_EXEC)
 
-/* Largest single kernel_read()/kernel_write(), well below MAX_RW_COUNT. */
-#define LUO_MEMFD_CHUNK		SZ_64M
 /*
  * Restoring works in steps of this much: between them it reschedules and
  * stops if the caller was killed (the bytes stay in the range for a retry).
@@ -230,17 +252,162 @@ static bool luo_memfd_can_preserve(struct file *file)
 	return shmem_file(file) && S_ISREG(inode->i_mode) && !inode->i_nlink;
 }
 
+/**
+ * struct luo_memfd_out - an outgoing memfd's state
+ * @reader:       a private read-only file of the inode, when the user's
+ *                file cannot read (the commit may have to read swapped
+ *                pages back), or NULL.
+ * @pinned:       for each file page, the page pinned in the range, or
+ *                NULL; NULL when none is.
+ * @npages:       file pages (the size is frozen).
+ * @nr_pinned:    pages pinned.
+ * @unevictable:  the mapping was made unevictable here.
+ */
+struct luo_memfd_out {
+	struct file *reader;
+	struct page **pinned;
+	u64 npages;
+	u64 nr_pinned;
+	bool unevictable;
+};
+
+/**
+ * struct luo_memfd_in - an incoming memfd, from its payload
+ * @m:        the checked payload (pointers into @payload).
+ * @payload:  a copy of the payload.
+ * @v1:       format 1: its data in the range, else NULL.
+ * @v1_size:  format 1: the data's size (== @m.size).
+ * @file:     a restore under way, resumed at the next retrieve.
+ * @next_ext: the first extent not yet restored.
+ * @ext_done: pages of that extent already given (a resumed restore).
+ * @given:    the restore takes pages over (fixed at its start).
+ * @done:     restored; the range pages are given or released.
+ */
+struct luo_memfd_in {
+	struct luo_memfd_payload m;
+	void *payload;
+	const void *v1;
+	struct file *file;
+	u32 next_ext;
+	u32 ext_done;
+	bool given;
+	bool done;
+};
+
+static u64 luo_memfd_pages(u64 size)
+{
+	return DIV_ROUND_UP(size, LUO_PAGE_SIZE);
+}
+
+/* Metadata a memfd's payload takes at most: every page its own extent. */
+static u64 luo_memfd_meta(u64 npages, u32 name_len)
+{
+	return sizeof(struct luo_memfd_ser) + ALIGN(name_len, LUO_HANDOVER_ALIGN) +
+	       (npages + 1) * sizeof(struct luo_memfd_extent);
+}
+
+/* The name /proc shows ("memfd:NAME"); others are not carried. */
+static u32 luo_memfd_name(struct file *file, const char **name)
+{
+	const struct qstr *q = &file->f_path.dentry->d_name;
+
+	*name = q->name;
+	if (q->len < 6 || memcmp(q->name, "memfd:", 6))
+		return 0;
+	return min_t(u32, q->len, LUO_MEMFD_NAME_MAX);
+}
+
+/* Pins the file's pages that lie in the range; caller holds i_rwsem. */
+static int luo_memfd_pin(struct luo_memfd_out *o, struct address_space *mapping)
+{
+	struct folio_batch fbatch;
+	pgoff_t index = 0;
+	u64 rpage;
+	int ret = 0;
+
+	if (!o->npages)
+		return 0;
+	folio_batch_init(&fbatch);
+	while (!ret && filemap_get_folios(mapping, &index, o->npages - 1,
+					  &fbatch)) {
+		unsigned int i, j;
+
+		for (i = 0; i < folio_batch_count(&fbatch); i++) {
+			struct folio *folio = fbatch.folios[i];
+
+			for (j = 0; j < folio_nr_pages(folio); j++) {
+				struct page *page = folio_page(folio, j);
+				u64 idx = folio->index + j;
+
+				if (idx >= o->npages ||
+				    !luo_store_page_of(page, &rpage))
+					continue;
+				if (!o->pinned) {
+					o->pinned = kvcalloc(o->npages,
+							     sizeof(*o->pinned),
+							     GFP_KERNEL_ACCOUNT);
+					if (!o->pinned) {
+						ret = -ENOMEM;
+						break;
+					}
+				}
+				get_page(page);
+				o->pinned[idx] = page;
+				o->nr_pinned++;
+			}
+			if (ret)
+				break;
+		}
+		folio_batch_release(&fbatch);
+		cond_resched();
+	}
+	return ret;
+}
+
+/* Lets go of the pins and gives the pages back to reclaim. */
+static void luo_memfd_unpin(struct luo_memfd_out *o,
+			    struct address_space *mapping)
+{
+	struct folio_batch fbatch;
+	pgoff_t index = 0;
+	u64 i;
+
+	if (o->pinned) {
+		for (i = 0; i < o->npages; i++)
+			if (o->pinned[i])
+				put_page(o->pinned[i]);
+		kvfree(o->pinned);
+		o->pinned = NULL;
+	}
+	if (!o->unevictable)
+		return;
+	mapping_clear_unevictable(mapping);
+	/* As SHM_UNLOCK: move the pages back where reclaim sees them. */
+	folio_batch_init(&fbatch);
+	while (filemap_get_folios(mapping, &index, ULONG_MAX, &fbatch)) {
+		check_move_unevictable_folios(&fbatch);
+		folio_batch_release(&fbatch);
+		cond_resched();
+	}
+}
+
 static int luo_memfd_preserve(struct luo_file *lf)
 {
 	struct file *file = lf->file;
 	struct inode *inode = file_inode(file);
 	struct file *reader __free(fput) = NULL;
+	struct luo_memfd_out *o __free(kfree) = NULL;
+	const char *name;
 	int ret;
 
+	o = kzalloc_obj(*o, GFP_KERNEL_ACCOUNT);
+	if (!o)
+		return -ENOMEM;
 	/*
-	 * The bytes are read with kernel_read() at kexec. As upstream, a
-	 * write-only fd is accepted: a private read-only file of the same
-	 * inode (no permission check: the caller holds the file) reads them.
+	 * The commit may read swapped-out bytes with kernel_read(). As
+	 * upstream, a write-only fd is accepted: a private read-only file of
+	 * the same inode (no permission check: the caller holds the file)
+	 * reads them.
 	 */
 	if (!(file->f_mode & FMODE_READ)) {
 		reader = dentry_open(&file->f_path, O_RDONLY | O_LARGEFILE,
@@ -266,10 +433,20 @@ static int luo_memfd_preserve(struct luo_file *lf)
 		inode_unlock(inode);
 		return -EOPNOTSUPP;
 	}
+	o->npages = luo_memfd_pages(i_size_read(inode));
+	ret = luo_memfd_pin(o, inode->i_mapping);
+	if (ret) {
+		luo_memfd_unpin(o, inode->i_mapping);
+		inode_unlock(inode);
+		return ret;
+	}
+	if (o->nr_pinned && !mapping_unevictable(inode->i_mapping)) {
+		mapping_set_unevictable(inode->i_mapping);
+		o->unevictable = true;
+	}
 	/* Under the lock truncate and write take: the size is now final. */
 	WRITE_ONCE(inode->i_op, &luo_frozen->i);
 	WRITE_ONCE(inode->i_fop, &luo_frozen->f);
-	lf->data_size = i_size_read(inode);
 	inode_unlock(inode);
 
 	/* For good: the copy passes through once the inode is unpreserved. */
@@ -277,55 +454,287 @@ static int luo_memfd_preserve(struct luo_file *lf)
 		__module_get(THIS_MODULE);
 		WRITE_ONCE(file->f_op, &luo_frozen->f);
 	}
-	lf->priv = (unsigned long)no_free_ptr(reader);
+	lf->pages = o->npages - o->nr_pinned;
+	lf->meta = luo_memfd_meta(o->npages, luo_memfd_name(file, &name));
+	o->reader = no_free_ptr(reader);
+	lf->priv = no_free_ptr(o);
 	return 0;
-}
-
-/* What save reads through: the file itself, or its private reader. */
-static struct file *luo_memfd_reader(struct luo_file *lf)
-{
-	return lf->priv ? (struct file *)lf->priv : lf->file;
 }
 
 static void luo_memfd_unpreserve(struct luo_file *lf)
 {
 	struct inode *inode = file_inode(lf->file);
+	struct luo_memfd_out *o = lf->priv;
 
 	inode_lock(inode);
 	WRITE_ONCE(inode->i_fop, luo_shmem_fops);
 	WRITE_ONCE(inode->i_op, luo_shmem_iops);
+	luo_memfd_unpin(o, inode->i_mapping);
 	inode_unlock(inode);
-	if (lf->priv)
-		fput((struct file *)lf->priv);
-	lf->priv = 0;
+	if (o->reader)
+		fput(o->reader);
+	kfree(o);
+	lf->priv = NULL;
 }
 
-static int luo_memfd_save(struct luo_file *lf, void *dst,
-			  struct luo_ser_file *ser)
+/* --- the commit: a file's pages as extents ----------------------------- */
+
+/*
+ * Builds the extent list in file-page order: runs of pages left in place,
+ * and runs of up to LUO_COPY_RUN pages to copy.
+ */
+struct luo_extents {
+	struct luo_writer *w;
+	u32 nr;
+	bool copy;		/* the open run is one to copy */
+	u64 index;		/* its first file page */
+	u32 count;		/* its pages; 0: no open run */
+	u64 page;		/* in place: its first range page */
+	int err;
+	struct page *src[LUO_COPY_RUN];
+};
+
+static struct luo_memfd_extent *luo_extent_add(struct luo_extents *x)
 {
-	struct inode *inode = file_inode(lf->file);
-	loff_t pos = 0;
+	struct luo_memfd_extent *e = luo_writer_add(x->w, sizeof(*e));
 
-	while (pos < lf->data_size) {
-		size_t chunk = min_t(u64, lf->data_size - pos, LUO_MEMFD_CHUNK);
-		ssize_t n = kernel_read(luo_memfd_reader(lf), dst + pos, chunk,
-					&pos);
+	if (e)
+		x->nr++;
+	else
+		x->err = -ENOSPC;
+	return e;
+}
 
-		if (n < 0)
-			return n;
-		if (!n)
-			return -EIO;
+static void luo_extents_flush(struct luo_extents *x)
+{
+	struct luo_memfd_extent *e;
+	u32 i, got_pages;
+	s64 page;
+	u64 got;
+
+	if (!x->count)
+		return;
+	if (!x->copy) {
+		e = luo_extent_add(x);
+		if (e) {
+			e->index = cpu_to_le64(x->index);
+			e->page = cpu_to_le32(x->page);
+			e->count = cpu_to_le32(x->count);
+			if (luo_crc_inplace) {
+				u32 crc = ~0U;
+
+				for (i = 0; i < x->count; i++)
+					crc = crc32_le(crc, luo_store_page_addr(x->page + i),
+						       LUO_PAGE_SIZE);
+				e->crc = cpu_to_le32(crc);
+				e->flags = cpu_to_le32(LUO_EXTENT_CRC);
+			}
+			luo_store_count_inplace(x->count);
+		}
+		x->count = 0;
+		return;
 	}
-	ser->seals = cpu_to_le32(SHMEM_I(inode)->seals);
-	ser->pos = cpu_to_le64(READ_ONCE(lf->file->f_pos));
+	i = 0;
+	while (i < x->count) {
+		page = x->err ? -ENOSPC : luo_store_alloc_run(x->count - i, &got);
+		e = page < 0 ? NULL : luo_extent_add(x);
+		if (!e) {
+			x->err = -ENOSPC;
+			for (; i < x->count; i++)
+				put_page(x->src[i]);
+			break;
+		}
+		got_pages = got;
+		e->index = cpu_to_le64(x->index + i);
+		e->page = cpu_to_le32(page);
+		e->count = cpu_to_le32(got_pages);
+		e->flags = cpu_to_le32(LUO_EXTENT_CRC);
+		luo_store_copy_pages(&x->src[i], page, got_pages, &e->crc);
+		i += got_pages;
+	}
+	x->count = 0;
+}
+
+/* Adds file page @idx, found at @page, in place (@rpage) or to copy. */
+static void luo_extents_add(struct luo_extents *x, u64 idx, struct page *page,
+			    bool in_place, u64 rpage)
+{
+	if (x->count &&
+	    (x->copy == in_place || idx != x->index + x->count ||
+	     (in_place && (rpage != x->page + x->count || x->count == U32_MAX)) ||
+	     (!in_place && x->count == LUO_COPY_RUN)))
+		luo_extents_flush(x);
+	if (!x->count) {
+		x->copy = !in_place;
+		x->index = idx;
+		x->page = rpage;
+	}
+	if (!in_place) {
+		get_page(page);
+		x->src[x->count] = page;
+	}
+	x->count++;
+}
+
+/*
+ * File pages not in the page cache between @from and @to: holes, or
+ * swapped out. Only in a file with swapped pages are they read (which
+ * brings them back) and the non-zero ones copied.
+ */
+static void luo_memfd_gap(struct luo_extents *x, struct file *file,
+			  u64 from, u64 to)
+{
+	struct page *page;
+	u64 idx;
+
+	if (from >= to || !READ_ONCE(SHMEM_I(file_inode(file))->swapped))
+		return;
+	for (idx = from; idx < to; idx++) {
+		page = shmem_read_mapping_page_gfp(file->f_mapping, idx,
+						   GFP_KERNEL | __GFP_NOWARN);
+		if (IS_ERR(page)) {
+			x->err = PTR_ERR(page);
+			continue;
+		}
+		if (memchr_inv(page_address(page), 0, PAGE_SIZE))
+			luo_extents_add(x, idx, page, false, 0);
+		put_page(page);
+		cond_resched();
+	}
+}
+
+static int luo_memfd_serialize(struct luo_file *lf, struct luo_writer *w)
+{
+	struct luo_memfd_out *o = lf->priv;
+	struct file *file = o->reader ?: lf->file;
+	struct inode *inode = file_inode(lf->file);
+	struct luo_extents *x;
+	struct folio_batch fbatch;
+	struct luo_memfd_ser *ms;
+	pgoff_t index = 0;
+	u64 next = 0, rpage;
+	const char *name;
+	u32 name_len;
+	char *np;
+
+	x = kzalloc_obj(*x, GFP_KERNEL);
+	if (!x)
+		return -ENOMEM;
+	x->w = w;
+	name_len = luo_memfd_name(lf->file, &name);
+	ms = luo_writer_add(w, sizeof(*ms));
+	np = ms ? luo_writer_add(w, name_len) : NULL;
+	if (!ms || (name_len && !np)) {
+		kfree(x);
+		return -ENOSPC;
+	}
+	memcpy(np, name, name_len);
+	ms->size = cpu_to_le64(i_size_read(inode));
+	ms->pos = cpu_to_le64(READ_ONCE(lf->file->f_pos));
+	ms->seals = cpu_to_le32(SHMEM_I(inode)->seals);
+	ms->name_len = cpu_to_le32(name_len);
+
+	folio_batch_init(&fbatch);
+	while (o->npages &&
+	       filemap_get_folios(inode->i_mapping, &index, o->npages - 1,
+				  &fbatch)) {
+		unsigned int i, j;
+
+		for (i = 0; i < folio_batch_count(&fbatch); i++) {
+			struct folio *folio = fbatch.folios[i];
+
+			luo_memfd_gap(x, file, next, folio->index);
+			for (j = 0; j < folio_nr_pages(folio); j++) {
+				struct page *page = folio_page(folio, j);
+				u64 idx = folio->index + j;
+				bool in_place;
+
+				if (idx >= o->npages)
+					break;
+				/* In place only if pinned: it cannot move. */
+				in_place = o->pinned && o->pinned[idx] == page &&
+					   luo_store_page_of(page, &rpage);
+				luo_extents_add(x, idx, page, in_place, rpage);
+				next = idx + 1;
+			}
+		}
+		folio_batch_release(&fbatch);
+		cond_resched();
+	}
+	luo_memfd_gap(x, file, next, o->npages);
+	luo_extents_flush(x);
+	ms->nr_extents = cpu_to_le32(x->nr);
+	if (x->err)
+		pr_err("memfd of %llu bytes: not all of its pages could be handed over (%d); the missing ones read as zeros\n",
+		       i_size_read(inode), x->err);
+	kfree(x);
+	return 0;
+}
+
+/* --- the next kernel ---------------------------------------------------- */
+
+static void luo_memfd_release_from(struct luo_memfd_in *in, u32 first)
+{
+	u32 i;
+
+	for (i = first; i < in->m.nr_extents; i++)
+		luo_store_release(le32_to_cpu(in->m.ext[i].page),
+				  le32_to_cpu(in->m.ext[i].count));
+}
+
+static int luo_memfd_load(struct luo_file *lf, const void *payload, u32 size)
+{
+	struct luo_memfd_in *in;
+	u32 i;
+	int ret;
+
+	in = kzalloc_obj(*in, GFP_KERNEL_ACCOUNT);
+	if (!in)
+		return -ENOMEM;
+	in->payload = kmemdup(payload, size, GFP_KERNEL_ACCOUNT);
+	if (!in->payload) {
+		kfree(in);
+		return -ENOMEM;
+	}
+	ret = luo_memfd_parse(in->payload, size, luo_store_pages(), &in->m);
+	for (i = 0; !ret && i < in->m.nr_extents; i++) {
+		ret = luo_store_claim(le32_to_cpu(in->m.ext[i].page),
+				      le32_to_cpu(in->m.ext[i].count));
+		if (ret) {
+			in->m.nr_extents = i;
+			luo_memfd_release_from(in, 0);
+			ret = -EADDRINUSE;
+		}
+	}
+	if (ret) {
+		kfree(in->payload);
+		kfree(in);
+		return ret;
+	}
+	lf->priv = in;
+	return 0;
+}
+
+static int luo_memfd_load_v1(struct luo_file *lf, const struct luo_ser_file *f)
+{
+	struct luo_memfd_in *in = kzalloc_obj(*in, GFP_KERNEL_ACCOUNT);
+
+	if (!in)
+		return -ENOMEM;
+	in->m.size = le64_to_cpu(f->size);
+	in->m.pos = le64_to_cpu(f->pos);
+	in->m.seals = le32_to_cpu(f->seals);
+	in->v1 = luo_store_v1_addr(le64_to_cpu(f->data_off));
+	lf->priv = in;
 	return 0;
 }
 
 /*
- * Writes @data into @file, leaving all-zero pages as holes. -EINTR if the
- * caller was killed meanwhile.
+ * Writes @data into @file at @off, leaving all-zero pages as holes (format
+ * 1 keeps holes as zeros). -EINTR if the caller was killed meanwhile.
  */
-static int luo_memfd_fill(struct file *file, const u8 *data, u64 size)
+static int luo_memfd_fill(struct file *file, const u8 *data, u64 off0,
+			  u64 size)
 {
 	u64 off = 0, step = 0;
 
@@ -350,8 +759,9 @@ static int luo_memfd_fill(struct file *file, const u8 *data, u64 size)
 			off += min_t(u64, size - off, PAGE_SIZE);
 			continue;
 		}
-		for (pos = off; pos < end; ) {
-			ssize_t n = kernel_write(file, data + pos, end - pos, &pos);
+		for (pos = off0 + off; pos < off0 + end; ) {
+			ssize_t n = kernel_write(file, data + pos - off0,
+						 off0 + end - pos, &pos);
 
 			if (n < 0)
 				return n;
@@ -363,47 +773,187 @@ static int luo_memfd_fill(struct file *file, const u8 *data, u64 size)
 	return 0;
 }
 
-static struct file *luo_memfd_restore(const struct luo_ser_file *ser,
-				      const void *data)
+/* Restores one extent by copying its bytes (up to the file's size). */
+static int luo_memfd_copy_extent(struct luo_memfd_in *in, struct file *file,
+				 const struct luo_memfd_extent *e)
 {
-	u64 size = le64_to_cpu(ser->size);
-	struct file *file;
-	gfp_t gfp;
+	u64 off = le64_to_cpu(e->index) * LUO_PAGE_SIZE;
+	u64 len = (u64)le32_to_cpu(e->count) * LUO_PAGE_SIZE;
+	u64 page = le32_to_cpu(e->page);
+	u64 done;
 	int ret;
 
-	/* As memfd_create(): unnamed, sized, seekable, large-file. */
-	file = luo_shmem_file_setup("memfd:", size);
+	len = min(len, in->m.size - off);
+	/* Consecutive range pages are consecutive in the mapping too. */
+	for (done = 0; done < len; done += LUO_PAGE_SIZE) {
+		ret = luo_memfd_fill(file, luo_store_page_addr(page + done / LUO_PAGE_SIZE),
+				     off + done, min_t(u64, len - done, LUO_PAGE_SIZE));
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Takes an extent's pages over as the file's page cache: no copy. */
+static int luo_memfd_give_extent(struct file *file,
+				 const struct luo_memfd_extent *e, u32 *given)
+{
+	u64 index = le64_to_cpu(e->index);
+	u64 page = le32_to_cpu(e->page);
+	u32 i;
+	int ret;
+
+	for (i = *given; i < le32_to_cpu(e->count); i++) {
+		void *addr = luo_store_page_addr(page + i);
+
+		ret = luo_ram_give(file, index + i, page_to_pfn(virt_to_page(addr)));
+		if (ret)
+			return ret;
+		(*given)++;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+	}
+	return 0;
+}
+
+static bool luo_memfd_extent_ok(const struct luo_memfd_extent *e)
+{
+	u32 crc = ~0U, i;
+
+	if (!(le32_to_cpu(e->flags) & LUO_EXTENT_CRC))
+		return true;
+	for (i = 0; i < le32_to_cpu(e->count); i++) {
+		crc = crc32_le(crc, luo_store_page_addr(le32_to_cpu(e->page) + i),
+			       LUO_PAGE_SIZE);
+		if (!(i % 256))
+			cond_resched();
+	}
+	return crc == le32_to_cpu(e->crc);
+}
+
+/* A new memfd as memfd_create() makes it: named, sized, seekable. */
+static struct file *luo_memfd_new(struct luo_memfd_in *in)
+{
+	char name[LUO_MEMFD_NAME_MAX + 1] = "memfd:";
+	struct file *file;
+
+	if (in->m.name_len) {
+		memcpy(name, in->m.name, in->m.name_len);
+		name[in->m.name_len] = 0;
+	}
+	file = luo_shmem_file_setup(name, in->m.size);
 	if (IS_ERR(file))
 		return file;
 	file->f_mode |= LUO_MEMFD_FMODE;
 	file->f_flags |= O_LARGEFILE;
-
-	/*
-	 * Pages the caller's memory cgroup (or the machine) cannot hold fail
-	 * the restore with ENOMEM, to be retried; they never OOM-kill anyone.
-	 */
-	gfp = mapping_gfp_mask(file->f_mapping);
-	mapping_set_gfp_mask(file->f_mapping, gfp | __GFP_NORETRY | __GFP_NOWARN);
-	ret = luo_memfd_fill(file, data, size);
-	mapping_set_gfp_mask(file->f_mapping, gfp);
-	if (ret) {
-		fput(file);
-		return ERR_PTR(ret);
-	}
-	/* Sealing stays allowed unless the user had F_SEAL_SEAL. */
-	SHMEM_I(file_inode(file))->seals = le32_to_cpu(ser->seals);
-	file->f_pos = le64_to_cpu(ser->pos);
 	return file;
 }
 
-static int luo_memfd_validate(const struct luo_ser_file *ser)
+/* Restores the extents from in->next_ext on; resumable. */
+static int luo_memfd_restore(struct luo_memfd_in *in, u64 *given, u64 *copied)
 {
-	if (le32_to_cpu(ser->seals) & ~LUO_MEMFD_SEALS)
-		return -EINVAL;
-	if (le64_to_cpu(ser->size) > MAX_LFS_FILESIZE ||
-	    le64_to_cpu(ser->pos) > MAX_LFS_FILESIZE)
-		return -EINVAL;
+	u32 i;
+	int ret;
+
+	for (i = in->next_ext; i < in->m.nr_extents; i++) {
+		const struct luo_memfd_extent *e = &in->m.ext[i];
+		u32 n = in->ext_done;
+
+		if (!n && !luo_memfd_extent_ok(e))
+			return -EIO;
+		if (in->given) {
+			ret = luo_memfd_give_extent(in->file, e, &n);
+			*given += n - in->ext_done;
+			in->ext_done = n;
+		} else {
+			ret = luo_memfd_copy_extent(in, in->file, e);
+			if (!ret)
+				*copied += le32_to_cpu(e->count);
+		}
+		if (ret)
+			return ret;
+		in->ext_done = 0;
+		in->next_ext = i + 1;
+		cond_resched();
+	}
 	return 0;
+}
+
+static struct file *luo_memfd_retrieve(struct luo_file *lf)
+{
+	struct luo_memfd_in *in = lf->priv;
+	ktime_t start = ktime_get();
+	u64 given = 0, copied = 0;
+	struct file *file;
+	gfp_t gfp;
+	int ret;
+
+	if (!in->file) {
+		file = luo_memfd_new(in);
+		if (IS_ERR(file))
+			return file;
+		in->file = file;
+		in->given = in->m.nr_extents && !in->v1 && !luo_store_ram();
+	}
+	file = in->file;
+	/*
+	 * Pages the caller's memory cgroup (or the machine) cannot hold fail
+	 * the restore with ENOMEM, to be resumed; they never OOM-kill anyone.
+	 */
+	gfp = mapping_gfp_mask(file->f_mapping);
+	mapping_set_gfp_mask(file->f_mapping, gfp | __GFP_NORETRY | __GFP_NOWARN);
+	if (in->v1) {
+		ret = luo_memfd_fill(file, in->v1, 0, in->m.size);
+		if (!ret)
+			copied = luo_memfd_pages(in->m.size);
+	} else {
+		ret = luo_memfd_restore(in, &given, &copied);
+	}
+	mapping_set_gfp_mask(file->f_mapping, gfp);
+	luo_store_count_restore(given, copied, ktime_us_delta(ktime_get(), start));
+	if (ret) {
+		/* A copy starts over; pages given stay given, so resume. */
+		if (!in->given) {
+			in->file = NULL;
+			in->next_ext = 0;
+			fput(file);
+		}
+		return ERR_PTR(ret);
+	}
+	if (!in->given && !in->v1)
+		luo_memfd_release_from(in, 0);
+	in->done = true;
+	in->file = NULL;
+	/* Sealing stays allowed unless the user had F_SEAL_SEAL. */
+	SHMEM_I(file_inode(file))->seals = in->m.seals;
+	file->f_pos = in->m.pos;
+	return file;
+}
+
+static void luo_memfd_drop(struct luo_file *lf)
+{
+	struct luo_memfd_in *in = lf->priv;
+
+	if (!in)
+		return;
+	if (!in->done && !in->v1) {
+		u32 first = in->given ? in->next_ext : 0;
+
+		/* Pages already given belong to the file (and then the kernel). */
+		if (in->given && in->ext_done && first < in->m.nr_extents) {
+			const struct luo_memfd_extent *e = &in->m.ext[first];
+
+			luo_store_release(le32_to_cpu(e->page) + in->ext_done,
+					  le32_to_cpu(e->count) - in->ext_done);
+			first++;
+		}
+		luo_memfd_release_from(in, first);
+	}
+	if (in->file)
+		fput(in->file);
+	kfree(in->payload);
+	kfree(in);
+	lf->priv = NULL;
 }
 
 const struct luo_file_handler luo_memfd_handler = {
@@ -412,7 +962,9 @@ const struct luo_file_handler luo_memfd_handler = {
 	.can_preserve	= luo_memfd_can_preserve,
 	.preserve	= luo_memfd_preserve,
 	.unpreserve	= luo_memfd_unpreserve,
-	.validate	= luo_memfd_validate,
-	.save		= luo_memfd_save,
-	.restore	= luo_memfd_restore,
+	.serialize	= luo_memfd_serialize,
+	.load		= luo_memfd_load,
+	.load_v1	= luo_memfd_load_v1,
+	.retrieve	= luo_memfd_retrieve,
+	.drop		= luo_memfd_drop,
 };

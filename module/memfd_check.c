@@ -47,7 +47,7 @@ bool luo_memfd_v1_valid(const struct luo_ser_file *f)
  * Return: 0, or -EINVAL.
  */
 int luo_memfd_parse(const void *payload, u32 size, u64 range_pages,
-		    struct luo_memfd_in *in)
+		    struct luo_memfd_payload *in)
 {
 	const struct luo_memfd_ser *ms = payload;
 	u64 pages, next = 0, need;

@@ -36,11 +36,38 @@
 /* Serialises all sessions, files and the commit at kexec. */
 DEFINE_MUTEX(luo_lock);
 
+/**
+ * struct luo_session - a named group of preserved files
+ * @name:      NUL-terminated name.
+ * @hnode:     entry in the outgoing or incoming name hash.
+ * @list:      entry in the outgoing or incoming list (creation order).
+ * @mutex:     incoming: serialises its files' retrieval (and restoring),
+ *             FINISH and close, without luo_lock: restoring a big file
+ *             takes seconds.
+ * @files:     struct luo_file by token (an rbtree: no memory per token
+ *             beyond the file's own node, however sparse the tokens).
+ * @file_list: the same files in preservation order.
+ * @incoming:  came from the previous kernel.
+ * @retrieved: incoming: an fd for it exists (or existed and leaked).
+ * @finished:  incoming: FINISH succeeded; no file can be retrieved.
+ */
+struct luo_session {
+	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
+	struct hlist_node hnode;
+	struct list_head list;
+	struct mutex mutex;	/* see @mutex above */
+	struct rb_root files;
+	struct list_head file_list;
+	bool incoming;
+	bool retrieved;
+	bool finished;
+};
+
 #define LUO_SESSION_HASH_BITS	10
 
 static DEFINE_HASHTABLE(luo_outgoing_hash, LUO_SESSION_HASH_BITS);
 static DEFINE_HASHTABLE(luo_incoming_hash, LUO_SESSION_HASH_BITS);
-LIST_HEAD(luo_outgoing);
+static LIST_HEAD(luo_outgoing);
 static LIST_HEAD(luo_incoming);
 
 static u32 luo_name_hash(const char *name)
@@ -101,11 +128,10 @@ static void luo_session_free(struct luo_session *s)
 	kfree(s);
 }
 
-/* Drops an outgoing session and everything preserved in it. */
+/* Drops an outgoing session nobody saw (it has no files). */
 static void luo_session_destroy_outgoing(struct luo_session *s)
 {
-	luo_file_unpreserve_all(s);
-	luo_handover_unreserve(s->reserved);
+	luo_store_unreserve(luo_session_cost(), 0);
 	luo_session_free(s);
 }
 
@@ -117,7 +143,7 @@ static void luo_session_finish(struct luo_session *s)
 {
 	lockdep_assert_held(&s->mutex);
 	if (!s->finished) {
-		luo_file_drop_all(s);
+		luo_file_drop_all(&s->file_list, &s->files);
 		s->finished = true;
 	}
 }
@@ -143,9 +169,9 @@ static int luo_session_release(struct inode *inode, struct file *file)
 	 */
 	scoped_guard(mutex, &luo_lock) {
 		luo_session_unlink(s);
-		luo_handover_unreserve(s->reserved);
+		luo_store_unreserve(luo_session_cost(), 0);
 	}
-	luo_file_unpreserve_all_unlocked(s);
+	luo_file_unpreserve_all_unlocked(&s->file_list);
 	mutex_destroy(&s->mutex);
 	kfree(s);
 	return 0;
@@ -157,7 +183,7 @@ static int luo_session_preserve_fd(struct luo_session *s, struct luo_ucmd *ucmd)
 	int ret;
 
 	/* Takes luo_lock itself, not while the file's inode lock is awaited. */
-	ret = luo_file_preserve(s, arg->token, arg->fd);
+	ret = luo_file_preserve(&s->file_list, &s->files, arg->token, arg->fd);
 	if (ret)
 		return ret;
 	/* As upstream: the reply is written back; the file stays preserved. */
@@ -176,12 +202,13 @@ static int luo_session_retrieve_fd(struct luo_session *s, struct luo_ucmd *ucmd)
 	/* Killable: the first retrieve of a file restores it, which takes a while. */
 	if (mutex_lock_killable(&s->mutex))
 		return -EINTR;
-	file = s->finished ? ERR_PTR(-ENOENT) : luo_file_retrieve(s, arg->token);
+	file = s->finished ? ERR_PTR(-ENOENT) :
+		luo_file_retrieve(&s->files, arg->token, s->name);
 	mutex_unlock(&s->mutex);
 	if (IS_ERR(file))
 		return PTR_ERR(file);
 	/* The reply goes to user memory, which can take forever: unlocked. */
-	ret = luo_install_fd(ucmd, sizeof(*arg), &arg->fd, file);
+	ret = luo_ucmd_install_fd(ucmd, sizeof(*arg), &arg->fd, file);
 	if (ret)
 		fput(file);
 	return ret;
@@ -324,125 +351,87 @@ static struct file *luo_session_getfile(struct luo_session *s)
 	return anon_inode_getfile(name, &luo_session_fops, s, O_RDWR);
 }
 
-/* A name is 1..63 bytes followed by a NUL inside the 64-byte field. */
-static bool luo_session_name_valid(const u8 *name)
-{
-	size_t len = strnlen(name, LIVEUPDATE_SESSION_NAME_LENGTH);
-
-	return len > 0 && len < LIVEUPDATE_SESSION_NAME_LENGTH;
-}
-
 /**
- * luo_session_create() - LIVEUPDATE_IOCTL_CREATE_SESSION
- * @ucmd: the call, holding a struct liveupdate_ioctl_create_session.
+ * luo_session_create() - a new outgoing session
+ * @name: its name, 1..63 bytes and a NUL (the core checked).
  *
- * Return: 0 with the new session's fd in the reply, or -EINVAL (bad name),
- * -EEXIST (an outgoing session has that name), -ENOSPC (no handover space
- * for one more session), -ENOMEM, -EMFILE, -EFAULT.
+ * Return: the session's file (the caller installs its fd, or fput()s it,
+ * which drops the session), or ERR_PTR(-EEXIST) (an outgoing session has
+ * that name), ERR_PTR(-ENOSPC) (no handover space for one more session),
+ * ERR_PTR(-ENOMEM).
  */
-int luo_session_create(struct luo_ucmd *ucmd)
+struct file *luo_session_create(const char *name)
 {
-	struct liveupdate_ioctl_create_session *arg = ucmd->cmd;
-	const char *name = (const char *)arg->name;
 	struct luo_session *s;
 	struct file *file;
 	int ret;
 
-	ret = luo_ucmd_reserve_fd(ucmd);	/* as upstream: EMFILE first */
+	guard(mutex)(&luo_lock);
+	if (luo_session_find(false, name))
+		return ERR_PTR(-EEXIST);
+	ret = luo_store_reserve(luo_session_cost(), 0);
 	if (ret)
-		return ret;
-	if (!luo_session_name_valid(arg->name))
-		return -EINVAL;
-
-	scoped_guard(mutex, &luo_lock) {
-		if (luo_session_find(false, name))
-			return -EEXIST;
-		ret = luo_handover_reserve(luo_session_cost());
-		if (ret)
-			return ret;
-		s = luo_session_alloc(name, false);
-		if (!s) {
-			luo_handover_unreserve(luo_session_cost());
-			return -ENOMEM;
-		}
-		s->reserved = luo_session_cost();
-
-		file = luo_session_getfile(s);
-		if (IS_ERR(file)) {
-			luo_session_destroy_outgoing(s);
-			return PTR_ERR(file);
-		}
+		return ERR_PTR(ret);
+	s = luo_session_alloc(name, false);
+	if (!s) {
+		luo_store_unreserve(luo_session_cost(), 0);
+		return ERR_PTR(-ENOMEM);
 	}
-
-	/* The reply goes to user memory, which can take forever: unlocked. */
-	ret = luo_install_fd(ucmd, sizeof(*arg), &arg->fd, file);
-	if (ret) {
-		/* Nobody saw the session: drop it now, not on the async fput. */
-		file->private_data = NULL;
-		scoped_guard(mutex, &luo_lock)
-			luo_session_destroy_outgoing(s);
-		fput(file);
-	}
-	return ret;
+	file = luo_session_getfile(s);
+	if (IS_ERR(file))
+		luo_session_destroy_outgoing(s);
+	return file;
 }
 
 /**
- * luo_session_retrieve() - LIVEUPDATE_IOCTL_RETRIEVE_SESSION
- * @ucmd: the call, holding a struct liveupdate_ioctl_retrieve_session.
+ * luo_session_retrieve() - take an incoming session
+ * @name: its name, 1..63 bytes and a NUL (the core checked).
  *
- * Return: 0 with the session's fd in the reply, or -ENOENT (no incoming
- * session of that name, an empty or unterminated name included, as
- * upstream's plain lookup gives), -EINVAL (already retrieved), -ENOMEM,
- * -EMFILE, -EFAULT.
+ * Return: the session's file, or ERR_PTR(-ENOENT) (no incoming session of
+ * that name), ERR_PTR(-EINVAL) (already retrieved), ERR_PTR(-ENOMEM). If
+ * the caller cannot give it to userspace, it calls
+ * luo_session_unretrieve() instead of fput().
  */
-int luo_session_retrieve(struct luo_ucmd *ucmd)
+struct file *luo_session_retrieve(const char *name)
 {
-	struct liveupdate_ioctl_retrieve_session *arg = ucmd->cmd;
 	struct luo_session *s;
 	struct file *file;
-	int ret;
 
-	ret = luo_ucmd_reserve_fd(ucmd);	/* as upstream: EMFILE first */
-	if (ret)
-		return ret;
-	/* No such name can exist; the hash below needs the NUL. */
-	if (!luo_session_name_valid(arg->name))
-		return -ENOENT;
-
-	scoped_guard(mutex, &luo_lock) {
-		s = luo_session_find(true, (const char *)arg->name);
-		if (!s)
-			return -ENOENT;
-		if (s->retrieved)
-			return -EINVAL;
-		file = luo_session_getfile(s);
-		if (IS_ERR(file))
-			return PTR_ERR(file);
+	guard(mutex)(&luo_lock);
+	s = luo_session_find(true, name);
+	if (!s)
+		return ERR_PTR(-ENOENT);
+	if (s->retrieved)
+		return ERR_PTR(-EINVAL);
+	file = luo_session_getfile(s);
+	if (!IS_ERR(file))
 		s->retrieved = true;
-	}
-
-	/* The reply goes to user memory, which can take forever: unlocked. */
-	ret = luo_install_fd(ucmd, sizeof(*arg), &arg->fd, file);
-	if (ret) {
-		/* The session stays retrievable: closing this must not finish it. */
-		file->private_data = NULL;
-		fput(file);
-		scoped_guard(mutex, &luo_lock)
-			s->retrieved = false;
-	}
-	return ret;
+	return file;
 }
 
 /**
- * luo_session_add_incoming() - record a session the previous kernel handed over
- * @name: its name, already validated.
+ * luo_session_unretrieve() - give back a session file userspace never got
+ * @file: from luo_session_create() or luo_session_retrieve().
  *
- * Caller holds luo_lock.
- *
- * Return: the session, ERR_PTR(-EEXIST) if an incoming session already has
- * that name, or ERR_PTR(-ENOMEM).
+ * An outgoing session nobody saw is dropped now, not on the async fput; an
+ * incoming one stays retrievable: closing this must not finish it.
  */
-struct luo_session *luo_session_add_incoming(const char *name)
+void luo_session_unretrieve(struct file *file)
+{
+	struct luo_session *s = file->private_data;
+
+	file->private_data = NULL;
+	scoped_guard(mutex, &luo_lock) {
+		if (s->incoming)
+			s->retrieved = false;
+		else
+			luo_session_destroy_outgoing(s);
+	}
+	fput(file);
+}
+
+/* A session the previous kernel handed over; caller holds luo_lock. */
+static struct luo_session *luo_session_add_incoming(const char *name)
 {
 	struct luo_session *s;
 
@@ -464,9 +453,110 @@ void luo_session_drop_incoming(void)
 {
 	struct luo_session *s, *tmp;
 
+	lockdep_assert_held(&luo_lock);
 	list_for_each_entry_safe(s, tmp, &luo_incoming, list) {
-		luo_file_drop_all(s);
+		luo_file_drop_all(&s->file_list, &s->files);
 		luo_session_free(s);
 		cond_resched();
+	}
+}
+
+/**
+ * luo_session_build_incoming() - the incoming sessions of a checked image
+ * @img:  an image the store checked.
+ * @v:    set to "corrupt" and why, if a record turns out unusable.
+ * @nr_s: set to the number of sessions built.
+ * @nr_f: set to the number of files.
+ *
+ * On failure nothing is left built.
+ *
+ * Return: 0, -ENOMEM (try again later), or -EINVAL (refused: see @v).
+ */
+int luo_session_build_incoming(const struct luo_image *img,
+			       struct luo_verdict *v, u64 *nr_s, u64 *nr_f)
+{
+	struct luo_session *session = NULL;
+	struct luo_cursor c;
+	struct luo_record r;
+	int ret = 0;
+
+	guard(mutex)(&luo_lock);
+	*nr_s = 0;
+	*nr_f = 0;
+	luo_cursor_init(&c, img);
+	while (luo_cursor_next(&c, &r)) {
+		if (r.session) {
+			session = luo_session_add_incoming((const char *)r.session->name);
+			if (IS_ERR(session)) {
+				ret = PTR_ERR(session);
+				if (ret == -EEXIST)
+					luo_refuse(v, "two sessions have the same name");
+				break;
+			}
+			(*nr_s)++;
+			cond_resched();
+			continue;
+		}
+		ret = luo_file_load(&session->file_list, &session->files, &r);
+		if (ret == -EEXIST)
+			luo_refuse(v, "two files of a session have the same token");
+		else if (ret == -EADDRINUSE)
+			luo_refuse(v, "the data of two files overlap");
+		else if (ret && ret != -ENOMEM)
+			luo_refuse(v, "invalid file record");
+		if (ret)
+			break;
+		(*nr_f)++;
+	}
+	if (ret) {
+		luo_session_drop_incoming();
+		if (ret != -ENOMEM)
+			ret = -EINVAL;
+	}
+	return ret;
+}
+
+/**
+ * luo_session_serialize_all() - write every outgoing session, inside the kexec
+ * @w:    the store's metadata writer.
+ * @nr_s: set to the sessions written.
+ * @nr_f: set to the files written.
+ *
+ * A file that cannot be written is logged and left out; its session and
+ * the other files are not.
+ */
+void luo_session_serialize_all(struct luo_writer *w, u64 *nr_s, u64 *nr_f)
+{
+	struct luo_session *s;
+	struct luo_file *lf;
+
+	lockdep_assert_held(&luo_lock);
+	*nr_s = 0;
+	*nr_f = 0;
+	list_for_each_entry(s, &luo_outgoing, list) {
+		struct luo_ser_session *ss = luo_writer_add(w, sizeof(*ss));
+		u32 n = 0;
+
+		if (!ss) {
+			pr_err("session '%s': no room left in the handover's metadata; not handed over\n",
+			       s->name);
+			continue;
+		}
+		strscpy_pad(ss->name, s->name, sizeof(ss->name));
+		list_for_each_entry(lf, &s->file_list, list) {
+			int ret = luo_file_serialize(lf, w);
+
+			if (ret) {
+				pr_err("session '%s' token %llu: saving the %s failed (%d); not handed over\n",
+				       s->name, lf->token, lf->handler->name,
+				       ret);
+				continue;
+			}
+			n++;
+			cond_resched();
+		}
+		ss->nr_files = cpu_to_le32(n);
+		*nr_f += n;
+		(*nr_s)++;
 	}
 }
