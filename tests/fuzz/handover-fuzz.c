@@ -230,7 +230,7 @@ static void walk_v2(const u8 *range, u64 size, const struct luo_image *img)
 
 	luo_cursor_init(&c, img);
 	while (luo_cursor_next(&c, &r)) {
-		struct luo_memfd_in in;
+		struct luo_memfd_payload in;
 		u64 next = 0, fpages;
 		u32 i;
 
