@@ -8,7 +8,13 @@
  * warning/error "liveupdate: ...handover..." line, and the module keeps
  * working.
  *
- *   corrupt-data     lu-poke data-byte  -> "corrupt"
+ * Damaged data is the exception (format 2): it is found lazily, at the
+ * file's first RETRIEVE_FD, and only that file is lost:
+ *
+ *   corrupt-data     lu-poke data-byte  -> "loaded"; the session and its
+ *                    other file come back, the damaged file's RETRIEVE_FD
+ *                    gives EIO (every time), the kernel log has a
+ *                    "liveupdate: ...checksum..." line
  *   corrupt-version  lu-poke version 99 -> "version"
  *   corrupt-garbage  lu-poke garbage    -> "corrupt"
  *   corrupt-overlap  lu-poke overlap    -> "corrupt" (one file's data inside
@@ -72,7 +78,58 @@ static void refused(const char *name, const char *before, const char *status)
 }
 
 static void data_prep(void) { prep("kx-cor-data"); }
-static void data_check(void) { refused("kx-cor-data", "pending", "corrupt"); }
+
+/*
+ * lu-poke data-byte flipped a byte of the first file with checksummed data
+ * in the handover's order: token 1 or 2, whichever the module wrote first.
+ * Exactly one of them must be lost, the other intact.
+ */
+static void data_check(void)
+{
+	static const struct { uint64_t token, size, seed; } files[] = {
+		{ 1, 4096, 0xc0 }, { 2, 100, 0xc1 },
+	};
+	int dev = kx_open_dev_status("pending", "loaded");
+	int s, e, fd, damaged = 0;
+
+	s = CHECK_OK(lu_retrieve_session(dev, "kx-cor-data"));
+	e = CHECK_OK(lu_retrieve_session(dev, "kx-cor-data-empty"));
+	for (size_t i = 0; i < LU_ARRAY_SIZE(files); i++) {
+		fd = lu_retrieve_fd(s, files[i].token);
+		if (fd == -EIO) {
+			lu_diag("token %llu: EIO (the damaged one)",
+				(unsigned long long)files[i].token);
+			damaged++;
+			/* for good, not just the first time */
+			EXPECT_EQ(lu_retrieve_fd(s, files[i].token), -EIO);
+			EXPECT_EQ(lu_retrieve_fd(s, files[i].token), -EIO);
+			continue;
+		}
+		CHECK_OK(fd);
+		kx_expect_memfd(fd, files[i].size, files[i].seed);
+		close(fd);
+	}
+	EXPECT_EQ(damaged, 1);
+	/* the data's damage refuses nothing else */
+	EXPECT_STR(lu_status(), "loaded");
+	if (lu_dmesg_match(KLOG_NEEDLE, "checksum", 7, 1) < 1)
+		lu_diag("no \"" KLOG_NEEDLE " ...checksum...\" kernel log line");
+	EXPECT(lu_dmesg_match(KLOG_NEEDLE, "checksum", 7, 0) >= 1);
+	EXPECT_EQ(lu_finish(s), 0);
+	EXPECT_EQ(lu_finish(e), 0);
+	close(s);
+	close(e);
+	close(dev);
+	/* opens again, same answer, and the module works for the next handover */
+	dev = CHECK_OK(lu_open_dev());
+	EXPECT_STR(lu_status(), "loaded");
+	EXPECT_EQ(lu_retrieve_session(dev, "kx-cor-data"), -ENOENT);
+	s = CHECK_OK(lu_create_session(dev, "kx-cor-data"));
+	EXPECT_EQ(lu_preserve_fd(s, CHECK_OK(lu_memfd("kx-cor", 0, 10, 1)), 1), 0);
+	close(s);
+	close(dev);
+}
+
 static void version_prep(void) { prep("kx-cor-version"); }
 static void version_check(void) { refused("kx-cor-version", "pending", "version"); }
 static void garbage_prep(void) { prep("kx-cor-garbage"); }

@@ -19,11 +19,14 @@ int lu_range_open(struct lu_range *r, uint64_t addr, uint64_t size, int writable
 		addr = strtoull(e, NULL, 16);
 	if (!size && (e = getenv("LU_SIZE")))
 		size = strtoull(e, NULL, 10);
-	if (!addr || !size)
+	/* $LU_MEM: a file standing in for /dev/mem (tests of the tools on the host) */
+	e = getenv("LU_MEM");
+	if ((!addr && !(e && *e)) || !size)
 		return -EINVAL;
 	r->addr = addr;
 	r->size = size;
-	r->fd = open("/dev/mem", (writable ? O_RDWR : O_RDONLY) | O_SYNC | O_CLOEXEC);
+	r->fd = open(e && *e ? e : "/dev/mem",
+		     (writable ? O_RDWR : O_RDONLY) | O_SYNC | O_CLOEXEC);
 	return r->fd < 0 ? -errno : 0;
 }
 
@@ -101,27 +104,150 @@ uint32_t lu_header_crc(const struct luo_handover_header *h)
 	return lu_crc(&c, sizeof(c));
 }
 
-int lu_range_walk(const struct lu_range *r, const struct luo_handover_header *h,
-		  int (*fn)(const struct lu_found_file *ff, void *arg), void *arg)
+uint32_t lu_header_v2_crc(const struct luo_header_v2 *h)
 {
-	uint64_t off = h->header_size, end;
-	struct lu_found_file ff;
+	struct luo_header_v2 c = *h;
 
-	if (h->header_size > r->size || h->meta_size > r->size - h->header_size)
+	c.header_crc = 0;
+	c.state = 0;
+	return lu_crc(&c, sizeof(c));
+}
+
+int lu_handover_header(const struct lu_range *r, struct lu_handover *ho)
+{
+	int ret;
+
+	memset(ho, 0, sizeof(*ho));
+	ret = lu_range_read(r, 0, &ho->h, r->size < sizeof(ho->h) ? r->size : sizeof(ho->h));
+	if (ret)
+		return ret;
+	if (ho->h.c.magic != LUO_HANDOVER_MAGIC)
+		return -ENOENT;
+	ho->fmt = ho->h.c.version;
+	if (ho->fmt == LUO_FORMAT_V1) {
+		ho->hsize = sizeof(ho->h.v1);
+		ho->meta_off = ho->h.v1.header_size;
+		ho->meta_size = ho->h.v1.meta_size;
+		ho->nr_sessions = ho->h.v1.nr_sessions;
+		ho->nr_files = ho->h.v1.nr_files;
+		ho->end = ho->h.v1.used_size;
+		return 0;
+	}
+	if (ho->fmt == LUO_FORMAT_V2) {
+		ho->hsize = sizeof(ho->h.v2);
+		ho->meta_off = ho->h.v2.meta_off;
+		ho->meta_size = ho->h.v2.meta_size;
+		ho->nr_sessions = ho->h.v2.nr_sessions;
+		ho->nr_files = ho->h.v2.nr_files;
+		ho->end = ho->h.v2.range_size;
+		return 0;
+	}
+	ho->fmt = 0;
+	ho->hsize = sizeof(ho->h.c);
+	return -EPROTONOSUPPORT;
+}
+
+int lu_handover_read(const struct lu_range *r, struct lu_handover *ho)
+{
+	int ret = lu_handover_header(r, ho);
+
+	if (ret)
+		return ret;
+	if (ho->meta_off > r->size || ho->meta_size > r->size - ho->meta_off)
 		return -EBADMSG;
-	end = h->header_size + h->meta_size;
-	for (uint64_t s = 0; s < h->nr_sessions; s++) {
+	ho->meta = malloc(ho->meta_size + 1);
+	if (!ho->meta)
+		return -ENOMEM;
+	ret = lu_range_read(r, ho->meta_off, ho->meta, ho->meta_size);
+	if (ret) {
+		free(ho->meta);
+		ho->meta = NULL;
+	}
+	return ret;
+}
+
+void lu_handover_free(struct lu_handover *ho)
+{
+	free(ho->meta);
+	ho->meta = NULL;
+}
+
+uint32_t lu_handover_header_crc(const struct lu_handover *ho)
+{
+	return ho->fmt == LUO_FORMAT_V2 ? lu_header_v2_crc(&ho->h.v2)
+					: lu_header_crc(&ho->h.v1);
+}
+
+int lu_handover_write_header(const struct lu_range *r, const struct lu_handover *ho)
+{
+	return lu_range_write(r, 0, &ho->h, ho->hsize ? ho->hsize : sizeof(ho->h));
+}
+
+int lu_range_crc(const struct lu_range *r, uint64_t off, uint64_t len, uint32_t *crc)
+{
+	static unsigned char buf[1 << 16];
+	uint32_t c = ~0U;
+
+	if (off > r->size || len > r->size - off)
+		return -ERANGE;
+	while (len) {
+		size_t n = len < sizeof(buf) ? len : sizeof(buf);
+		int ret = lu_range_read(r, off, buf, n);
+
+		if (ret)
+			return ret;
+		c = lu_crc32_le(c, buf, n);
+		off += n;
+		len -= n;
+	}
+	*crc = c;
+	return 0;
+}
+
+/* A format 2 memfd payload: sets ff->memfd when its sizes add up. */
+static void parse_memfd(struct lu_found_file *ff)
+{
+	uint64_t need;
+
+	ff->memfd = 0;
+	if (ff->type != LUO_FILE_TYPE_MEMFD || ff->payload_size < sizeof(ff->ms))
+		return;
+	memcpy(&ff->ms, ff->payload, sizeof(ff->ms));
+	need = sizeof(ff->ms) + ((uint64_t)ff->ms.name_len + LUO_HANDOVER_ALIGN - 1) /
+	       LUO_HANDOVER_ALIGN * LUO_HANDOVER_ALIGN +
+	       (uint64_t)ff->ms.nr_extents * sizeof(struct luo_memfd_extent);
+	if (need != ff->payload_size)
+		return;
+	ff->name = (const char *)ff->payload + sizeof(ff->ms);
+	ff->ext = (const void *)(ff->payload + ff->payload_size -
+				 (uint64_t)ff->ms.nr_extents * sizeof(*ff->ext));
+	ff->ext_off = ff->payload_off + ((const unsigned char *)ff->ext - ff->payload);
+	ff->f.size = ff->ms.size;
+	ff->f.pos = ff->ms.pos;
+	ff->f.seals = ff->ms.seals;
+	ff->memfd = 1;
+}
+
+int lu_handover_walk(const struct lu_handover *ho,
+		     int (*fn)(const struct lu_found_file *ff, void *arg), void *arg)
+{
+	uint64_t off = 0, end = ho->meta_size;
+	const unsigned char *m = ho->meta;
+	struct lu_found_file ff;
+	unsigned int index = 0;
+
+	if (!m)
+		return -EBADMSG;
+	for (uint64_t s = 0; s < ho->nr_sessions; s++) {
 		struct luo_ser_session ses;
 		int ret;
 
-		if (off + sizeof(ses) > end)
+		if (end - off < sizeof(ses))
 			return -EBADMSG;
-		ret = lu_range_read(r, off, &ses, sizeof(ses));
-		if (ret)
-			return ret;
+		memcpy(&ses, m + off, sizeof(ses));
 		memset(&ff, 0, sizeof(ff));
 		ff.is_session = 1;
-		ff.rec_off = off;
+		ff.rec_off = ho->meta_off + off;
 		ff.session = (unsigned int)s;
 		memcpy(ff.session_name, ses.name, sizeof(ses.name));
 		ff.session_name[63] = 0;
@@ -132,16 +258,42 @@ int lu_range_walk(const struct lu_range *r, const struct luo_handover_header *h,
 		off += sizeof(ses);
 		ff.is_session = 0;
 		for (uint32_t i = 0; i < ses.nr_files; i++) {
-			if (off + sizeof(ff.f) > end)
-				return -EBADMSG;
-			ret = lu_range_read(r, off, &ff.f, sizeof(ff.f));
-			if (ret)
-				return ret;
-			ff.rec_off = off;
+			ff.rec_off = ho->meta_off + off;
+			ff.index = index++;
+			if (ho->fmt == LUO_FORMAT_V1) {
+				if (end - off < sizeof(ff.f))
+					return -EBADMSG;
+				memcpy(&ff.f, m + off, sizeof(ff.f));
+				ff.token = ff.f.token;
+				ff.type = ff.f.type;
+				off += sizeof(ff.f);
+			} else {
+				struct luo_ser_file_v2 f2;
+
+				if (end - off < sizeof(f2))
+					return -EBADMSG;
+				memcpy(&f2, m + off, sizeof(f2));
+				off += sizeof(f2);
+				memset(&ff.f, 0, sizeof(ff.f));
+				ff.token = f2.token;
+				ff.type = f2.type;
+				ff.payload_size = f2.payload_size;
+				if (ff.payload_size > end - off)
+					return -EBADMSG;
+				ff.payload = m + off;
+				ff.payload_off = ho->meta_off + off;
+				ff.name = NULL;
+				ff.ext = NULL;
+				parse_memfd(&ff);
+				off += ff.payload_size;
+				/* the padding to the next record, if there is one */
+				uint64_t pad = (LUO_HANDOVER_ALIGN - ff.payload_size % LUO_HANDOVER_ALIGN) %
+					       LUO_HANDOVER_ALIGN;
+				off += pad < end - off ? pad : end - off;
+			}
 			ret = fn(&ff, arg);
 			if (ret)
 				return ret;
-			off += sizeof(ff.f);
 		}
 	}
 	return 0;
