@@ -8,9 +8,11 @@
  * while something tries to disturb the pages; check: the same, last time).
  *
  *   zc-big        ZC_BIG bytes, a marker page rewritten through mmap each boot
- *   zc-writer     a child writes rounds of counters through mmap until the
- *                 machine stops; the next boot finds a consistent state: a
- *                 prefix of round R and the rest of round R-1
+ *   zc-writer     from boot 2 on (pages in place), a child writes rounds of
+ *                 counters through mmap until the machine stops; the next
+ *                 boot finds what it wrote last: a prefix of round R and
+ *                 the rest of round R-1 (a copy made while it writes would
+ *                 not be one state, so boot 1 has no writer)
  *   zc-punch      a hole punched through an fd opened before PRESERVE_FD:
  *                 those pages arrive as zeros, the rest intact
  *   zc-pressure   compaction, dropped caches and an anonymous-memory hog
@@ -242,8 +244,8 @@ static void writer_stage1(void)
 	for (uint64_t i = 0; i < SLOTS; i++)	/* round 0, no holes */
 		slot[i] = i;
 	munmap(slot, ZC_WRITER);
+	/* no writer yet: the first kexec copies, in parallel, not a snapshot */
 	zc_preserve_hold("zc-writer", m, 2);
-	writer_start(m);
 	close(m);
 }
 
@@ -252,6 +254,8 @@ static void writer_stage2(void)
 	int s, m = zc_retrieve("zc-writer", 2, &s);
 
 	writer_expect(m, boot() == 2 ? 0 : 1);
+	if (boot() == 2)
+		EXPECT_EQ(*(uint64_t *)zc_map(m, ZC_PAGE) >> 32, 0);
 	close(s);
 	zc_preserve_hold("zc-writer", m, 2);
 	writer_start(m);
@@ -380,6 +384,8 @@ static void fork_stage2(void)
 	char *p = zc_map(m, ZC_FORK), c;
 	pid_t pid;
 
+	/* the child must not keep the session: it would keep m "retrieved" */
+	close(s);
 	if (boot() > 2)
 		EXPECT_STR(p + ZC_PAGE, lu_fmt("child of b%d", boot() - 1));
 	CHECK_EQ(pipe(pipefd), 0);
@@ -392,7 +398,7 @@ static void fork_stage2(void)
 		snprintf(p + ZC_PAGE, 32, "child of b%d", boot());
 		_exit(0);
 	}
-	close(s);
+	close(pipefd[0]);
 	zc_preserve_hold("zc-fork", m, 5);
 	CHECK_EQ(write(pipefd[1], "x", 1), 1);
 	CHECK_EQ(waitpid(pid, &st, 0), pid);
