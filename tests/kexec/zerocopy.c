@@ -328,11 +328,14 @@ static void pressure_stage1(void)
 			 CHECK_OK(lu_memfd("zc-pressure", 0, ZC_PRESSURE, 0x77)), 4);
 }
 
-/* Touches most of the free memory, then lets it go. */
+/* Touches free memory (up to 1 GiB, all but 192 MiB), then lets it go. */
 static void hog(void)
 {
 	long avail = sysconf(_SC_AVPHYS_PAGES) * sysconf(_SC_PAGESIZE);
 	size_t len = avail > 256L << 20 ? (size_t)avail - (192UL << 20) : 0;
+
+	if (len > 1UL << 30)
+		len = 1UL << 30;
 	char *p;
 
 	if (!len)
