@@ -414,6 +414,27 @@ static int hold_detached(int session)
 		pause();
 }
 
+/*
+ * Preserves a sealed copy of @fd (or, with @fd < 0, the manifest of @e and
+ * @n) under @token: in @s, or through the broker (@s < 0) in its session
+ * @name, which counts the bytes against the caller's limit.
+ */
+static int hold_put(int s, const char *name, uint64_t token, int fd,
+		    const struct liveupdate_manifest_entry *e, size_t n)
+{
+	int m, r;
+
+	if (s >= 0)
+		return fd >= 0 ? liveupdate_preserve_file(s, token, fd)
+			       : liveupdate_manifest_write(s, e, n);
+	m = fd >= 0 ? liveupdate_memfd_from_fd("liveupdate", fd) : liveupdate_manifest_memfd(e, n);
+	if (m < 0)
+		return m;
+	r = liveupdate_agent_preserve_fd(name, token, m);
+	close(m);
+	return r;
+}
+
 static int cmd_hold(int argc, char **argv)
 {
 	struct liveupdate_manifest_entry *e;
@@ -442,7 +463,9 @@ static int cmd_hold(int argc, char **argv)
 	if (!e)
 		return fail(-ENOMEM, "hold");
 	if (broker) {
-		s = liveupdate_agent_create_session(name);
+		s = liveupdate_agent_create_session(name);	/* the broker holds it */
+		if (s == 0)
+			s = -1;
 	} else {
 		dev = open_device();
 		if (dev < 0) {
@@ -452,7 +475,7 @@ static int cmd_hold(int argc, char **argv)
 		s = liveupdate_create_session(dev, name);
 		close(dev);
 	}
-	if (s < 0) {
+	if (s < -1) {
 		free(e);
 		return fail(s, "cannot create session \"%s\"", name);
 	}
@@ -469,14 +492,14 @@ static int cmd_hold(int argc, char **argv)
 		for (int j = 0; j < i; j++)
 			if (!strcmp(e[j].name, e[i].name))
 				snprintf(e[i].name, sizeof(e[i].name), "file%d", i + 1);
-		r = liveupdate_preserve_file(s, e[i].token, fd);
+		r = hold_put(s, name, e[i].token, fd, NULL, 0);
 		close(fd);
 		if (r < 0) {
 			r = fail(r, "cannot preserve %s", path);
 			goto out;
 		}
 	}
-	r = liveupdate_manifest_write(s, e, (size_t)nfiles);
+	r = hold_put(s, name, LIVEUPDATE_MANIFEST_TOKEN, -1, e, (size_t)nfiles);
 	if (r < 0) {
 		r = fail(r, "cannot write the manifest");
 		goto out;
@@ -503,7 +526,14 @@ static int cmd_hold(int argc, char **argv)
 	}
 	r = EXIT_DONE;
 out:
-	close(s);
+	if (s >= 0) {
+		close(s);
+	} else if (r != EXIT_DONE) {	/* the broker drops what it holds of it */
+		char req[128], reply[128];
+
+		snprintf(req, sizeof(req), "LU1 RELEASE %s", name);
+		liveupdate_agent_call(req, reply, sizeof(reply), NULL);
+	}
 	free(e);
 	return r;
 }
