@@ -491,52 +491,22 @@ static const struct {
 	{ "\x02\x21\x4c\x18", 4, "lz4", { "lz4", "-dc", NULL } },
 	{ "BZh", 3, "bzip2", { "bzip2", "-dc", NULL } },
 	{ "\x5d\x00\x00", 3, "lzma", { "xz", "--format=lzma", "-dc", NULL } },
+	{ "\x89LZO", 4, "lzop", { "lzop", "-dc", NULL } },
 };
 
 /*
- * Is the module in the initramfs @path (logical path, read under the
- * root)? 1 yes, 0 no, -1 cannot tell (@why says why). lsinitramfs
- * (initramfs-tools) or lsinitrd (dracut) when installed; else this reader:
- * uncompressed cpio archives (an early microcode cpio too), then a
- * compressed one through its decompressor from $PATH.
+ * Reads the initramfs @file directly: uncompressed cpio archives (an early
+ * microcode cpio too), then a compressed one through its decompressor from
+ * $PATH. 1 the module is in it, 0 not, -1 cannot tell (@why: why).
  */
-static int initramfs_has_module(const char *path, char *why, size_t wlen)
+static int read_initramfs(const char *path, const char *file, char *why, size_t wlen)
 {
-	static char *const listers[][3] = { { "lsinitramfs", NULL, NULL },
-					    { "lsinitrd", NULL, NULL } };
-	const char *file = rooted(path);
 	struct cpio_walk w = { 0 };
 	unsigned char magic[8] = { 0 };
-	char line[PATH_MAX + 128];
 	FILE *f;
 	pid_t pid;
-	int fd, r;
+	int fd;
 
-	if (access(file, R_OK) < 0) {
-		snprintf(why, wlen, "cannot read %s: %s", path, strerror(errno));
-		return -1;
-	}
-	for (size_t i = 0; i < sizeof(listers) / sizeof(listers[0]); i++) {
-		char *argv[] = { listers[i][0], (char *)file, NULL };
-		int found = 0, n = 0;
-
-		if (!in_path(argv[0]))
-			continue;
-		f = spawn(argv, -1, 0, &pid);
-		if (!f)
-			continue;
-		while (fgets(line, sizeof(line), f)) {
-			line[strcspn(line, "\n")] = 0;
-			n++;
-			found |= strstr(line, "/liveupdate.ko") != NULL;
-		}
-		r = reap(f, pid);
-		if (found)
-			return 1;
-		if (r == 0 && n > 0)
-			return 0;
-		/* it could not read the image: try the next way */
-	}
 	fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || !(f = fdopen(fd, "re"))) {
 		snprintf(why, wlen, "cannot read %s: %s", path, strerror(errno));
@@ -588,6 +558,51 @@ static int initramfs_has_module(const char *path, char *why, size_t wlen)
 	}
 	fclose(f);
 	snprintf(why, wlen, "%s: unknown compression after the uncompressed part", path);
+	return -1;
+}
+
+/*
+ * Is the module in the initramfs @path (logical path, read under the
+ * root)? 1 yes, 0 no, -1 cannot tell (@why says why). Read directly first
+ * (it stops at the early cpio when the module is there: fast), else listed
+ * with lsinitramfs (initramfs-tools) or lsinitrd (dracut) when installed.
+ */
+static int initramfs_has_module(const char *path, char *why, size_t wlen)
+{
+	static char *const listers[] = { "lsinitramfs", "lsinitrd" };
+	const char *file = rooted(path);
+	char line[PATH_MAX + 128];
+	int r;
+
+	if (access(file, R_OK) < 0) {
+		snprintf(why, wlen, "cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	r = read_initramfs(path, file, why, wlen);
+	if (r >= 0)
+		return r;
+	for (size_t i = 0; i < sizeof(listers) / sizeof(listers[0]); i++) {
+		char *argv[] = { listers[i], (char *)file, NULL };
+		int found = 0, n = 0;
+		FILE *f;
+		pid_t pid;
+
+		if (!in_path(argv[0]))
+			continue;
+		f = spawn(argv, -1, 0, &pid);
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			n++;
+			found |= strstr(line, "/liveupdate.ko") != NULL;
+		}
+		r = reap(f, pid);
+		if (found)
+			return 1;
+		if (r == 0 && n > 0)
+			return 0;
+		/* it could not read the image either: try the next one */
+	}
 	return -1;
 }
 
