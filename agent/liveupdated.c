@@ -318,10 +318,13 @@ static void do_preserve(int conn, uid_t uid, const char *name, const char *kname
 		return reply(conn, -1, "ERR EBADF PRESERVE needs the file's fd (SCM_RIGHTS)");
 	if (!h)
 		return reply_err(conn, ENOENT, name);
-	if (fstat(fd, &st) < 0)
-		return reply_err(conn, errno, "fstat");
-	if (!S_ISREG(st.st_mode))
-		return reply(conn, -1, "ERR EINVAL not a memfd (a regular file)");
+	/*
+	 * Only shmem files (memfds, O_TMPFILE tmpfs files) answer F_GET_SEALS:
+	 * asked first, it keeps the broker from an fstat() that a FUSE file
+	 * could stall.
+	 */
+	if (fcntl(fd, F_GET_SEALS) < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return reply(conn, -1, "ERR EINVAL not a memfd (a shmem file)");
 	have = bytes_of(uid);
 	if (max_bytes && (uint64_t)st.st_size > max_bytes - (have < max_bytes ? have : max_bytes))
 		return reply(conn, -1, "ERR EDQUOT uid %u would hold %" PRIu64
