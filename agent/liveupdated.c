@@ -8,18 +8,22 @@
  *   anyone else) can open the device between requests.
  * - A session NAME of uid U is the kernel session "uU.NAME": no uid can name
  *   another's. NAME is 1..48 bytes of [A-Za-z0-9_-].
- * - Every session it creates stays open here (the client gets an fd of the
- *   same session), so it outlives the client. Under systemd it also goes to
- *   the service's fd store (FDSTORE=1, FDNAME=uU.NAME): with
+ * - Every session it creates stays open here and only here: the client
+ *   never gets an outgoing session's fd. It passes each file to preserve
+ *   (PRESERVE, the fd by SCM_RIGHTS) and the broker does PRESERVE_FD, so it
+ *   sees the size of everything a uid preserves. Under systemd the session
+ *   also goes to the service's fd store (FDSTORE=1, FDNAME=uU.NAME): with
  *   FileDescriptorStorePreserve=yes a broker restart loses nothing, and
  *   systemd 262 carries the sessions across the kexec and gives them back.
- * - Per uid at most --max-sessions held sessions (EDQUOT).
+ * - Per uid at most --max-sessions held sessions and --max-bytes bytes of
+ *   preserved files in them (EDQUOT). The byte counts of held sessions are
+ *   kept in $RUNTIME_DIRECTORY/held, so that they survive a restart too.
  *
  * The protocol is docs/broker.md: one request per connection on a
- * SOCK_SEQPACKET socket, "LU1 VERB [NAME]", answered "OK [...]" with the
- * session fd by SCM_RIGHTS, or "ERR ERRNO text".
+ * SOCK_SEQPACKET socket, "LU1 VERB [NAME [TOKEN]]", answered "OK [...]"
+ * (RETRIEVE with the session fd by SCM_RIGHTS), or "ERR ERRNO text".
  *
- * usage: liveupdated [--socket PATH] [--max-sessions N]
+ * usage: liveupdated [--socket PATH] [--max-sessions N] [--max-bytes SIZE]
  * Socket activation (LISTEN_FDS) is used when present.
  */
 #ifndef _GNU_SOURCE
@@ -27,6 +31,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -48,11 +53,14 @@ struct held {
 	uid_t uid;
 	int fd;
 	bool incoming;		/* handed back by systemd after a kexec */
+	uint64_t bytes;		/* sizes of the files preserved through PRESERVE */
 };
 
 static struct held *held;
 static size_t nheld;
 static unsigned int max_sessions = 16;
+static uint64_t max_bytes = 64ull << 20;	/* 0: no limit */
+static char state_path[4096];			/* "" without $RUNTIME_DIRECTORY */
 
 static void say(const char *fmt, ...)
 {
@@ -72,7 +80,7 @@ static const char *errno_name(int err)
 		{ EEXIST, "EEXIST" }, { EDQUOT, "EDQUOT" }, { EBUSY, "EBUSY" },
 		{ ENOSPC, "ENOSPC" }, { EACCES, "EACCES" }, { ENOMEM, "ENOMEM" },
 		{ EMFILE, "EMFILE" }, { ENAMETOOLONG, "ENAMETOOLONG" }, { EIO, "EIO" },
-		{ ENODEV, "ENODEV" },
+		{ ENODEV, "ENODEV" }, { EBADF, "EBADF" },
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
@@ -158,8 +166,52 @@ static int add_held(const char *kname, uid_t uid, int fd, bool incoming)
 	held[nheld].uid = uid;
 	held[nheld].fd = fd;
 	held[nheld].incoming = incoming;
+	held[nheld].bytes = 0;
 	nheld++;
 	return 0;
+}
+
+/*
+ * Writes "KNAME BYTES" per held outgoing session to the state file (a new
+ * file renamed over the old one), so that a restarted broker knows how much
+ * each uid holds. Under systemd only ($RUNTIME_DIRECTORY): without it the
+ * sessions die with the broker anyway.
+ */
+static void save_state(void)
+{
+	char tmp[sizeof(state_path) + 8];
+	FILE *f;
+
+	if (!state_path[0])
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.new", state_path);
+	f = fopen(tmp, "we");
+	if (!f) {
+		say("%s: %s", tmp, strerror(errno));
+		return;
+	}
+	for (size_t i = 0; i < nheld; i++)
+		if (!held[i].incoming)
+			fprintf(f, "%s %" PRIu64 "\n", held[i].kname, held[i].bytes);
+	if (fclose(f) != 0 || rename(tmp, state_path) < 0)
+		say("%s: %s", state_path, strerror(errno));
+}
+
+/* The byte count the state file has for @kname, or -1. */
+static int64_t saved_bytes(const char *kname)
+{
+	char line[128], name[LIVEUPDATE_NAME_MAX + 1];
+	uint64_t bytes;
+	int64_t r = -1;
+	FILE *f;
+
+	if (!state_path[0] || !(f = fopen(state_path, "re")))
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %" SCNu64, name, &bytes) == 2 && !strcmp(name, kname))
+			r = (int64_t)bytes;
+	fclose(f);
+	return r;
 }
 
 static void drop_held(struct held *h)
@@ -170,6 +222,7 @@ static void drop_held(struct held *h)
 	notify(msg, -1);
 	close(h->fd);
 	*h = held[--nheld];
+	save_state();
 }
 
 static unsigned int count_outgoing(uid_t uid)
@@ -178,6 +231,16 @@ static unsigned int count_outgoing(uid_t uid)
 
 	for (size_t i = 0; i < nheld; i++)
 		n += held[i].uid == uid && !held[i].incoming;
+	return n;
+}
+
+static uint64_t bytes_of(uid_t uid)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < nheld; i++)
+		if (held[i].uid == uid && !held[i].incoming)
+			n += held[i].bytes;
 	return n;
 }
 
@@ -227,8 +290,55 @@ static void do_create(int conn, uid_t uid, const char *name, const char *kname)
 	}
 	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", kname);
 	notify(msg, s);
+	save_state();
 	say("uid %u created %s", (unsigned int)uid, kname);
-	reply(conn, s, "OK %s", name);
+	reply(conn, -1, "OK %s", name);	/* the session fd stays here */
+}
+
+/*
+ * PRESERVE_FD of the client's @fd in its held session: its size (fstat)
+ * counts against the uid's --max-bytes first. A preserved memfd's size is
+ * frozen (the module refuses growing it), so the size after the preserve is
+ * the size carried; that is what is counted.
+ */
+static void do_preserve(int conn, uid_t uid, const char *name, const char *kname,
+			const char *tok, int fd)
+{
+	struct held *h = find_held(kname, false);
+	uint64_t token, have;
+	struct stat st;
+	char *end;
+	int r;
+
+	errno = 0;
+	token = strtoull(tok, &end, 0);
+	if (!*tok || *end || errno || tok[0] == '-')
+		return reply(conn, -1, "ERR EINVAL a token is a number (decimal or 0x hex)");
+	if (fd < 0)
+		return reply(conn, -1, "ERR EBADF PRESERVE needs the file's fd (SCM_RIGHTS)");
+	if (!h)
+		return reply_err(conn, ENOENT, name);
+	/*
+	 * Only shmem files (memfds, O_TMPFILE tmpfs files) answer F_GET_SEALS:
+	 * asked first, it keeps the broker from an fstat() that a FUSE file
+	 * could stall.
+	 */
+	if (fcntl(fd, F_GET_SEALS) < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return reply(conn, -1, "ERR EINVAL not a memfd (a shmem file)");
+	have = bytes_of(uid);
+	if (max_bytes && (uint64_t)st.st_size > max_bytes - (have < max_bytes ? have : max_bytes))
+		return reply(conn, -1, "ERR EDQUOT uid %u would hold %" PRIu64
+			     " bytes, the limit is %" PRIu64, (unsigned int)uid,
+			     have + (uint64_t)st.st_size, max_bytes);
+	r = liveupdate_preserve_fd(h->fd, fd, token);
+	if (r < 0)
+		return reply_err(conn, -r, name);
+	if (fstat(fd, &st) == 0)	/* frozen now */
+		h->bytes += (uint64_t)st.st_size;
+	save_state();
+	say("uid %u preserved %" PRIu64 " bytes in %s under %" PRIu64 " (%" PRIu64 " in all)",
+	    (unsigned int)uid, (uint64_t)st.st_size, kname, token, bytes_of(uid));
+	reply(conn, -1, "OK %s %" PRIu64, name, token);
 }
 
 static void do_retrieve(int conn, uid_t uid, const char *name, const char *kname)
@@ -274,29 +384,16 @@ static void do_list(int conn, uid_t uid)
 	reply(conn, -1, "%s", buf);
 }
 
-static void handle(int conn)
+static void handle_request(int conn, const struct ucred *c, const char *req, int fd)
 {
-	struct timeval tv = { 5, 0 };
-	char req[256], verb[16], name[LIVEUPDATE_AGENT_NAME_MAX + 2] = "";
+	char verb[16], name[LIVEUPDATE_AGENT_NAME_MAX + 2] = "", tok[32] = "";
 	char kname[LIVEUPDATE_NAME_MAX + 1];
-	struct ucred cred;
-	socklen_t clen = sizeof(cred);
-	ssize_t n;
+	struct ucred cred = *c;
 	int fields;
 
-	/* a client that never sends must not stall the others */
-	setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
-		return;
-	n = recv(conn, req, sizeof(req) - 1, 0);
-	if (n <= 0)
-		return;
-	req[n] = 0;
-	req[strcspn(req, "\n")] = 0;
-	fields = sscanf(req, "LU1 %15s %49s", verb, name);
+	fields = sscanf(req, "LU1 %15s %49s %31s", verb, name, tok);
 	if (fields < 1)
-		return reply(conn, -1, "ERR EPROTO expected \"LU1 VERB [NAME]\"");
+		return reply(conn, -1, "ERR EPROTO expected \"LU1 VERB [NAME [TOKEN]]\"");
 	if (!strcmp(verb, "PING"))
 		return reply(conn, -1, "OK liveupdated 1");
 	if (!strcmp(verb, "LIST"))
@@ -309,6 +406,8 @@ static void handle(int conn)
 		return do_create(conn, cred.uid, name, kname);
 	if (!strcmp(verb, "RETRIEVE"))
 		return do_retrieve(conn, cred.uid, name, kname);
+	if (!strcmp(verb, "PRESERVE"))
+		return do_preserve(conn, cred.uid, name, kname, tok, fd);
 	if (!strcmp(verb, "RELEASE")) {
 		struct held *h = find_held(kname, false);
 
@@ -318,6 +417,51 @@ static void handle(int conn)
 		return reply(conn, -1, "OK %s", name);
 	}
 	reply(conn, -1, "ERR EPROTO unknown verb %s", verb);
+}
+
+static void handle(int conn)
+{
+	struct timeval tv = { 5, 0 };
+	char req[256];
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} cbuf;
+	struct iovec iov = { req, sizeof(req) - 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf) };
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	ssize_t n;
+	int fd = -1;
+
+	/* a client that never sends must not stall the others */
+	setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
+		return;
+	n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
+	if (n <= 0)
+		return;
+	/* the first fd passed is the request's (PRESERVE); others are closed */
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t k = 0; k < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); k++) {
+			int f;
+
+			memcpy(&f, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+			if (fd < 0)
+				fd = f;
+			else
+				close(f);
+		}
+	}
+	req[n] = 0;
+	req[strcspn(req, "\n")] = 0;
+	handle_request(conn, &cred, req, fd);
+	if (fd >= 0)
+		close(fd);
 }
 
 /* "u1000.db" -> uid 1000, or -1 if not one of ours. */
@@ -349,6 +493,8 @@ static int take_listen_fds(void)
 		socklen_t len = sizeof(acc);
 		char kname[LIVEUPDATE_NAME_MAX + 1] = "";
 		const char *p = names;
+		struct held *h;
+		int64_t b;
 
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
 		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == 0 && acc) {
@@ -369,13 +515,28 @@ static int take_listen_fds(void)
 			continue;
 		}
 		/* PRESERVE_FD of fd -1: EBADF on an outgoing session, EINVAL on an incoming one */
-		add_held(kname, (uid_t)uid_of(kname), fd,
-			 liveupdate_preserve_fd(fd, -1, 0) == -EINVAL);
-		say("got %s back (%s)", kname, held[nheld - 1].incoming ? "incoming" : "outgoing");
+		if (add_held(kname, (uid_t)uid_of(kname), fd,
+			     liveupdate_preserve_fd(fd, -1, 0) == -EINVAL) < 0) {
+			close(fd);
+			continue;
+		}
+		h = &held[nheld - 1];
+		if (h->incoming) {
+			say("got %s back (incoming)", kname);
+			continue;
+		}
+		/* an outgoing session again (a restart): what it holds, from the state file */
+		b = saved_bytes(kname);
+		h->bytes = b > 0 ? (uint64_t)b : 0;
+		if (b < 0)
+			say("got %s back (outgoing, bytes unknown: counted as 0)", kname);
+		else
+			say("got %s back (outgoing, %" PRIu64 " bytes)", kname, h->bytes);
 	}
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
+	save_state();
 	return listener;
 }
 
@@ -401,9 +562,30 @@ static int make_listener(const char *path)
 	return s;
 }
 
+/* "64M" -> 67108864 (K, M, G: powers of 1024); -EINVAL. */
+static int parse_size(const char *s, uint64_t *v)
+{
+	char *end;
+	unsigned int shift = 0;
+
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	if (end == s || errno || s[0] == '-')
+		return -EINVAL;
+	switch (*end) {
+	case 'K': case 'k': shift = 10; end++; break;
+	case 'M': case 'm': shift = 20; end++; break;
+	case 'G': case 'g': shift = 30; end++; break;
+	}
+	if (*end || *v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*v <<= shift;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	const char *path = getenv("LIVEUPDATED_SOCKET");
+	const char *path = getenv("LIVEUPDATED_SOCKET"), *rt = getenv("RUNTIME_DIRECTORY");
 	int listener;
 
 	if (!path || !*path)
@@ -413,11 +595,18 @@ int main(int argc, char **argv)
 			path = argv[++i];
 		} else if (!strcmp(argv[i], "--max-sessions") && i + 1 < argc) {
 			max_sessions = (unsigned int)strtoul(argv[++i], NULL, 10);
+		} else if (!strcmp(argv[i], "--max-bytes") && i + 1 < argc &&
+			   parse_size(argv[i + 1], &max_bytes) == 0) {
+			i++;
 		} else {
-			fprintf(stderr, "usage: liveupdated [--socket PATH] [--max-sessions N]\n");
+			fprintf(stderr, "usage: liveupdated [--socket PATH] [--max-sessions N] "
+				"[--max-bytes SIZE]\n");
 			return 2;
 		}
 	}
+	/* systemd's RuntimeDirectory= (a list: the first one) */
+	if (rt && *rt)
+		snprintf(state_path, sizeof(state_path), "%.*s/held", (int)strcspn(rt, ":"), rt);
 	signal(SIGPIPE, SIG_IGN);
 	listener = take_listen_fds();
 	if (listener < 0) {
@@ -427,7 +616,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	say("ready on %s, %zu session(s) held, at most %u per uid", path, nheld, max_sessions);
+	say("ready on %s, %zu session(s) held, at most %u and %" PRIu64 " bytes per uid%s",
+	    path, nheld, max_sessions, max_bytes, max_bytes ? "" : " (no byte limit)");
 	notify("READY=1", -1);
 	for (;;) {
 		int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);

@@ -9,6 +9,12 @@ _liveupdatectl()
 	fi
 	case $cmd in
 	status) mapfile -t COMPREPLY < <(compgen -W '--json' -- "$cur") ;;
+	check)
+		if [[ ${COMP_WORDS[COMP_CWORD - 1]} == --kernel ]]; then
+			mapfile -t COMPREPLY < <(compgen -W "$(ls /usr/lib/modules 2>/dev/null)" -- "$cur")
+		else
+			mapfile -t COMPREPLY < <(compgen -W '--kernel' -- "$cur")
+		fi ;;
 	hold)
 		if [[ $cur == -* ]]; then
 			mapfile -t COMPREPLY < <(compgen -W '--detach' -- "$cur")

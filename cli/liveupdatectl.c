@@ -3,14 +3,14 @@
  * liveupdatectl: look at and use live update from a shell (libliveupdate).
  *
  *   liveupdatectl status [--json]
- *   liveupdatectl check
+ *   liveupdatectl check [--kernel VERSION]
  *   liveupdatectl hold [--detach] NAME FILE...
  *   liveupdatectl get NAME ENTRY [PATH]
  *   liveupdatectl get NAME --all DIR
  *
  * Exit codes (liveupdatectl(8)): 0 done, 1 failed, 2 usage, 3 live update
  * unavailable (no /dev/liveupdate), 4 no such session or entry, 5 busy,
- * 6 check found a problem.
+ * 6 check found a problem, 7 check found none but could not tell everything.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -27,6 +27,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "liveupdate.h"
@@ -39,6 +41,7 @@ enum {
 	EXIT_NOTFOUND = 4,
 	EXIT_BUSY = 5,
 	EXIT_CHECK = 6,
+	EXIT_CHECK_UNKNOWN = 7,
 };
 
 #define PARAM_DIR "/sys/module/liveupdate/parameters"
@@ -49,7 +52,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: liveupdatectl status [--json]\n"
-		"       liveupdatectl check\n"
+		"       liveupdatectl check [--kernel VERSION]\n"
 		"       liveupdatectl hold [--detach] NAME FILE...\n"
 		"       liveupdatectl get NAME ENTRY [PATH]\n"
 		"       liveupdatectl get NAME --all DIR\n"
@@ -94,10 +97,29 @@ static int open_device(void)
 	return dev;
 }
 
+/*
+ * @path under $LIVEUPDATECTL_ROOT (for the tests: a directory standing for
+ * /, with proc/cmdline, sys/..., boot/...), else @path itself. Every file
+ * status and check read goes through it.
+ */
+static const char *rooted(const char *path)
+{
+	static char buf[4][PATH_MAX];
+	static unsigned int next;
+	const char *root = getenv("LIVEUPDATECTL_ROOT");
+	char *b;
+
+	if (!root || !*root)
+		return path;
+	b = buf[next++ % 4];
+	snprintf(b, PATH_MAX, "%s%s", root, path);
+	return b;
+}
+
 /* Reads a one-line sysfs file into @buf without its newline; "" if absent. */
 static const char *read_line(const char *path, char *buf, size_t len)
 {
-	FILE *f = fopen(path, "re");
+	FILE *f = fopen(rooted(path), "re");
 
 	buf[0] = 0;
 	if (!f)
@@ -113,7 +135,7 @@ static int exists(const char *path)
 {
 	struct stat st;
 
-	return stat(path, &st) == 0;
+	return stat(rooted(path), &st) == 0;
 }
 
 /* ---- status ---------------------------------------------------------------- */
@@ -131,7 +153,7 @@ struct status {
 /* Reads a whole (multi-line) sysfs file; "" if absent or unreadable. */
 static void read_all(const char *path, char *buf, size_t len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(rooted(path), O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd < 0 ? -1 : read(fd, buf, len - 1);
 
 	buf[n > 0 ? n : 0] = 0;
@@ -156,7 +178,7 @@ static const char *field(const char *text, const char *key, char *out, size_t le
 static void get_status(struct status *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->device = liveupdate_available();
+	st->device = exists(LIVEUPDATE_DEVICE);
 	if (exists("/sys/module/liveupdate/parameters"))
 		st->provider = "module";
 	else if (st->device)
@@ -285,37 +307,510 @@ static int cmd_status(int argc, char **argv)
 
 /* ---- check ------------------------------------------------------------------- */
 
+/* 1 if an executable @name is in $PATH. */
+static int in_path(const char *name)
+{
+	const char *path = getenv("PATH");
+	char file[PATH_MAX + 256];
+
+	if (!path)
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	for (const char *p = path; *p; ) {
+		size_t len = strcspn(p, ":");
+
+		int shown = len >= PATH_MAX ? PATH_MAX - 1 : (int)len;
+
+		snprintf(file, sizeof(file), "%.*s/%.200s", shown ? shown : 1, shown ? p : ".", name);
+		if (access(file, X_OK) == 0)
+			return 1;
+		p += len;
+		if (*p == ':')
+			p++;
+	}
+	return 0;
+}
+
+/*
+ * Runs @argv with stdin from @in (at offset @off; /dev/null if @in < 0),
+ * stderr to /dev/null; returns a stream of its stdout and its pid in *@pid.
+ */
+static FILE *spawn(char *const argv[], int in, off_t off, pid_t *pid)
+{
+	int p[2];
+	FILE *f;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return NULL;
+	*pid = fork();
+	if (*pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return NULL;
+	}
+	if (*pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		if (in < 0)
+			in = null;
+		else if (lseek(in, off, SEEK_SET) < 0)
+			_exit(127);
+		dup2(in, 0);
+		dup2(p[1], 1);
+		dup2(null, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	f = fdopen(p[0], "re");
+	if (!f)
+		close(p[0]);
+	return f;
+}
+
+/* Closes what spawn() gave; the exit status (-1 if killed). */
+static int reap(FILE *f, pid_t pid)
+{
+	int status;
+
+	fclose(f);	/* a reader that stopped early: the child gets SIGPIPE */
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* 1 if the path names the module: .../liveupdate.ko, also .ko.xz, .ko.zst... */
+static int is_module(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	b = b ? b + 1 : path;
+	return !strcmp(b, "liveupdate.ko") || !strncmp(b, "liveupdate.ko.", 14);
+}
+
+/* What a walk through cpio archives found. */
+struct cpio_walk {
+	unsigned long entries;
+	int found;		/* the module is among them */
+	int bad;		/* something that is neither cpio nor padding */
+	int next;		/* the non-cpio byte that stopped the walk (-1: EOF) */
+	unsigned long long off;	/* its offset in the stream */
+};
+
+static int getc_at(FILE *f, struct cpio_walk *w)
+{
+	int c = getc(f);
+
+	if (c != EOF)
+		w->off++;
+	return c;
+}
+
+static int skip_bytes(FILE *f, struct cpio_walk *w, unsigned long long n)
+{
+	while (n--)
+		if (getc_at(f, w) == EOF)
+			return -1;
+	return 0;
+}
+
+/*
+ * Walks concatenated "newc" cpio archives (the initramfs format, 070701 or
+ * 070702) from @f, zero padding between them allowed, recording each name;
+ * stops at EOF or at the first byte that starts no archive (w->next: the
+ * start of a compressed archive in an image with an early cpio).
+ */
+static void cpio_walk(FILE *f, struct cpio_walk *w)
+{
+	char hdr[111], name[PATH_MAX];
+	unsigned long namesize, filesize;
+	int c;
+
+	w->next = -1;
+	for (;;) {
+		do
+			c = getc_at(f, w);
+		while (c == 0);
+		if (c == EOF)
+			return;
+		if (c != '0') {
+			w->next = c;
+			w->off--;
+			return;
+		}
+		hdr[0] = (char)c;
+		if (fread(hdr + 1, 1, 109, f) != 109) {
+			w->bad = 1;
+			return;
+		}
+		w->off += 109;
+		hdr[110] = 0;
+		if (strncmp(hdr, "07070", 5) || (hdr[5] != '1' && hdr[5] != '2')) {
+			w->bad = 1;
+			return;
+		}
+		/* c_filesize at 54, c_namesize at 94: 8 hex digits each */
+		{
+			char fs[9], ns[9];
+
+			memcpy(fs, hdr + 54, 8);
+			fs[8] = 0;
+			memcpy(ns, hdr + 94, 8);
+			ns[8] = 0;
+			filesize = strtoul(fs, NULL, 16);
+			namesize = strtoul(ns, NULL, 16);
+		}
+		if (namesize == 0 || namesize > sizeof(name) ||
+		    fread(name, 1, namesize, f) != namesize) {
+			w->bad = 1;
+			return;
+		}
+		w->off += namesize;
+		name[namesize - 1] = 0;
+		if (skip_bytes(f, w, (4 - w->off % 4) % 4) < 0)
+			return;
+		if (!strcmp(name, "TRAILER!!!"))
+			continue;
+		w->entries++;
+		if (is_module(name))
+			w->found = 1;
+		if (skip_bytes(f, w, filesize + (4 - (filesize % 4)) % 4) < 0)
+			return;
+	}
+}
+
+/* Decompressors by their magic, as the kernel's initramfs unpacker knows them. */
+static const struct {
+	const char *magic;
+	size_t len;
+	const char *what;
+	char *const argv[4];
+} unpackers[] = {
+	{ "\x1f\x8b", 2, "gzip", { "gzip", "-dc", NULL } },
+	{ "\x28\xb5\x2f\xfd", 4, "zstd", { "zstd", "-dc", NULL } },
+	{ "\xfd" "7zXZ", 5, "xz", { "xz", "-dc", NULL } },
+	{ "\x02\x21\x4c\x18", 4, "lz4", { "lz4", "-dc", NULL } },
+	{ "BZh", 3, "bzip2", { "bzip2", "-dc", NULL } },
+	{ "\x5d\x00\x00", 3, "lzma", { "xz", "--format=lzma", "-dc", NULL } },
+	{ "\x89LZO", 4, "lzop", { "lzop", "-dc", NULL } },
+};
+
+/*
+ * Reads the initramfs @file directly: uncompressed cpio archives (an early
+ * microcode cpio too), then a compressed one through its decompressor from
+ * $PATH. 1 the module is in it, 0 not, -1 cannot tell (@why: why).
+ */
+static int read_initramfs(const char *path, const char *file, char *why, size_t wlen)
+{
+	struct cpio_walk w = { 0 };
+	unsigned char magic[8] = { 0 };
+	FILE *f;
+	pid_t pid;
+	int fd;
+
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || !(f = fdopen(fd, "re"))) {
+		snprintf(why, wlen, "cannot read %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	cpio_walk(f, &w);
+	if (w.found || (w.next < 0 && !w.bad && w.entries)) {
+		fclose(f);
+		return w.found;
+	}
+	if (w.bad || w.next < 0) {
+		fclose(f);
+		snprintf(why, wlen, "%s is not an initramfs (cpio) image", path);
+		return -1;
+	}
+	if (fseeko(f, (off_t)w.off, SEEK_SET) < 0 || fread(magic, 1, sizeof(magic), f) == 0) {
+		fclose(f);
+		snprintf(why, wlen, "cannot read %s", path);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(unpackers) / sizeof(unpackers[0]); i++) {
+		struct cpio_walk z = { 0 };
+		FILE *d;
+
+		if (memcmp(magic, unpackers[i].magic, unpackers[i].len))
+			continue;
+		if (!in_path(unpackers[i].argv[0])) {
+			fclose(f);
+			snprintf(why, wlen, "%s is %s-compressed and neither %s, lsinitramfs "
+				 "nor lsinitrd is installed", path, unpackers[i].what,
+				 unpackers[i].argv[0]);
+			return -1;
+		}
+		d = spawn(unpackers[i].argv, fileno(f), (off_t)w.off, &pid);
+		if (!d) {
+			fclose(f);
+			snprintf(why, wlen, "cannot run %s", unpackers[i].argv[0]);
+			return -1;
+		}
+		cpio_walk(d, &z);
+		reap(d, pid);	/* trailing padding may make it complain: the walk decides */
+		fclose(f);
+		if (z.found || z.entries)
+			return z.found;
+		snprintf(why, wlen, "%s: %s gave no cpio archive", path, unpackers[i].argv[0]);
+		return -1;
+	}
+	fclose(f);
+	snprintf(why, wlen, "%s: unknown compression after the uncompressed part", path);
+	return -1;
+}
+
+/*
+ * Is the module in the initramfs @path (logical path, read under the
+ * root)? 1 yes, 0 no, -1 cannot tell (@why says why). Read directly first
+ * (it stops at the early cpio when the module is there: fast), else listed
+ * with lsinitramfs (initramfs-tools) or lsinitrd (dracut) when installed.
+ */
+static int initramfs_has_module(const char *path, char *why, size_t wlen)
+{
+	static char *const listers[] = { "lsinitramfs", "lsinitrd" };
+	const char *file = rooted(path);
+	char line[PATH_MAX + 128];
+	int r;
+
+	if (access(file, R_OK) < 0) {
+		snprintf(why, wlen, "cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	r = read_initramfs(path, file, why, wlen);
+	if (r >= 0)
+		return r;
+	for (size_t i = 0; i < sizeof(listers) / sizeof(listers[0]); i++) {
+		char *argv[] = { listers[i], (char *)file, NULL };
+		int found = 0, n = 0;
+		FILE *f;
+		pid_t pid;
+
+		if (!in_path(argv[0]))
+			continue;
+		f = spawn(argv, -1, 0, &pid);
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			n++;
+			found |= strstr(line, "/liveupdate.ko") != NULL;
+		}
+		r = reap(f, pid);
+		if (found)
+			return 1;
+		if (r == 0 && n > 0)
+			return 0;
+		/* it could not read the image either: try the next one */
+	}
+	return -1;
+}
+
+/* The kernel image of @kver, as liveupdate-kexec finds it, or NULL. */
+static const char *kernel_image(const char *kver, char *buf, size_t len)
+{
+	snprintf(buf, len, "/boot/vmlinuz-%s", kver);
+	if (exists(buf))
+		return buf;
+	snprintf(buf, len, "/usr/lib/modules/%s/vmlinuz", kver);
+	return exists(buf) ? buf : NULL;
+}
+
+/* Its initramfs (Debian's name, or dracut's elsewhere), or NULL. */
+static const char *kernel_initramfs(const char *kver, char *buf, size_t len)
+{
+	snprintf(buf, len, "/boot/initrd.img-%s", kver);
+	if (exists(buf))
+		return buf;
+	snprintf(buf, len, "/boot/initramfs-%s.img", kver);
+	return exists(buf) ? buf : NULL;
+}
+
+/* Compares kernel versions the way sort -V mostly does: digit runs as numbers. */
+static int vercmp(const char *a, const char *b)
+{
+	while (*a && *b) {
+		if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
+			unsigned long long x = strtoull(a, (char **)&a, 10);
+			unsigned long long y = strtoull(b, (char **)&b, 10);
+
+			if (x != y)
+				return x < y ? -1 : 1;
+		} else {
+			if (*a != *b)
+				return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+			a++;
+			b++;
+		}
+	}
+	return *a ? 1 : *b ? -1 : 0;
+}
+
+/*
+ * The kernel liveupdate-kexec boots by default: the newest version in
+ * /usr/lib/modules with a kernel image and an initramfs. 0, or -ENOENT.
+ */
+static int next_kernel(char *kver, size_t len)
+{
+	char img[PATH_MAX], ird[PATH_MAX];
+	DIR *d = opendir(rooted("/usr/lib/modules"));
+	struct dirent *de;
+
+	kver[0] = 0;
+	if (!d)
+		return -ENOENT;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || strlen(de->d_name) >= len)
+			continue;
+		if (!kernel_image(de->d_name, img, sizeof(img)) ||
+		    !kernel_initramfs(de->d_name, ird, sizeof(ird)))
+			continue;
+		if (!kver[0] || vercmp(de->d_name, kver) > 0)
+			snprintf(kver, len, "%s", de->d_name);
+	}
+	closedir(d);
+	return kver[0] ? 0 : -ENOENT;
+}
+
+/* A size with an optional K/M/G suffix (memmap=, liveupdate.size=); 0 if bad. */
+static unsigned long long parse_size(const char *s)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 0);
+
+	switch (*end) {
+	case 'K': case 'k': return v << 10;
+	case 'M': case 'm': return v << 20;
+	case 'G': case 'g': return v << 30;
+	default: return end == s ? 0 : v;
+	}
+}
+
+/*
+ * The size of the range the next kernel reserves, from this command line
+ * (liveupdate-kexec keeps it): liveupdate.size=, else the first
+ * memmap=SIZE$ADDR. 0 if none.
+ */
+static unsigned long long cmdline_range_size(const char *cmdline)
+{
+	unsigned long long size = 0;
+	char word[256];
+
+	for (const char *p = cmdline; *p; ) {
+		size_t len;
+
+		p += strspn(p, " ");
+		len = strcspn(p, " ");
+		snprintf(word, sizeof(word), "%.*s", (int)len, p);
+		p += len;
+		if (!strncmp(word, "liveupdate.size=", 16))
+			return parse_size(word + 16);
+		if (!size && !strncmp(word, "memmap=", 7) && strchr(word, '$'))
+			size = parse_size(word + 7);
+	}
+	return size;
+}
+
+enum { CHECK_OK, CHECK_FAIL, CHECK_UNKNOWN };
+
+struct check_count {
+	int fail, unknown;
+};
+
+/* One line: "ok      WHAT", "FAIL    WHAT: HINT" or "unknown WHAT: WHY". */
+static void check_line(struct check_count *n, int result, const char *what,
+		       const char *fmt, ...)
+{
+	static const char *const word[] = { "ok", "FAIL", "unknown" };
+	va_list ap;
+
+	printf("%-7s %s", word[result], what);
+	if (result != CHECK_OK && fmt) {
+		fputs(": ", stdout);
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+	}
+	putchar('\n');
+	n->fail += result == CHECK_FAIL;
+	n->unknown += result == CHECK_UNKNOWN;
+}
+
 static int cmd_check(int argc, char **argv)
 {
-	char cmdline[4096], buf[64];
+	char cmdline[4096], buf[64], kver[256], what[PATH_MAX + 128], why[PATH_MAX + 128];
+	char img[PATH_MAX], ird[PATH_MAX];
+	const char *want = NULL;
+	struct check_count n = { 0, 0 };
 	struct status st;
-	int problems = 0;
-	(void)argv;
+	int module, r;
 
-	if (argc != 1)
-		return usage(stderr), EXIT_USAGE;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--kernel") && i + 1 < argc)
+			want = argv[++i];
+		else
+			return usage(stderr), EXIT_USAGE;
+	}
 	get_status(&st);
+	module = !strcmp(st.provider, "module");
 	read_line("/proc/cmdline", cmdline, sizeof(cmdline));
-#define CHECK_LINE(ok, what, hint) do {					\
-		printf("%-4s %s%s%s\n", (ok) ? "ok" : "FAIL", what,		\
-		       (ok) ? "" : ": ", (ok) ? "" : hint);			\
-		problems += !(ok);						\
-	} while (0)
-	CHECK_LINE(st.device, LIVEUPDATE_DEVICE " exists",
+	check_line(&n, st.device ? CHECK_OK : CHECK_FAIL, LIVEUPDATE_DEVICE " exists",
 		   "load the liveupdate module (from the initramfs, before PID 1)");
-	if (!strcmp(st.provider, "module")) {
-		CHECK_LINE(strstr(cmdline, "memmap=") != NULL,
+	if (module) {
+		unsigned long long next = cmdline_range_size(cmdline);
+
+		check_line(&n, next ? CHECK_OK : CHECK_FAIL,
 			   "the command line reserves a range (memmap=)",
 			   "add memmap=SIZE$ADDR; the next kernel needs it too");
-		CHECK_LINE(strcmp(st.handover, "failed") != 0,
+		check_line(&n, strcmp(st.handover, "failed") ? CHECK_OK : CHECK_FAIL,
 			   "the previous handover did not fail to restore",
 			   "see the kernel log (liveupdate:)");
+		/* the module reserves as it goes: used is what the handover will take */
+		if (!st.have_space) {
+			check_line(&n, CHECK_UNKNOWN, "the outgoing sessions fit the range",
+				   "cannot read " PARAM_DIR "/space (root only)");
+		} else if (next) {
+			snprintf(what, sizeof(what), "the outgoing sessions fit the range "
+				 "(%llu of %llu bytes used)", st.used, next);
+			check_line(&n, st.used <= next ? CHECK_OK : CHECK_FAIL, what,
+				   "the handover needs more than the range the command line "
+				   "reserves for the next kernel (liveupdate.size=, memmap=)");
+		}
+		/* the module in the initramfs of the kernel liveupdate-kexec would boot */
+		if (want) {
+			snprintf(kver, sizeof(kver), "%s", want);
+			r = kernel_image(kver, img, sizeof(img)) &&
+			    kernel_initramfs(kver, ird, sizeof(ird)) ? 0 : -ENOENT;
+		} else {
+			r = next_kernel(kver, sizeof(kver));
+		}
+		if (r < 0 && want) {
+			snprintf(what, sizeof(what), "the next kernel's initramfs loads the module (%s)",
+				 want);
+			check_line(&n, CHECK_FAIL, what, "no %s-%s",
+				   kernel_image(kver, img, sizeof(img)) ? "/boot/initrd.img"
+									: "/boot/vmlinuz", want);
+		} else if (r < 0) {
+			check_line(&n, CHECK_FAIL, "the next kernel's initramfs loads the module",
+				   "no installed kernel with an initramfs in /boot");
+		} else {
+			kernel_initramfs(kver, ird, sizeof(ird));
+			snprintf(what, sizeof(what), "the next kernel's initramfs loads the module (%s)",
+				 ird);
+			r = initramfs_has_module(ird, why, sizeof(why));
+			if (r < 0)
+				check_line(&n, CHECK_UNKNOWN, what, "%s", why);
+			else
+				check_line(&n, r ? CHECK_OK : CHECK_FAIL, what,
+					   "no liveupdate.ko in it: check 'dkms status liveupdate', "
+					   "then update-initramfs -u -k %s (or dracut -f --kver %s)",
+					   kver, kver);
+		}
 	}
 	read_line("/sys/kernel/kexec_loaded", buf, sizeof(buf));
-	CHECK_LINE(!strcmp(buf, "1"), "a kexec kernel is loaded",
+	check_line(&n, !strcmp(buf, "1") ? CHECK_OK : CHECK_FAIL, "a kexec kernel is loaded",
 		   "load one with kexec -s -l (keep memmap= on its command line)");
-#undef CHECK_LINE
-	return problems ? EXIT_CHECK : EXIT_DONE;
+	return n.fail ? EXIT_CHECK : n.unknown ? EXIT_CHECK_UNKNOWN : EXIT_DONE;
 }
 
 /* ---- hold ---------------------------------------------------------------------- */
@@ -414,6 +909,27 @@ static int hold_detached(int session)
 		pause();
 }
 
+/*
+ * Preserves a sealed copy of @fd (or, with @fd < 0, the manifest of @e and
+ * @n) under @token: in @s, or through the broker (@s < 0) in its session
+ * @name, which counts the bytes against the caller's limit.
+ */
+static int hold_put(int s, const char *name, uint64_t token, int fd,
+		    const struct liveupdate_manifest_entry *e, size_t n)
+{
+	int m, r;
+
+	if (s >= 0)
+		return fd >= 0 ? liveupdate_preserve_file(s, token, fd)
+			       : liveupdate_manifest_write(s, e, n);
+	m = fd >= 0 ? liveupdate_memfd_from_fd("liveupdate", fd) : liveupdate_manifest_memfd(e, n);
+	if (m < 0)
+		return m;
+	r = liveupdate_agent_preserve_fd(name, token, m);
+	close(m);
+	return r;
+}
+
 static int cmd_hold(int argc, char **argv)
 {
 	struct liveupdate_manifest_entry *e;
@@ -442,7 +958,9 @@ static int cmd_hold(int argc, char **argv)
 	if (!e)
 		return fail(-ENOMEM, "hold");
 	if (broker) {
-		s = liveupdate_agent_create_session(name);
+		s = liveupdate_agent_create_session(name);	/* the broker holds it */
+		if (s == 0)
+			s = -1;
 	} else {
 		dev = open_device();
 		if (dev < 0) {
@@ -452,7 +970,7 @@ static int cmd_hold(int argc, char **argv)
 		s = liveupdate_create_session(dev, name);
 		close(dev);
 	}
-	if (s < 0) {
+	if (s < -1) {
 		free(e);
 		return fail(s, "cannot create session \"%s\"", name);
 	}
@@ -469,14 +987,14 @@ static int cmd_hold(int argc, char **argv)
 		for (int j = 0; j < i; j++)
 			if (!strcmp(e[j].name, e[i].name))
 				snprintf(e[i].name, sizeof(e[i].name), "file%d", i + 1);
-		r = liveupdate_preserve_file(s, e[i].token, fd);
+		r = hold_put(s, name, e[i].token, fd, NULL, 0);
 		close(fd);
 		if (r < 0) {
 			r = fail(r, "cannot preserve %s", path);
 			goto out;
 		}
 	}
-	r = liveupdate_manifest_write(s, e, (size_t)nfiles);
+	r = hold_put(s, name, LIVEUPDATE_MANIFEST_TOKEN, -1, e, (size_t)nfiles);
 	if (r < 0) {
 		r = fail(r, "cannot write the manifest");
 		goto out;
@@ -503,7 +1021,14 @@ static int cmd_hold(int argc, char **argv)
 	}
 	r = EXIT_DONE;
 out:
-	close(s);
+	if (s >= 0) {
+		close(s);
+	} else if (r != EXIT_DONE) {	/* the broker drops what it holds of it */
+		char req[128], reply[128];
+
+		snprintf(req, sizeof(req), "LU1 RELEASE %s", name);
+		liveupdate_agent_call(req, reply, sizeof(reply), NULL);
+	}
 	free(e);
 	return r;
 }

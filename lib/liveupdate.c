@@ -325,8 +325,7 @@ static int lu_manifest_name_ok(const char *name)
 	return 1;
 }
 
-LU_EXPORT int liveupdate_manifest_write(int session,
-					const struct liveupdate_manifest_entry *e, size_t n)
+LU_EXPORT int liveupdate_manifest_memfd(const struct liveupdate_manifest_entry *e, size_t n)
 {
 	_cleanup_free_ char *text = NULL;
 	size_t cap, len;
@@ -349,7 +348,17 @@ LU_EXPORT int liveupdate_manifest_write(int session,
 		len += (size_t)snprintf(text + len, cap - len, "%" PRIx64 " %s\n",
 					e[i].token, e[i].name);
 	}
-	return liveupdate_preserve_buffer(session, LIVEUPDATE_MANIFEST_TOKEN, text, len);
+	return liveupdate_memfd_from_buffer("liveupdate-manifest", text, len);
+}
+
+LU_EXPORT int liveupdate_manifest_write(int session,
+					const struct liveupdate_manifest_entry *e, size_t n)
+{
+	_cleanup_close_ int fd = liveupdate_manifest_memfd(e, n);
+
+	if (fd < 0)
+		return fd;
+	return liveupdate_preserve_fd(session, fd, LIVEUPDATE_MANIFEST_TOKEN);
 }
 
 LU_EXPORT int liveupdate_manifest_parse(const char *text, size_t len,
@@ -439,7 +448,7 @@ static const struct { const char *name; int err; } lu_errnos[] = {
 	{ "EEXIST", EEXIST }, { "EDQUOT", EDQUOT }, { "EBUSY", EBUSY },
 	{ "ENOSPC", ENOSPC }, { "EACCES", EACCES }, { "EPROTO", EPROTO },
 	{ "ENOMEM", ENOMEM }, { "EMFILE", EMFILE }, { "ENAMETOOLONG", ENAMETOOLONG },
-	{ "EIO", EIO }, { "ENODEV", ENODEV },
+	{ "EIO", EIO }, { "ENODEV", ENODEV }, { "EBADF", EBADF },
 };
 
 static int lu_errno_of(const char *name)
@@ -451,7 +460,8 @@ static int lu_errno_of(const char *name)
 	return EPROTO;
 }
 
-LU_EXPORT int liveupdate_agent_call(const char *request, char *reply, size_t len, int *fdp)
+LU_EXPORT int liveupdate_agent_call_fd(const char *request, int send_fd, char *reply, size_t len,
+				       int *fdp)
 {
 	const char *path = getenv("LIVEUPDATED_SOCKET");
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -476,8 +486,22 @@ LU_EXPORT int liveupdate_agent_call(const char *request, char *reply, size_t len
 		return -errno;
 	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return -errno;
-	if (send(s, request, strlen(request), MSG_NOSIGNAL) < 0)
+	iov.iov_base = (void *)request;
+	iov.iov_len = strlen(request);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (send_fd >= 0) {
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &send_fd, sizeof(int));
+	}
+	if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0)
 		return -errno;
+	mh = (struct msghdr){ 0 };
 	iov.iov_base = reply;
 	iov.iov_len = len - 1;
 	mh.msg_iov = &iov;
@@ -512,6 +536,44 @@ LU_EXPORT int liveupdate_agent_call(const char *request, char *reply, size_t len
 	return -EPROTO;
 }
 
+LU_EXPORT int liveupdate_agent_call(const char *request, char *reply, size_t len, int *fdp)
+{
+	return liveupdate_agent_call_fd(request, -1, reply, len, fdp);
+}
+
+static int lu_agent_name_ok(const char *name)
+{
+	if (!name || !*name)
+		return -EINVAL;
+	if (strlen(name) > LIVEUPDATE_AGENT_NAME_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+LU_EXPORT int liveupdate_agent_create_session(const char *name)
+{
+	char req[128], reply[256];
+	int r = lu_agent_name_ok(name);
+
+	if (r < 0)
+		return r;
+	snprintf(req, sizeof(req), "LU1 CREATE %s", name);
+	return liveupdate_agent_call(req, reply, sizeof(reply), NULL);
+}
+
+LU_EXPORT int liveupdate_agent_preserve_fd(const char *name, uint64_t token, int fd)
+{
+	char req[128], reply[256];
+	int r = lu_agent_name_ok(name);
+
+	if (r < 0)
+		return r;
+	if (fd < 0)
+		return -EBADF;
+	snprintf(req, sizeof(req), "LU1 PRESERVE %s %" PRIu64, name, token);
+	return liveupdate_agent_call_fd(req, fd, reply, sizeof(reply), NULL);
+}
+
 static int lu_agent_session(const char *verb, const char *name)
 {
 	char req[128], reply[256];
@@ -526,11 +588,6 @@ static int lu_agent_session(const char *verb, const char *name)
 	if (r < 0)
 		return r;
 	return fd >= 0 ? fd : -EPROTO;
-}
-
-LU_EXPORT int liveupdate_agent_create_session(const char *name)
-{
-	return lu_agent_session("CREATE", name);
 }
 
 LU_EXPORT int liveupdate_agent_retrieve_session(const char *name)

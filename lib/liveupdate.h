@@ -95,6 +95,10 @@ struct liveupdate_manifest_entry {
 	char name[LIVEUPDATE_NAME_MAX + 1];
 };
 
+/* A sealed memfd holding the manifest text of @n entries; returns its fd. */
+int liveupdate_manifest_memfd(const struct liveupdate_manifest_entry *entries,
+			      size_t n);
+
 /* Preserves the manifest of @n entries under token 0. -EINVAL on a bad entry. */
 int liveupdate_manifest_write(int session,
 			      const struct liveupdate_manifest_entry *entries,
@@ -118,18 +122,27 @@ int liveupdate_manifest_find(const struct liveupdate_manifest_entry *entries,
 			     size_t n, const char *name, uint64_t *token);
 
 /*
- * The broker, liveupdated(8): unprivileged programs get session fds from it
+ * The broker, liveupdated(8): unprivileged programs use sessions through it
  * over a Unix socket instead of opening /dev/liveupdate (root-only, one
  * opener). Names are the caller's own (1 to LIVEUPDATE_AGENT_NAME_MAX bytes
  * of [A-Za-z0-9_-]); the broker keeps them apart per uid and holds every
- * session it created until the kexec. The socket is $LIVEUPDATED_SOCKET or
- * LIVEUPDATE_AGENT_SOCKET.
+ * session it created until the kexec. It does not hand out outgoing
+ * sessions: files go in with liveupdate_agent_preserve_fd(), so that it can
+ * count them against the uid's byte limit. The socket is $LIVEUPDATED_SOCKET
+ * or LIVEUPDATE_AGENT_SOCKET.
  */
 #define LIVEUPDATE_AGENT_SOCKET		"/run/liveupdated.sock"
 #define LIVEUPDATE_AGENT_NAME_MAX	48
 
-/* A new outgoing session of the caller's; returns its fd. -EEXIST, -EDQUOT. */
+/* A new outgoing session of the caller's, held by the broker. 0, -EEXIST, -EDQUOT. */
 int liveupdate_agent_create_session(const char *name);
+
+/*
+ * Preserves @fd (a memfd) under @token in the caller's outgoing session
+ * @name. 0, -ENOENT (no such session), -EDQUOT (the uid's byte limit),
+ * -EEXIST (token taken), -EINVAL (not a regular file), the kernel's errors.
+ */
+int liveupdate_agent_preserve_fd(const char *name, uint64_t token, int fd);
 
 /* The caller's incoming session @name; returns its fd. -ENOENT. */
 int liveupdate_agent_retrieve_session(const char *name);
@@ -138,9 +151,12 @@ int liveupdate_agent_retrieve_session(const char *name);
  * Sends one request line (the protocol in docs/broker.md) and reads the
  * reply line into @reply (NUL-terminated, @len bytes at most); *@fd gets a
  * passed fd or -1. Returns 0 for "OK ...", the errno of "ERR ...", or
- * -errno of the socket.
+ * -errno of the socket. liveupdate_agent_call_fd() sends @send_fd with the
+ * request (SCM_RIGHTS) unless it is negative.
  */
 int liveupdate_agent_call(const char *request, char *reply, size_t len, int *fd);
+int liveupdate_agent_call_fd(const char *request, int send_fd, char *reply, size_t len,
+			     int *fd);
 
 #ifdef __cplusplus
 }

@@ -2,8 +2,10 @@
 /*
  * The broker (agent/liveupdated) across a kexec, without systemd: stage1
  * starts it, and unprivileged uids 1000, 1001 and 1002 create sessions
- * through it, preserve memfds and hit its rules (per-uid names, the limit,
- * no direct /dev/liveupdate); the broker holds the sessions until the kexec.
+ * through it, preserve memfds through it (PRESERVE: they never get an
+ * outgoing session's fd) and hit its rules (per-uid names, the session and
+ * byte limits, no direct /dev/liveupdate); the broker holds the sessions
+ * until the kexec.
  * stage2 starts a new broker; each uid gets back exactly its own bytes and
  * nobody else's. The broker is /opt/lu/liveupdated (vm/run --file).
  */
@@ -32,7 +34,8 @@ static void agent_start(void)
 		dup2(log, 1);
 		for (int fd = 3; fd < 1024; fd++)
 			close(fd);	/* the harness's report pipe too */
-		execl(AGENT_BIN, "liveupdated", "--max-sessions", "3", (char *)NULL);
+		execl(AGENT_BIN, "liveupdated", "--max-sessions", "3", "--max-bytes", "32K",
+		      (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 250; i++) {
@@ -60,23 +63,26 @@ static void as_uid(uid_t uid, void (*fn)(void))
 	EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-static void preserve_seed(int s, uint64_t seed)
+/* A memfd of 10000 + @seed bytes of pattern @seed, preserved in "db" under token 1. */
+static void preserve_seed(uint64_t seed)
 {
 	int m = CHECK_OK(lu_memfd("agent", MFD_ALLOW_SEALING, 10000 + seed, seed));
 
-	EXPECT_EQ(liveupdate_preserve_fd(s, m, 1), 0);
+	EXPECT_EQ(liveupdate_agent_preserve_fd("db", 1, m), 0);
 	close(m);
 }
 
 static void uid1000_stage1(void)
 {
 	char reply[256];
-	int s;
+	int fd = 0;
 
 	EXPECT_EQ(liveupdate_open(0), -EACCES);	/* the device is root's */
-	s = CHECK_OK(liveupdate_agent_create_session("db"));
-	preserve_seed(s, 1000);
-	close(s);	/* the broker holds it */
+	/* no outgoing session fd for the client: the broker holds it */
+	EXPECT_EQ(liveupdate_agent_call("LU1 CREATE db", reply, sizeof(reply), &fd), 0);
+	EXPECT_STR(reply, "OK db");
+	EXPECT_EQ(fd, -1);
+	preserve_seed(1000);
 	EXPECT_EQ(liveupdate_agent_create_session("db"), -EEXIST);
 	EXPECT_EQ(liveupdate_agent_call("LU1 CREATE ../u1001.db", reply, sizeof(reply), NULL),
 		  -EINVAL);
@@ -90,16 +96,43 @@ static void uid1000_stage1(void)
 static void uid1001_stage1(void)
 {
 	char reply[256];
-	int s = CHECK_OK(liveupdate_agent_create_session("db"));	/* its own "db" */
+	int big, small, p[2];
 
-	preserve_seed(s, 1001);
-	close(s);
+	EXPECT_EQ(liveupdate_agent_create_session("db"), 0);	/* its own "db" */
+	preserve_seed(1001);					/* 11001 bytes */
 	EXPECT_EQ(liveupdate_agent_retrieve_session("db"), -ENOENT);	/* none came in */
-	close(CHECK_OK(liveupdate_agent_create_session("x1")));
-	close(CHECK_OK(liveupdate_agent_create_session("x2")));
+	EXPECT_EQ(liveupdate_agent_create_session("x1"), 0);
+	EXPECT_EQ(liveupdate_agent_create_session("x2"), 0);
 	EXPECT_EQ(liveupdate_agent_create_session("x3"), -EDQUOT);	/* 3 per uid */
+	/* --max-bytes 32K: 11001 + 20000 fit, 2000 more do not */
+	big = CHECK_OK(lu_memfd("agent-big", MFD_ALLOW_SEALING, 20000, 7));
+	small = CHECK_OK(lu_memfd("agent-small", MFD_ALLOW_SEALING, 2000, 8));
+	EXPECT_EQ(liveupdate_agent_preserve_fd("x2", 1, big), 0);
+	EXPECT_EQ(liveupdate_agent_call_fd("LU1 PRESERVE x1 1", small, reply, sizeof(reply), NULL),
+		  -EDQUOT);
+	EXPECT_STR(reply, "ERR EDQUOT uid 1001 would hold 33001 bytes, the limit is 32768");
+	EXPECT_EQ(liveupdate_agent_preserve_fd("x1", 1, small), -EDQUOT);
+	/* the broker's other refusals */
+	EXPECT_EQ(liveupdate_agent_call("LU1 PRESERVE x1 1", reply, sizeof(reply), NULL), -EBADF);
+	EXPECT_STR(reply, "ERR EBADF PRESERVE needs the file's fd (SCM_RIGHTS)");
+	EXPECT_EQ(liveupdate_agent_preserve_fd("x9", 1, small), -ENOENT);
+	EXPECT_EQ(liveupdate_agent_call_fd("LU1 PRESERVE u1000.db 2", small, reply, sizeof(reply),
+					   NULL), -EINVAL);
+	EXPECT_EQ(liveupdate_agent_call_fd("LU1 PRESERVE x1 -1", small, reply, sizeof(reply),
+					   NULL), -EINVAL);
+	CHECK(pipe(p) == 0);
+	EXPECT_EQ(liveupdate_agent_preserve_fd("x1", 1, p[0]), -EINVAL);	/* not a memfd */
+	close(p[0]);
+	close(p[1]);
+	/* releasing x2 gives its session and its 20000 bytes back */
 	EXPECT_EQ(liveupdate_agent_call("LU1 RELEASE x2", reply, sizeof(reply), NULL), 0);
-	close(CHECK_OK(liveupdate_agent_create_session("x3")));	/* room again */
+	EXPECT_EQ(liveupdate_agent_create_session("x3"), 0);	/* room again */
+	EXPECT_EQ(liveupdate_agent_preserve_fd("x1", 1, small), 0);	/* 13001 bytes */
+	close(big);
+	close(small);
+	small = CHECK_OK(lu_memfd("agent-tiny", MFD_ALLOW_SEALING, 10, 9));
+	EXPECT_EQ(liveupdate_agent_preserve_fd("x1", 1, small), -EEXIST);	/* the kernel's */
+	close(small);
 	EXPECT_EQ(liveupdate_agent_call("LU1 LIST", reply, sizeof(reply), NULL), 0);
 	EXPECT_STR(reply, "OK db> x1> x3>");
 }
@@ -136,8 +169,15 @@ static void uid1000_stage2(void)
 
 static void uid1001_stage2(void)
 {
+	int s, fd;
+
 	expect_own(1001);
-	close(CHECK_OK(liveupdate_agent_retrieve_session("x1")));
+	s = CHECK_OK(liveupdate_agent_retrieve_session("x1"));
+	fd = CHECK_OK(liveupdate_retrieve_fd(s, 1));	/* the 2000 bytes that fitted */
+	EXPECT_EQ(lu_fsize(fd), 2000);
+	EXPECT_EQ(lu_compare(fd, 0, 2000, 8), 0);
+	close(fd);
+	close(s);
 	EXPECT_EQ(liveupdate_agent_retrieve_session("x2"), -ENOENT);	/* released */
 }
 

@@ -11,7 +11,12 @@
 #                             installed by dpkg -i inside it: DKMS builds the
 #                             module for both kernels there and the initramfs is
 #                             made there by the initramfs tool. Remade when a
-#                             package or test source changes.
+#                             package source changes. The test's own files
+#                             (tests/system/guest, and the broker and
+#                             liveupdatectl built static from agent/, cli/,
+#                             lib/ with the broker's units) are installed on
+#                             top, again (without remaking the rest) when they
+#                             change.
 #   build/system/disk-TOOL.raw  root-TOOL/ as an ext4 file system (mkfs.ext4 -d); QEMU
 #                             boots it with snapshot=on: it is never changed.
 #   build/system/boot-TOOL/   the kernels and initramfs images of root-TOOL/, for
@@ -155,24 +160,77 @@ sys_build_debs() {
 # ---- the image the VMs boot -------------------------------------------------
 
 SYS_KEY_FILE=$SYS_DIR/root-$SYS_INITRAMFS.key
+SYS_FILES_KEY_FILE=$SYS_DIR/root-$SYS_INITRAMFS.files.key
 
-# What the installed image is made from: a change remakes it.
+# What the installed packages are made from: a change remakes the root.
 sys_root_key() {
-	(cd "$LU_REPO" && git ls-files -co --exclude-standard -z debian boot tools module include tests/system/guest |
+	(cd "$LU_REPO" && git ls-files -co --exclude-standard -z debian boot tools module include |
 		sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1 | sed "s/\$/ $(sys_base_stamp | sha256sum | cut -c1-16)/"
+}
+
+# What the test's own files are made from: a change reinstalls them.
+sys_files_key() {
+	(cd "$LU_REPO" && git ls-files -co --exclude-standard -z tests/system agent cli lib |
+		sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1
+}
+
+# The test's service and driver, the broker (socket-activated) and
+# liveupdatectl, into root-TOOL/ (static: the image has no libc6-dev).
+sys_install_files() {
+	local g=$LU_REPO/tests/system/guest cflags=(-static -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror)
+	install -d "$SYS_ROOT/usr/local/lib/lu-sys"
+	gcc -static -O2 -Wall -Wextra -Werror -o "$SYS_ROOT/usr/local/lib/lu-sys/lu-fdstore" \
+		"$g/lu-fdstore.c" || sys_die "building lu-fdstore failed"
+	install -m 755 "$g/lu-sys" "$g/lu-client" "$SYS_ROOT/usr/local/lib/lu-sys/"
+	install -m 644 "$g/lu-fdstore.service" "$g/lu-sys.service" "$g/lu-client@.service" \
+		"$SYS_ROOT/etc/systemd/system/"
+	ln -sf /etc/systemd/system/lu-sys.service "$SYS_ROOT/etc/systemd/system/multi-user.target.wants/lu-sys.service"
+	gcc "${cflags[@]}" -I"$LU_REPO/lib" -I"$LU_REPO/include/uapi" -o "$SYS_ROOT/usr/sbin/liveupdated" \
+		"$LU_REPO/agent/liveupdated.c" "$LU_REPO/lib/liveupdate.c" || sys_die "building liveupdated failed"
+	gcc "${cflags[@]}" -I"$LU_REPO/lib" -I"$LU_REPO/include/uapi" -o "$SYS_ROOT/usr/sbin/liveupdatectl" \
+		"$LU_REPO/cli/liveupdatectl.c" "$LU_REPO/lib/liveupdate.c" || sys_die "building liveupdatectl failed"
+	install -m 644 "$LU_REPO/agent/liveupdated.service" "$LU_REPO/agent/liveupdated.socket" \
+		"$SYS_ROOT/etc/systemd/system/"
+	mkdir -p "$SYS_ROOT/etc/systemd/system/sockets.target.wants"
+	ln -sf /etc/systemd/system/liveupdated.socket "$SYS_ROOT/etc/systemd/system/sockets.target.wants/liveupdated.socket"
+	# PID 1 logs at debug level in the test: journald must not drop its
+	# messages (the restore lines the test looks for among them).
+	mkdir -p "$SYS_ROOT/etc/systemd/journald.conf.d"
+	printf '[Journal]\nStorage=persistent\nRateLimitIntervalSec=0\n' \
+		>"$SYS_ROOT/etc/systemd/journald.conf.d/lu.conf"
+}
+
+# disk-TOOL.raw and boot-TOOL/ from root-TOOL/.
+sys_make_disk() {
+	local log=$SYS_DIR/install.log
+	rm -rf "$SYS_BOOT"
+	mkdir -p "$SYS_BOOT"
+	cp "$SYS_ROOT"/boot/vmlinuz-* "$SYS_ROOT"/boot/initrd.img-* "$SYS_BOOT/"
+	sys_note "making $SYS_DISK (mkfs.ext4 -d)"
+	rm -f "$SYS_DISK"
+	mkfs.ext4 -q -F -L lu-sys -d "$SYS_ROOT" "$SYS_DISK" 4G >>"$log" 2>&1 ||
+		sys_die "mkfs.ext4 failed (log: $log)"
 }
 
 # build/system/root/, disk.raw and boot/: the packages built, installed in a
 # copy of the base with dpkg -i, checked, and the test's own files added.
 sys_image() {
-	local key log=$SYS_DIR/install.log debs g=$LU_REPO/tests/system/guest
+	local key fkey log=$SYS_DIR/install.log debs
 	sys_base
-	key=$(sys_root_key)
-	if [[ -s $SYS_DISK && -f $SYS_KEY_FILE && $(cat "$SYS_KEY_FILE") == "$key" ]]; then
-		sys_note "image up to date ($SYS_DISK)"
+	key=$(sys_root_key) fkey=$(sys_files_key)
+	if [[ -s $SYS_DISK && -d $SYS_ROOT && -f $SYS_KEY_FILE && $(cat "$SYS_KEY_FILE") == "$key" ]]; then
+		if [[ -f $SYS_FILES_KEY_FILE && $(cat "$SYS_FILES_KEY_FILE") == "$fkey" ]]; then
+			sys_note "image up to date ($SYS_DISK)"
+			return 0
+		fi
+		sys_note "packages up to date; installing the test's files again"
+		rm -f "$SYS_FILES_KEY_FILE"
+		sys_install_files
+		sys_make_disk
+		echo "$fkey" >"$SYS_FILES_KEY_FILE"
 		return 0
 	fi
-	rm -f "$SYS_KEY_FILE"
+	rm -f "$SYS_KEY_FILE" "$SYS_FILES_KEY_FILE"
 	sys_note "building the packages (dpkg-buildpackage -b in the sid chroot)"
 	mapfile -t debs < <(sys_build_debs)
 	((${#debs[@]})) || sys_die "no package built"
@@ -185,24 +243,8 @@ sys_image() {
 	sys_chroot "$SYS_ROOT" sh -c 'dpkg -i /tmp/debs/*.deb' >"$log" 2>&1 ||
 		{ tail -n 30 "$log" >&2; sys_die "dpkg -i failed (log: $log)"; }
 	rm -rf "$SYS_ROOT/tmp/debs"
-	# The test's service, its driver (static: the image has no libc6-dev).
-	install -d "$SYS_ROOT/usr/local/lib/lu-sys"
-	gcc -static -O2 -Wall -Wextra -Werror -o "$SYS_ROOT/usr/local/lib/lu-sys/lu-fdstore" \
-		"$g/lu-fdstore.c" || sys_die "building lu-fdstore failed"
-	install -m 755 "$g/lu-sys" "$SYS_ROOT/usr/local/lib/lu-sys/"
-	install -m 644 "$g/lu-fdstore.service" "$g/lu-sys.service" "$SYS_ROOT/etc/systemd/system/"
-	ln -sf /etc/systemd/system/lu-sys.service "$SYS_ROOT/etc/systemd/system/multi-user.target.wants/lu-sys.service"
-	# PID 1 logs at debug level in the test: journald must not drop its
-	# messages (the restore lines the test looks for among them).
-	mkdir -p "$SYS_ROOT/etc/systemd/journald.conf.d"
-	printf '[Journal]\nStorage=persistent\nRateLimitIntervalSec=0\n' \
-		>"$SYS_ROOT/etc/systemd/journald.conf.d/lu.conf"
-	rm -rf "$SYS_BOOT"
-	mkdir -p "$SYS_BOOT"
-	cp "$SYS_ROOT"/boot/vmlinuz-* "$SYS_ROOT"/boot/initrd.img-* "$SYS_BOOT/"
-	sys_note "making $SYS_DISK (mkfs.ext4 -d)"
-	rm -f "$SYS_DISK"
-	mkfs.ext4 -q -F -L lu-sys -d "$SYS_ROOT" "$SYS_DISK" 4G >>"$log" 2>&1 ||
-		sys_die "mkfs.ext4 failed (log: $log)"
+	sys_install_files
+	sys_make_disk
 	echo "$key" >"$SYS_KEY_FILE"
+	echo "$fkey" >"$SYS_FILES_KEY_FILE"
 }
