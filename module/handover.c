@@ -179,20 +179,26 @@ MODULE_PARM_DESC(space, "Handover bytes reserved by the outgoing sessions (used)
 static int luo_param_get_last(char *buf, const struct kernel_param *kp)
 {
 	enum luo_status status = READ_ONCE(luo_status);
+	int n;
 
 	if (status != LUO_STATUS_LOADED)
 		return sysfs_emit(buf, "status %s\n", luo_status_names[status]);
 	/* Pairs with the smp_wmb() before the status became "loaded". */
 	smp_rmb();
-	return sysfs_emit(buf, "status loaded\nsessions %llu\nfiles %llu\nbytes %llu\nwrite_us %u\ncheck_us %lld\nbuild_us %lld\nformat %llu\npages_inplace %llu\npages_copied %llu\ncopy_us %u\ncopy_threads %u\nrestore_pages_given %llu\nrestore_pages_copied %llu\nrestore_us %lld\n",
-			  luo_last.sessions, luo_last.files, luo_last.bytes,
-			  luo_last.write_us, luo_last.check_us,
-			  luo_last.build_us, luo_last.version,
-			  luo_last.pages_inplace, luo_last.pages_copied,
-			  luo_last.copy_us, luo_last.copy_threads,
-			  READ_ONCE(luo_last.restore_given),
-			  READ_ONCE(luo_last.restore_copied),
-			  READ_ONCE(luo_last.restore_us));
+	n = sysfs_emit(buf, "status loaded\nsessions %llu\nfiles %llu\nbytes %llu\n",
+		       luo_last.sessions, luo_last.files, luo_last.bytes);
+	n += sysfs_emit_at(buf, n, "write_us %u\ncheck_us %lld\nbuild_us %lld\nformat %llu\n",
+			   luo_last.write_us, luo_last.check_us,
+			   luo_last.build_us, luo_last.version);
+	n += sysfs_emit_at(buf, n, "pages_inplace %llu\npages_copied %llu\n",
+			   luo_last.pages_inplace, luo_last.pages_copied);
+	n += sysfs_emit_at(buf, n, "copy_us %u\ncopy_threads %u\n",
+			   luo_last.copy_us, luo_last.copy_threads);
+	n += sysfs_emit_at(buf, n, "restore_pages_given %llu\nrestore_pages_copied %llu\n",
+			   READ_ONCE(luo_last.restore_given),
+			   READ_ONCE(luo_last.restore_copied));
+	n += sysfs_emit_at(buf, n, "restore_us %lld\n", READ_ONCE(luo_last.restore_us));
+	return n;
 }
 
 static const struct kernel_param_ops luo_last_ops = {
