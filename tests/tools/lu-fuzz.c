@@ -743,7 +743,8 @@ int main(int argc, char **argv)
 			fail(it, "cannot write the range");
 			break;
 		}
-		if (run("lu-load >/dev/null 2>&1")) {
+		/* zerocopy=0: restores copy, so the module can be unloaded again */
+		if (run("lu-load zerocopy=0 >/dev/null 2>&1")) {
 			fail(it, "%s: the module did not load", mutation_names[m]);
 			break;
 		}
