@@ -331,7 +331,8 @@ static int luo_memfd_pin(struct luo_memfd_out *o, struct address_space *mapping)
 	u64 rpage;
 	int ret = 0;
 
-	if (!o->npages)
+	/* Until the range is RAM no page can lie in it: PRESERVE_FD stays O(1). */
+	if (!o->npages || !luo_ram_added())
 		return 0;
 	folio_batch_init(&fbatch);
 	while (!ret && filemap_get_folios(mapping, &index, o->npages - 1,
