@@ -966,25 +966,18 @@ static int luo_memfd_fill(struct file *file, const u8 *data, u64 off0,
 	return 0;
 }
 
-/* Restores one extent by copying its bytes (up to the file's size). */
+/*
+ * Restores one extent by copying its bytes (up to the file's size); the
+ * range pages of an extent are consecutive in the mapping too.
+ */
 static int luo_memfd_copy_extent(struct luo_memfd_in *in, struct file *file,
 				 const struct luo_memfd_extent *e)
 {
 	u64 off = le64_to_cpu(e->index) * LUO_PAGE_SIZE;
 	u64 len = (u64)le32_to_cpu(e->count) * LUO_PAGE_SIZE;
-	u64 page = le32_to_cpu(e->page);
-	u64 done;
-	int ret;
 
-	len = min(len, in->m.size - off);
-	/* Consecutive range pages are consecutive in the mapping too. */
-	for (done = 0; done < len; done += LUO_PAGE_SIZE) {
-		ret = luo_memfd_fill(file, luo_store_page_addr(page + done / LUO_PAGE_SIZE),
-				     off + done, min_t(u64, len - done, LUO_PAGE_SIZE));
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return luo_memfd_fill(file, luo_store_page_addr(le32_to_cpu(e->page)),
+			      off, min(len, in->m.size - off));
 }
 
 /* Takes an extent's pages over as the file's page cache: no copy. */
@@ -1050,14 +1043,18 @@ static int luo_memfd_restore(struct luo_memfd_in *in, u64 *given, u64 *copied)
 		const struct luo_memfd_extent *e = &in->m.ext[i];
 		u32 n = in->ext_done;
 
-		if (!n && !luo_memfd_extent_ok(e))
-			return -EIO;
 		if (in->given) {
+			/* Checked before any page of it is the file's. */
+			if (!n && !luo_memfd_extent_ok(e))
+				return -EIO;
 			ret = luo_memfd_give_extent(in->file, e, &n);
 			*given += n - in->ext_done;
 			in->ext_done = n;
 		} else {
+			/* One pass: checked right after the copy, still in cache. */
 			ret = luo_memfd_copy_extent(in, in->file, e);
+			if (!ret && !luo_memfd_extent_ok(e))
+				ret = -EIO;
 			if (!ret)
 				*copied += le32_to_cpu(e->count);
 		}
