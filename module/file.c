@@ -198,12 +198,14 @@ int luo_file_preserve(struct list_head *files, struct rb_root *tokens,
 	ret = handler->preserve(lf);
 	if (!ret) {
 		lf->meta += luo_file_record_cost();
-		scoped_guard(mutex, &luo_lock) {
+		scoped_guard(mutex, &luo_lock)
 			ret = luo_store_reserve(lf->meta, lf->pages);
-			if (!ret)
-				list_add_tail(&lf->list, files);
-		}
 		if (!ret) {
+			/* Work that may move out of the kexec, before the commit sees it. */
+			if (handler->prepare)
+				handler->prepare(lf);
+			scoped_guard(mutex, &luo_lock)
+				list_add_tail(&lf->list, files);
 			lf->file = no_free_ptr(file);
 			return 0;
 		}

@@ -89,6 +89,8 @@ static DEFINE_SPINLOCK(luo_pages_lock);
 static u64 luo_nr_taken;
 /* Pages of the range the handover being loaded was written for. */
 static u64 luo_in_pages;
+/* The highest page luo_store_take() may look at (it goes downward). */
+static u64 luo_take_top = U64_MAX;
 static u64 luo_meta_reserved;
 static u64 luo_pages_reserved;
 /* The kexec is under way: the handover is written, nothing more fits in. */
@@ -436,6 +438,7 @@ void luo_store_release(u64 page, u64 count)
 {
 	guard(spinlock)(&luo_pages_lock);
 	luo_untake(page, count);
+	luo_take_top = U64_MAX;
 }
 
 /**
@@ -696,6 +699,62 @@ static void luo_copy_one(struct page **src, u64 page, u32 count, __le32 *crc)
 		put_page(src[i]);
 	}
 	*crc = cpu_to_le32(sum);
+}
+
+/**
+ * luo_store_take() - turn reserved data pages into taken ones, before the kexec
+ * @max:   at most this many.
+ * @count: set to how many consecutive pages were taken, at least 1.
+ *
+ * For data a handler copies into the range ahead of the kexec: the highest
+ * free pages, out of what the outgoing sessions reserved (so nothing
+ * reserved by anyone else is used up). The caller gives them back with
+ * luo_store_release() and its reservation shrinks by *@count.
+ *
+ * Caller holds luo_lock.
+ *
+ * Return: the first page of the run, -ENOSPC, or -EBUSY during the commit.
+ */
+s64 luo_store_take(u64 max, u64 *count)
+{
+	u64 end, top;
+
+	lockdep_assert_held(&luo_lock);
+	if (luo_committed)
+		return -EBUSY;
+	max = min(max, luo_pages_reserved);
+	if (!max)
+		return -ENOSPC;
+	guard(spinlock)(&luo_pages_lock);
+	top = min(luo_take_top, luo_npages);
+	while (top > 0 && test_bit(top - 1, luo_taken))
+		top--;
+	if (!top)
+		return -ENOSPC;
+	end = top;
+	while (top > 0 && end - top < max && !test_bit(top - 1, luo_taken))
+		top--;
+	*count = end - top;
+	luo_take(top, *count);
+	luo_take_top = top;
+	WRITE_ONCE(luo_pages_reserved, luo_pages_reserved - *count);
+	return top;
+}
+
+/**
+ * luo_store_copy_now() - copy pages into taken range pages at once
+ * @src:   @count pages, each with a reference the copy drops.
+ * @page:  first range page of a run luo_store_take() gave.
+ * @count: pages.
+ *
+ * Return: the crc32 of the copied bytes.
+ */
+u32 luo_store_copy_now(struct page **src, u64 page, u32 count)
+{
+	__le32 crc;
+
+	luo_copy_one(src, page, count, &crc);
+	return le32_to_cpu(crc);
 }
 
 /**

@@ -104,10 +104,12 @@ void luo_store_unreserve(u64 meta, u64 pages);
 int luo_store_commit_begin(struct luo_writer *w);
 void *luo_writer_add(struct luo_writer *w, u64 len);
 s64 luo_store_alloc_run(u64 max, u64 *count);
+s64 luo_store_take(u64 max, u64 *count);
 /* Pages one copy (and one extent) holds at most. */
 #define LUO_COPY_RUN	64
 void luo_store_copy_pages(struct page **src, u64 page, u32 count,
 			  __le32 *crc);
+u32 luo_store_copy_now(struct page **src, u64 page, u32 count);
 void luo_store_count_inplace(u64 pages);
 void luo_store_commit_end(struct luo_writer *w, u64 nr_sessions,
 			  u64 nr_files);
@@ -130,7 +132,10 @@ struct luo_file;
  * @preserve:     start preserving: freeze what must not change and set
  *                lf->meta and lf->pages, the handover space the file needs
  *                at most. Everything that can fail fails here.
- * @unpreserve:   undo @preserve exactly.
+ * @prepare:      optional, after the space was reserved and before the
+ *                commit can see the file, no lock held: move work out of
+ *                the kexec (may take reserved pages: luo_store_take()).
+ * @unpreserve:   undo @preserve (and @prepare) exactly.
  * @serialize:    inside the kexec: write the payload with luo_writer_add()
  *                and put the data in the range. An error drops the file
  *                (logged), never the handover.
@@ -147,6 +152,7 @@ struct luo_file_handler {
 	const char *name;
 	bool (*can_preserve)(struct file *file);
 	int (*preserve)(struct luo_file *lf);
+	void (*prepare)(struct luo_file *lf);
 	void (*unpreserve)(struct luo_file *lf);
 	int (*serialize)(struct luo_file *lf, struct luo_writer *w);
 	int (*load)(struct luo_file *lf, const void *payload, u32 size);

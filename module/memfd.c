@@ -262,6 +262,10 @@ static bool luo_memfd_can_preserve(struct file *file)
  * @npages:       file pages (the size is frozen).
  * @nr_pinned:    pages pinned.
  * @unevictable:  the mapping was made unevictable here.
+ * @pre:          a write-sealed memfd's extents, made at PRESERVE_FD: its
+ *                pages copied into the range then, and those already there;
+ *                NULL if not (the commit does it).
+ * @nr_pre:       extents in @pre.
  */
 struct luo_memfd_out {
 	struct file *reader;
@@ -269,6 +273,8 @@ struct luo_memfd_out {
 	u64 npages;
 	u64 nr_pinned;
 	bool unevictable;
+	struct luo_memfd_extent *pre;
+	u32 nr_pre;
 };
 
 /**
@@ -325,7 +331,8 @@ static int luo_memfd_pin(struct luo_memfd_out *o, struct address_space *mapping)
 	u64 rpage;
 	int ret = 0;
 
-	if (!o->npages)
+	/* Until the range is RAM no page can lie in it: PRESERVE_FD stays O(1). */
+	if (!o->npages || !luo_ram_added())
 		return 0;
 	folio_batch_init(&fbatch);
 	while (!ret && filemap_get_folios(mapping, &index, o->npages - 1,
@@ -461,6 +468,164 @@ static int luo_memfd_preserve(struct luo_file *lf)
 	return 0;
 }
 
+/* Gives back the pages a precopy took. */
+static void luo_memfd_pre_free(struct luo_memfd_out *o)
+{
+	u32 i;
+
+	for (i = 0; i < o->nr_pre; i++)
+		if (le32_to_cpu(o->pre[i].flags) & LUO_EXTENT_CRC)
+			luo_store_release(le32_to_cpu(o->pre[i].page),
+					  le32_to_cpu(o->pre[i].count));
+	kvfree(o->pre);
+	o->pre = NULL;
+	o->nr_pre = 0;
+}
+
+/* Appends an extent to the precopy list (room for one per page was made). */
+static void luo_memfd_pre_add(struct luo_memfd_out *o, u64 index, u64 page,
+			      u32 count, u32 crc, bool copied)
+{
+	struct luo_memfd_extent *e = &o->pre[o->nr_pre++];
+
+	e->index = cpu_to_le64(index);
+	e->page = cpu_to_le32(page);
+	e->count = cpu_to_le32(count);
+	e->crc = cpu_to_le32(crc);
+	e->flags = cpu_to_le32(copied ? LUO_EXTENT_CRC : 0);
+}
+
+/* Copies a run of file pages into pages taken out of lf's reservation. */
+static int luo_memfd_pre_run(struct luo_file *lf, struct page **src, u64 index,
+			     u32 n)
+{
+	struct luo_memfd_out *o = lf->priv;
+	u32 i = 0;
+
+	while (i < n) {
+		u64 got;
+		s64 page;
+
+		scoped_guard(mutex, &luo_lock) {
+			page = luo_store_take(n - i, &got);
+			if (page >= 0)
+				lf->pages -= got;
+		}
+		if (page < 0) {
+			for (; i < n; i++)
+				put_page(src[i]);
+			return page;
+		}
+		luo_memfd_pre_add(o, index + i, page, got,
+				  luo_store_copy_now(&src[i], page, got), true);
+		i += got;
+	}
+	return 0;
+}
+
+/*
+ * A memfd write-sealed at PRESERVE_FD cannot change any more (no write, no
+ * writable mapping, no hole punched): its pages are copied into the range
+ * now rather than inside the kexec. All or nothing: on any trouble (no
+ * memory, swapped pages, the kexec starting) the commit copies it as usual.
+ */
+static void luo_memfd_prepare(struct luo_file *lf)
+{
+	struct luo_memfd_out *o = lf->priv;
+	struct inode *inode = file_inode(lf->file);
+	struct page *run[LUO_COPY_RUN];
+	struct folio_batch fbatch;
+	u64 first = 0, rpage, pinned_first = 0, pinned_page = 0;
+	u32 n = 0, pinned_n = 0;
+	pgoff_t index = 0;
+	int ret = 0;
+
+	if (!(SHMEM_I(inode)->seals & F_SEAL_WRITE) || !o->npages ||
+	    READ_ONCE(SHMEM_I(inode)->swapped))
+		return;
+	o->pre = kvcalloc(o->npages, sizeof(*o->pre), GFP_KERNEL_ACCOUNT);
+	if (!o->pre)
+		return;
+	folio_batch_init(&fbatch);
+	while (!ret && filemap_get_folios(inode->i_mapping, &index,
+					  o->npages - 1, &fbatch)) {
+		unsigned int i, j;
+
+		for (i = 0; !ret && i < folio_batch_count(&fbatch); i++) {
+			struct folio *folio = fbatch.folios[i];
+
+			for (j = 0; !ret && j < folio_nr_pages(folio); j++) {
+				struct page *page = folio_page(folio, j);
+				u64 idx = folio->index + j;
+
+				if (idx >= o->npages)
+					break;
+				if (o->pinned && o->pinned[idx] == page &&
+				    luo_store_page_of(page, &rpage)) {
+					if (n) {
+						ret = luo_memfd_pre_run(lf, run, first, n);
+						n = 0;
+					}
+					if (pinned_n && (idx != pinned_first + pinned_n ||
+							 rpage != pinned_page + pinned_n)) {
+						luo_memfd_pre_add(o, pinned_first, pinned_page,
+								  pinned_n, 0, false);
+						pinned_n = 0;
+					}
+					if (!pinned_n) {
+						pinned_first = idx;
+						pinned_page = rpage;
+					}
+					pinned_n++;
+					continue;
+				}
+				if (pinned_n) {
+					luo_memfd_pre_add(o, pinned_first, pinned_page,
+							  pinned_n, 0, false);
+					pinned_n = 0;
+				}
+				if (n && (idx != first + n || n == LUO_COPY_RUN)) {
+					ret = luo_memfd_pre_run(lf, run, first, n);
+					n = 0;
+				}
+				if (!n)
+					first = idx;
+				get_page(page);
+				run[n++] = page;
+			}
+		}
+		folio_batch_release(&fbatch);
+		cond_resched();
+	}
+	if (!ret && n)
+		ret = luo_memfd_pre_run(lf, run, first, n);
+	else
+		while (n)
+			put_page(run[--n]);
+	if (!ret && pinned_n)
+		luo_memfd_pre_add(o, pinned_first, pinned_page, pinned_n, 0, false);
+	if (ret) {
+		u64 taken = 0;
+		u32 i;
+
+		/* Back into the reservation what the precopy took: it fits. */
+		scoped_guard(mutex, &luo_lock) {
+			for (i = 0; i < o->nr_pre; i++) {
+				if (!(le32_to_cpu(o->pre[i].flags) & LUO_EXTENT_CRC))
+					continue;
+				luo_store_release(le32_to_cpu(o->pre[i].page),
+						  le32_to_cpu(o->pre[i].count));
+				taken += le32_to_cpu(o->pre[i].count);
+			}
+			if (!luo_store_reserve(0, taken))
+				lf->pages += taken;
+		}
+		kvfree(o->pre);
+		o->pre = NULL;
+		o->nr_pre = 0;
+	}
+}
+
 static void luo_memfd_unpreserve(struct luo_file *lf)
 {
 	struct inode *inode = file_inode(lf->file);
@@ -471,6 +636,7 @@ static void luo_memfd_unpreserve(struct luo_file *lf)
 	WRITE_ONCE(inode->i_op, luo_shmem_iops);
 	luo_memfd_unpin(o, inode->i_mapping);
 	inode_unlock(inode);
+	luo_memfd_pre_free(o);
 	if (o->reader)
 		fput(o->reader);
 	kfree(o);
@@ -634,6 +800,33 @@ static int luo_memfd_serialize(struct luo_file *lf, struct luo_writer *w)
 	ms->seals = cpu_to_le32(SHMEM_I(inode)->seals);
 	ms->name_len = cpu_to_le32(name_len);
 
+	if (o->pre) {
+		struct luo_memfd_extent *e;
+		u32 i;
+
+		e = luo_writer_add(w, (u64)o->nr_pre * sizeof(*e));
+		if (!e && o->nr_pre) {
+			kfree(x);
+			return -ENOSPC;
+		}
+		memcpy(e, o->pre, (u64)o->nr_pre * sizeof(*e));
+		for (i = 0; i < o->nr_pre; i++) {
+			u32 c = le32_to_cpu(e[i].count), k, crc = ~0U;
+
+			luo_store_count_inplace(c);
+			if (!luo_crc_inplace || le32_to_cpu(e[i].flags) & LUO_EXTENT_CRC)
+				continue;
+			for (k = 0; k < c; k++)
+				crc = crc32_le(crc, luo_store_page_addr(le32_to_cpu(e[i].page) + k),
+					       LUO_PAGE_SIZE);
+			e[i].crc = cpu_to_le32(crc);
+			e[i].flags = cpu_to_le32(LUO_EXTENT_CRC);
+		}
+		ms->nr_extents = cpu_to_le32(o->nr_pre);
+		kfree(x);
+		return 0;
+	}
+
 	folio_batch_init(&fbatch);
 	while (o->npages &&
 	       filemap_get_folios(inode->i_mapping, &index, o->npages - 1,
@@ -773,25 +966,18 @@ static int luo_memfd_fill(struct file *file, const u8 *data, u64 off0,
 	return 0;
 }
 
-/* Restores one extent by copying its bytes (up to the file's size). */
+/*
+ * Restores one extent by copying its bytes (up to the file's size); the
+ * range pages of an extent are consecutive in the mapping too.
+ */
 static int luo_memfd_copy_extent(struct luo_memfd_in *in, struct file *file,
 				 const struct luo_memfd_extent *e)
 {
 	u64 off = le64_to_cpu(e->index) * LUO_PAGE_SIZE;
 	u64 len = (u64)le32_to_cpu(e->count) * LUO_PAGE_SIZE;
-	u64 page = le32_to_cpu(e->page);
-	u64 done;
-	int ret;
 
-	len = min(len, in->m.size - off);
-	/* Consecutive range pages are consecutive in the mapping too. */
-	for (done = 0; done < len; done += LUO_PAGE_SIZE) {
-		ret = luo_memfd_fill(file, luo_store_page_addr(page + done / LUO_PAGE_SIZE),
-				     off + done, min_t(u64, len - done, LUO_PAGE_SIZE));
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return luo_memfd_fill(file, luo_store_page_addr(le32_to_cpu(e->page)),
+			      off, min(len, in->m.size - off));
 }
 
 /* Takes an extent's pages over as the file's page cache: no copy. */
@@ -857,14 +1043,18 @@ static int luo_memfd_restore(struct luo_memfd_in *in, u64 *given, u64 *copied)
 		const struct luo_memfd_extent *e = &in->m.ext[i];
 		u32 n = in->ext_done;
 
-		if (!n && !luo_memfd_extent_ok(e))
-			return -EIO;
 		if (in->given) {
+			/* Checked before any page of it is the file's. */
+			if (!n && !luo_memfd_extent_ok(e))
+				return -EIO;
 			ret = luo_memfd_give_extent(in->file, e, &n);
 			*given += n - in->ext_done;
 			in->ext_done = n;
 		} else {
+			/* One pass: checked right after the copy, still in cache. */
 			ret = luo_memfd_copy_extent(in, in->file, e);
+			if (!ret && !luo_memfd_extent_ok(e))
+				ret = -EIO;
 			if (!ret)
 				*copied += le32_to_cpu(e->count);
 		}
@@ -959,6 +1149,7 @@ const struct luo_file_handler luo_memfd_handler = {
 	.name		= "memfd",
 	.can_preserve	= luo_memfd_can_preserve,
 	.preserve	= luo_memfd_preserve,
+	.prepare	= luo_memfd_prepare,
 	.unpreserve	= luo_memfd_unpreserve,
 	.serialize	= luo_memfd_serialize,
 	.load		= luo_memfd_load,

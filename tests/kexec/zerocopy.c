@@ -24,6 +24,9 @@
  *                 over; from boot 3 on nothing was copied inside the kexec
  *   zc-fallback   (a VM whose range cannot be RAM) restored by copying, and
  *                 the module said why
+ *   zc-sealed     (the same VM) a memfd write-sealed at PRESERVE_FD is copied
+ *                 into the range then: its pages are taken at once, and the
+ *                 kexec copies only the other memfd
  */
 #include "kx.h"
 
@@ -46,16 +49,22 @@ static uint64_t zc_big(void)
 	return v && *v ? strtoull(v, NULL, 0) * LU_MiB : ZC_BIG;
 }
 
-/* A field of the module's last_handover, or -1. */
-static long long lh(const char *key)
+/* A "key value" line of a module parameter, or -1. */
+static long long param_field(const char *param, const char *key)
 {
-	const char *text = lu_param("last_handover"), *p;
+	const char *text = lu_param(param), *p;
 	size_t n = strlen(key);
 
 	for (p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
 		if (!strncmp(p, key, n) && p[n] == ' ')
 			return strtoll(p + n + 1, NULL, 10);
 	return -1;
+}
+
+/* A field of the module's last_handover, or -1. */
+static long long lh(const char *key)
+{
+	return param_field("last_handover", key);
 }
 
 /* "yes", "auto", "off" or "unavailable", from the space parameter. */
@@ -498,3 +507,41 @@ static void fallback_check(void)
 
 KX_SCENARIO(kx_zc_fallback, "zc-fallback", { "stage1", fallback_stage1 },
 	    { "check", fallback_check });
+
+/* --- zc-sealed: copied at PRESERVE_FD, not inside the kexec --------------- */
+
+#define ZC_SEALED	(16ULL * LU_MiB)
+
+static void sealed_stage1(void)
+{
+	int m = CHECK_OK(lu_memfd("zc-sealed", MFD_ALLOW_SEALING, ZC_SEALED, 0x5e));
+	long long taken0 = param_field("space", "taken"), used0 = param_field("space", "used");
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_create_session(dev, "zc-sealed"));
+
+	CHECK_EQ(lu_add_seals(m, F_SEAL_WRITE), 0);
+	CHECK_EQ(lu_preserve_fd(s, m, 7), 0);
+	/* its 4096 pages taken now; only the metadata stays reserved:
+	 * 72 + 16 + 32 + 16 ("memfd:zc-sealed") + 24 * 4097 */
+	EXPECT_EQ(param_field("space", "taken") - taken0, (long long)ZC_SEALED);
+	EXPECT_EQ(param_field("space", "used") - used0, 72 + 16 + 32 + 16 + 24 * 4097);
+	close(m);
+	close(dev);
+	kx_hold(&s, 1);
+}
+
+static void sealed_check(void)
+{
+	int s, m = zc_retrieve("zc-sealed", 7, &s);
+
+	kx_expect_memfd(m, ZC_SEALED, 0x5e);
+	EXPECT_EQ(lu_seals(m), F_SEAL_WRITE);
+	/* the kexec copied the other memfd (zc-fallback's) only */
+	EXPECT_EQ(lh("pages_copied"), 16 * LU_MiB / ZC_PAGE);
+	EXPECT_EQ(lh("pages_inplace"), ZC_SEALED / ZC_PAGE);
+	EXPECT_EQ(lh("restore_pages_copied"), (16 * LU_MiB + ZC_SEALED) / ZC_PAGE);
+	close(m);
+	close(s);
+}
+
+KX_SCENARIO(kx_zc_sealed, "zc-sealed", { "stage1", sealed_stage1 }, { "check", sealed_check });
