@@ -148,6 +148,8 @@ struct status {
 	int have_space;		/* the module's "space" (root-only) was read */
 	unsigned long long used, free;
 	char last[512];		/* the module's "last_handover", "" if unread */
+	int sessions;		/* 1 read, 0 unreadable (not root), -1 busy */
+	char sess[8192];	/* the module's "sessions" */
 };
 
 /* Reads a whole (multi-line) sysfs file; "" if absent or unreadable. */
@@ -175,6 +177,93 @@ static const char *field(const char *text, const char *key, char *out, size_t le
 	return NULL;
 }
 
+/*
+ * The module's "sessions" (root-only): 1 read, 0 unreadable, -1 still busy
+ * after about a second (the module never waits: EAGAIN while a session is
+ * created or closed, a file restored, ...).
+ */
+static int read_sessions(char *buf, size_t len)
+{
+	buf[0] = 0;
+	for (int tries = 0; tries < 20; tries++) {
+		int fd = open(rooted(PARAM_DIR "/sessions"), O_RDONLY | O_CLOEXEC);
+		ssize_t n;
+
+		if (fd < 0)
+			return 0;
+		n = read(fd, buf, len - 1);
+		close(fd);
+		if (n >= 0) {
+			buf[n] = 0;
+			return 1;
+		}
+		if (errno != EAGAIN)
+			return 0;
+		usleep(50000);
+	}
+	return -1;
+}
+
+/* One line of "sessions", parsed; the name as the module escaped it. */
+struct sess_line {
+	int in;			/* incoming */
+	unsigned long long files, bytes;
+	char state[16];		/* incoming: unretrieved, retrieved, finished */
+	char name[256];		/* escaped: one word */
+};
+
+/*
+ * Parses the line at @p into @l: 1, or 0 for "more N" (N in @more), -1 for
+ * anything else. @p moves to the next line.
+ */
+static int sess_parse(const char **p, struct sess_line *l, unsigned long long *more)
+{
+	size_t len = strcspn(*p, "\n");
+	char line[512];
+	int r = -1, n = 0;
+
+	snprintf(line, sizeof(line), "%.*s", (int)len, *p);
+	*p += len + ((*p)[len] == '\n');
+	memset(l, 0, sizeof(*l));
+	if (sscanf(line, "more %llu%n", more, &n) == 1 && !line[n])
+		r = 0;
+	else if (sscanf(line, "out %llu %llu %255s%n", &l->files, &l->bytes, l->name, &n) == 3 &&
+		 !line[n])
+		r = 1;
+	else if (sscanf(line, "in %llu %llu %15s %255s%n", &l->files, &l->bytes, l->state,
+			l->name, &n) == 4 && !line[n])
+		r = 1, l->in = 1;
+	return r;
+}
+
+/*
+ * Undoes the module's escapes (\\, \a, \e, \f, \n, \r, \t, \v, \ooo) into
+ * @out; the result may hold any byte but NUL.
+ */
+static void sess_unescape(const char *s, char *out, size_t len)
+{
+	static const char from[] = "\\aefnrtv", to[] = "\\\a\033\f\n\r\t\v";
+	size_t o = 0;
+
+	while (*s && o + 1 < len) {
+		const char *e;
+
+		if (*s != '\\' || !s[1]) {
+			out[o++] = *s++;
+		} else if (s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+			   s[3] >= '0' && s[3] <= '7') {
+			out[o++] = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 4;
+		} else if ((e = strchr(from, s[1]))) {
+			out[o++] = to[e - from];
+			s += 2;
+		} else {
+			out[o++] = *s++;
+		}
+	}
+	out[o] = 0;
+}
+
 static void get_status(struct status *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -199,6 +288,7 @@ static void get_status(struct status *st)
 		}
 	}
 	read_all(PARAM_DIR "/last_handover", st->last, sizeof(st->last));
+	st->sessions = read_sessions(st->sess, sizeof(st->sess));
 }
 
 /* A JSON string of printable ASCII (what sysfs gives here); others escaped. */
@@ -218,6 +308,50 @@ static void json_str(const char *s)
 	putchar('"');
 }
 
+/* Length of the valid UTF-8 sequence at @s (no overlong, surrogate), or 0. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+	unsigned int cp = n ? s[0] & (0x3f >> (n - 1)) : 0;
+
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+/*
+ * A session name as a JSON string: valid UTF-8 as is, control characters
+ * and any byte not part of valid UTF-8 as \u00XX.
+ */
+static void json_name(const char *s)
+{
+	putchar('"');
+	while (*s) {
+		unsigned char c = (unsigned char)*s;
+		size_t n = c >= 0x80 ? utf8_len((const unsigned char *)s) : 0;
+
+		if (n) {
+			fwrite(s, 1, n, stdout);
+			s += n;
+			continue;
+		}
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+		s++;
+	}
+	putchar('"');
+}
+
 static void json_num_or_null(const char *s)
 {
 	char *end;
@@ -229,6 +363,66 @@ static void json_num_or_null(const char *s)
 		fputs("null", stdout);
 	else
 		printf("%llu", v);
+}
+
+/* ,"sessions":[...] or null,"sessions_more":N or null */
+static void print_sessions_json(const struct status *st)
+{
+	unsigned long long more = 0;
+	const char *p = st->sess;
+	struct sess_line l;
+	int first = 1, r;
+
+	if (st->sessions != 1) {
+		fputs(",\"sessions\":null,\"sessions_more\":null", stdout);
+		return;
+	}
+	fputs(",\"sessions\":[", stdout);
+	while (*p) {
+		char name[256];
+
+		r = sess_parse(&p, &l, &more);
+		if (r <= 0)
+			continue;
+		sess_unescape(l.name, name, sizeof(name));
+		printf("%s{\"direction\":\"%s\",\"name\":", first ? "" : ",", l.in ? "in" : "out");
+		json_name(name);
+		if (l.in) {
+			fputs(",\"state\":", stdout);
+			json_str(l.state);
+		}
+		printf(",\"files\":%llu,\"bytes\":%llu}", l.files, l.bytes);
+		first = 0;
+	}
+	printf("],\"sessions_more\":%llu", more);
+}
+
+/* The sessions as a table, names as the module escaped them (one word). */
+static void print_sessions(const struct status *st)
+{
+	unsigned long long more = 0, nout = 0, nin = 0;
+	const char *p = st->sess;
+	struct sess_line l;
+
+	if (st->sessions < 0)
+		printf("%-16s busy (try again)\n", "sessions:");
+	if (st->sessions != 1)
+		return;
+	while (*p)
+		if (sess_parse(&p, &l, &more) > 0)
+			l.in ? nin++ : nout++;
+	if (!nout && !nin && !more) {
+		printf("%-16s none\n", "sessions:");
+		return;
+	}
+	printf("%-16s %llu outgoing, %llu incoming", "sessions:", nout, nin);
+	if (more)
+		printf(", %llu more not listed", more);
+	printf("\n  %-4s %-12s %6s %12s  %s\n", "DIR", "STATE", "FILES", "BYTES", "NAME");
+	for (p = st->sess; *p; )
+		if (sess_parse(&p, &l, &more) > 0)
+			printf("  %-4s %-12s %6llu %12llu  %s\n", l.in ? "in" : "out",
+			       l.in ? l.state : "-", l.files, l.bytes, l.name);
 }
 
 static int cmd_status(int argc, char **argv)
@@ -278,6 +472,7 @@ static int cmd_status(int argc, char **argv)
 		} else {
 			fputs("null", stdout);
 		}
+		print_sessions_json(&st);
 		printf("}\n");
 	} else {
 		printf("%-16s %s\n", "device:", st.device ? LIVEUPDATE_DEVICE : "absent");
@@ -301,6 +496,7 @@ static int cmd_status(int argc, char **argv)
 				printf("%-16s %s sessions, %s files, %s bytes (checked in %s us)\n",
 				       "last handover:", v[0], v[1], v[2], v[3]);
 		}
+		print_sessions(&st);
 	}
 	return st.device ? EXIT_DONE : EXIT_UNAVAILABLE;
 }

@@ -290,6 +290,25 @@ int luo_file_serialize(struct luo_file *lf, struct luo_writer *w)
 }
 
 /**
+ * luo_file_count() - how many files a session holds and their bytes
+ * @files: an outgoing session's file list (caller holds luo_lock), or an
+ *         incoming one's (caller holds its session's mutex).
+ * @nr:    set to the number of files.
+ * @bytes: set to the sum of their sizes (&struct luo_file.size).
+ */
+void luo_file_count(const struct list_head *files, u64 *nr, u64 *bytes)
+{
+	const struct luo_file *lf;
+
+	*nr = 0;
+	*bytes = 0;
+	list_for_each_entry(lf, files, list) {
+		(*nr)++;
+		*bytes += lf->size;
+	}
+}
+
+/**
  * luo_file_retrieve() - the file behind a token, for LIVEUPDATE_SESSION_RETRIEVE_FD
  * @tokens:  a retrieved, unfinished incoming session's files by token.
  * @token:   the token the file was preserved under.

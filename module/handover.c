@@ -103,7 +103,14 @@ MODULE_PARM_DESC(zerocopy, "Restore memfds by taking their pages over when the r
 
 /* Checksum data left in place too (costs reading it inside the kexec). */
 
-static int luo_param_set_readonly(const char *val, const struct kernel_param *kp)
+/**
+ * luo_param_set_readonly() - the set of every introspection parameter
+ * @val: ignored.
+ * @kp:  ignored.
+ *
+ * Return: -EPERM: they are read-only, for root too.
+ */
+int luo_param_set_readonly(const char *val, const struct kernel_param *kp)
 {
 	return -EPERM;
 }

@@ -98,6 +98,9 @@ bool luo_store_page_of(struct page *page, u64 *index);
 int luo_store_ram(void);
 void luo_store_count_restore(u64 given, u64 copied, s64 us);
 
+struct kernel_param;
+int luo_param_set_readonly(const char *val, const struct kernel_param *kp);
+
 int luo_store_reserve(u64 meta, u64 pages);
 void luo_store_unreserve(u64 meta, u64 pages);
 
@@ -131,7 +134,7 @@ struct luo_file;
  * @can_preserve: whether @file is of this type.
  * @preserve:     start preserving: freeze what must not change and set
  *                lf->meta and lf->pages, the handover space the file needs
- *                at most. Everything that can fail fails here.
+ *                at most, and lf->size. Everything that can fail fails here.
  * @prepare:      optional, after the space was reserved and before the
  *                commit can see the file, no lock held: move work out of
  *                the kexec (may take reserved pages: luo_store_take()).
@@ -140,7 +143,8 @@ struct luo_file;
  *                and put the data in the range. An error drops the file
  *                (logged), never the handover.
  * @load:         in the next kernel: check a format 2 payload, claim its
- *                pages and keep what restoring needs in lf->priv.
+ *                pages, keep what restoring needs in lf->priv and set
+ *                lf->size.
  * @load_v1:      the same for a format 1 record and its data.
  * @retrieve:     build the file from what @load kept. May fail for a while
  *                (a signal, a memory cgroup's limit): it is called again at
@@ -172,6 +176,9 @@ struct luo_file_handler {
  *              NULL until the first RETRIEVE_FD restores it.
  * @meta:       outgoing: metadata bytes reserved for the file's record.
  * @pages:      outgoing: data pages reserved for it.
+ * @size:       bytes of data, for introspection: outgoing, the size frozen
+ *              at preserve; incoming, the size in the handover record. Set
+ *              by the handler's @preserve and @load.
  * @error:      incoming: a final restore error (-EIO), or 0.
  * @priv:       handler state.
  */
@@ -184,6 +191,7 @@ struct luo_file {
 	struct file *file;
 	u64 meta;
 	u64 pages;
+	u64 size;
 	int error;
 	void *priv;
 };
@@ -198,6 +206,7 @@ void luo_file_drop_all(struct list_head *files, struct rb_root *tokens);
 int luo_file_load(struct list_head *files, struct rb_root *tokens,
 		  const struct luo_record *r);
 int luo_file_serialize(struct luo_file *lf, struct luo_writer *w);
+void luo_file_count(const struct list_head *files, u64 *nr, u64 *bytes);
 void luo_file_exit(void);
 
 extern const struct luo_file_handler luo_memfd_handler;

@@ -440,7 +440,8 @@ static int luo_memfd_preserve(struct luo_file *lf)
 		inode_unlock(inode);
 		return -EOPNOTSUPP;
 	}
-	o->npages = luo_memfd_pages(i_size_read(inode));
+	lf->size = i_size_read(inode);
+	o->npages = luo_memfd_pages(lf->size);
 	ret = luo_memfd_pin(o, inode->i_mapping);
 	if (ret) {
 		luo_memfd_unpin(o, inode->i_mapping);
@@ -904,6 +905,7 @@ static int luo_memfd_load(struct luo_file *lf, const void *payload, u32 size)
 		kfree(in);
 		return ret;
 	}
+	lf->size = in->m.size;
 	lf->priv = in;
 	return 0;
 }
@@ -918,6 +920,7 @@ static int luo_memfd_load_v1(struct luo_file *lf, const struct luo_ser_file *f)
 	in->m.pos = le64_to_cpu(f->pos);
 	in->m.seals = le32_to_cpu(f->seals);
 	in->v1 = luo_store_v1_addr(le64_to_cpu(f->data_off));
+	lf->size = in->m.size;
 	lf->priv = in;
 	return 0;
 }

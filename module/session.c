@@ -29,7 +29,9 @@
 #include <linux/file.h>
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/string_helpers.h>
 #include <linux/stringhash.h>
+#include <linux/sysfs.h>
 
 #include "internal.h"
 
@@ -560,3 +562,111 @@ void luo_session_serialize_all(struct luo_writer *w, u64 *nr_s, u64 *nr_f)
 		(*nr_s)++;
 	}
 }
+
+/*
+ * Introspection: the "sessions" parameter. Root-only and read-only, as
+ * "space" and "last_handover".
+ */
+
+/* Room kept at the end of the page for "more N\n". */
+#define LUO_SESSIONS_MORE_ROOM	32
+/* "in " FILES BYTES "unretrieved " NAME (4 bytes per byte at most) "\n" */
+#define LUO_SESSIONS_LINE_MAX	(3 + 21 + 21 + 12 + \
+				 4 * LIVEUPDATE_SESSION_NAME_LENGTH + 1)
+
+/*
+ * Appends @s's line to @buf (a page holding @n bytes) if it fits with room
+ * for the "more" line. Caller holds luo_lock and, for an incoming session,
+ * its mutex. Return: the bytes appended, 0 if it does not fit.
+ */
+static int luo_session_emit(char *buf, int n, const struct luo_session *s)
+{
+	char line[LUO_SESSIONS_LINE_MAX];
+	u64 files, bytes;
+	int len;
+
+	luo_file_count(&s->file_list, &files, &bytes);
+	if (s->incoming)
+		len = scnprintf(line, sizeof(line), "in %llu %llu %s ", files,
+				bytes, s->finished ? "finished" :
+				s->retrieved ? "retrieved" : "unretrieved");
+	else
+		len = scnprintf(line, sizeof(line), "out %llu %llu ", files,
+				bytes);
+	/*
+	 * Printable ASCII but space and backslash as is; \\, \a, \e, \f, \n,
+	 * \r, \t, \v as in C; any other byte as \ooo. %pE cannot do this:
+	 * with its "p" flag a backslash passes unescaped.
+	 */
+	len += string_escape_mem(s->name, strlen(s->name), line + len,
+				 sizeof(line) - len - 1,
+				 ESCAPE_SPACE | ESCAPE_SPECIAL | ESCAPE_OCTAL |
+				 ESCAPE_NAP | ESCAPE_APPEND, " \\");
+	line[len++] = '\n';
+	if (n + len > PAGE_SIZE - LUO_SESSIONS_MORE_ROOM)
+		return 0;
+	memcpy(buf + n, line, len);
+	return len;
+}
+
+/**
+ * luo_param_get_sessions() - the outgoing and incoming sessions
+ * @buf: the sysfs page.
+ * @kp:  the parameter.
+ *
+ * One line per session, outgoing ones first, each in creation order:
+ * "out FILES BYTES NAME" and "in FILES BYTES STATE NAME", STATE one of
+ * unretrieved, retrieved, finished. FILES and BYTES are what the session
+ * holds now (an incoming session's files are dropped at FINISH): the number
+ * of files and the sum of their sizes (outgoing: frozen at PRESERVE_FD;
+ * incoming: from the handover). NAME is escaped so that it is one word
+ * (see luo_session_emit()). If the page is full, a last line "more N"
+ * counts the sessions not shown.
+ *
+ * Never waits: if luo_lock or an incoming session's mutex is held (a
+ * session being created or closed, the commit, the handover being loaded,
+ * a file being restored or a session finished), the read fails with
+ * -EAGAIN; try again.
+ *
+ * Return: the bytes in @buf, or -EAGAIN.
+ */
+static int luo_param_get_sessions(char *buf, const struct kernel_param *kp)
+{
+	struct luo_session *s;
+	struct list_head *lists[] = { &luo_outgoing, &luo_incoming };
+	u64 more = 0;
+	int i, n = 0, len;
+
+	if (!mutex_trylock(&luo_lock))
+		return -EAGAIN;
+	for (i = 0; i < ARRAY_SIZE(lists); i++) {
+		list_for_each_entry(s, lists[i], list) {
+			if (more) {
+				more++;
+				continue;
+			}
+			if (s->incoming && !mutex_trylock(&s->mutex)) {
+				mutex_unlock(&luo_lock);
+				return -EAGAIN;
+			}
+			len = luo_session_emit(buf, n, s);
+			if (s->incoming)
+				mutex_unlock(&s->mutex);
+			if (!len)
+				more++;
+			n += len;
+		}
+	}
+	mutex_unlock(&luo_lock);
+	if (more)
+		n += sysfs_emit_at(buf, n, "more %llu\n", more);
+	return n;
+}
+
+static const struct kernel_param_ops luo_sessions_ops = {
+	.set = luo_param_set_readonly,
+	.get = luo_param_get_sessions,
+};
+
+module_param_cb(sessions, &luo_sessions_ops, NULL, 0400);
+MODULE_PARM_DESC(sessions, "The outgoing and incoming sessions: out FILES BYTES NAME, in FILES BYTES STATE NAME");

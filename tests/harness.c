@@ -618,6 +618,22 @@ const char *lu_param(const char *name)
 	return buf;
 }
 
+const char *lu_param_page(const char *name)
+{
+	static char buf[8192];
+	int fd = open(lu_fmt(LU_PARAM_DIR "/%s", name), O_RDONLY);
+	ssize_t r;
+
+	if (fd < 0)
+		return "(cannot open)";
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r < 0)
+		return lu_fmt("(read: %s)", lu_errname(errno));
+	buf[r] = 0;
+	return buf;
+}
+
 int lu_read_status(char *buf, size_t len)
 {
 	int fd = open(LU_STATUS_PATH, O_RDONLY);

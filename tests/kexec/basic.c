@@ -2,7 +2,8 @@
 /*
  * Cross-kexec basics: handover_status per boot, one memfd, several sessions
  * (empty ones too), seals and file positions, FINISH by ioctl and by close,
- * the ioctl protocol on incoming sessions.
+ * the ioctl protocol on incoming sessions, the "sessions" parameter on both
+ * sides.
  */
 #include "kx.h"
 
@@ -609,3 +610,93 @@ static void proto_stage2(void)
 }
 
 KX_SCENARIO(kx_proto, "proto", { "stage1", proto_stage1 }, { "stage2", proto_stage2 });
+
+/*
+ * ---- sessions-param: the "sessions" parameter before and after a kexec ----
+ * Its stage1 runs first in its boot and its stage2 first after the status
+ * check in the next, so these are the first sessions listed.
+ */
+
+#define SP_OUT	"out 0 0 kx-sp-empty\n"		\
+		"out 1 100 kx-sp\\040one\n"	\
+		"out 2 4098 kx-sp\\ntwo\n"
+
+static void sp_stage1(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s[3], m1, m2, m3;
+
+	s[0] = CHECK_OK(lu_create_session(dev, "kx-sp-empty"));
+	s[1] = CHECK_OK(lu_create_session(dev, "kx-sp one"));
+	s[2] = CHECK_OK(lu_create_session(dev, "kx-sp\ntwo"));
+	m1 = CHECK_OK(lu_memfd("kx-sp-1", MFD_ALLOW_SEALING, 100, 0x51));
+	m2 = CHECK_OK(lu_memfd("kx-sp-2", MFD_ALLOW_SEALING, 1, 0x52));
+	m3 = CHECK_OK(lu_memfd("kx-sp-3", MFD_ALLOW_SEALING, 4097, 0x53));
+	CHECK_EQ(lu_preserve_fd(s[1], m1, 1), 0);
+	CHECK_EQ(lu_preserve_fd(s[2], m2, 1), 0);
+	CHECK_EQ(lu_preserve_fd(s[2], m3, 2), 0);
+	EXPECT_STR(lu_param_page("sessions"), SP_OUT);
+	close(m1);
+	close(m2);
+	close(m3);
+	close(dev);
+	kx_hold(s, 3);
+}
+
+/* @want must be the beginning of "sessions", which must end with "more N" */
+static void sp_expect(const char *want)
+{
+	const char *got = lu_param_page("sessions");
+	size_t len = strlen(got);
+
+	if (strncmp(got, want, strlen(want))) {
+		lu_diag("sessions begins:\n%.*s", (int)strlen(want) + 40, got);
+		EXPECT_STR(lu_fmt("%.*s", (int)strlen(want), got), want);
+	}
+	/* the other scenarios' sessions (sessions2000) fill the page */
+	EXPECT(len > 6 && strstr(got, "\nmore ") && got[len - 1] == '\n');
+}
+
+static void sp_stage2(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s1, s2, fd, out;
+
+	sp_expect("in 0 0 unretrieved kx-sp-empty\n"
+		  "in 1 100 unretrieved kx-sp\\040one\n"
+		  "in 2 4098 unretrieved kx-sp\\ntwo\n");
+	s2 = CHECK_OK(lu_retrieve_session(dev, "kx-sp\ntwo"));
+	sp_expect("in 0 0 unretrieved kx-sp-empty\n"
+		  "in 1 100 unretrieved kx-sp\\040one\n"
+		  "in 2 4098 retrieved kx-sp\\ntwo\n");
+	fd = CHECK_OK(lu_retrieve_fd(s2, 2));
+	kx_expect_memfd(fd, 4097, 0x53);
+	/* a retrieved file still counts until FINISH, at its handed-over size */
+	CHECK_EQ(lu_ftruncate(fd, 10), 0);
+	sp_expect("in 0 0 unretrieved kx-sp-empty\n"
+		  "in 1 100 unretrieved kx-sp\\040one\n"
+		  "in 2 4098 retrieved kx-sp\\ntwo\n");
+	EXPECT_EQ(lu_finish(s2), 0);
+	sp_expect("in 0 0 unretrieved kx-sp-empty\n"
+		  "in 1 100 unretrieved kx-sp\\040one\n"
+		  "in 0 0 finished kx-sp\\ntwo\n");
+	/* outgoing sessions come first */
+	out = CHECK_OK(lu_create_session(dev, "kx-sp-out"));
+	CHECK_EQ(lu_preserve_fd(out, fd, 5), 0);
+	sp_expect("out 1 10 kx-sp-out\n"
+		  "in 0 0 unretrieved kx-sp-empty\n"
+		  "in 1 100 unretrieved kx-sp\\040one\n"
+		  "in 0 0 finished kx-sp\\ntwo\n");
+	close(out);
+	close(s2);
+	s1 = CHECK_OK(lu_retrieve_session(dev, "kx-sp one"));
+	close(s1);
+	sp_expect("in 0 0 unretrieved kx-sp-empty\n");
+	EXPECT(!strstr(lu_param_page("sessions"), "kx-sp\\040one"));
+	EXPECT(!strstr(lu_param_page("sessions"), "kx-sp\\ntwo"));
+	close(fd);
+	close(dev);
+}
+
+KX_SCENARIO(kx_sessions_param, "sessions-param", { "stage1", sp_stage1 },
+	    { "stage2", sp_stage2 });

@@ -3,7 +3,7 @@
  * /dev/liveupdate: the device node, single opener, handover_status in a boot
  * without a handover, session names, EEXIST, RETRIEVE_SESSION ENOENT, 2000
  * sessions, FD_CLOEXEC and the /proc/self/fd text of session fds, sessions
- * outliving the device fd.
+ * outliving the device fd, the introspection parameters.
  */
 #include "harness.h"
 
@@ -221,6 +221,20 @@ static void sessions_2000(void)
 	}
 	EXPECT_EQ(lu_create_session(dev, "lu-many-0000"), -EEXIST);
 	EXPECT_EQ(lu_create_session(dev, "lu-many-1999"), -EEXIST);
+	{
+		/*
+		 * "sessions" holds one page less 32 bytes of lines: 193 of
+		 * these 21-byte lines, then how many are not shown.
+		 */
+		static char want[4096];
+		int n = 0;
+
+		for (int i = 0; i < 193; i++)
+			n += snprintf(want + n, sizeof(want) - n,
+				      "out 0 0 lu-many-%04d\n", i);
+		snprintf(want + n, sizeof(want) - n, "more %d\n", MANY - 193);
+		EXPECT_STR(lu_param_page("sessions"), want);
+	}
 	for (int i = 0; i < MANY; i++)
 		close(fds[i]);
 	s = CHECK_OK(lu_create_session(dev, "lu-many-0000"));
@@ -315,9 +329,55 @@ static void introspection(void)
 	close(dev);
 }
 
+/*
+ * Introspection: "sessions" lists the outgoing sessions in creation order,
+ * "out FILES BYTES NAME", the name escaped into one word (space, backslash,
+ * whitespace and bytes outside printable ASCII); closing a session takes
+ * its line away. Root-only.
+ */
+static void introspection_sessions(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s0, s1, s2, s3, m1, m2, m3;
+	struct stat st;
+
+	CHECK(stat(LU_PARAM_DIR "/sessions", &st) == 0);
+	EXPECT_EQ(st.st_mode & 0777, 0400);
+	EXPECT_STR(lu_param_page("sessions"), "");
+	s0 = CHECK_OK(lu_create_session(dev, "lu-sess-empty"));
+	EXPECT_STR(lu_param_page("sessions"), "out 0 0 lu-sess-empty\n");
+	s1 = CHECK_OK(lu_create_session(dev, "lu-sess one"));
+	m1 = CHECK_OK(lu_memfd("lu-sess-1", MFD_ALLOW_SEALING, 100, 1));
+	CHECK_EQ(lu_preserve_fd(s1, m1, 7), 0);
+	s2 = CHECK_OK(lu_create_session(dev, "lu-sess\ntwo"));
+	m2 = CHECK_OK(lu_memfd("lu-sess-2", MFD_ALLOW_SEALING, 1, 2));
+	m3 = CHECK_OK(lu_memfd("lu-sess-3", MFD_ALLOW_SEALING, 4097, 3));
+	CHECK_EQ(lu_preserve_fd(s2, m2, 0), 0);
+	CHECK_EQ(lu_preserve_fd(s2, m3, ~0ULL), 0);
+	s3 = CHECK_OK(lu_create_session(dev, "x\\y\t\"z\x7f\x80\xff\a\x1b"));
+	EXPECT_STR(lu_param_page("sessions"),
+		   "out 0 0 lu-sess-empty\n"
+		   "out 1 100 lu-sess\\040one\n"
+		   "out 2 4098 lu-sess\\ntwo\n"
+		   "out 0 0 x\\\\y\\t\"z\\177\\200\\377\\a\\e\n");
+	close(s1);
+	close(s3);
+	EXPECT_STR(lu_param_page("sessions"),
+		   "out 0 0 lu-sess-empty\n"
+		   "out 2 4098 lu-sess\\ntwo\n");
+	close(s0);
+	close(s2);
+	EXPECT_STR(lu_param_page("sessions"), "");
+	close(m1);
+	close(m2);
+	close(m3);
+	close(dev);
+}
+
 static const struct lu_test tests[] = {
 	LU_TEST(dev_node),
 	LU_TEST(introspection),
+	LU_TEST(introspection_sessions),
 	LU_TEST(status_none),
 	LU_TEST(single_opener),
 	LU_TEST(name_valid),
