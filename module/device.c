@@ -120,6 +120,35 @@ static bool luo_name_valid(const u8 *name)
 }
 
 /*
+ * What CREATE_SESSION and RETRIEVE_SESSION share: the fd reserved first (as
+ * upstream: EMFILE wins), the name checked (@bad_name for one that cannot
+ * exist), the session's file from @get, and the fd installed once the reply
+ * reached userspace; a file userspace never got goes back to the session
+ * layer (an outgoing session is dropped, an incoming one stays retrievable).
+ */
+static int luo_ioctl_session_fd(struct luo_ucmd *ucmd, size_t ksize,
+				const u8 *name, s32 *fd, int bad_name,
+				struct file *(*get)(const char *name))
+{
+	struct file *file;
+	int ret;
+
+	ret = luo_ucmd_reserve_fd(ucmd);
+	if (ret)
+		return ret;
+	if (!luo_name_valid(name))
+		return bad_name;
+	file = get((const char *)name);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	/* The reply goes to user memory, which can take forever: unlocked. */
+	ret = luo_ucmd_install_fd(ucmd, ksize, fd, file);
+	if (ret)
+		luo_session_unretrieve(file);
+	return ret;
+}
+
+/*
  * LIVEUPDATE_IOCTL_CREATE_SESSION. Returns 0 with the new session's fd in
  * the reply, or -EINVAL (bad name), -EEXIST (an outgoing session has that
  * name), -ENOSPC (no handover space for one more session), -ENOMEM,
@@ -128,22 +157,9 @@ static bool luo_name_valid(const u8 *name)
 static int luo_ioctl_create_session(struct luo_ucmd *ucmd)
 {
 	struct liveupdate_ioctl_create_session *arg = ucmd->cmd;
-	struct file *file;
-	int ret;
 
-	ret = luo_ucmd_reserve_fd(ucmd);	/* as upstream: EMFILE first */
-	if (ret)
-		return ret;
-	if (!luo_name_valid(arg->name))
-		return -EINVAL;
-	file = luo_session_create((const char *)arg->name);
-	if (IS_ERR(file))
-		return PTR_ERR(file);
-	/* The reply goes to user memory, which can take forever: unlocked. */
-	ret = luo_ucmd_install_fd(ucmd, sizeof(*arg), &arg->fd, file);
-	if (ret)
-		luo_session_unretrieve(file);
-	return ret;
+	return luo_ioctl_session_fd(ucmd, sizeof(*arg), arg->name, &arg->fd,
+				    -EINVAL, luo_session_create);
 }
 
 /*
@@ -156,21 +172,9 @@ static int luo_ioctl_create_session(struct luo_ucmd *ucmd)
 static int luo_ioctl_retrieve_session(struct luo_ucmd *ucmd)
 {
 	struct liveupdate_ioctl_retrieve_session *arg = ucmd->cmd;
-	struct file *file;
-	int ret;
 
-	ret = luo_ucmd_reserve_fd(ucmd);	/* as upstream: EMFILE first */
-	if (ret)
-		return ret;
-	if (!luo_name_valid(arg->name))
-		return -ENOENT;
-	file = luo_session_retrieve((const char *)arg->name);
-	if (IS_ERR(file))
-		return PTR_ERR(file);
-	ret = luo_ucmd_install_fd(ucmd, sizeof(*arg), &arg->fd, file);
-	if (ret)
-		luo_session_unretrieve(file);
-	return ret;
+	return luo_ioctl_session_fd(ucmd, sizeof(*arg), arg->name, &arg->fd,
+				    -ENOENT, luo_session_retrieve);
 }
 
 union luo_device_cmd {

@@ -215,23 +215,44 @@ static bool luo_check_header(const void *base, u64 range_size,
 	return false;
 }
 
+/*
+ * The session record at @off of the metadata copy (both formats): inside
+ * the metadata, a name of 1..63 bytes and a NUL, reserved zero. NULL if
+ * refused (see @v).
+ */
+static const struct luo_ser_session *
+luo_check_session(const struct luo_image *img, u64 off, struct luo_verdict *v)
+{
+	const struct luo_ser_session *ss = img->meta + off;
+	size_t len;
+
+	if (img->meta_size - off < sizeof(*ss)) {
+		luo_refuse(v, "session record outside the metadata");
+		return NULL;
+	}
+	len = strnlen((const char *)ss->name, sizeof(ss->name));
+	if (!len || len == sizeof(ss->name)) {
+		luo_refuse(v, "bad session name");
+		return NULL;
+	}
+	if (ss->reserved) {
+		luo_refuse(v, "non-zero reserved field in a session record");
+		return NULL;
+	}
+	return ss;
+}
+
 /* The metadata of format 2: session records, file records and payloads. */
 static int luo_check_meta_v2(struct luo_image *img, struct luo_verdict *v)
 {
 	u64 off = 0, s, seen = 0;
 
 	for (s = 0; s < img->nr_sessions; s++) {
-		const struct luo_ser_session *ss = img->meta + off;
-		size_t len;
+		const struct luo_ser_session *ss = luo_check_session(img, off, v);
 		u32 i, n;
 
-		if (img->meta_size - off < sizeof(*ss))
-			return luo_reject(v, "session record outside the metadata");
-		len = strnlen((const char *)ss->name, sizeof(ss->name));
-		if (!len || len == sizeof(ss->name))
-			return luo_reject(v, "bad session name");
-		if (ss->reserved)
-			return luo_reject(v, "non-zero reserved field in a session record");
+		if (!ss)
+			return 1;
 		off += sizeof(*ss);
 		n = le32_to_cpu(ss->nr_files);
 		if (n > img->nr_files - seen)
@@ -308,17 +329,11 @@ int luo_handover_check(const void *base, u64 size, struct luo_image *img,
 	/* Offsets below are into the metadata copy. */
 	off = 0;
 	for (s = 0; s < img->nr_sessions; s++) {
-		const struct luo_ser_session *ss = img->meta + off;
-		size_t len;
+		const struct luo_ser_session *ss = luo_check_session(img, off, v);
 		u32 n;
 
-		if (img->meta_size - off < sizeof(*ss))
-			return luo_reject(v, "session record outside the metadata");
-		len = strnlen((const char *)ss->name, sizeof(ss->name));
-		if (!len || len == sizeof(ss->name))
-			return luo_reject(v, "bad session name");
-		if (ss->reserved)
-			return luo_reject(v, "non-zero reserved field in a session record");
+		if (!ss)
+			return 1;
 		off += sizeof(*ss);
 		n = le32_to_cpu(ss->nr_files);
 		if (n > (img->meta_size - off) / sizeof(struct luo_ser_file) ||
