@@ -42,7 +42,9 @@
  * unevictable, so they are neither swapped nor moved until the kexec. Only
  * the other pages need room in the range. At kexec the pinned pages still
  * in the file are listed where they are (nothing copied; a write through
- * mmap that lands before the machine stops is handed over), the others are
+ * mmap that lands before the machine stops is handed over; a file pinned
+ * whole is listed from extents made at PRESERVE_FD, after checking that
+ * each pinned page is still the file's, without a walk), the others are
  * copied into free range pages on every CPU, and checksummed while copied.
  * Data left in place is checksummed only with checksum_inplace=1: that
  * costs reading every byte inside the kexec and again at restore.
@@ -73,6 +75,7 @@
 #include <linux/string.h>
 #include <linux/uio.h>
 
+#include "data_sum.h"
 #include "internal.h"
 #include "ram.h"
 
@@ -262,10 +265,15 @@ static bool luo_memfd_can_preserve(struct file *file)
  * @npages:       file pages (the size is frozen).
  * @nr_pinned:    pages pinned.
  * @unevictable:  the mapping was made unevictable here.
- * @pre:          a write-sealed memfd's extents, made at PRESERVE_FD: its
- *                pages copied into the range then, and those already there;
- *                NULL if not (the commit does it).
+ * @pre:          extents made before the kexec, or NULL (the commit walks
+ *                the page cache then): a write-sealed memfd's, made at
+ *                PRESERVE_FD (its pages copied into the range then, and
+ *                those already there), or, for a file whose every page is
+ *                pinned in the range, its pages where they are.
  * @nr_pre:       extents in @pre.
+ * @verify:       @pre lists pinned pages of a file that can still lose them
+ *                (a hole punched through an fd opened before PRESERVE_FD):
+ *                the commit checks each is still the file's before using it.
  */
 struct luo_memfd_out {
 	struct file *reader;
@@ -275,6 +283,7 @@ struct luo_memfd_out {
 	bool unevictable;
 	struct luo_memfd_extent *pre;
 	u32 nr_pre;
+	bool verify;
 };
 
 /**
@@ -371,6 +380,75 @@ static int luo_memfd_pin(struct luo_memfd_out *o, struct address_space *mapping)
 	return ret;
 }
 
+/* Appends an extent to @pre (room for it was made). */
+static void luo_memfd_pre_add(struct luo_memfd_out *o, u64 index, u64 page,
+			      u32 count, u32 crc, bool copied)
+{
+	struct luo_memfd_extent *e = &o->pre[o->nr_pre++];
+
+	e->index = cpu_to_le64(index);
+	e->page = cpu_to_le32(page);
+	e->count = cpu_to_le32(count);
+	e->crc = cpu_to_le32(crc);
+	e->flags = cpu_to_le32(copied ? LUO_EXTENT_XXH64 : 0);
+}
+
+/*
+ * A file whose every page is pinned in the range (restored by taking its
+ * pages over) needs no walk of its page cache inside the kexec: its extents
+ * are made now, from the pins, and the commit only checks that each pinned
+ * page is still the file's page at its index (luo_memfd_still_pinned()).
+ * Without memory for the list the commit walks the page cache as usual.
+ */
+static void luo_memfd_plan_inplace(struct luo_memfd_out *o)
+{
+	u64 i, rpage, prev = 0, first = 0, first_page = 0;
+	u32 n = 0;
+
+	if (!o->npages || o->nr_pinned != o->npages)
+		return;
+	for (i = 0; i < o->npages; i++) {
+		if (PageCompound(o->pinned[i]) ||
+		    !luo_store_page_of(o->pinned[i], &rpage))
+			return;
+		if (!i || rpage != prev + 1)
+			n++;
+		prev = rpage;
+	}
+	o->pre = kvcalloc(n, sizeof(*o->pre), GFP_KERNEL_ACCOUNT);
+	if (!o->pre)
+		return;
+	/* Pinned pages are distinct range pages: a run fits in a u32. */
+	for (i = 0; i < o->npages; i++) {
+		luo_store_page_of(o->pinned[i], &rpage);
+		if (i && rpage != prev + 1) {
+			luo_memfd_pre_add(o, first, first_page, i - first, 0, false);
+			first = i;
+		}
+		if (first == i)
+			first_page = rpage;
+		prev = rpage;
+	}
+	luo_memfd_pre_add(o, first, first_page, i - first, 0, false);
+	o->verify = true;
+}
+
+/* Whether every page pinned at PRESERVE_FD is still the file's, in place. */
+static bool luo_memfd_still_pinned(struct luo_memfd_out *o,
+				   struct address_space *mapping)
+{
+	u64 i;
+
+	for (i = 0; i < o->npages; i++) {
+		struct folio *folio = page_folio(o->pinned[i]);
+
+		if (READ_ONCE(folio->mapping) != mapping ||
+		    READ_ONCE(folio->index) != i)
+			return false;
+	}
+	return true;
+}
+
 /* Lets go of the pins and gives the pages back to reclaim. */
 static void luo_memfd_unpin(struct luo_memfd_out *o,
 			    struct address_space *mapping)
@@ -452,6 +530,7 @@ static int luo_memfd_preserve(struct luo_file *lf)
 		mapping_set_unevictable(inode->i_mapping);
 		o->unevictable = true;
 	}
+	luo_memfd_plan_inplace(o);
 	/* Under the lock truncate and write take: the size is now final. */
 	WRITE_ONCE(inode->i_op, &luo_frozen->i);
 	WRITE_ONCE(inode->i_fop, &luo_frozen->f);
@@ -475,25 +554,12 @@ static void luo_memfd_pre_free(struct luo_memfd_out *o)
 	u32 i;
 
 	for (i = 0; i < o->nr_pre; i++)
-		if (le32_to_cpu(o->pre[i].flags) & LUO_EXTENT_CRC)
+		if (le32_to_cpu(o->pre[i].flags) & LUO_EXTENT_SUMMED)
 			luo_store_release(le32_to_cpu(o->pre[i].page),
 					  le32_to_cpu(o->pre[i].count));
 	kvfree(o->pre);
 	o->pre = NULL;
 	o->nr_pre = 0;
-}
-
-/* Appends an extent to the precopy list (room for one per page was made). */
-static void luo_memfd_pre_add(struct luo_memfd_out *o, u64 index, u64 page,
-			      u32 count, u32 crc, bool copied)
-{
-	struct luo_memfd_extent *e = &o->pre[o->nr_pre++];
-
-	e->index = cpu_to_le64(index);
-	e->page = cpu_to_le32(page);
-	e->count = cpu_to_le32(count);
-	e->crc = cpu_to_le32(crc);
-	e->flags = cpu_to_le32(copied ? LUO_EXTENT_CRC : 0);
 }
 
 /* Copies a run of file pages into pages taken out of lf's reservation. */
@@ -541,7 +607,8 @@ static void luo_memfd_prepare(struct luo_file *lf)
 	pgoff_t index = 0;
 	int ret = 0;
 
-	if (!(SHMEM_I(inode)->seals & F_SEAL_WRITE) || !o->npages ||
+	/* o->pre already: every page is in place, nothing to copy. */
+	if (!(SHMEM_I(inode)->seals & F_SEAL_WRITE) || !o->npages || o->pre ||
 	    READ_ONCE(SHMEM_I(inode)->swapped))
 		return;
 	o->pre = kvcalloc(o->npages, sizeof(*o->pre), GFP_KERNEL_ACCOUNT);
@@ -612,7 +679,7 @@ static void luo_memfd_prepare(struct luo_file *lf)
 		/* Back into the reservation what the precopy took: it fits. */
 		scoped_guard(mutex, &luo_lock) {
 			for (i = 0; i < o->nr_pre; i++) {
-				if (!(le32_to_cpu(o->pre[i].flags) & LUO_EXTENT_CRC))
+				if (!(le32_to_cpu(o->pre[i].flags) & LUO_EXTENT_SUMMED))
 					continue;
 				luo_store_release(le32_to_cpu(o->pre[i].page),
 						  le32_to_cpu(o->pre[i].count));
@@ -642,6 +709,21 @@ static void luo_memfd_unpreserve(struct luo_file *lf)
 		fput(o->reader);
 	kfree(o);
 	lf->priv = NULL;
+}
+
+/* The checksum (data_sum.h) of @count range pages from @page. */
+static u32 luo_memfd_sum(u64 page, u32 count)
+{
+	struct luo_sum sum;
+	u32 i;
+
+	luo_sum_init(&sum);
+	for (i = 0; i < count; i++) {
+		luo_sum_add(&sum, luo_store_page_addr(page + i), LUO_PAGE_SIZE);
+		if (!((i + 1) % 1024))
+			cond_resched();
+	}
+	return luo_sum_final(&sum);
 }
 
 /* --- the commit: a file's pages as extents ----------------------------- */
@@ -688,13 +770,8 @@ static void luo_extents_flush(struct luo_extents *x)
 			e->page = cpu_to_le32(x->page);
 			e->count = cpu_to_le32(x->count);
 			if (luo_crc_inplace) {
-				u32 crc = ~0U;
-
-				for (i = 0; i < x->count; i++)
-					crc = crc32_le(crc, luo_store_page_addr(x->page + i),
-						       LUO_PAGE_SIZE);
-				e->crc = cpu_to_le32(crc);
-				e->flags = cpu_to_le32(LUO_EXTENT_CRC);
+				e->crc = cpu_to_le32(luo_memfd_sum(x->page, x->count));
+				e->flags = cpu_to_le32(LUO_EXTENT_XXH64);
 			}
 			luo_store_count_inplace(x->count);
 		}
@@ -715,7 +792,7 @@ static void luo_extents_flush(struct luo_extents *x)
 		e->index = cpu_to_le64(x->index + i);
 		e->page = cpu_to_le32(page);
 		e->count = cpu_to_le32(got_pages);
-		e->flags = cpu_to_le32(LUO_EXTENT_CRC);
+		e->flags = cpu_to_le32(LUO_EXTENT_XXH64);
 		luo_store_copy_pages(&x->src[i], page, got_pages, &e->crc);
 		i += got_pages;
 	}
@@ -801,7 +878,8 @@ static int luo_memfd_serialize(struct luo_file *lf, struct luo_writer *w)
 	ms->seals = cpu_to_le32(SHMEM_I(inode)->seals);
 	ms->name_len = cpu_to_le32(name_len);
 
-	if (o->pre) {
+	if (o->pre && (!o->verify ||
+		       luo_memfd_still_pinned(o, inode->i_mapping))) {
 		struct luo_memfd_extent *e;
 		u32 i;
 
@@ -812,16 +890,13 @@ static int luo_memfd_serialize(struct luo_file *lf, struct luo_writer *w)
 		}
 		memcpy(e, o->pre, (u64)o->nr_pre * sizeof(*e));
 		for (i = 0; i < o->nr_pre; i++) {
-			u32 c = le32_to_cpu(e[i].count), k, crc = ~0U;
+			u32 c = le32_to_cpu(e[i].count);
 
 			luo_store_count_inplace(c);
-			if (!luo_crc_inplace || le32_to_cpu(e[i].flags) & LUO_EXTENT_CRC)
+			if (!luo_crc_inplace || le32_to_cpu(e[i].flags) & LUO_EXTENT_SUMMED)
 				continue;
-			for (k = 0; k < c; k++)
-				crc = crc32_le(crc, luo_store_page_addr(le32_to_cpu(e[i].page) + k),
-					       LUO_PAGE_SIZE);
-			e[i].crc = cpu_to_le32(crc);
-			e[i].flags = cpu_to_le32(LUO_EXTENT_CRC);
+			e[i].crc = cpu_to_le32(luo_memfd_sum(le32_to_cpu(e[i].page), c));
+			e[i].flags = cpu_to_le32(LUO_EXTENT_XXH64);
 		}
 		ms->nr_extents = cpu_to_le32(o->nr_pre);
 		kfree(x);
@@ -969,18 +1044,64 @@ static int luo_memfd_fill(struct file *file, const u8 *data, u64 off0,
 	return 0;
 }
 
+static bool luo_memfd_extent_ok(const struct luo_memfd_extent *e)
+{
+	u32 flags = le32_to_cpu(e->flags), crc = ~0U, i;
+
+	if (flags & LUO_EXTENT_XXH64)
+		return luo_memfd_sum(le32_to_cpu(e->page), le32_to_cpu(e->count)) ==
+		       le32_to_cpu(e->crc);
+	if (!(flags & LUO_EXTENT_CRC))
+		return true;
+	for (i = 0; i < le32_to_cpu(e->count); i++) {
+		crc = crc32_le(crc, luo_store_page_addr(le32_to_cpu(e->page) + i),
+			       LUO_PAGE_SIZE);
+		if (!(i % 256))
+			cond_resched();
+	}
+	return crc == le32_to_cpu(e->crc);
+}
+
 /*
- * Restores one extent by copying its bytes (up to the file's size); the
- * range pages of an extent are consecutive in the mapping too.
+ * Restores one extent by copying its pages into the file's page cache, the
+ * checksum computed in the same pass (-EIO if it does not match: the caller
+ * drops the file). The bytes of the last page past the file's size are
+ * zeroed, as shmem keeps them. -EINTR if the caller was killed meanwhile.
  */
 static int luo_memfd_copy_extent(struct luo_memfd_in *in, struct file *file,
 				 const struct luo_memfd_extent *e)
 {
-	u64 off = le64_to_cpu(e->index) * LUO_PAGE_SIZE;
-	u64 len = (u64)le32_to_cpu(e->count) * LUO_PAGE_SIZE;
+	u64 index = le64_to_cpu(e->index), page = le32_to_cpu(e->page);
+	u32 count = le32_to_cpu(e->count), flags = le32_to_cpu(e->flags), i;
+	gfp_t gfp = mapping_gfp_mask(file->f_mapping);
+	struct luo_sum sum;
 
-	return luo_memfd_fill(file, luo_store_page_addr(le32_to_cpu(e->page)),
-			      off, min(len, in->m.size - off));
+	luo_sum_init(&sum);
+	for (i = 0; i < count; i++) {
+		u64 off = (index + i) * LUO_PAGE_SIZE;
+		struct page *to;
+		void *addr;
+
+		to = shmem_read_mapping_page_gfp(file->f_mapping, index + i, gfp);
+		if (IS_ERR(to))
+			return PTR_ERR(to);
+		addr = kmap_local_page(to);
+		luo_sum_copy(&sum, addr, luo_store_page_addr(page + i),
+			     LUO_PAGE_SIZE);
+		if (in->m.size - off < LUO_PAGE_SIZE)
+			memset(addr + (in->m.size - off), 0,
+			       LUO_PAGE_SIZE - (in->m.size - off));
+		kunmap_local(addr);
+		folio_mark_dirty(page_folio(to));
+		put_page(to);
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		if (!((i + 1) % 256))
+			cond_resched();
+	}
+	if (flags & LUO_EXTENT_XXH64)
+		return luo_sum_final(&sum) == le32_to_cpu(e->crc) ? 0 : -EIO;
+	return luo_memfd_extent_ok(e) ? 0 : -EIO;
 }
 
 /* Takes an extent's pages over as the file's page cache: no copy. */
@@ -1001,21 +1122,6 @@ static int luo_memfd_give_extent(struct file *file,
 			return -EINTR;
 	}
 	return 0;
-}
-
-static bool luo_memfd_extent_ok(const struct luo_memfd_extent *e)
-{
-	u32 crc = ~0U, i;
-
-	if (!(le32_to_cpu(e->flags) & LUO_EXTENT_CRC))
-		return true;
-	for (i = 0; i < le32_to_cpu(e->count); i++) {
-		crc = crc32_le(crc, luo_store_page_addr(le32_to_cpu(e->page) + i),
-			       LUO_PAGE_SIZE);
-		if (!(i % 256))
-			cond_resched();
-	}
-	return crc == le32_to_cpu(e->crc);
 }
 
 /* A new memfd as memfd_create() makes it: named, sized, seekable. */
@@ -1054,10 +1160,8 @@ static int luo_memfd_restore(struct luo_memfd_in *in, u64 *given, u64 *copied)
 			*given += n - in->ext_done;
 			in->ext_done = n;
 		} else {
-			/* One pass: checked right after the copy, still in cache. */
+			/* One pass: copied and checked. */
 			ret = luo_memfd_copy_extent(in, in->file, e);
-			if (!ret && !luo_memfd_extent_ok(e))
-				ret = -EIO;
 			if (!ret)
 				*copied += le32_to_cpu(e->count);
 		}

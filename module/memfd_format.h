@@ -35,16 +35,21 @@ struct luo_memfd_ser {
 	__le32 nr_extents;
 };
 
-/* The extent's crc covers its pages. */
+/* @crc is crc32_le (seeded ~0, not inverted) of the extent's pages. */
 #define LUO_EXTENT_CRC		0x1
+/* @crc is the low 32 bits of XXH64, seed 0, of its pages (data_sum.h). */
+#define LUO_EXTENT_XXH64	0x2
+/* The extent carries a checksum: one of the two (written: XXH64 only). */
+#define LUO_EXTENT_SUMMED	(LUO_EXTENT_CRC | LUO_EXTENT_XXH64)
 
 /**
  * struct luo_memfd_extent - file pages that lie in consecutive range pages
  * @index: first file page (offset / LUO_PAGE_SIZE).
  * @page:  first range page (offset from the range's start / LUO_PAGE_SIZE).
  * @count: number of pages, at least 1.
- * @crc:   crc32 of the @count pages' bytes, if @flags has LUO_EXTENT_CRC.
- * @flags: LUO_EXTENT_CRC or zero.
+ * @crc:   the checksum of the @count pages' bytes that @flags names.
+ * @flags: LUO_EXTENT_XXH64, LUO_EXTENT_CRC (written before XXH64 was) or
+ *         zero (no checksum).
  */
 struct luo_memfd_extent {
 	__le64 index;

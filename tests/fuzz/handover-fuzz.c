@@ -9,7 +9,7 @@
  * smaller), so AddressSanitizer sees any read outside it. Unless the top bit
  * of the header's sequence is set, the data, metadata and header checksums
  * are recomputed first (as far as the records can be followed; format 2:
- * every extent with LUO_EXTENT_CRC), so that mutations reach the bounds
+ * every extent with a checksum flag, crc32 or XXH64), so that mutations reach the bounds
  * checks behind them.
  *
  * A handover the check accepts is walked as the module uses it:
@@ -34,10 +34,17 @@
 #include <string.h>
 
 #include "handover_check.h"
+#include "data_sum.h"
 
 #define PAGE LUO_PAGE_SIZE
 
 /* ---- fixing checksums so mutations get past them ---- */
+
+/* The checksum an extent's flags name. */
+static u32 extent_sum(u32 flags, const u8 *data, u64 len)
+{
+	return flags & LUO_EXTENT_XXH64 ? luo_sum(data, len) : luo_data_crc(data, len);
+}
 
 static void fix_v1(u8 *range, u64 size)
 {
@@ -84,8 +91,8 @@ static void fix_memfd_payload(u8 *range, u64 size, u8 *pl, u64 psize)
 		u64 off = (u64)le32_to_cpu(e[i].page) * PAGE;
 		u64 len = (u64)le32_to_cpu(e[i].count) * PAGE;
 
-		if (le32_to_cpu(e[i].flags) & LUO_EXTENT_CRC && off <= size && len <= size - off)
-			e[i].crc = luo_data_crc(range + off, len);
+		if (le32_to_cpu(e[i].flags) & LUO_EXTENT_SUMMED && off <= size && len <= size - off)
+			e[i].crc = extent_sum(le32_to_cpu(e[i].flags), range + off, len);
 	}
 }
 
@@ -276,7 +283,8 @@ static void walk_v2(const u8 *range, u64 size, const struct luo_image *img)
 			assert(count >= 1);
 			assert(index >= next && index <= fpages && count <= fpages - index);
 			assert(page >= 1 && page <= pages && count <= pages - page);
-			assert(!(le32_to_cpu(e->flags) & ~LUO_EXTENT_CRC));
+			assert(!(le32_to_cpu(e->flags) & ~LUO_EXTENT_SUMMED));
+			assert((le32_to_cpu(e->flags) & LUO_EXTENT_SUMMED) != LUO_EXTENT_SUMMED);
 			next = index + count;
 			/* the claims, as the module's store makes them */
 			for (p = page; p < page + count; p++) {
@@ -302,8 +310,9 @@ static void walk_v2(const u8 *range, u64 size, const struct luo_image *img)
 			/* the data, as a retrieve reads it */
 			sink ^= range[page * PAGE];
 			sink ^= range[(page + count) * PAGE - 1];
-			if (le32_to_cpu(e->flags) & LUO_EXTENT_CRC &&
-			    luo_data_crc(range + page * PAGE, count * PAGE) != le32_to_cpu(e->crc))
+			if (le32_to_cpu(e->flags) & LUO_EXTENT_SUMMED &&
+			    extent_sum(le32_to_cpu(e->flags), range + page * PAGE, count * PAGE) !=
+			    le32_to_cpu(e->crc))
 				st.crc_bad++;
 		}
 	}

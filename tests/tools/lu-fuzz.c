@@ -276,7 +276,7 @@ static int collect(const struct lu_found_file *ff, void *arg)
 
 		*x = (struct extent){
 			.rec = rec, .index = e->index, .off = lu_extent_off(e),
-			.len = lu_extent_len(e), .crc = !!(e->flags & LUO_EXTENT_CRC),
+			.len = lu_extent_len(e), .crc = !!(e->flags & LUO_EXTENT_SUMMED),
 			.file = nfiles,
 		};
 		x->kept = at(x->off, x->len, 1) || add_region(x->off, x->len);
@@ -500,9 +500,9 @@ static int overlap_v2(void)
 		e.page = (uint32_t)(apage + rnd() % acount);
 		if (e.count > apage + acount - e.page)
 			e.count = (uint32_t)(apage + acount - e.page);
-		if (e.flags & LUO_EXTENT_CRC)
-			e.crc = lu_crc(at(lu_extent_off(&e), lu_extent_len(&e), 0),
-				       lu_extent_len(&e));
+		if (e.flags & LUO_EXTENT_SUMMED)
+			e.crc = lu_extent_sum(e.flags, at(lu_extent_off(&e), lu_extent_len(&e), 0),
+					      lu_extent_len(&e));
 	} else if (kind < 7 && meta_pages) {
 		uint64_t k = rnd() % meta_pages;
 

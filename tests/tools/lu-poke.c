@@ -12,13 +12,13 @@
  *                           metadata pages and each other);
  *                           --data also checks every data crc (format 1:
  *                           each file's data_crc; format 2: every extent
- *                           with LUO_EXTENT_CRC); exit 1 if a crc or a
+ *                           with a checksum flag); exit 1 if a crc or a
  *                           bound is wrong
  *   lu-poke state           prints committed | claimed | other | none
  *   lu-poke data-byte [N]   flips one data byte of the N-th file that has
  *                           checksummed data (default 0; format 1: the N-th
  *                           non-empty file; format 2: a byte of the file
- *                           inside its first extent with LUO_EXTENT_CRC);
+ *                           inside its first extent with a checksum);
  *                           nothing else is changed, so the header and
  *                           metadata stay valid and only that crc is wrong
  *   lu-poke overlap         format 1: points the second non-empty file's
@@ -220,7 +220,8 @@ static void show_v2_file(struct show_ctx *c, const struct lu_found_file *ff)
 			why = "on the header's page";
 		else if (e->page > c->pages || e->count > c->pages - e->page)
 			why = "outside the range";
-		else if (e->flags & ~LUO_EXTENT_CRC)
+		else if (e->flags & ~LUO_EXTENT_SUMMED ||
+			 (e->flags & LUO_EXTENT_SUMMED) == LUO_EXTENT_SUMMED)
 			why = "unknown flags";
 		if (!why && c->claimed) {
 			for (uint64_t p = e->page; p < (uint64_t)e->page + e->count; p++)
@@ -230,13 +231,13 @@ static void show_v2_file(struct show_ctx *c, const struct lu_found_file *ff)
 		next = e->index + e->count;
 		if (!why) {
 			c->data_pages += e->count;
-			if (e->flags & LUO_EXTENT_CRC)
+			if (e->flags & LUO_EXTENT_SUMMED)
 				c->crc_extents++;
 		}
-		if (!why && c->data && c->crc_ok && e->flags & LUO_EXTENT_CRC) {
+		if (!why && c->data && c->crc_ok && e->flags & LUO_EXTENT_SUMMED) {
 			uint32_t crc;
 
-			if (lu_range_crc(&range, lu_extent_off(e), lu_extent_len(e), &crc)) {
+			if (lu_range_sum(&range, lu_extent_off(e), lu_extent_len(e), e->flags, &crc)) {
 				why = "unreadable";
 			} else if (crc == e->crc) {
 				dcrc = " crc ok";
@@ -431,7 +432,7 @@ static int find_file(const struct lu_found_file *ff, void *arg, int want_crc)
 	} else {
 		if (!ff->memfd)
 			return 0;
-		while (i < ff->ms.nr_extents && want_crc && !(ff->ext[i].flags & LUO_EXTENT_CRC))
+		while (i < ff->ms.nr_extents && want_crc && !(ff->ext[i].flags & LUO_EXTENT_SUMMED))
 			i++;
 		if (i == ff->ms.nr_extents)
 			return 0;
@@ -546,8 +547,8 @@ static int overlap_v2(const struct find_ctx *a, const struct find_ctx *b)
 	e.page = ea->page + (ea->count > 1 ? 1 : 0);
 	if (e.count > ea->page + ea->count - e.page)
 		e.count = ea->page + ea->count - e.page;
-	if (e.flags & LUO_EXTENT_CRC) {
-		if (lu_range_crc(&range, lu_extent_off(&e), lu_extent_len(&e), &crc))
+	if (e.flags & LUO_EXTENT_SUMMED) {
+		if (lu_range_sum(&range, lu_extent_off(&e), lu_extent_len(&e), e.flags, &crc))
 			return die("%s: reading the data", "failed");
 		e.crc = crc;
 	}

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #endif
 #include "range.h"
+#include "data_sum.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -202,6 +203,36 @@ int lu_range_crc(const struct lu_range *r, uint64_t off, uint64_t len, uint32_t 
 	}
 	*crc = c;
 	return 0;
+}
+
+int lu_range_sum(const struct lu_range *r, uint64_t off, uint64_t len, uint32_t flags,
+		 uint32_t *sum)
+{
+	static unsigned char buf[1 << 16];
+	struct luo_sum s;
+
+	if (!(flags & LUO_EXTENT_XXH64))
+		return lu_range_crc(r, off, len, sum);
+	if (off > r->size || len > r->size - off)
+		return -ERANGE;
+	luo_sum_init(&s);
+	while (len) {
+		size_t n = len < sizeof(buf) ? len : sizeof(buf);
+		int ret = lu_range_read(r, off, buf, n);
+
+		if (ret)
+			return ret;
+		luo_sum_add(&s, buf, n);
+		off += n;
+		len -= n;
+	}
+	*sum = luo_sum_final(&s);
+	return 0;
+}
+
+uint32_t lu_extent_sum(uint32_t flags, const void *p, size_t len)
+{
+	return flags & LUO_EXTENT_XXH64 ? luo_sum(p, len) : lu_crc(p, len);
 }
 
 /* A format 2 memfd payload: sets ff->memfd when its sizes add up. */

@@ -138,6 +138,14 @@ static inline uint64_t lu_extent_len(const struct luo_memfd_extent *e)
  * -errno (-ERANGE outside the range).
  */
 int lu_range_crc(const struct lu_range *r, uint64_t off, uint64_t len, uint32_t *crc);
+/*
+ * The checksum an extent's @flags name (LUO_EXTENT_XXH64: data_sum.h;
+ * otherwise crc32) of @len range bytes at @off: as lu_range_crc().
+ */
+int lu_range_sum(const struct lu_range *r, uint64_t off, uint64_t len, uint32_t flags,
+		 uint32_t *sum);
+/* The same of @len bytes in memory (a multiple of LUO_SUM_BLOCK for XXH64). */
+uint32_t lu_extent_sum(uint32_t flags, const void *p, size_t len);
 
 const char *lu_state_name(uint32_t state);
 
