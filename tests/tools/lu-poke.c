@@ -21,6 +21,10 @@
  *                           inside its first extent with a checksum);
  *                           nothing else is changed, so the header and
  *                           metadata stay valid and only that crc is wrong
+ *   lu-poke crc32           format 2: rewrites every extent checksummed
+ *                           with XXH64 as a crc32 one (LUO_EXTENT_CRC, as
+ *                           modules before data_sum.h wrote them), the
+ *                           metadata and header crcs fixed
  *   lu-poke overlap         format 1: points the second non-empty file's
  *                           data into the first's (size cut to fit);
  *                           format 2: points the first extent of the second
@@ -578,6 +582,51 @@ static int cmd_overlap(void)
 	return ho.fmt == LUO_FORMAT_V1 ? overlap_v1(&a, &b) : overlap_v2(&a, &b);
 }
 
+/* ---- crc32 ---- */
+
+/* One file's XXH64 extents rewritten as crc32 ones, as older modules wrote them. */
+static int to_crc32(const struct lu_found_file *ff, void *arg)
+{
+	unsigned int *n = arg;
+
+	if (ff->is_session || !ff->memfd)
+		return 0;
+	for (uint32_t i = 0; i < ff->ms.nr_extents; i++) {
+		struct luo_memfd_extent e = ff->ext[i];
+		uint32_t crc;
+
+		if (!(e.flags & LUO_EXTENT_XXH64))
+			continue;
+		if (lu_range_crc(&range, lu_extent_off(&e), lu_extent_len(&e), &crc))
+			return -EIO;
+		e.flags = LUO_EXTENT_CRC;
+		e.crc = crc;
+		memcpy(ho.meta + (ff->ext_off - ho.meta_off) + i * sizeof(e), &e, sizeof(e));
+		(*n)++;
+	}
+	return 0;
+}
+
+static int cmd_crc32(void)
+{
+	unsigned int n = 0;
+	int r;
+
+	if (valid_handover() < 0)
+		return 1;
+	if (ho.fmt != LUO_FORMAT_V2)
+		return die("%s: not a format 2 handover", "refusing");
+	r = lu_handover_walk(&ho, to_crc32, &n);
+	if (r < 0)
+		return die("walking the metadata: %s", strerror(-r));
+	if (!n)
+		return die("%s: no extent with an XXH64 checksum", "refusing");
+	if (fix_meta())
+		return 1;
+	printf("lu-poke: %u extents now carry crc32 (metadata and header crcs fixed)\n", n);
+	return 0;
+}
+
 /* ---- header ---- */
 
 static int cmd_version(uint32_t v)
@@ -629,7 +678,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: lu-poke [--addr 0xADDR] [--size BYTES] COMMAND\n"
-		"  show [--data] | state | data-byte [N] | overlap | version V\n"
+		"  show [--data] | state | data-byte [N] | overlap | crc32 | version V\n"
 		"  | garbage [SEED] | wipe [SEED] | clear | image FILE | dump\n");
 }
 
@@ -719,6 +768,8 @@ int main(int argc, char **argv)
 		return cmd_data_byte(i < argc ? (unsigned int)strtoul(argv[i], NULL, 0) : 0);
 	if (!strcmp(cmd, "overlap"))
 		return cmd_overlap();
+	if (!strcmp(cmd, "crc32"))
+		return cmd_crc32();
 	if (!strcmp(cmd, "version") && i < argc)
 		return cmd_version((uint32_t)strtoul(argv[i], NULL, 0));
 	if (!strcmp(cmd, "garbage"))
