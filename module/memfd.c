@@ -49,12 +49,17 @@
  * Data left in place is checksummed only with checksum_inplace=1: that
  * costs reading every byte inside the kexec and again at restore.
  *
- * Restore, at the first RETRIEVE_FD: each checksummed extent is verified
- * (EIO for good if it does not match), then a new memfd of the same name,
- * size, seals and position is built: its page cache is the handed-over
- * pages themselves when the range could be made RAM (ram.c), or a copy of
- * them otherwise. A restore stopped by a signal or a memory limit resumes
- * where it stopped at the next RETRIEVE_FD.
+ * Restore, at the first RETRIEVE_FD: a new memfd of the same name, size,
+ * seals and position is built: its page cache is the handed-over pages
+ * themselves when the range could be made RAM (ram.c; each checksummed
+ * extent verified before its first page is given), or a copy of them
+ * otherwise (each extent checksummed in the copy pass). A checksum that
+ * does not match fails the retrieve with EIO, for good. A restore stopped
+ * by a signal or a memory limit resumes at the next RETRIEVE_FD (taking
+ * over: where it stopped; copying: from the start).
+ *
+ * Data checksums are XXH64 (data_sum.h, LUO_EXTENT_XXH64); extents with a
+ * crc32 (LUO_EXTENT_CRC), as the first format 2 modules wrote, are read.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
