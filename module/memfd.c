@@ -60,6 +60,20 @@
  *
  * Data checksums are XXH64 (data_sum.h, LUO_EXTENT_XXH64); extents with a
  * crc32 (LUO_EXTENT_CRC), as the first format 2 modules wrote, are read.
+ *
+ * Migration (migrate=1, off by default): without it a memfd's first kexec
+ * copies it into the range, inside the kexec. With it, PRESERVE_FD moves
+ * the memfd's pages into free range pages (making the range RAM first, if
+ * it is not yet: the module then stays loaded until reboot), one page at a
+ * time under the page lock: a copy, then the range page replaces the old
+ * one in the page cache. Moved pages are pinned like pages a restore took
+ * over, so even the first kexec lists them in place. A page that a process
+ * maps, or that is pinned for DMA, could be written while it is copied:
+ * it stays where it is and the kexec copies it (so does a swapped-out
+ * page). The cost moves to PRESERVE_FD: a copy of the data plus the page
+ * cache replacement, per page; the inode lock is held meanwhile, so the
+ * file's writers wait (a fatal signal stops the migration; the rest is
+ * copied at the kexec).
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -88,6 +102,11 @@
 static bool luo_crc_inplace;
 module_param_named(checksum_inplace, luo_crc_inplace, bool, 0644);
 MODULE_PARM_DESC(checksum_inplace, "Checksum memfd data handed over in place, not only copied data (default N)");
+
+/* Move memfds into the range at PRESERVE_FD (see DOC: Migration). */
+static bool luo_migrate;
+module_param_named(migrate, luo_migrate, bool, 0644);
+MODULE_PARM_DESC(migrate, "Move a memfd's pages into the range at PRESERVE_FD, so that no kexec copies them; makes the range RAM for the rest of the boot (default N)");
 
 #define LUO_MEMFD_SEALS		(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | \
 				 F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | \
@@ -595,6 +614,81 @@ static int luo_memfd_pre_run(struct luo_file *lf, struct page **src, u64 index,
 	return 0;
 }
 
+/* Gives a run luo_store_take() gave back, as far as it was not used. */
+static void luo_memfd_untake(struct luo_file *lf, u64 page, u64 count)
+{
+	if (!count)
+		return;
+	guard(mutex)(&luo_lock);
+	luo_store_release(page, count);
+	if (!luo_store_reserve(0, count))
+		lf->pages += count;
+}
+
+/*
+ * With migrate=1: the file's pages outside the range are moved into free
+ * range pages now (ram.c's luo_ram_migrate(): a copy, then the range page
+ * replaces the old one in the page cache) and pinned there like pages a
+ * restore gave, so the kexec lists them in place. Pages that cannot move
+ * now (mapped, pinned for DMA, swapped out; holes have nothing to move) are
+ * left to the commit, which copies them. Stops early, leaving the rest to
+ * the commit, on a fatal signal.
+ */
+static void luo_memfd_migrate(struct luo_file *lf)
+{
+	struct luo_memfd_out *o = lf->priv;
+	struct inode *inode = file_inode(lf->file);
+	u64 idx, used = 0, got = 0;
+	s64 first = 0;
+
+	if (!READ_ONCE(luo_migrate) || !o->npages || o->nr_pinned == o->npages ||
+	    luo_store_ram())
+		return;
+	if (down_write_killable(&inode->i_rwsem))
+		return;
+	if (!o->pinned)
+		o->pinned = kvcalloc(o->npages, sizeof(*o->pinned),
+				     GFP_KERNEL_ACCOUNT);
+	for (idx = 0; o->pinned && idx < o->npages; idx++) {
+		unsigned long pfn;
+		int ret;
+
+		if (o->pinned[idx])
+			continue;
+		if (used == got) {
+			scoped_guard(mutex, &luo_lock) {
+				first = luo_store_take(min_t(u64, LUO_COPY_RUN,
+							     o->npages - idx), &got);
+				if (first >= 0)
+					lf->pages -= got;
+			}
+			if (first < 0)
+				break;
+			used = 0;
+		}
+		pfn = luo_store_page_pfn(first + used);
+		ret = luo_ram_migrate(lf->file, idx, pfn);
+		if (ret == -EBUSY || ret == -EINVAL)
+			used++;		/* not a kept page: never hand it out */
+		if (ret)
+			continue;
+		get_page(pfn_to_page(pfn));
+		o->pinned[idx] = pfn_to_page(pfn);
+		o->nr_pinned++;
+		used++;
+		if (fatal_signal_pending(current))
+			break;
+		cond_resched();
+	}
+	if (first >= 0)
+		luo_memfd_untake(lf, first + used, got - used);
+	if (o->nr_pinned && !mapping_unevictable(inode->i_mapping)) {
+		mapping_set_unevictable(inode->i_mapping);
+		o->unevictable = true;
+	}
+	inode_unlock(inode);
+}
+
 /*
  * A memfd write-sealed at PRESERVE_FD cannot change any more (no write, no
  * writable mapping, no hole punched): its pages are copied into the range
@@ -612,6 +706,9 @@ static void luo_memfd_prepare(struct luo_file *lf)
 	pgoff_t index = 0;
 	int ret = 0;
 
+	luo_memfd_migrate(lf);
+	if (!o->pre)
+		luo_memfd_plan_inplace(o);
 	/* o->pre already: every page is in place, nothing to copy. */
 	if (!(SHMEM_I(inode)->seals & F_SEAL_WRITE) || !o->npages || o->pre ||
 	    READ_ONCE(SHMEM_I(inode)->swapped))

@@ -45,6 +45,12 @@
  * pages that are no longer in the kept state, but the caller's own map of
  * which pfns hold data is what prevents handing out stale ones).
  *
+ * luo_ram_migrate() is the same swap the other way round: a shmem file's
+ * existing page is copied into a kept page, which then replaces it in the
+ * page cache (the old page is freed), so a memfd preserved for the first
+ * time can already live in the range. It moves only pages that cannot be
+ * written while they are copied: locked, not mapped, not pinned for DMA.
+ *
  * luo_ram_pin() keeps a preserved memfd's pages where they are until the
  * kexec: they are pinned (memfd_pin_folios(), 6.11+) or referenced (6.1)
  * so that compaction, khugepaged and NUMA balancing cannot migrate them,
@@ -472,6 +478,34 @@ bool luo_ram_contains(unsigned long pfn)
 	       pfn - luo_ram.start_pfn < luo_ram.nr_pages;
 }
 
+/*
+ * Kept page @page becomes an ordinary allocated page, as the allocator
+ * would hand it out, and replaces @old (locked, in the page cache) there:
+ * uptodate, swap-backed, dirty, on the LRU. replace_page_cache_*() moves
+ * the memory cgroup charge and the page-cache statistics over.
+ */
+static void luo_ram_swap_in(struct folio *old, struct page *page)
+{
+	struct folio *new;
+
+	if (PageOffline(page))
+		__ClearPageOffline(page);
+	else
+		ClearPageReserved(page);
+	adjust_managed_page_count(page, 1);
+
+	new = page_folio(page);
+	__folio_set_locked(new);
+	__folio_set_swapbacked(new);
+	folio_mark_uptodate(new);
+	luo_replace_page_cache(old, new);
+	/* As shmem's own pages: only swap could hold a copy, so dirty. */
+	folio_mark_dirty(new);
+	folio_add_lru(new);
+	folio_unlock(new);
+	folio_put(new);		/* the page cache holds the only reference */
+}
+
 /**
  * luo_ram_give() - make a kept page a shmem file's page-cache page
  * @file:  shmem file (shmem_file_setup()), sized by the caller to cover
@@ -498,7 +532,7 @@ bool luo_ram_contains(unsigned long pfn)
  */
 int luo_ram_give(struct file *file, pgoff_t index, unsigned long pfn)
 {
-	struct folio *old, *new;
+	struct folio *old;
 	struct page *page;
 	unsigned long bit;
 	int ret;
@@ -525,25 +559,72 @@ int luo_ram_give(struct file *file, pgoff_t index, unsigned long pfn)
 		goto out_keep;
 	}
 
-	/* From kept to an ordinary, allocated page, as the allocator would. */
-	if (PageOffline(page))
-		__ClearPageOffline(page);
-	else
-		ClearPageReserved(page);
-	adjust_managed_page_count(page, 1);
-
-	new = page_folio(page);
-	__folio_set_locked(new);
-	__folio_set_swapbacked(new);
-	folio_mark_uptodate(new);
-	luo_replace_page_cache(old, new);
-	folio_mark_dirty(new);
-	folio_add_lru(new);
-	folio_unlock(new);
-	folio_put(new);		/* the page cache holds the only reference */
-
+	luo_ram_swap_in(old, page);
 	folio_unlock(old);
 	folio_put(old);		/* frees the placeholder */
+	return 0;
+
+out_keep:
+	clear_bit(bit, luo_ram.given);
+	return ret;
+}
+
+/**
+ * luo_ram_migrate() - move a shmem file's page into a kept page
+ * @file:  shmem file whose size does not change; the caller holds its inode
+ *         lock, so no write() reaches the page meanwhile.
+ * @index: page index in @file.
+ * @pfn:   page of the range, kept and never given before in this boot.
+ *
+ * The file's page at @index is copied into the kept page, which then
+ * replaces it in the page cache (as luo_ram_give() does), and the old page
+ * is freed. Only a page nothing else can write to is moved: order 0,
+ * uptodate, not under writeback, mapped by no process (a write through a
+ * mapping could land on the old page after the copy; the page lock keeps
+ * new mappings out while it is held) and not pinned for DMA (io_uring's
+ * fixed buffers stay pinned after munmap()). Readers holding the old page
+ * (a read() in progress, a pipe after splice()) keep the bytes it had.
+ *
+ * Context: process context, may sleep.
+ * Return: 0; -ENOENT if @file has no page at @index; -EAGAIN if the page
+ * cannot be moved now (the list above; @pfn stays kept); -EBUSY if @pfn was
+ * given already or is not kept; -EINVAL if @pfn is not in the range.
+ */
+int luo_ram_migrate(struct file *file, pgoff_t index, unsigned long pfn)
+{
+	struct folio *old;
+	struct page *page;
+	unsigned long bit;
+	int ret;
+
+	if (!luo_ram_contains(pfn))
+		return -EINVAL;
+	bit = pfn - luo_ram.start_pfn;
+	if (test_and_set_bit(bit, luo_ram.given))
+		return -EBUSY;
+	page = pfn_to_page(pfn);
+	if (!luo_ram_page_kept(page)) {
+		ret = -EBUSY;
+		goto out_keep;
+	}
+	/* NULL until 6.3, an ERR_PTR() since. */
+	old = __filemap_get_folio(file->f_mapping, index, FGP_LOCK, 0);
+	if (IS_ERR_OR_NULL(old)) {
+		ret = -ENOENT;
+		goto out_keep;
+	}
+	if (folio_test_large(old) || !folio_test_uptodate(old) ||
+	    folio_test_writeback(old) || folio_mapped(old) ||
+	    folio_maybe_dma_pinned(old)) {
+		folio_unlock(old);
+		folio_put(old);
+		ret = -EAGAIN;
+		goto out_keep;
+	}
+	copy_highpage(page, folio_page(old, 0));
+	luo_ram_swap_in(old, page);
+	folio_unlock(old);
+	folio_put(old);		/* the last reference, unless a reader has one */
 	return 0;
 
 out_keep:

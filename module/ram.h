@@ -14,6 +14,7 @@ int luo_ram_probe(u64 addr, u64 size);
 int luo_ram_add(u64 addr, u64 size);
 bool luo_ram_added(void);
 int luo_ram_give(struct file *file, pgoff_t index, unsigned long pfn);
+int luo_ram_migrate(struct file *file, pgoff_t index, unsigned long pfn);
 bool luo_ram_contains(unsigned long pfn);
 int luo_ram_pin(struct file *file, void **cookie);
 void luo_ram_unpin(void *cookie);

@@ -22,6 +22,11 @@
  *   zc-offline    offlining a memory block of the range is refused
  *   zc-status     last_handover: boot 2 restored everything by taking pages
  *                 over; from boot 3 on nothing was copied inside the kexec
+ *   zc-migrate    migrate=1 in boot 1 (the range not RAM yet): PRESERVE_FD
+ *                 moves a memfd written with write() into the range (its
+ *                 page frames read back through /proc/self/pagemap), and
+ *                 leaves one mapped by the process where it is; the first
+ *                 kexec lists the moved one in place and copies the other
  *   zc-fallback   (a VM whose range cannot be RAM) restored by copying, and
  *                 the module said why
  *   zc-sealed     (the same VM) a memfd write-sealed at PRESERVE_FD is copied
@@ -40,6 +45,7 @@
 #define ZC_PRESSURE	(64ULL * LU_MiB)
 #define ZC_FORK		(4ULL * LU_MiB)
 #define ZC_PAGE		4096ULL
+#define ZC_MIGRATE	(8ULL * LU_MiB)
 
 /* The big memfd can be set smaller for a quick run: ZC_BIG_MIB=... */
 static uint64_t zc_big(void)
@@ -460,6 +466,74 @@ static void offline_check(void)
 
 KX_SCENARIO(kx_zc_offline, "zc-offline", { "check", offline_check });
 
+/* --- zc-migrate: migrate=1 moves a memfd into the range at PRESERVE_FD --- */
+
+/* How many of @m's pages lie in the range (page frames from pagemap). */
+static long long pages_in_range(int m, uint64_t size)
+{
+	uint64_t lo = strtoull(getenv("LU_ADDR") ?: "0", NULL, 16) / ZC_PAGE;
+	uint64_t hi = lo + strtoull(getenv("LU_SIZE") ?: "0", NULL, 10) / ZC_PAGE;
+	volatile unsigned char *p = mmap(NULL, size, PROT_READ, MAP_SHARED, m, 0);
+	int pm = open("/proc/self/pagemap", O_RDONLY);
+	long long in = 0;
+
+	CHECK(p != MAP_FAILED && pm >= 0 && hi > lo);
+	for (uint64_t off = 0; off < size; off += ZC_PAGE) {
+		uint64_t e;
+
+		(void)p[off];	/* fault it in: maps the page-cache page */
+		CHECK_EQ(pread(pm, &e, sizeof(e), ((uintptr_t)p + off) / ZC_PAGE * sizeof(e)),
+			 sizeof(e));
+		CHECK(e >> 63);	/* present; root sees the frame */
+		e &= (1ULL << 55) - 1;
+		in += e >= lo && e < hi;
+	}
+	close(pm);
+	munmap((void *)p, size);
+	return in;
+}
+
+static void migrate_stage1(void)
+{
+	int moved = CHECK_OK(lu_memfd("zc-migrate", 0, ZC_MIGRATE, 0x3a));
+	int mapped = CHECK_OK(lu_memfd("zc-migrate-mapped", 0, ZC_MIGRATE, 0x3b));
+	volatile unsigned char *map = zc_map(mapped, ZC_MIGRATE);
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_create_session(dev, "zc-migrate"));
+
+	for (uint64_t off = 0; off < ZC_MIGRATE; off += ZC_PAGE)
+		(void)map[off];		/* mapped: in this process's page tables */
+
+	EXPECT_EQ(pages_in_range(moved, ZC_MIGRATE), 0);
+	EXPECT_STR(zerocopy_state(), "auto");	/* not RAM yet in boot 1 */
+	CHECK_EQ(lu_write_text(LU_PARAM_DIR "/migrate", "1"), 0);
+	CHECK_EQ(lu_preserve_fd(s, moved, 1), 0);
+	CHECK_EQ(lu_preserve_fd(s, mapped, 2), 0);
+	CHECK_EQ(lu_write_text(LU_PARAM_DIR "/migrate", "0"), 0);
+	EXPECT_STR(zerocopy_state(), "yes");	/* the first migration added it */
+	EXPECT_EQ(pages_in_range(moved, ZC_MIGRATE), ZC_MIGRATE / ZC_PAGE);
+	EXPECT_EQ(lu_compare(moved, 0, ZC_MIGRATE, 0x3a), 0);
+	EXPECT_EQ(pages_in_range(mapped, ZC_MIGRATE), 0);
+	munmap((void *)map, ZC_MIGRATE);
+	close(dev);
+	kx_hold(&s, 1);
+}
+
+static void migrate_check(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_retrieve_session(dev, "zc-migrate"));
+
+	kx_expect_memfd(CHECK_OK(lu_retrieve_fd(s, 1)), ZC_MIGRATE, 0x3a);
+	kx_expect_memfd(CHECK_OK(lu_retrieve_fd(s, 2)), ZC_MIGRATE, 0x3b);
+	EXPECT_EQ(lu_finish(s), 0);
+	close(s);
+	close(dev);
+}
+
+KX_SCENARIO(kx_zc_migrate, "zc-migrate", { "stage1", migrate_stage1 },
+	    { "check", migrate_check });
+
 /* --- zc-status: what each kexec copied ----------------------------------- */
 
 static void status_check(void)
@@ -470,9 +544,13 @@ static void status_check(void)
 	EXPECT_STR(lu_param("handover_status") ?: "", "loaded\n");
 	EXPECT(pages > 0);
 	if (boot() == 2) {
-		/* everything was new: copied by the first kexec, taken over now */
-		EXPECT_EQ(lh("pages_inplace"), 0);
-		EXPECT_EQ(lh("restore_pages_given"), lh("pages_copied"));
+		/*
+		 * everything was new: copied by the first kexec, but zc-migrate
+		 * (moved into the range at PRESERVE_FD, listed in place); all of
+		 * it taken over now
+		 */
+		EXPECT_EQ(lh("pages_inplace"), ZC_MIGRATE / ZC_PAGE);
+		EXPECT_EQ(lh("restore_pages_given"), lh("pages_copied") + lh("pages_inplace"));
 	} else {
 		/* nothing copied inside this kexec, all of it taken over again */
 		EXPECT_EQ(lh("pages_copied"), 0);
