@@ -506,6 +506,26 @@ static void luo_ram_swap_in(struct folio *old, struct page *page)
 	folio_put(new);		/* the page cache holds the only reference */
 }
 
+/*
+ * Claims kept page @pfn for a give or a migration: its struct page, or
+ * -EINVAL (not in the range) or -EBUSY (claimed before, or no longer
+ * kept: its bit then stays set, so it is never touched again). The
+ * caller clears the bit if it ends up not using the page.
+ */
+static struct page *luo_ram_claim(unsigned long pfn)
+{
+	struct page *page;
+
+	if (!luo_ram_contains(pfn))
+		return ERR_PTR(-EINVAL);
+	if (test_and_set_bit(pfn - luo_ram.start_pfn, luo_ram.given))
+		return ERR_PTR(-EBUSY);
+	page = pfn_to_page(pfn);
+	if (WARN_ON_ONCE(!luo_ram_page_kept(page)))
+		return ERR_PTR(-EBUSY);
+	return page;
+}
+
 /**
  * luo_ram_give() - make a kept page a shmem file's page-cache page
  * @file:  shmem file (shmem_file_setup()), sized by the caller to cover
@@ -532,19 +552,12 @@ static void luo_ram_swap_in(struct folio *old, struct page *page)
  */
 int luo_ram_give(struct file *file, pgoff_t index, unsigned long pfn)
 {
+	struct page *page = luo_ram_claim(pfn);
 	struct folio *old;
-	struct page *page;
-	unsigned long bit;
 	int ret;
 
-	if (!luo_ram_contains(pfn))
-		return -EINVAL;
-	bit = pfn - luo_ram.start_pfn;
-	if (test_and_set_bit(bit, luo_ram.given))
-		return -EBUSY;
-	page = pfn_to_page(pfn);
-	if (WARN_ON_ONCE(!luo_ram_page_kept(page)))
-		return -EBUSY;	/* the bit stays set: never touch it again */
+	if (IS_ERR(page))
+		return PTR_ERR(page);
 
 	old = luo_shmem_write_folio(file, index);
 	if (IS_ERR(old)) {
@@ -565,7 +578,7 @@ int luo_ram_give(struct file *file, pgoff_t index, unsigned long pfn)
 	return 0;
 
 out_keep:
-	clear_bit(bit, luo_ram.given);
+	clear_bit(pfn - luo_ram.start_pfn, luo_ram.given);
 	return ret;
 }
 
@@ -592,21 +605,12 @@ out_keep:
  */
 int luo_ram_migrate(struct file *file, pgoff_t index, unsigned long pfn)
 {
+	struct page *page = luo_ram_claim(pfn);
 	struct folio *old;
-	struct page *page;
-	unsigned long bit;
 	int ret;
 
-	if (!luo_ram_contains(pfn))
-		return -EINVAL;
-	bit = pfn - luo_ram.start_pfn;
-	if (test_and_set_bit(bit, luo_ram.given))
-		return -EBUSY;
-	page = pfn_to_page(pfn);
-	if (!luo_ram_page_kept(page)) {
-		ret = -EBUSY;
-		goto out_keep;
-	}
+	if (IS_ERR(page))
+		return PTR_ERR(page);
 	/* NULL until 6.3, an ERR_PTR() since. */
 	old = __filemap_get_folio(file->f_mapping, index, FGP_LOCK, 0);
 	if (IS_ERR_OR_NULL(old)) {
@@ -628,7 +632,7 @@ int luo_ram_migrate(struct file *file, pgoff_t index, unsigned long pfn)
 	return 0;
 
 out_keep:
-	clear_bit(bit, luo_ram.given);
+	clear_bit(pfn - luo_ram.start_pfn, luo_ram.given);
 	return ret;
 }
 
