@@ -142,7 +142,7 @@ static struct {
 	u32 write_us, copy_us, copy_threads;
 	u64 pages_inplace, pages_copied;
 	s64 check_us, build_us;
-	u64 restore_given, restore_copied;
+	u64 restore_given, restore_copied, restore_live_mismatch;
 	s64 restore_us;
 } luo_last;
 
@@ -208,6 +208,8 @@ static int luo_param_get_last(char *buf, const struct kernel_param *kp)
 			   READ_ONCE(luo_last.restore_given),
 			   READ_ONCE(luo_last.restore_copied));
 	n += sysfs_emit_at(buf, n, "restore_us %lld\n", READ_ONCE(luo_last.restore_us));
+	n += sysfs_emit_at(buf, n, "restore_live_mismatch %llu\n",
+			   READ_ONCE(luo_last.restore_live_mismatch));
 	return n;
 }
 
@@ -408,6 +410,16 @@ void luo_store_count_restore(u64 given, u64 copied, s64 us)
 }
 
 /**
+ * luo_store_count_live_mismatch() - count an extent whose in-place checksum
+ * did not match because a writer ran on (LUO_EXTENT_LIVE), for last_handover
+ */
+void luo_store_count_live_mismatch(void)
+{
+	guard(spinlock)(&luo_pages_lock);
+	WRITE_ONCE(luo_last.restore_live_mismatch, luo_last.restore_live_mismatch + 1);
+}
+
+/**
  * luo_store_pages() - how many pages the loaded handover's range has
  *
  * Its writer's range, never more than this boot's: no page list may name
@@ -538,17 +550,45 @@ int luo_store_ram(void)
 		WRITE_ONCE(luo_ram_result, ret);
 		return ret;
 	}
-	/* Now RAM: map it through the direct map like any other. */
+	/*
+	 * Now RAM: map it through the direct map like any other. The first
+	 * mapping stays (the module never unloads from here on): addresses
+	 * computed from it live on (format 1 data of incoming files, a
+	 * precopy or restore running on another CPU).
+	 */
 	base = memremap(luo_addr, luo_size, MEMREMAP_WB);
-	if (base) {
-		void *old = luo_base;
-
+	if (base)
 		WRITE_ONCE(luo_base, base);
-		memunmap(old);
-	}
 	__module_get(THIS_MODULE);
 	WRITE_ONCE(luo_ram_result, 0);
 	return 0;
+}
+
+/*
+ * Whether @meta bytes of metadata find the consecutive free pages the
+ * commit writes them to (luo_store_commit_begin()). Counting free pages is
+ * not enough: pages taken by incoming files or by a precopy can leave the
+ * free ones scattered. Caller holds luo_lock or luo_pages_lock.
+ */
+static bool luo_meta_run_free(u64 meta)
+{
+	u64 n = DIV_ROUND_UP(meta, LUO_PAGE_SIZE) ?: 1;
+
+	return bitmap_find_next_zero_area(luo_taken, luo_npages, 1, n, 0) <
+	       luo_npages;
+}
+
+/**
+ * luo_store_committed() - whether this boot's handover has been written
+ *
+ * Caller holds luo_lock (the commit holds it from start to end).
+ *
+ * Return: true from the end of the commit on, for the rest of the boot.
+ */
+bool luo_store_committed(void)
+{
+	lockdep_assert_held(&luo_lock);
+	return luo_committed;
 }
 
 /**
@@ -573,6 +613,11 @@ int luo_store_reserve(u64 meta, u64 pages)
 	       luo_pages_reserved;
 	if (pages > have || need > have - pages)
 		return -ENOSPC;
+	if (meta) {
+		guard(spinlock)(&luo_pages_lock);
+		if (!luo_meta_run_free(luo_meta_reserved + meta))
+			return -ENOSPC;
+	}
 	WRITE_ONCE(luo_meta_reserved, luo_meta_reserved + meta);
 	WRITE_ONCE(luo_pages_reserved, luo_pages_reserved + pages);
 	return 0;
@@ -704,8 +749,16 @@ static void luo_copy_one(struct page **src, u64 page, u32 count, __le32 *sum)
 
 	luo_sum_init(&s);
 	for (i = 0; i < count; i++) {
-		void *from = kmap_local_page(src[i]);
+		void *from;
 
+		/* Found with a memory error since it was listed: never read. */
+		if (PageHWPoison(src[i])) {
+			memset(luo_store_page_addr(page + i), 0, LUO_PAGE_SIZE);
+			luo_sum_add(&s, luo_store_page_addr(page + i), LUO_PAGE_SIZE);
+			put_page(src[i]);
+			continue;
+		}
+		from = kmap_local_page(src[i]);
 		luo_sum_copy(&s, luo_store_page_addr(page + i), from,
 			     LUO_PAGE_SIZE);
 		kunmap_local(from);
@@ -749,6 +802,11 @@ s64 luo_store_take(u64 max, u64 *count)
 		top--;
 	*count = end - top;
 	luo_take(top, *count);
+	/* Never the pages the reserved metadata needs consecutive. */
+	if (!luo_meta_run_free(luo_meta_reserved)) {
+		luo_untake(top, *count);
+		return -ENOSPC;
+	}
 	luo_take_top = top;
 	WRITE_ONCE(luo_pages_reserved, luo_pages_reserved - *count);
 	return top;

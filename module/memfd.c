@@ -54,7 +54,11 @@
  * themselves when the range could be made RAM (ram.c; each checksummed
  * extent verified before its first page is given), or a copy of them
  * otherwise (each extent checksummed in the copy pass). A checksum that
- * does not match fails the retrieve with EIO, for good. A restore stopped
+ * does not match fails the retrieve with EIO, for good, except over pages
+ * left in place that a process could still write while the old kernel
+ * stopped (LUO_EXTENT_LIVE: counted in last_handover, bytes delivered).
+ * Where shmem answers a give with a large folio (a shmem THP setting), the
+ * pages of that folio are copied into it instead. A restore stopped
  * by a signal or a memory limit resumes at the next RETRIEVE_FD (taking
  * over: where it stopped; copying: from the start).
  *
@@ -93,6 +97,7 @@
 #include <linux/srcu.h>
 #include <linux/string.h>
 #include <linux/uio.h>
+#include <linux/workqueue.h>
 
 #include "data_sum.h"
 #include "internal.h"
@@ -126,6 +131,8 @@ static const struct file_operations *luo_shmem_fops;
 static const struct inode_operations *luo_shmem_iops;
 /* checkpatch wants ops tables const; a copy made to be patched cannot be. */
 static struct { struct file_operations f; struct inode_operations i; } *luo_frozen;
+/* Runs unpreserves that found the inode lock busy (luo_memfd_unpreserve()). */
+static struct workqueue_struct *luo_memfd_wq;
 
 /* The inode is preserved exactly while it has the frozen inode operations. */
 static bool luo_memfd_frozen(struct inode *inode)
@@ -232,6 +239,11 @@ static int luo_memfd_make_frozen_ops(struct file *file)
 	guard(mutex)(&lock);
 	if (luo_frozen)
 		return 0;
+	if (!luo_memfd_wq) {
+		luo_memfd_wq = alloc_workqueue("liveupdate_unpreserve", WQ_UNBOUND, 0);
+		if (!luo_memfd_wq)
+			return -ENOMEM;
+	}
 	frozen = kzalloc_obj(*frozen, GFP_KERNEL);
 	if (!frozen)
 		return -ENOMEM;
@@ -264,6 +276,9 @@ static int luo_memfd_make_frozen_ops(struct file *file)
  */
 void luo_memfd_exit(void)
 {
+	/* Each pending unpreserve holds a file, so the module: none is left. */
+	if (luo_memfd_wq)
+		destroy_workqueue(luo_memfd_wq);
 	if (!luo_frozen)
 		return;
 	synchronize_rcu_tasks();
@@ -298,6 +313,11 @@ static bool luo_memfd_can_preserve(struct file *file)
  * @verify:       @pre lists pinned pages of a file that can still lose them
  *                (a hole punched through an fd opened before PRESERVE_FD):
  *                the commit checks each is still the file's before using it.
+ * @punchable:    another file of the inode, opened for writing before
+ *                PRESERVE_FD, can punch pinned pages out: room is reserved
+ *                for every page.
+ * @unpreserve:   an unpreserve left to a worker (the inode lock was busy).
+ * @file:         the file, held by that worker.
  */
 struct luo_memfd_out {
 	struct file *reader;
@@ -308,6 +328,9 @@ struct luo_memfd_out {
 	struct luo_memfd_extent *pre;
 	u32 nr_pre;
 	bool verify;
+	bool punchable;
+	struct work_struct unpreserve;
+	struct file *file;
 };
 
 /**
@@ -315,7 +338,7 @@ struct luo_memfd_out {
  * @m:        the checked payload (pointers into @payload).
  * @payload:  a copy of the payload.
  * @v1:       format 1: its data in the range, else NULL.
- * @v1_size:  format 1: the data's size (== @m.size).
+ * @v1_off:   format 1: the data's offset in the range.
  * @file:     a restore under way, resumed at the next retrieve.
  * @next_ext: the first extent not yet restored.
  * @ext_done: pages of that extent already given (a resumed restore).
@@ -326,6 +349,7 @@ struct luo_memfd_in {
 	struct luo_memfd_payload m;
 	void *payload;
 	const void *v1;
+	u64 v1_off;
 	struct file *file;
 	u32 next_ext;
 	u32 ext_done;
@@ -356,26 +380,41 @@ static u32 luo_memfd_name(struct file *file, const char **name)
 	return min_t(u32, q->len, LUO_MEMFD_NAME_MAX);
 }
 
-/* Pins the file's pages that lie in the range; caller holds i_rwsem. */
+/*
+ * Pins the file's pages that lie in the range, and refuses a file with a
+ * page the kernel found a memory error in (-EIO, as upstream: reading it
+ * inside the kexec would be a machine check); caller holds i_rwsem.
+ */
 static int luo_memfd_pin(struct luo_memfd_out *o, struct address_space *mapping)
 {
+	bool ram = luo_ram_added();
 	struct folio_batch fbatch;
 	pgoff_t index = 0;
 	u64 rpage;
 	int ret = 0;
 
-	/* Until the range is RAM no page can lie in it: PRESERVE_FD stays O(1). */
-	if (!o->npages || !luo_ram_added())
+	/*
+	 * Until the range is RAM no page can lie in it, and without memory
+	 * error handling no page is marked poisoned: PRESERVE_FD stays O(1).
+	 */
+	if (!o->npages || (!ram && !IS_ENABLED(CONFIG_MEMORY_FAILURE)))
 		return 0;
 	folio_batch_init(&fbatch);
 	while (!ret && filemap_get_folios(mapping, &index, o->npages - 1,
 					  &fbatch)) {
 		unsigned int i, j;
 
-		for (i = 0; i < folio_batch_count(&fbatch); i++) {
+		for (i = 0; !ret && i < folio_batch_count(&fbatch); i++) {
 			struct folio *folio = fbatch.folios[i];
 
-			for (j = 0; j < folio_nr_pages(folio); j++) {
+			/* The second flag is page 1's: large folios only. */
+			if (folio_test_hwpoison(folio) ||
+			    (folio_test_large(folio) &&
+			     folio_test_has_hwpoisoned(folio))) {
+				ret = -EIO;
+				break;
+			}
+			for (j = 0; ram && j < folio_nr_pages(folio); j++) {
 				struct page *page = folio_page(folio, j);
 				u64 idx = folio->index + j;
 
@@ -457,7 +496,10 @@ static void luo_memfd_plan_inplace(struct luo_memfd_out *o)
 	o->verify = true;
 }
 
-/* Whether every page pinned at PRESERVE_FD is still the file's, in place. */
+/*
+ * Whether every page pinned at PRESERVE_FD is still the file's, in place,
+ * and readable (no memory error found in it since).
+ */
 static bool luo_memfd_still_pinned(struct luo_memfd_out *o,
 				   struct address_space *mapping)
 {
@@ -467,7 +509,7 @@ static bool luo_memfd_still_pinned(struct luo_memfd_out *o,
 		struct folio *folio = page_folio(o->pinned[i]);
 
 		if (READ_ONCE(folio->mapping) != mapping ||
-		    READ_ONCE(folio->index) != i)
+		    READ_ONCE(folio->index) != i || PageHWPoison(o->pinned[i]))
 			return false;
 	}
 	return true;
@@ -527,6 +569,9 @@ static int luo_memfd_preserve(struct luo_file *lf)
 	ret = luo_memfd_make_frozen_ops(file);
 	if (ret)
 		return ret;
+	/* Still frozen: an unpreserve waits for the inode lock (a worker). */
+	if (READ_ONCE(inode->i_op) == &luo_frozen->i)
+		return -EBUSY;
 	/* Only shmem's own tables can be redirected. */
 	if ((file->f_op != luo_shmem_fops && file->f_op != &luo_frozen->f) ||
 	    inode->i_op != luo_shmem_iops || inode->i_fop != luo_shmem_fops)
@@ -558,6 +603,16 @@ static int luo_memfd_preserve(struct luo_file *lf)
 	/* Under the lock truncate and write take: the size is now final. */
 	WRITE_ONCE(inode->i_op, &luo_frozen->i);
 	WRITE_ONCE(inode->i_fop, &luo_frozen->f);
+	/*
+	 * Files of the inode opened from now on get the frozen operations,
+	 * which refuse fallocate(). One opened for writing before (it takes
+	 * write access before it reads i_fop, so it is counted here) keeps
+	 * shmem's: it can punch pinned pages out and write new ones in their
+	 * place, which the kexec then copies.
+	 */
+	smp_mb();
+	o->punchable = atomic_read(&inode->i_writecount) >
+		       !!(file->f_mode & FMODE_WRITE);
 	inode_unlock(inode);
 
 	/* For good: the copy passes through once the inode is unpreserved. */
@@ -565,7 +620,11 @@ static int luo_memfd_preserve(struct luo_file *lf)
 		__module_get(THIS_MODULE);
 		WRITE_ONCE(file->f_op, &luo_frozen->f);
 	}
-	lf->pages = o->npages - o->nr_pinned;
+	/*
+	 * Pinned pages need no room, unless they can be punched: then room
+	 * for every page, or the copies would use room others reserved.
+	 */
+	lf->pages = o->punchable ? o->npages : o->npages - o->nr_pinned;
 	lf->meta = luo_memfd_meta(o->npages, luo_memfd_name(file, &name));
 	o->reader = no_free_ptr(reader);
 	lf->priv = no_free_ptr(o);
@@ -641,8 +700,9 @@ static void luo_memfd_migrate(struct luo_file *lf)
 	u64 idx, used = 0, got = 0;
 	s64 first = 0;
 
+	/* A punchable file keeps its room: moving pages would not save any. */
 	if (!READ_ONCE(luo_migrate) || !o->npages || o->nr_pinned == o->npages ||
-	    luo_store_ram())
+	    o->punchable || luo_store_ram())
 		return;
 	if (down_write_killable(&inode->i_rwsem))
 		return;
@@ -730,6 +790,11 @@ static void luo_memfd_prepare(struct luo_file *lf)
 
 				if (idx >= o->npages)
 					break;
+				/* Left to the commit, which skips it. */
+				if (PageHWPoison(page)) {
+					ret = -EIO;
+					break;
+				}
 				if (o->pinned && o->pinned[idx] == page &&
 				    luo_store_page_of(page, &rpage)) {
 					if (n) {
@@ -796,12 +861,9 @@ static void luo_memfd_prepare(struct luo_file *lf)
 	}
 }
 
-static void luo_memfd_unpreserve(struct luo_file *lf)
+/* Lets the inode go (its lock held, dropped here) and frees @o. */
+static void luo_memfd_release_out(struct inode *inode, struct luo_memfd_out *o)
 {
-	struct inode *inode = file_inode(lf->file);
-	struct luo_memfd_out *o = lf->priv;
-
-	inode_lock(inode);
 	WRITE_ONCE(inode->i_fop, luo_shmem_fops);
 	WRITE_ONCE(inode->i_op, luo_shmem_iops);
 	luo_memfd_unpin(o, inode->i_mapping);
@@ -809,8 +871,41 @@ static void luo_memfd_unpreserve(struct luo_file *lf)
 	luo_memfd_pre_free(o);
 	if (o->reader)
 		fput(o->reader);
+	if (o->file)
+		fput(o->file);
 	kfree(o);
+}
+
+static void luo_memfd_unpreserve_work(struct work_struct *work)
+{
+	struct luo_memfd_out *o = container_of(work, struct luo_memfd_out,
+					       unpreserve);
+	struct inode *inode = file_inode(o->file);
+
+	inode_lock(inode);
+	luo_memfd_release_out(inode, o);
+}
+
+/*
+ * Closing a session (or a PRESERVE_FD that failed late) must not wait for
+ * the inode lock: a writer stalled on user memory (userfaultfd, FUSE) can
+ * hold it for ever, and close() cannot be interrupted. When the lock is
+ * busy a worker lets the inode go once it is free; meanwhile the size
+ * stays frozen and PRESERVE_FD of the inode gives EBUSY.
+ */
+static void luo_memfd_unpreserve(struct luo_file *lf)
+{
+	struct inode *inode = file_inode(lf->file);
+	struct luo_memfd_out *o = lf->priv;
+
 	lf->priv = NULL;
+	if (inode_trylock(inode)) {
+		luo_memfd_release_out(inode, o);
+		return;
+	}
+	o->file = get_file(lf->file);
+	INIT_WORK(&o->unpreserve, luo_memfd_unpreserve_work);
+	queue_work(luo_memfd_wq, &o->unpreserve);
 }
 
 /* The checksum (data_sum.h) of @count range pages from @page. */
@@ -831,6 +926,21 @@ static u32 luo_memfd_sum(u64 page, u32 count)
 /* --- the commit: a file's pages as extents ----------------------------- */
 
 /*
+ * The flags of an extent left in place: none without checksum_inplace=1;
+ * else XXH64, and LUO_EXTENT_LIVE unless the file is write-sealed (only
+ * then can nothing write its pages while the machine stops: a mismatch
+ * found at restore is then damage, else most likely a late write).
+ */
+static u32 luo_memfd_inplace_flags(struct inode *inode)
+{
+	if (!READ_ONCE(luo_crc_inplace))
+		return 0;
+	if (SHMEM_I(inode)->seals & F_SEAL_WRITE)
+		return LUO_EXTENT_XXH64;
+	return LUO_EXTENT_XXH64 | LUO_EXTENT_LIVE;
+}
+
+/*
  * Builds the extent list in file-page order: runs of pages left in place,
  * and runs of up to LUO_COPY_RUN pages to copy.
  */
@@ -841,6 +951,7 @@ struct luo_extents {
 	u64 index;		/* its first file page */
 	u32 count;		/* its pages; 0: no open run */
 	u64 page;		/* in place: its first range page */
+	u32 inplace_flags;	/* of a checksummed extent left in place */
 	int err;
 	struct page *src[LUO_COPY_RUN];
 };
@@ -871,9 +982,9 @@ static void luo_extents_flush(struct luo_extents *x)
 			e->index = cpu_to_le64(x->index);
 			e->page = cpu_to_le32(x->page);
 			e->count = cpu_to_le32(x->count);
-			if (luo_crc_inplace) {
+			if (x->inplace_flags) {
 				e->crc = cpu_to_le32(luo_memfd_sum(x->page, x->count));
-				e->flags = cpu_to_le32(LUO_EXTENT_XXH64);
+				e->flags = cpu_to_le32(x->inplace_flags);
 			}
 			luo_store_count_inplace(x->count);
 		}
@@ -979,6 +1090,7 @@ static int luo_memfd_serialize(struct luo_file *lf, struct luo_writer *w)
 	ms->pos = cpu_to_le64(READ_ONCE(lf->file->f_pos));
 	ms->seals = cpu_to_le32(SHMEM_I(inode)->seals);
 	ms->name_len = cpu_to_le32(name_len);
+	x->inplace_flags = luo_memfd_inplace_flags(inode);
 
 	if (o->pre && (!o->verify ||
 		       luo_memfd_still_pinned(o, inode->i_mapping))) {
@@ -995,10 +1107,10 @@ static int luo_memfd_serialize(struct luo_file *lf, struct luo_writer *w)
 			u32 c = le32_to_cpu(e[i].count);
 
 			luo_store_count_inplace(c);
-			if (!luo_crc_inplace || le32_to_cpu(e[i].flags) & LUO_EXTENT_SUMMED)
+			if (!x->inplace_flags || le32_to_cpu(e[i].flags) & LUO_EXTENT_SUMMED)
 				continue;
 			e[i].crc = cpu_to_le32(luo_memfd_sum(le32_to_cpu(e[i].page), c));
-			e[i].flags = cpu_to_le32(LUO_EXTENT_XXH64);
+			e[i].flags = cpu_to_le32(x->inplace_flags);
 		}
 		ms->nr_extents = cpu_to_le32(o->nr_pre);
 		kfree(x);
@@ -1022,11 +1134,17 @@ static int luo_memfd_serialize(struct luo_file *lf, struct luo_writer *w)
 
 				if (idx >= o->npages)
 					break;
+				next = idx + 1;
+				/* Never read (a machine check): a hole, said. */
+				if (PageHWPoison(page)) {
+					pr_err("memfd page %llu has a memory error; handed over as zeros\n",
+					       idx);
+					continue;
+				}
 				/* In place only if pinned: it cannot move. */
 				in_place = o->pinned && o->pinned[idx] == page &&
 					   luo_store_page_of(page, &rpage);
 				luo_extents_add(x, idx, page, in_place, rpage);
-				next = idx + 1;
 			}
 		}
 		folio_batch_release(&fbatch);
@@ -1051,6 +1169,20 @@ static void luo_memfd_release_from(struct luo_memfd_in *in, u32 first)
 	for (i = first; i < in->m.nr_extents; i++)
 		luo_store_release(le32_to_cpu(in->m.ext[i].page),
 				  le32_to_cpu(in->m.ext[i].count));
+}
+
+/*
+ * Format 1: the range pages the file's data fills whole are free again once
+ * it is restored or dropped (its data shares its first and last page with
+ * its neighbours' data or the metadata, which stay taken for the boot).
+ */
+static void luo_memfd_release_v1(struct luo_memfd_in *in)
+{
+	u64 first = DIV_ROUND_UP(in->v1_off, LUO_PAGE_SIZE);
+	u64 end = (in->v1_off + in->m.size) / LUO_PAGE_SIZE;
+
+	if (end > first)
+		luo_store_release(first, end - first);
 }
 
 static int luo_memfd_load(struct luo_file *lf, const void *payload, u32 size)
@@ -1096,7 +1228,8 @@ static int luo_memfd_load_v1(struct luo_file *lf, const struct luo_ser_file *f)
 	in->m.size = le64_to_cpu(f->size);
 	in->m.pos = le64_to_cpu(f->pos);
 	in->m.seals = le32_to_cpu(f->seals);
-	in->v1 = luo_store_v1_addr(le64_to_cpu(f->data_off));
+	in->v1_off = le64_to_cpu(f->data_off);
+	in->v1 = luo_store_v1_addr(in->v1_off);
 	lf->size = in->m.size;
 	lf->priv = in;
 	return 0;
@@ -1165,9 +1298,24 @@ static bool luo_memfd_extent_ok(const struct luo_memfd_extent *e)
 }
 
 /*
+ * What a checksum mismatch of extent @e means: damage (-EIO: the caller
+ * drops the file), or, for a LUO_EXTENT_LIVE extent, a write that landed
+ * after the checksum while the old kernel stopped: counted, logged, and
+ * the bytes delivered (0).
+ */
+static int luo_memfd_mismatch(const struct luo_memfd_extent *e)
+{
+	if (!(le32_to_cpu(e->flags) & LUO_EXTENT_LIVE))
+		return -EIO;
+	luo_store_count_live_mismatch();
+	pr_info_ratelimited("memfd pages %llu+%u changed after their checksum while the previous kernel stopped (a writer ran until the kexec); delivered as they are\n",
+			    le64_to_cpu(e->index), le32_to_cpu(e->count));
+	return 0;
+}
+
+/*
  * Restores one extent by copying its pages into the file's page cache, the
- * checksum computed in the same pass (-EIO if it does not match: the caller
- * drops the file). The bytes of the last page past the file's size are
+ * checksum computed in the same pass (a mismatch: luo_memfd_mismatch()). The bytes of the last page past the file's size are
  * zeroed, as shmem keeps them. -EINTR if the caller was killed meanwhile.
  */
 static int luo_memfd_copy_extent(struct luo_memfd_in *in, struct file *file,
@@ -1201,25 +1349,36 @@ static int luo_memfd_copy_extent(struct luo_memfd_in *in, struct file *file,
 		if (!((i + 1) % 256))
 			cond_resched();
 	}
-	if (flags & LUO_EXTENT_XXH64)
-		return luo_sum_final(&sum) == le32_to_cpu(e->crc) ? 0 : -EIO;
-	return luo_memfd_extent_ok(e) ? 0 : -EIO;
+	if (flags & LUO_EXTENT_XXH64 ? luo_sum_final(&sum) == le32_to_cpu(e->crc) :
+	    luo_memfd_extent_ok(e))
+		return 0;
+	return luo_memfd_mismatch(e);
 }
 
-/* Takes an extent's pages over as the file's page cache: no copy. */
+/*
+ * Takes an extent's pages over as the file's page cache: no copy, but where
+ * shmem put a large folio (a shmem THP setting), whose pages are copied
+ * into it and released. @done counts the extent's pages handled so far
+ * (given or copied), @copied those copied.
+ */
 static int luo_memfd_give_extent(struct file *file,
-				 const struct luo_memfd_extent *e, u32 *given)
+				 const struct luo_memfd_extent *e, u32 *done,
+				 u64 *copied)
 {
 	u64 index = le64_to_cpu(e->index);
 	u64 page = le32_to_cpu(e->page);
 	u32 i;
 	int ret;
 
-	for (i = *given; i < le32_to_cpu(e->count); i++) {
+	for (i = *done; i < le32_to_cpu(e->count); i++) {
 		ret = luo_ram_give(file, index + i, luo_store_page_pfn(page + i));
-		if (ret)
+		if (ret < 0)
 			return ret;
-		(*given)++;
+		if (ret == LUO_RAM_COPIED) {
+			luo_store_release(page + i, 1);
+			(*copied)++;
+		}
+		(*done)++;
 		if (fatal_signal_pending(current))
 			return -EINTR;
 	}
@@ -1256,10 +1415,13 @@ static int luo_memfd_restore(struct luo_memfd_in *in, u64 *given, u64 *copied)
 
 		if (in->given) {
 			/* Checked before any page of it is the file's. */
-			if (!n && !luo_memfd_extent_ok(e))
+			if (!n && !luo_memfd_extent_ok(e) && luo_memfd_mismatch(e))
 				return -EIO;
-			ret = luo_memfd_give_extent(in->file, e, &n);
-			*given += n - in->ext_done;
+			u64 c = 0;
+
+			ret = luo_memfd_give_extent(in->file, e, &n, &c);
+			*given += n - in->ext_done - c;
+			*copied += c;
 			in->ext_done = n;
 		} else {
 			/* One pass: copied and checked. */
@@ -1317,7 +1479,9 @@ static struct file *luo_memfd_retrieve(struct luo_file *lf)
 		}
 		return ERR_PTR(ret);
 	}
-	if (!in->given && !in->v1)
+	if (in->v1)
+		luo_memfd_release_v1(in);
+	else if (!in->given)
 		luo_memfd_release_from(in, 0);
 	in->done = true;
 	in->file = NULL;
@@ -1333,6 +1497,8 @@ static void luo_memfd_drop(struct luo_file *lf)
 
 	if (!in)
 		return;
+	if (!in->done && in->v1)
+		luo_memfd_release_v1(in);
 	if (!in->done && !in->v1) {
 		u32 first = in->given ? in->next_ext : 0;
 

@@ -42,7 +42,8 @@ bool luo_memfd_v1_valid(const struct luo_ser_file *f)
  * Checks seals, size and position as memfd_create() allows them, the
  * name's length, and that the extents are ordered by file page, do not
  * overlap, lie inside the file's size and inside the range (never its
- * first page, the header's), and name at most one checksum.
+ * first page, the header's), and name at most one checksum (and
+ * LUO_EXTENT_LIVE only with one).
  *
  * Return: 0, or -EINVAL.
  */
@@ -88,8 +89,7 @@ int luo_memfd_parse(const void *payload, u32 size, u64 range_pages,
 			return -EINVAL;
 		if (!page || page > range_pages || count > range_pages - page)
 			return -EINVAL;
-		if (le32_to_cpu(e->flags) & ~LUO_EXTENT_SUMMED ||
-		    (le32_to_cpu(e->flags) & LUO_EXTENT_SUMMED) == LUO_EXTENT_SUMMED)
+		if (!luo_extent_flags_valid(le32_to_cpu(e->flags)))
 			return -EINVAL;
 		next = index + count;
 	}

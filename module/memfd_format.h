@@ -13,6 +13,9 @@
 #define _LIVEUPDATE_MEMFD_FORMAT_H
 
 #include <linux/types.h>
+#ifndef __KERNEL__
+#include <stdbool.h>
+#endif
 
 /* Longest name: "memfd:" and memfd_create()'s 249 bytes. */
 #define LUO_MEMFD_NAME_MAX	255
@@ -41,6 +44,24 @@ struct luo_memfd_ser {
 #define LUO_EXTENT_XXH64	0x2
 /* The extent carries a checksum: one of the two (written: XXH64 only). */
 #define LUO_EXTENT_SUMMED	(LUO_EXTENT_CRC | LUO_EXTENT_XXH64)
+/*
+ * With a checksum: it was taken over pages left in place that processes
+ * could still write until the machine stopped (checksum_inplace=1, a file
+ * not write-sealed). A mismatch then means a write landed after it, not
+ * damage: the bytes are delivered and the mismatch counted
+ * (last_handover's restore_live_mismatch). Without this flag a mismatch
+ * refuses the file (EIO).
+ */
+#define LUO_EXTENT_LIVE		0x4
+
+/* Whether an extent's @flags are ones this format knows, in a valid mix. */
+static inline bool luo_extent_flags_valid(__u32 flags)
+{
+	__u32 sum = flags & LUO_EXTENT_SUMMED;
+
+	return !(flags & ~(LUO_EXTENT_SUMMED | LUO_EXTENT_LIVE)) &&
+	       sum != LUO_EXTENT_SUMMED && (sum || !(flags & LUO_EXTENT_LIVE));
+}
 
 /**
  * struct luo_memfd_extent - file pages that lie in consecutive range pages
@@ -49,7 +70,7 @@ struct luo_memfd_ser {
  * @count: number of pages, at least 1.
  * @crc:   the checksum of the @count pages' bytes that @flags names.
  * @flags: LUO_EXTENT_XXH64, LUO_EXTENT_CRC (written before XXH64 was) or
- *         zero (no checksum).
+ *         zero (no checksum); with a checksum, LUO_EXTENT_LIVE may be set.
  */
 struct luo_memfd_extent {
 	__le64 index;

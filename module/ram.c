@@ -526,6 +526,26 @@ static struct page *luo_ram_claim(unsigned long pfn)
 	return page;
 }
 
+/*
+ * Copies kept page @page into large folio @folio (locked, in the page cache)
+ * at file page @index. A folio shmem has just allocated for a write is not
+ * uptodate: it is zeroed whole first, so the pages no handed-over page fills
+ * (holes) read as zeros, then marked uptodate. Dirty, as a write leaves it.
+ */
+static void luo_ram_copy_into_large(struct folio *folio, pgoff_t index,
+				    struct page *page)
+{
+	long i;
+
+	if (!folio_test_uptodate(folio)) {
+		for (i = 0; i < folio_nr_pages(folio); i++)
+			clear_highpage(folio_page(folio, i));
+		folio_mark_uptodate(folio);
+	}
+	copy_highpage(folio_page(folio, index - folio->index), page);
+	folio_mark_dirty(folio);
+}
+
 /**
  * luo_ram_give() - make a kept page a shmem file's page-cache page
  * @file:  shmem file (shmem_file_setup()), sized by the caller to cover
@@ -541,11 +561,17 @@ static struct page *luo_ram_claim(unsigned long pfn)
  * placeholder page that is freed again. When shmem later frees the page it
  * goes to the buddy allocator for good.
  *
+ * Where shmem answers with a large folio (any shmem_enabled setting but
+ * "never" can: a module cannot split one or ask for order 0), the page
+ * cannot replace a part of it: its bytes are copied into the folio's page
+ * at @index instead (the rest of a new folio zeroed first, as a write
+ * would leave it), and @pfn stays kept for the caller to release.
+ *
  * Context: process context, may sleep. Gives of different pfns may run
  * concurrently; the caller serialises access to @file.
- * Return: 0; -EINVAL if @pfn is not in the range; -EBUSY if it was given
- * already or is not kept; -EEXIST if @file has a page at @index;
- * -EOPNOTSUPP if shmem put a huge folio there (shmem_enabled=force);
+ * Return: 0 (taken over); %LUO_RAM_COPIED (copied into a large folio,
+ * @pfn still kept); -EINVAL if @pfn is not in the range; -EBUSY if it was
+ * given already or is not kept; -EEXIST if @file has a page at @index;
  * -ENOMEM (or -ENOSPC) if shmem could not allocate or account the page
  * (memory cgroup limit, tmpfs size): the page then stays kept and can be
  * given again later.
@@ -564,9 +590,15 @@ int luo_ram_give(struct file *file, pgoff_t index, unsigned long pfn)
 		ret = PTR_ERR(old);
 		goto out_keep;
 	}
-	if (folio_test_large(old) || folio_test_uptodate(old) ||
-	    folio_mapped(old)) {
-		ret = folio_test_large(old) ? -EOPNOTSUPP : -EEXIST;
+	if (folio_test_large(old)) {
+		luo_ram_copy_into_large(old, index, page);
+		folio_unlock(old);
+		folio_put(old);
+		ret = LUO_RAM_COPIED;
+		goto out_keep;
+	}
+	if (folio_test_uptodate(old) || folio_mapped(old)) {
+		ret = -EEXIST;
 		folio_unlock(old);
 		folio_put(old);
 		goto out_keep;
@@ -595,8 +627,9 @@ out_keep:
  * uptodate, not under writeback, mapped by no process (a write through a
  * mapping could land on the old page after the copy; the page lock keeps
  * new mappings out while it is held) and not pinned for DMA (io_uring's
- * fixed buffers stay pinned after munmap()). Readers holding the old page
- * (a read() in progress, a pipe after splice()) keep the bytes it had.
+ * fixed buffers stay pinned after munmap()) and has no memory error
+ * (reading it could be a machine check). Readers holding the old page (a
+ * read() in progress, a pipe after splice()) keep the bytes it had.
  *
  * Context: process context, may sleep.
  * Return: 0; -ENOENT if @file has no page at @index; -EAGAIN if the page
@@ -619,7 +652,7 @@ int luo_ram_migrate(struct file *file, pgoff_t index, unsigned long pfn)
 	}
 	if (folio_test_large(old) || !folio_test_uptodate(old) ||
 	    folio_test_writeback(old) || folio_mapped(old) ||
-	    folio_maybe_dma_pinned(old)) {
+	    folio_maybe_dma_pinned(old) || folio_test_hwpoison(old)) {
 		folio_unlock(old);
 		folio_put(old);
 		ret = -EAGAIN;

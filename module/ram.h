@@ -13,6 +13,9 @@
 int luo_ram_probe(u64 addr, u64 size);
 int luo_ram_add(u64 addr, u64 size);
 bool luo_ram_added(void);
+/* luo_ram_give() copied the page into a large folio; the page stays kept. */
+#define LUO_RAM_COPIED	1
+
 int luo_ram_give(struct file *file, pgoff_t index, unsigned long pfn);
 int luo_ram_migrate(struct file *file, pgoff_t index, unsigned long pfn);
 bool luo_ram_contains(unsigned long pfn);

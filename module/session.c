@@ -170,6 +170,14 @@ static int luo_session_release(struct inode *inode, struct file *file)
 	 * free), then its files one by one, without holding luo_lock for all.
 	 */
 	scoped_guard(mutex, &luo_lock) {
+		/*
+		 * Too late once the handover is written (processes run on
+		 * until the machine stops): it lists the files' pages where
+		 * they are, so the files, their pins and copies stay as they
+		 * are, and so does the session, until the kexec.
+		 */
+		if (luo_store_committed())
+			return 0;
 		luo_session_unlink(s);
 		luo_store_unreserve(luo_session_cost(), 0);
 	}
@@ -237,8 +245,8 @@ static int luo_session_get_name(struct luo_session *s, struct luo_ucmd *ucmd)
 
 	if (arg->reserved)
 		return -EINVAL;
-	/* As upstream: bytes after the NUL are the caller's own. */
-	strscpy(arg->name, s->name, sizeof(arg->name));
+	/* As upstream 7.2 (measured): the name, then zeros to the end. */
+	strscpy_pad(arg->name, s->name, sizeof(arg->name));
 	return luo_ucmd_respond(ucmd, sizeof(*arg));
 }
 

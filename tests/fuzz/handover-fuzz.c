@@ -283,8 +283,7 @@ static void walk_v2(const u8 *range, u64 size, const struct luo_image *img)
 			assert(count >= 1);
 			assert(index >= next && index <= fpages && count <= fpages - index);
 			assert(page >= 1 && page <= pages && count <= pages - page);
-			assert(!(le32_to_cpu(e->flags) & ~LUO_EXTENT_SUMMED));
-			assert((le32_to_cpu(e->flags) & LUO_EXTENT_SUMMED) != LUO_EXTENT_SUMMED);
+			assert(luo_extent_flags_valid(le32_to_cpu(e->flags)));
 			next = index + count;
 			/* the claims, as the module's store makes them */
 			for (p = page; p < page + count; p++) {

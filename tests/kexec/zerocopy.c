@@ -27,6 +27,13 @@
  *                 page frames read back through /proc/self/pagemap), and
  *                 leaves one mapped by the process where it is; the first
  *                 kexec lists the moved one in place and copies the other
+ *   zc-room       boot 2: pinned pages punched out and written anew through
+ *                 an fd opened before PRESERVE_FD, while another file fills
+ *                 the range: the kexec copies both, nothing lost (boot 3)
+ *   zc-thp        retrieved (boot 2) under each shmem THP setting (always,
+ *                 within_size, advise, force): same bytes and holes, no
+ *                 error; where shmem answers with a huge folio its pages
+ *                 are copied into it (counted as copied), never refused
  *   zc-fallback   (a VM whose range cannot be RAM) restored by copying, and
  *                 the module said why
  *   zc-sealed     (the same VM) a memfd write-sealed at PRESERVE_FD is copied
@@ -534,6 +541,200 @@ static void migrate_check(void)
 KX_SCENARIO(kx_zc_migrate, "zc-migrate", { "stage1", migrate_stage1 },
 	    { "check", migrate_check });
 
+/* --- zc-thp: retrieved under every shmem THP setting ---------------------- */
+
+#define THP_SIZE	(6 * LU_MiB + ZC_PAGE)	/* three huge folios and a page */
+#define THP_HOLE	(2 * LU_MiB + 64 * LU_KiB)	/* a hole inside the second */
+#define THP_HOLE_LEN	(128 * LU_KiB)
+#define THP_KNOB	"/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+
+static const char *const thp_modes[] = { "always", "within_size", "advise", "force" };
+
+static void thp_stage1(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_create_session(dev, "zc-thp"));
+
+	for (size_t i = 0; i < LU_ARRAY_SIZE(thp_modes); i++) {
+		int m = CHECK_OK(lu_memfd(thp_modes[i], 0, THP_SIZE, 0x40 + i));
+
+		CHECK_EQ(lu_fallocate(m, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				      THP_HOLE, THP_HOLE_LEN), 0);
+		CHECK_EQ(lu_preserve_fd(s, m, i + 1), 0);
+		close(m);
+	}
+	close(dev);
+	kx_hold(&s, 1);
+}
+
+/* The bracketed word of shmem_enabled ("always [never] ..."), or "". */
+static const char *thp_mode(void)
+{
+	static char buf[32];
+	const char *t = read_text(THP_KNOB), *a = t ? strchr(t, '[') : NULL;
+
+	if (!a)
+		return "";
+	snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(a + 1, "]"), a + 1);
+	return buf;
+}
+
+static long long meminfo_kib(const char *key)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	long long v = -1;
+	size_t n = strlen(key);
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ':')
+			v = strtoll(line + n + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+static void thp_check(void)
+{
+	uint64_t data = (THP_SIZE - THP_HOLE_LEN) / ZC_PAGE;
+	char saved[32];
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_retrieve_session(dev, "zc-thp"));
+
+	snprintf(saved, sizeof(saved), "%s", thp_mode());
+	CHECK(*saved);
+	for (size_t i = 0; i < LU_ARRAY_SIZE(thp_modes); i++) {
+		long long given = lh("restore_pages_given"), copied = lh("restore_pages_copied");
+		long long huge = meminfo_kib("ShmemHugePages");
+		int m;
+
+		CHECK_EQ(lu_write_text(THP_KNOB, thp_modes[i]), 0);
+		m = lu_retrieve_fd(s, i + 1);
+		EXPECT_EQ(lu_write_text(THP_KNOB, saved), 0);
+		if (m < 0)
+			lu_diag("zc-thp: %s: RETRIEVE_FD %s", thp_modes[i], lu_errname(-m));
+		CHECK(m >= 0);
+		given = lh("restore_pages_given") - given;
+		copied = lh("restore_pages_copied") - copied;
+		huge = meminfo_kib("ShmemHugePages") - huge;
+		lu_diag("zc-thp: %s: %lld pages given, %lld copied, ShmemHugePages +%lld kB",
+			thp_modes[i], given, copied, huge);
+		EXPECT_EQ(lu_fsize(m), THP_SIZE);
+		EXPECT_EQ(lu_compare(m, 0, THP_HOLE, 0x40 + i), 0);
+		EXPECT_EQ(lu_compare(m, THP_HOLE, THP_HOLE_LEN, LU_ZEROS), 0);
+		EXPECT_EQ(lu_compare(m, THP_HOLE + THP_HOLE_LEN,
+				     THP_SIZE - THP_HOLE - THP_HOLE_LEN, 0x40 + i), 0);
+		/* every data page either taken over or copied, exactly once */
+		EXPECT_EQ(given + copied, (long long)data);
+		/* "force" and "always" (no vma: "advise" never) make huge folios */
+		if (!strcmp(thp_modes[i], "force") || !strcmp(thp_modes[i], "always")) {
+			EXPECT(copied > 0);
+			EXPECT(huge >= 2048);
+		}
+		close(m);
+	}
+	EXPECT_STR(thp_mode(), saved);
+	EXPECT_EQ(lu_finish(s), 0);
+	close(s);
+	close(dev);
+}
+
+KX_SCENARIO(kx_zc_thp, "zc-thp", { "stage1", thp_stage1 }, { "check", thp_check });
+
+/* --- zc-room: pinned pages punched out after PRESERVE_FD ----------------- */
+
+#define ZC_ROOM		(8ULL * LU_MiB)
+#define ROOM_COPIED	"/tmp/zc-room-copied"
+
+static void room_stage1(void)
+{
+	zc_preserve_hold("zc-room", CHECK_OK(lu_memfd("zc-room", 0, ZC_ROOM, 0x5a)), 9);
+}
+
+/* Whether a new session would take a sparse memfd of @pages pages. */
+static int room_fits(int dev, uint64_t pages)
+{
+	int s = CHECK_OK(lu_create_session(dev, "zc-room-probe"));
+	int m = CHECK_OK(lu_memfd_sparse("zc-room-probe", 0, pages * ZC_PAGE));
+	int ret = lu_preserve_fd(s, m, 1);
+
+	close(m);
+	close(s);
+	CHECK(!ret || ret == -ENOSPC);
+	return !ret;
+}
+
+/*
+ * Boot 2: zc-room's pages were taken over, so they are pinned in the range
+ * and need no copy; another file fills what room is left; then, through an
+ * fd opened before PRESERVE_FD, every pinned page is punched out and
+ * written anew. The kexec must copy those 2048 new pages, and the filler's,
+ * without running out: zc-room's PRESERVE_FD reserved room for them (old:
+ * it reserved none, and one of the two arrived as zeros).
+ */
+static void room_stage2(void)
+{
+	int s, m = zc_retrieve("zc-room", 9, &s), early, dev, sess[2], fill;
+	uint64_t lo = 0, hi;
+
+	EXPECT_EQ(lu_compare(m, 0, ZC_ROOM, 0x5a), 0);
+	close(s);
+	early = CHECK_OK(open(lu_fmt("/proc/self/fd/%d", m), O_RDWR));
+	dev = CHECK_OK(lu_open_dev());
+	sess[0] = CHECK_OK(lu_create_session(dev, "zc-room"));
+	CHECK_EQ(lu_preserve_fd(sess[0], m, 9), 0);
+	sess[1] = CHECK_OK(lu_create_session(dev, "zc-room-fill"));
+	hi = param_field("space", "free") / ZC_PAGE + 1;
+	while (lo + 1 < hi) {		/* lo fits, hi does not */
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (room_fits(dev, mid))
+			lo = mid;
+		else
+			hi = mid;
+	}
+	fill = CHECK_OK(lu_memfd_sparse("zc-room-fill", 0, lo * ZC_PAGE));
+	CHECK_EQ(lu_preserve_fd(sess[1], fill, 1), 0);
+	CHECK_EQ(lu_fill(fill, 0, lo * ZC_PAGE, 0x5c), 0);
+	lu_diag("zc-room: a filler of %llu pages; space left %lld bytes",
+		(unsigned long long)lo, param_field("space", "free"));
+	EXPECT(param_field("space", "free") < (long long)(2 * ZC_PAGE));
+	EXPECT_EQ(lu_fallocate(early, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, ZC_ROOM), 0);
+	EXPECT_EQ(lu_fill(early, 0, ZC_ROOM, 0x5b), 0);
+	close(early);
+	close(fill);
+	close(m);
+	close(dev);
+	kx_hold(sess, 2);
+}
+
+static void room_check(void)
+{
+	int s, m = zc_retrieve("zc-room", 9, &s), s2, fill;
+	long long size;
+
+	EXPECT_EQ(lu_fsize(m), ZC_ROOM);
+	EXPECT_EQ(lu_compare(m, 0, ZC_ROOM, 0x5b), 0);
+	fill = zc_retrieve("zc-room-fill", 1, &s2);
+	size = lu_fsize(fill);
+	EXPECT(size > 0);
+	EXPECT_EQ(lu_compare(fill, 0, size, 0x5c), 0);
+	/* for zc-status: what that kexec had to copy */
+	FILE *f = fopen(ROOM_COPIED, "w");
+
+	CHECK(f);
+	fprintf(f, "%lld\n", (long long)(ZC_ROOM / ZC_PAGE) + size / (long long)ZC_PAGE);
+	CHECK_EQ(fclose(f), 0);
+	close(fill);
+	close(m);
+	close(s2);
+	close(s);
+}
+
+KX_SCENARIO(kx_zc_room, "zc-room", { "stage1", room_stage1 }, { "stage2", room_stage2 },
+	    { "check", room_check });
+
 /* --- zc-status: what each kexec copied ----------------------------------- */
 
 static void status_check(void)
@@ -550,13 +751,24 @@ static void status_check(void)
 		 * it taken over now
 		 */
 		EXPECT_EQ(lh("pages_inplace"), ZC_MIGRATE / ZC_PAGE);
-		EXPECT_EQ(lh("restore_pages_given"), lh("pages_copied") + lh("pages_inplace"));
+		/* but zc-thp's pages that shmem put in huge folios: copied */
+		EXPECT_EQ(lh("restore_pages_given") + lh("restore_pages_copied"),
+			  lh("pages_copied") + lh("pages_inplace"));
+		EXPECT(lh("restore_pages_copied") <= (long long)(4 * THP_SIZE / ZC_PAGE));
 	} else {
-		/* nothing copied inside this kexec, all of it taken over again */
-		EXPECT_EQ(lh("pages_copied"), 0);
-		EXPECT_EQ(lh("restore_pages_given"), lh("pages_inplace"));
+		/*
+		 * nothing copied inside this kexec but zc-room's pages (boot 3:
+		 * what its check found), all of it taken over again
+		 */
+		const char *room = read_text(ROOM_COPIED);
+
+		EXPECT_EQ(lh("pages_copied"), boot() == 3 && room ? atoll(room) : 0);
+		EXPECT_EQ(lh("restore_pages_given"), lh("pages_inplace") + lh("pages_copied"));
+		EXPECT_EQ(lh("restore_pages_copied"), 0);
 	}
-	EXPECT_EQ(lh("restore_pages_copied"), 0);
+	/* boots 2 and 3 checksummed in place: only zc-writer's pages change late */
+	lu_diag("restore_live_mismatch %lld", lh("restore_live_mismatch"));
+	EXPECT(lh("restore_live_mismatch") >= 0);
 	EXPECT_STR(zerocopy_state(), "yes");
 }
 

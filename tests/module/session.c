@@ -381,14 +381,14 @@ static void get_name(void)
 	EXPECT_EQ(a.name[0], 0);
 	a.reserved = 1;
 	EXPECT_EQ(lu_ioctl(s, LIVEUPDATE_SESSION_GET_NAME, &a), -EINVAL);
-	/* the name and its NUL are written; bytes after it are the caller's, as upstream */
+	/* the name, then zeros over the caller's bytes to the end, as upstream 7.2 */
 	memset(&a, 0, sizeof(a));
 	a.size = sizeof(a);
 	memset(a.name, 'q', sizeof(a.name) - 1);
 	CHECK_EQ(lu_ioctl(s, LIVEUPDATE_SESSION_GET_NAME, &a), 0);
 	EXPECT_STR((char *)a.name, "lu-s-name");
-	EXPECT_EQ(a.name[10], 'q');
-	EXPECT_EQ(a.name[62], 'q');
+	for (size_t i = strlen("lu-s-name"); i < sizeof(a.name); i++)
+		EXPECT_EQ(a.name[i], 0);
 	/* after the device was closed too */
 	close(dev);
 	memset(&a, 0, sizeof(a));

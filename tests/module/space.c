@@ -215,6 +215,70 @@ static void session_capacity(void)
 	lu_diag("%llu sessions in %.2f s", (unsigned long long)fit, lu_now() - t0);
 }
 
+/* The "taken" bytes of the space parameter, or -1. */
+static long long taken(void)
+{
+	const char *t = lu_param("space"), *p = t ? strstr(t, "taken ") : NULL;
+
+	return p ? strtoll(p + 6, NULL, 10) : -1;
+}
+
+/* Preserves a new write-sealed memfd of @pages pages: copied at once. */
+static void preserve_sealed(int s, const char *name, uint64_t pages)
+{
+	int m = CHECK_OK(lu_memfd(name, MFD_ALLOW_SEALING, pages * PG, pages));
+
+	CHECK_EQ(lu_add_seals(m, F_SEAL_WRITE), 0);
+	CHECK_EQ(lu_preserve_fd(s, m, 1), 0);
+	close(m);
+}
+
+/*
+ * The kexec writes the metadata to consecutive free pages, so PRESERVE_FD
+ * must refuse metadata that no run of free pages holds, even with enough
+ * free pages in all. Write-sealed memfds are copied at PRESERVE_FD into the
+ * highest free pages: a (120 pages) into 136..255, b (8) into 128..135, c
+ * (124) into 4..127. Closing b's session frees 128..135: 11 pages are free
+ * (1..3 and 128..135), the longest run is 8. Empty memfds (80 bytes of
+ * metadata each, no data) then fit until the metadata needs a ninth page.
+ */
+static void metadata_needs_a_run(void)
+{
+	uint64_t meta = 3 * SES + file_meta(120 * PG, "a") + file_meta(124 * PG, "c");
+	uint64_t want = (8 * PG - meta) / file_meta(0, "e"), k;
+	int dev = CHECK_OK(lu_open_dev());
+	int sa = CHECK_OK(lu_create_session(dev, "lu-sp-ra"));
+	int sb = CHECK_OK(lu_create_session(dev, "lu-sp-rb"));
+	int sc = CHECK_OK(lu_create_session(dev, "lu-sp-rc"));
+	int sd, ret = 0;
+
+	preserve_sealed(sa, "a", 120);
+	preserve_sealed(sb, "b", 8);
+	preserve_sealed(sc, "c", 124);
+	EXPECT_EQ(taken(), (long long)((1 + 120 + 8 + 124) * PG));
+	close(sb);
+	EXPECT_EQ(taken(), (long long)((1 + 120 + 124) * PG));
+	sd = CHECK_OK(lu_create_session(dev, "lu-sp-rd"));
+	for (k = 0; k < NPAGES * PG / file_meta(0, "e"); k++) {
+		int e = CHECK_OK(lu_memfd("e", 0, 0, 1));
+
+		ret = lu_preserve_fd(sd, e, k + 1);
+		close(e);
+		if (ret)
+			break;
+	}
+	lu_diag("%llu empty memfds fit next to 2 precopied ones (counting free pages alone: %llu)",
+		(unsigned long long)k,
+		(unsigned long long)((11 * PG - meta) / file_meta(0, "e")));
+	EXPECT_EQ(ret, -ENOSPC);
+	EXPECT_EQ(k, want);
+	close(sd);
+	close(sc);
+	close(sa);
+	EXPECT_EQ(taken(), (long long)PG);
+	close(dev);
+}
+
 static void reload_default(void)
 {
 	reload("");
@@ -226,6 +290,7 @@ static const struct lu_test tests[] = {
 	LU_TEST(metadata_slack),
 	LU_TEST(enospc_changes_nothing),
 	LU_TEST(session_capacity),
+	LU_TEST(metadata_needs_a_run),
 	LU_TEST(reload_default),
 };
 

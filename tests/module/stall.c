@@ -130,10 +130,72 @@ static void preserve_fd_inode_stalled(void)
 	close(dev);
 }
 
+struct closer {
+	int s;
+	volatile int done;
+};
+
+static void *close_thread(void *p)
+{
+	struct closer *c = p;
+
+	close(c->s);
+	c->done = 1;
+	return NULL;
+}
+
+/*
+ * Closing the session of a preserved memfd while a write into it stalls
+ * holding its inode lock: close() returns at once (old: it waited in D
+ * state for the lock until the write went through). The memfd is let go
+ * once the write is through, meanwhile PRESERVE_FD of it gives EBUSY; then
+ * it is shmem's again: truncatable, preservable.
+ */
+static void close_session_inode_stalled(void)
+{
+	struct closer c = { 0 };
+	struct lu_stall st;
+	pthread_t t;
+	double end;
+	int dev = CHECK_OK(lu_open_dev()), m, s2, r;
+
+	c.s = CHECK_OK(lu_create_session(dev, "stall-close"));
+	m = CHECK_OK(lu_memfd("stall-close", 0, 4096, 6));
+	CHECK_EQ(lu_preserve_fd(c.s, m, 1), 0);
+	r = lu_stall_missing_start(&st, m, write_missing_page, 10);
+	if (r == -EOPNOTSUPP) {
+		lu_stall_end(&st);
+		SKIP("userfaultfd is not available");
+	}
+	CHECK_EQ(r, 0);
+	CHECK_EQ(pthread_create(&t, NULL, close_thread, &c), 0);
+	end = lu_now() + 5;
+	while (!c.done && lu_now() < end)
+		usleep(10000);
+	EXPECT(c.done);	/* within 5 s */
+	/* not let go yet (a truncate would wait for the lock): not preservable */
+	s2 = CHECK_OK(lu_create_session(dev, "stall-close2"));
+	if (c.done)
+		EXPECT_EQ(lu_preserve_fd(s2, m, 1), -EBUSY);
+	EXPECT_EQ(lu_stall_end(&st), 4096);
+	pthread_join(t, NULL);
+	/* the worker lets it go once the write is through */
+	end = lu_now() + 10;
+	while ((r = lu_ftruncate(m, 1)) == -EPERM && lu_now() < end)
+		usleep(10000);
+	EXPECT_EQ(r, 0);
+	EXPECT_EQ(lu_fsize(m), 1);
+	EXPECT_EQ(lu_preserve_fd(s2, m, 1), 0);
+	close(s2);
+	close(m);
+	close(dev);
+}
+
 static const struct lu_test tests[] = {
 	LU_TEST(get_name_stalled),
 	LU_TEST(create_session_stalled),
 	LU_TEST(preserve_fd_inode_stalled),
+	LU_TEST(close_session_inode_stalled),
 };
 
 int main(int argc, char **argv)

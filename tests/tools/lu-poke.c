@@ -224,8 +224,7 @@ static void show_v2_file(struct show_ctx *c, const struct lu_found_file *ff)
 			why = "on the header's page";
 		else if (e->page > c->pages || e->count > c->pages - e->page)
 			why = "outside the range";
-		else if (e->flags & ~LUO_EXTENT_SUMMED ||
-			 (e->flags & LUO_EXTENT_SUMMED) == LUO_EXTENT_SUMMED)
+		else if (!luo_extent_flags_valid(e->flags))
 			why = "unknown flags";
 		if (!why && c->claimed) {
 			for (uint64_t p = e->page; p < (uint64_t)e->page + e->count; p++)
