@@ -608,11 +608,13 @@ static int luo_memfd_preserve(struct luo_file *lf)
 	 * which refuse fallocate(). One opened for writing before (it takes
 	 * write access before it reads i_fop, so it is counted here) keeps
 	 * shmem's: it can punch pinned pages out and write new ones in their
-	 * place, which the kexec then copies.
+	 * place, which the kexec then copies. memfd_create()'s own file does
+	 * not count (a pseudo file: no FMODE_WRITER); one opened through
+	 * /proc/self/fd does.
 	 */
 	smp_mb();
 	o->punchable = atomic_read(&inode->i_writecount) >
-		       !!(file->f_mode & FMODE_WRITE);
+		       !!(file->f_mode & FMODE_WRITER);
 	inode_unlock(inode);
 
 	/* For good: the copy passes through once the inode is unpreserved. */
