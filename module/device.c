@@ -36,6 +36,7 @@
 #include <linux/string.h>
 
 #include "internal.h"
+#include "ram.h"
 
 /**
  * luo_load() - load what the previous kernel handed over
@@ -263,13 +264,15 @@ static void luo_commit(void)
 /*
  * Whether a kexec image is loaded. kernel_kexec() refuses to run without
  * one, but reboot(LINUX_REBOOT_CMD_RESTART2, "kexec reboot") passes the
- * same string to a plain firmware restart. Unknown counts as loaded.
+ * same string to a plain firmware restart. Read on a private sysfs mount:
+ * the caller's /sys may be missing or not the kernel's (a container).
+ * Unknown counts as loaded.
  */
 static bool luo_kexec_loaded(void)
 {
 	char buf[8];
 
-	if (luo_read_file("/sys/kernel/kexec_loaded", buf, sizeof(buf)))
+	if (luo_sysfs_read("kernel/kexec_loaded", buf, sizeof(buf)))
 		return true;
 	return buf[0] != '0';
 }

@@ -204,10 +204,22 @@ int luo_file_preserve(struct list_head *files, struct rb_root *tokens,
 			/* Work that may move out of the kexec, before the commit sees it. */
 			if (handler->prepare)
 				handler->prepare(lf);
-			scoped_guard(mutex, &luo_lock)
-				list_add_tail(&lf->list, files);
-			lf->file = no_free_ptr(file);
-			return 0;
+			scoped_guard(mutex, &luo_lock) {
+				/*
+				 * The commit ran meanwhile: it did not see this
+				 * file, so say so rather than 0.
+				 */
+				if (luo_store_committed()) {
+					luo_store_unreserve(lf->meta, lf->pages);
+					ret = -EBUSY;
+				} else {
+					list_add_tail(&lf->list, files);
+				}
+			}
+			if (!ret) {
+				lf->file = no_free_ptr(file);
+				return 0;
+			}
 		}
 		handler->unpreserve(lf);
 	}

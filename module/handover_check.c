@@ -304,7 +304,7 @@ int luo_handover_check(const void *base, u64 size, struct luo_image *img,
 	if (!luo_check_header(base, size, img, v))
 		return 1;
 	if (img->version == LUO_FORMAT_V2) {
-		img->meta = kvmalloc(img->meta_size ?: 1, GFP_KERNEL_ACCOUNT);
+		img->meta = kvmalloc(img->meta_size ?: 1, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 		if (!img->meta)
 			return -ENOMEM;
 		memcpy(img->meta, base + img->meta_off, img->meta_size);
@@ -315,9 +315,9 @@ int luo_handover_check(const void *base, u64 size, struct luo_image *img,
 	}
 	meta_end = sizeof(img->hdr) + img->meta_size;
 
-	img->meta = kvmalloc(img->meta_size ?: 1, GFP_KERNEL_ACCOUNT);
+	img->meta = kvmalloc(img->meta_size ?: 1, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	img->ext = kvmalloc_array(img->nr_files ?: 1, sizeof(*img->ext),
-				  GFP_KERNEL_ACCOUNT);
+				  GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!img->meta || !img->ext)
 		return -ENOMEM;
 	ext = img->ext;

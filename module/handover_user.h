@@ -28,6 +28,7 @@ typedef __u64 u64;
 #define le64_to_cpu(x)	((u64)(x))
 #define SZ_1M		0x00100000
 #define GFP_KERNEL_ACCOUNT 0
+#define __GFP_NOWARN 0
 #define min_t(type, a, b) ({ type _a = (a), _b = (b); _a < _b ? _a : _b; })
 #define cond_resched()	do { } while (0)
 #define pr_err(...)	do { } while (0)

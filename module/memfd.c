@@ -357,6 +357,12 @@ struct luo_memfd_in {
 	bool done;
 };
 
+/*
+ * Per-page arrays of a file the user sized: past INT_MAX bytes (a 1 TiB
+ * memfd's pins) kvmalloc() refuses, and must do so quietly (ENOMEM).
+ */
+#define LUO_MEMFD_GFP	(GFP_KERNEL_ACCOUNT | __GFP_NOWARN)
+
 static u64 luo_memfd_pages(u64 size)
 {
 	return DIV_ROUND_UP(size, LUO_PAGE_SIZE);
@@ -424,7 +430,7 @@ static int luo_memfd_pin(struct luo_memfd_out *o, struct address_space *mapping)
 				if (!o->pinned) {
 					o->pinned = kvcalloc(o->npages,
 							     sizeof(*o->pinned),
-							     GFP_KERNEL_ACCOUNT);
+							     LUO_MEMFD_GFP);
 					if (!o->pinned) {
 						ret = -ENOMEM;
 						break;
@@ -478,7 +484,7 @@ static void luo_memfd_plan_inplace(struct luo_memfd_out *o)
 			n++;
 		prev = rpage;
 	}
-	o->pre = kvcalloc(n, sizeof(*o->pre), GFP_KERNEL_ACCOUNT);
+	o->pre = kvcalloc(n, sizeof(*o->pre), LUO_MEMFD_GFP);
 	if (!o->pre)
 		return;
 	/* Pinned pages are distinct range pages: a run fits in a u32. */
@@ -710,7 +716,7 @@ static void luo_memfd_migrate(struct luo_file *lf)
 		return;
 	if (!o->pinned)
 		o->pinned = kvcalloc(o->npages, sizeof(*o->pinned),
-				     GFP_KERNEL_ACCOUNT);
+				     LUO_MEMFD_GFP);
 	for (idx = 0; o->pinned && idx < o->npages; idx++) {
 		unsigned long pfn;
 		int ret;
@@ -755,7 +761,8 @@ static void luo_memfd_migrate(struct luo_file *lf)
  * A memfd write-sealed at PRESERVE_FD cannot change any more (no write, no
  * writable mapping, no hole punched): its pages are copied into the range
  * now rather than inside the kexec. All or nothing: on any trouble (no
- * memory, swapped pages, the kexec starting) the commit copies it as usual.
+ * memory, swapped pages, a page swapped out during the walk, the kexec
+ * starting) the commit copies it as usual.
  */
 static void luo_memfd_prepare(struct luo_file *lf)
 {
@@ -766,6 +773,7 @@ static void luo_memfd_prepare(struct luo_file *lf)
 	u64 first = 0, rpage, pinned_first = 0, pinned_page = 0;
 	u32 n = 0, pinned_n = 0;
 	pgoff_t index = 0;
+	u64 seen = 0;
 	int ret = 0;
 
 	luo_memfd_migrate(lf);
@@ -775,7 +783,7 @@ static void luo_memfd_prepare(struct luo_file *lf)
 	if (!(SHMEM_I(inode)->seals & F_SEAL_WRITE) || !o->npages || o->pre ||
 	    READ_ONCE(SHMEM_I(inode)->swapped))
 		return;
-	o->pre = kvcalloc(o->npages, sizeof(*o->pre), GFP_KERNEL_ACCOUNT);
+	o->pre = kvcalloc(o->npages, sizeof(*o->pre), LUO_MEMFD_GFP);
 	if (!o->pre)
 		return;
 	folio_batch_init(&fbatch);
@@ -786,6 +794,7 @@ static void luo_memfd_prepare(struct luo_file *lf)
 		for (i = 0; !ret && i < folio_batch_count(&fbatch); i++) {
 			struct folio *folio = fbatch.folios[i];
 
+			seen += folio_nr_pages(folio);
 			for (j = 0; !ret && j < folio_nr_pages(folio); j++) {
 				struct page *page = folio_page(folio, j);
 				u64 idx = folio->index + j;
@@ -841,6 +850,16 @@ static void luo_memfd_prepare(struct luo_file *lf)
 			put_page(run[--n]);
 	if (!ret && pinned_n)
 		luo_memfd_pre_add(o, pinned_first, pinned_page, pinned_n, 0, false);
+	/*
+	 * The walk skips swap entries: a page swapped out before the walk
+	 * reached it would be missed and read as zeros. The file cannot gain
+	 * pages, so the walk saw every page only if it saw as many as shmem
+	 * counts (resident and swapped); else the commit copies it, reading
+	 * swapped pages back.
+	 */
+	if (!ret && (seen != READ_ONCE(SHMEM_I(inode)->alloced) ||
+		     READ_ONCE(SHMEM_I(inode)->swapped)))
+		ret = -EAGAIN;
 	if (ret) {
 		u64 taken = 0;
 		u32 i;
@@ -1088,7 +1107,8 @@ static int luo_memfd_serialize(struct luo_file *lf, struct luo_writer *w)
 		return -ENOSPC;
 	}
 	memcpy(np, name, name_len);
-	ms->size = cpu_to_le64(i_size_read(inode));
+	/* As frozen at PRESERVE_FD (an fd opened before can still grow it). */
+	ms->size = cpu_to_le64(lf->size);
 	ms->pos = cpu_to_le64(READ_ONCE(lf->file->f_pos));
 	ms->seals = cpu_to_le32(SHMEM_I(inode)->seals);
 	ms->name_len = cpu_to_le32(name_len);
@@ -1157,7 +1177,7 @@ static int luo_memfd_serialize(struct luo_file *lf, struct luo_writer *w)
 	ms->nr_extents = cpu_to_le32(x->nr);
 	if (x->err)
 		pr_err("memfd of %llu bytes: not all of its pages could be handed over (%d); the missing ones read as zeros\n",
-		       i_size_read(inode), x->err);
+		       lf->size, x->err);
 	kfree(x);
 	return 0;
 }

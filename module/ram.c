@@ -62,6 +62,7 @@
 
 #include <linux/bitmap.h>
 #include <linux/cleanup.h>
+#include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/ioport.h>
 #include <linux/ktime.h>
@@ -73,6 +74,7 @@
 #include <linux/mutex.h>
 #include <linux/page-flags.h>
 #include <linux/pagemap.h>
+#include <linux/sched/task.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/swap.h>
@@ -149,13 +151,16 @@ static bool luo_ram_page_kept(struct page *page)
 }
 
 /*
- * Open a file of sysfs by its path below /sys, on a private kernel mount:
- * the caller's mount namespace may have no /sys (a container, a kernel
- * thread after switch_root).
+ * Open a file of sysfs by its path below /sys, on a private kernel mount
+ * and with the kernel's credentials: the caller's mount namespace may have
+ * no /sys, or another file there (a container, a kernel thread after
+ * switch_root), and the caller need not be root (the first restore may be
+ * an unprivileged process's RETRIEVE_FD).
  */
-static struct file *luo_ram_sysfs_open(const char *path, int flags)
+static struct file *luo_sysfs_open(const char *path, int flags)
 {
 	struct file_system_type *type = get_fs_type("sysfs");
+	const struct cred *kcred, *old;
 	struct vfsmount *mnt;
 	struct file *f;
 
@@ -164,14 +169,30 @@ static struct file *luo_ram_sysfs_open(const char *path, int flags)
 	mnt = kern_mount(type);
 	if (IS_ERR(mnt))
 		return ERR_CAST(mnt);
+	kcred = prepare_kernel_cred(&init_task);
+	if (!kcred) {
+		kern_unmount(mnt);
+		return ERR_PTR(-ENOMEM);
+	}
+	old = override_creds(kcred);
 	f = file_open_root_mnt(mnt, path, flags, 0);
+	revert_creds(old);
+	put_cred(kcred);
 	kern_unmount(mnt);
 	return f;
 }
 
-static int luo_ram_sysfs_read(const char *path, char *buf, size_t len)
+/**
+ * luo_sysfs_read() - read a small sysfs file, whoever the caller is
+ * @path: its path below /sys, e.g. "kernel/kexec_loaded".
+ * @buf:  filled with its text, NUL-terminated, whitespace trimmed.
+ * @len:  size of @buf.
+ *
+ * Return: 0 or -errno.
+ */
+int luo_sysfs_read(const char *path, char *buf, size_t len)
 {
-	struct file *f = luo_ram_sysfs_open(path, O_RDONLY);
+	struct file *f = luo_sysfs_open(path, O_RDONLY);
 	loff_t pos = 0;
 	ssize_t n;
 
@@ -188,7 +209,7 @@ static int luo_ram_sysfs_read(const char *path, char *buf, size_t len)
 
 static int luo_ram_sysfs_write(const char *path, const char *val)
 {
-	struct file *f = luo_ram_sysfs_open(path, O_WRONLY);
+	struct file *f = luo_sysfs_open(path, O_WRONLY);
 	loff_t pos = 0;
 	ssize_t n;
 
@@ -234,7 +255,7 @@ static int luo_ram_probe_locked(u64 addr, u64 size)
 		       addr, addr + size - 1);
 		return -EBUSY;
 	}
-	if (luo_ram_sysfs_read(LUO_RAM_AUTO_ONLINE, buf, sizeof(buf))) {
+	if (luo_sysfs_read(LUO_RAM_AUTO_ONLINE, buf, sizeof(buf))) {
 		pr_err("ram: memory hotplug is unavailable (no /sys/" LUO_RAM_AUTO_ONLINE ")\n");
 		return -EOPNOTSUPP;
 	}
@@ -388,7 +409,7 @@ int luo_ram_add(u64 addr, u64 size)
 	given = kvcalloc(BITS_TO_LONGS(nr), sizeof(long), GFP_KERNEL);
 	if (!given)
 		return -ENOMEM;
-	ret = luo_ram_sysfs_read(LUO_RAM_AUTO_ONLINE, saved, sizeof(saved));
+	ret = luo_sysfs_read(LUO_RAM_AUTO_ONLINE, saved, sizeof(saved));
 	if (!ret)
 		ret = luo_ram_sysfs_write(LUO_RAM_AUTO_ONLINE, LUO_RAM_ONLINE_TYPE);
 	if (ret) {
@@ -627,8 +648,9 @@ out_keep:
  * uptodate, not under writeback, mapped by no process (a write through a
  * mapping could land on the old page after the copy; the page lock keeps
  * new mappings out while it is held) and not pinned for DMA (io_uring's
- * fixed buffers stay pinned after munmap()) and has no memory error
- * (reading it could be a machine check). Readers holding the old page (a
+ * fixed buffers stay pinned after munmap()), held by nobody but the page
+ * cache (its reference count is frozen for the copy, as migration does)
+ * and has no memory error (reading it could be a machine check). Readers holding the old page (a
  * read() in progress, a pipe after splice()) keep the bytes it had.
  *
  * Context: process context, may sleep.
@@ -658,7 +680,21 @@ int luo_ram_migrate(struct file *file, pgoff_t index, unsigned long pfn)
 		ret = -EAGAIN;
 		goto out_keep;
 	}
+	/*
+	 * As migration does: only with no reference but the page cache's
+	 * and ours (a write through any other, e.g. a pipe's or a 6.1
+	 * direct I/O's, would land on the page discarded), frozen for the
+	 * copy so that none is taken meanwhile. New lookups then wait for
+	 * the page lock and find the new page.
+	 */
+	if (!folio_ref_freeze(old, 2)) {
+		folio_unlock(old);
+		folio_put(old);
+		ret = -EAGAIN;
+		goto out_keep;
+	}
 	copy_highpage(page, folio_page(old, 0));
+	folio_ref_unfreeze(old, 2);
 	luo_ram_swap_in(old, page);
 	folio_unlock(old);
 	folio_put(old);		/* the last reference, unless a reader has one */
@@ -737,7 +773,7 @@ int luo_ram_pin(struct file *file, void **cookie)
 	if (!p)
 		return -ENOMEM;
 	if (nr) {
-		p->folios = kvmalloc_array(nr, sizeof(*p->folios), GFP_KERNEL);
+		p->folios = kvmalloc_array(nr, sizeof(*p->folios), GFP_KERNEL | __GFP_NOWARN);
 		if (!p->folios) {
 			kfree(p);
 			return -ENOMEM;

@@ -10,6 +10,7 @@
 #include <linux/fs.h>
 #include <linux/types.h>
 
+int luo_sysfs_read(const char *path, char *buf, size_t len);
 int luo_ram_probe(u64 addr, u64 size);
 int luo_ram_add(u64 addr, u64 size);
 bool luo_ram_added(void);
