@@ -96,6 +96,14 @@ static u64 luo_meta_reserved;
 static u64 luo_pages_reserved;
 /* The kexec is under way: the handover is written, nothing more fits in. */
 static bool luo_committed;
+/*
+ * A failed hot-add let the page allocator have the range's pages before
+ * taking them back (ram.c): incoming data may have been overwritten, so
+ * only data with a checksum is restored from then on (luo_store_trusted()).
+ * If the range could not be taken back, it is RAM that others own:
+ * nothing is written to it again (no reservation, no commit).
+ */
+static bool luo_untrusted, luo_foreign;
 
 /* Zero-copy: "auto" (the default) uses it where it can run, "off" never. */
 static bool luo_zerocopy = true;
@@ -511,6 +519,31 @@ bool luo_store_page_of(struct page *page, u64 *index)
 	return true;
 }
 
+static void luo_store_ram_failed(void)
+{
+	bool foreign;
+
+	if (!luo_ram_lost(&foreign))
+		return;
+	/* Read without a lock; the commit checks again under luo_lock. */
+	WRITE_ONCE(luo_foreign, foreign);
+	WRITE_ONCE(luo_untrusted, true);
+	pr_err("the failed hot-add gave the range's pages to the page allocator: only checksummed incoming data is restored (the rest: EIO)%s\n",
+	       foreign ? "; the range stays ordinary RAM, so nothing can be handed over in this boot (EIO)" : "");
+}
+
+/**
+ * luo_store_trusted() - whether incoming data without a checksum can be used
+ *
+ * Return: false once a failed hot-add gave the range's pages to the page
+ * allocator (they may have been overwritten): only data a checksum
+ * vouches for is restored then.
+ */
+bool luo_store_trusted(void)
+{
+	return !READ_ONCE(luo_untrusted);
+}
+
 /**
  * luo_store_ram() - make the range RAM the module manages, once
  *
@@ -545,6 +578,7 @@ int luo_store_ram(void)
 	luo_region_held = false;
 	ret = luo_ram_add(luo_addr, luo_size);
 	if (ret) {
+		luo_store_ram_failed();
 		if (request_mem_region(luo_addr, luo_size, "liveupdate handover"))
 			luo_region_held = true;
 		WRITE_ONCE(luo_ram_result, ret);
@@ -608,6 +642,8 @@ int luo_store_reserve(u64 meta, u64 pages)
 	lockdep_assert_held(&luo_lock);
 	if (luo_committed)
 		return -EBUSY;
+	if (READ_ONCE(luo_foreign))
+		return -EIO;
 	have = luo_npages - READ_ONCE(luo_nr_taken);
 	need = DIV_ROUND_UP(luo_meta_reserved + meta, LUO_PAGE_SIZE) +
 	       luo_pages_reserved;
@@ -670,6 +706,10 @@ int luo_store_commit_begin(struct luo_writer *w)
 	u64 meta_pages, start;
 
 	lockdep_assert_held(&luo_lock);
+	if (READ_ONCE(luo_foreign)) {
+		pr_err("the range is ordinary RAM since the failed hot-add: nothing handed over\n");
+		return -EIO;
+	}
 	luo_commit_start = ktime_get();
 	WRITE_ONCE(hdr->magic, 0);
 	memset(&luo_out, 0, sizeof(luo_out));
@@ -788,6 +828,8 @@ s64 luo_store_take(u64 max, u64 *count)
 	lockdep_assert_held(&luo_lock);
 	if (luo_committed)
 		return -EBUSY;
+	if (READ_ONCE(luo_foreign))
+		return -EIO;
 	max = min(max, luo_pages_reserved);
 	if (!max)
 		return -ENOSPC;

@@ -99,6 +99,7 @@ int luo_store_ram(void);
 void luo_store_count_restore(u64 given, u64 copied, s64 us);
 void luo_store_count_live_mismatch(void);
 bool luo_store_committed(void);
+bool luo_store_trusted(void);
 
 struct kernel_param;
 int luo_param_set_readonly(const char *val, const struct kernel_param *kp);

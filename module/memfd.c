@@ -1327,7 +1327,8 @@ static bool luo_memfd_extent_ok(const struct luo_memfd_extent *e)
  */
 static int luo_memfd_mismatch(const struct luo_memfd_extent *e)
 {
-	if (!(le32_to_cpu(e->flags) & LUO_EXTENT_LIVE))
+	/* Not after a failed hot-add: the mismatch may be the allocator's. */
+	if (!(le32_to_cpu(e->flags) & LUO_EXTENT_LIVE) || !luo_store_trusted())
 		return -EIO;
 	luo_store_count_live_mismatch();
 	pr_info_ratelimited("memfd pages %llu+%u changed after their checksum while the previous kernel stopped (a writer ran until the kexec); delivered as they are\n",
@@ -1445,6 +1446,12 @@ static int luo_memfd_restore(struct luo_memfd_in *in, u64 *given, u64 *copied)
 			*given += n - in->ext_done - c;
 			*copied += c;
 			in->ext_done = n;
+		} else if (!luo_store_trusted() &&
+			   !(le32_to_cpu(e->flags) & LUO_EXTENT_SUMMED)) {
+			/* Nothing vouches for it after a failed hot-add. */
+			pr_err_ratelimited("memfd pages %llu+%u have no checksum and the range was the page allocator's for a while: not restored\n",
+					   le64_to_cpu(e->index), le32_to_cpu(e->count));
+			return -EIO;
 		} else {
 			/* One pass: copied and checked. */
 			ret = luo_memfd_copy_extent(in, in->file, e);
@@ -1483,7 +1490,10 @@ static struct file *luo_memfd_retrieve(struct luo_file *lf)
 	 */
 	gfp = mapping_gfp_mask(file->f_mapping);
 	mapping_set_gfp_mask(file->f_mapping, gfp | __GFP_NORETRY | __GFP_NOWARN);
-	if (in->v1) {
+	if (in->v1 && !luo_store_trusted()) {
+		/* Checked at load only: the range was the allocator's since. */
+		ret = -EIO;
+	} else if (in->v1) {
 		ret = luo_memfd_fill(file, in->v1, 0, in->m.size);
 		if (!ret)
 			copied = luo_memfd_pages(in->m.size);

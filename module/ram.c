@@ -83,6 +83,16 @@
 #include "ram.h"
 
 #define LUO_RAM_RESOURCE	"System RAM (liveupdate)"
+
+/*
+ * For tests only (tests/kexec/ram-fault.plan): 1 makes luo_ram_add() treat
+ * its onlining as failed (as if a block had come online in ZONE_MOVABLE)
+ * and undo it; 2 also skips the removal, as if it had failed: the range
+ * stays ordinary System RAM.
+ */
+static int luo_ram_fault;
+module_param_named(test_ram_fault, luo_ram_fault, int, 0600);
+MODULE_PARM_DESC(test_ram_fault, "For tests: 1 fails the hot-add after onlining, 2 also its removal");
 #define LUO_RAM_ONLINE_TYPE	"online_kernel"
 #define LUO_RAM_AUTO_ONLINE	"devices/system/memory/auto_online_blocks"
 
@@ -100,6 +110,10 @@
  * @cb_start:   pfn range the online-page callback keeps: [cb_start, cb_end).
  * @cb_end:     see @cb_start.
  * @kept:       pages the callback kept.
+ * @lost:       undoing a failed add handed kept pages to the page allocator:
+ *              what they held may have been overwritten since.
+ * @foreign:    and the range could not be removed again: it stays ordinary
+ *              System RAM that others own, for the rest of the boot.
  */
 static struct luo_ram {
 	struct mutex lock;	/* see @lock above */
@@ -111,6 +125,8 @@ static struct luo_ram {
 	unsigned long cb_start;
 	unsigned long cb_end;
 	atomic_long_t kept;
+	bool lost;
+	bool foreign;
 } luo_ram = {
 	.lock = __MUTEX_INITIALIZER(luo_ram.lock),
 };
@@ -353,12 +369,21 @@ static int luo_ram_undo(u64 addr, u64 size)
 	for (pfn = PHYS_PFN(addr); pfn < end; pfn += step) {
 		struct page *page = pfn_to_online_page(pfn);
 
-		if (page && luo_ram_page_kept(page))
+		if (page && luo_ram_page_kept(page)) {
+			WRITE_ONCE(luo_ram.lost, true);
 			generic_online_page(page, LUO_MAX_ORDER);
+		}
 	}
-	WRITE_ONCE(luo_ram.allow_offline, true);
-	ret = offline_and_remove_memory(addr, size);
-	WRITE_ONCE(luo_ram.allow_offline, false);
+	if (READ_ONCE(luo_ram_fault) == 2) {
+		pr_err("ram: test_ram_fault=2: not removing the range\n");
+		ret = -EBUSY;
+	} else {
+		WRITE_ONCE(luo_ram.allow_offline, true);
+		ret = offline_and_remove_memory(addr, size);
+		WRITE_ONCE(luo_ram.allow_offline, false);
+	}
+	if (ret)
+		WRITE_ONCE(luo_ram.foreign, true);
 	return ret;
 }
 
@@ -441,6 +466,11 @@ int luo_ram_add(u64 addr, u64 size)
 		goto out_callback;
 	}
 	ret = luo_ram_check_online(addr, size);
+	if (!ret && READ_ONCE(luo_ram_fault)) {
+		pr_err("ram: test_ram_fault=%d: treating the onlining as failed\n",
+		       READ_ONCE(luo_ram_fault));
+		ret = -EIO;
+	}
 	if (ret) {
 		undo = luo_ram_undo(addr, size);
 		if (undo) {
@@ -474,6 +504,21 @@ out_online:
 	luo_ram_sysfs_write(LUO_RAM_AUTO_ONLINE, saved);
 	kvfree(given);
 	return ret;
+}
+
+/**
+ * luo_ram_lost() - whether a failed luo_ram_add() let the page allocator
+ * have the range's pages
+ * @foreign: set if the range also stays ordinary System RAM (its removal
+ *           failed): nothing may be written to it any more in this boot.
+ *
+ * Return: true if what the range held may have been overwritten since.
+ */
+bool luo_ram_lost(bool *foreign)
+{
+	guard(mutex)(&luo_ram.lock);
+	*foreign = luo_ram.foreign;
+	return luo_ram.lost;
 }
 
 /**

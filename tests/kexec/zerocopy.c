@@ -37,6 +37,11 @@
  *                 within_size, advise, force): same bytes and holes, no
  *                 error; where shmem answers with a huge folio its pages
  *                 are copied into it (counted as copied), never refused
+ *   zc-fault      (a VM of its own) the hot-add fails after onlining
+ *                 (test_ram_fault=1: its pages passed through the page
+ *                 allocator): only checksummed data is restored, the rest
+ *                 gives EIO; =2, the range stays ordinary RAM: nothing is
+ *                 preserved (EIO) or handed over
  *   zc-fallback   (a VM whose range cannot be RAM) restored by copying, and
  *                 the module said why
  *   zc-sealed     (the same VM) a memfd write-sealed at PRESERVE_FD is copied
@@ -856,6 +861,118 @@ static void fallback_check(void)
 
 KX_SCENARIO(kx_zc_fallback, "zc-fallback", { "stage1", fallback_stage1 },
 	    { "check", fallback_check });
+
+/* --- zc-fault: a failed hot-add (test_ram_fault=1, 2) ------------------- */
+
+#define ZC_FAULT	(8ULL * LU_MiB)
+
+/* RETRIEVE_FD of session @name's token 1: the fd, or -errno. */
+static int fault_retrieve(int dev, const char *name)
+{
+	int s = lu_retrieve_session(dev, name), m;
+
+	if (s < 0)
+		return s;
+	m = lu_retrieve_fd(s, 1);
+	close(s);
+	return m;
+}
+
+/* @m is @seed's bytes, or the retrieve gave EIO (never wrong bytes). */
+static void fault_expect(const char *name, int m, uint64_t seed)
+{
+	lu_diag("zc-fault: %s: %s", name, m < 0 ? lu_errname(-m) : "restored");
+	if (m < 0) {
+		EXPECT_EQ(m, -EIO);
+		return;
+	}
+	EXPECT_EQ(lu_fsize(m), ZC_FAULT);
+	EXPECT_EQ(lu_compare(m, 0, ZC_FAULT, seed), 0);
+	close(m);
+}
+
+/* Boot 1: two memfds, copied by the kexec (checksummed). */
+static void fault_stage1(void)
+{
+	zc_preserve_hold("zc-fault-a", CHECK_OK(lu_memfd("zc-fault-a", 0, ZC_FAULT, 0xa1)), 1);
+	zc_preserve_hold("zc-fault-b", CHECK_OK(lu_memfd("zc-fault-b", 0, ZC_FAULT, 0xb1)), 1);
+}
+
+/*
+ * Boot 2: both taken over and preserved again, so the next kexec leaves
+ * them in place without a checksum; a new one is copied (checksummed).
+ */
+static void fault_stage2(void)
+{
+	int dev = CHECK_OK(lu_open_dev()), a, b;
+
+	a = CHECK_OK(fault_retrieve(dev, "zc-fault-a"));
+	b = CHECK_OK(fault_retrieve(dev, "zc-fault-b"));
+	close(dev);
+	EXPECT_STR(zerocopy_state(), "yes");
+	EXPECT_EQ(lu_compare(a, 0, ZC_FAULT, 0xa1), 0);
+	EXPECT_EQ(lu_compare(b, 0, ZC_FAULT, 0xb1), 0);
+	zc_preserve_hold("zc-fault-a", a, 1);
+	zc_preserve_hold("zc-fault-b", b, 1);
+	zc_preserve_hold("zc-fault-c", CHECK_OK(lu_memfd("zc-fault-c", 0, ZC_FAULT, 0xc1)), 1);
+	close(a);
+	close(b);
+}
+
+/*
+ * Boot 3, test_ram_fault=1: the first retrieve's hot-add fails and is
+ * undone. a and b (in place, no checksum): EIO, for good. c (checksummed):
+ * its bytes, or EIO if the allocator wrote over them meanwhile. Outgoing
+ * sessions still work: d goes to boot 4.
+ */
+static void fault_stage3(void)
+{
+	int dev = CHECK_OK(lu_open_dev()), m;
+
+	fault_expect("c", fault_retrieve(dev, "zc-fault-c"), 0xc1);
+	EXPECT_STR(zerocopy_state(), "unavailable");
+	EXPECT(lu_dmesg_match("liveupdate:", "only checksummed incoming data", 3, 1) > 0);
+	m = fault_retrieve(dev, "zc-fault-a");
+	EXPECT_EQ(m, -EIO);
+	m = fault_retrieve(dev, "zc-fault-b");
+	EXPECT_EQ(m, -EIO);
+	close(dev);
+	zc_preserve_hold("zc-fault-d", CHECK_OK(lu_memfd("zc-fault-d", 0, ZC_FAULT, 0xd1)), 1);
+}
+
+/*
+ * Boot 4, test_ram_fault=2: the range stays ordinary RAM. A session made
+ * before the failure cannot be handed over; nothing can be preserved after.
+ */
+static void fault_stage4(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int early = CHECK_OK(lu_create_session(dev, "zc-fault-e"));
+	int m = CHECK_OK(lu_memfd("zc-fault-e", 0, ZC_FAULT, 0xe1));
+
+	CHECK_EQ(lu_preserve_fd(early, m, 1), 0);
+	fault_expect("d", fault_retrieve(dev, "zc-fault-d"), 0xd1);
+	EXPECT_STR(zerocopy_state(), "unavailable");
+	EXPECT(lu_dmesg_match("liveupdate:", "nothing can be handed over", 3, 1) > 0);
+	EXPECT_EQ(lu_create_session(dev, "zc-fault-f"), -EIO);
+	EXPECT_EQ(lu_preserve_fd(early, CHECK_OK(lu_memfd("zc-fault-f", 0, 4096, 1)), 2), -EIO);
+	close(m);
+	close(dev);
+	kx_hold(&early, 1);
+}
+
+/* Boot 5: nothing came from boot 4, whose range was not the module's. */
+static void fault_check(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+
+	lu_diag("zc-fault: handover_status %s", lu_status());
+	EXPECT_EQ(lu_retrieve_session(dev, "zc-fault-e"), -ENOENT);
+	close(dev);
+}
+
+KX_SCENARIO(kx_zc_fault, "zc-fault", { "stage1", fault_stage1 }, { "stage2", fault_stage2 },
+	    { "stage3", fault_stage3 }, { "stage4", fault_stage4 }, { "check", fault_check });
 
 /* --- zc-sealed: copied at PRESERVE_FD, not inside the kexec --------------- */
 
