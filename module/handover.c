@@ -528,8 +528,9 @@ static void luo_store_ram_failed(void)
 	/* Read without a lock; the commit checks again under luo_lock. */
 	WRITE_ONCE(luo_foreign, foreign);
 	WRITE_ONCE(luo_untrusted, true);
-	pr_err("the failed hot-add gave the range's pages to the page allocator: only checksummed incoming data is restored (the rest: EIO)%s\n",
-	       foreign ? "; the range stays ordinary RAM, so nothing can be handed over in this boot (EIO)" : "");
+	pr_err("the failed hot-add gave the range's pages to the page allocator: only checksummed incoming data is restored (the rest: EIO)\n");
+	if (foreign)
+		pr_err("the range stays ordinary RAM, so nothing can be handed over in this boot (EIO)\n");
 }
 
 /**

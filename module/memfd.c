@@ -1338,8 +1338,9 @@ static int luo_memfd_mismatch(const struct luo_memfd_extent *e)
 
 /*
  * Restores one extent by copying its pages into the file's page cache, the
- * checksum computed in the same pass (a mismatch: luo_memfd_mismatch()). The bytes of the last page past the file's size are
- * zeroed, as shmem keeps them. -EINTR if the caller was killed meanwhile.
+ * checksum computed in the same pass (a mismatch: luo_memfd_mismatch()).
+ * The bytes of the last page past the file's size are zeroed, as shmem
+ * keeps them. -EINTR if the caller was killed meanwhile.
  */
 static int luo_memfd_copy_extent(struct luo_memfd_in *in, struct file *file,
 				 const struct luo_memfd_extent *e)
@@ -1349,6 +1350,12 @@ static int luo_memfd_copy_extent(struct luo_memfd_in *in, struct file *file,
 	gfp_t gfp = mapping_gfp_mask(file->f_mapping);
 	struct luo_sum sum;
 
+	/* Nothing vouches for it after a failed hot-add. */
+	if (!luo_store_trusted() && !(flags & LUO_EXTENT_SUMMED)) {
+		pr_err_ratelimited("memfd pages %llu+%u have no checksum and the range was the page allocator's for a while: not restored\n",
+				   index, count);
+		return -EIO;
+	}
 	luo_sum_init(&sum);
 	for (i = 0; i < count; i++) {
 		u64 off = (index + i) * LUO_PAGE_SIZE;
@@ -1446,12 +1453,6 @@ static int luo_memfd_restore(struct luo_memfd_in *in, u64 *given, u64 *copied)
 			*given += n - in->ext_done - c;
 			*copied += c;
 			in->ext_done = n;
-		} else if (!luo_store_trusted() &&
-			   !(le32_to_cpu(e->flags) & LUO_EXTENT_SUMMED)) {
-			/* Nothing vouches for it after a failed hot-add. */
-			pr_err_ratelimited("memfd pages %llu+%u have no checksum and the range was the page allocator's for a while: not restored\n",
-					   le64_to_cpu(e->index), le32_to_cpu(e->count));
-			return -EIO;
 		} else {
 			/* One pass: copied and checked. */
 			ret = luo_memfd_copy_extent(in, in->file, e);
