@@ -8,6 +8,7 @@ LU_DEPS_PKGS=(
 	kexec-tools		# /sbin/kexec, copied into the guest
 	busybox-static		# the guest's whole userland
 	cpio			# packing the initramfs
+	xz-utils binutils	# extra guest modules (--kmods): unpacked, their depends= read
 	gcc make libc6-dev	# the module and the static demo program
 	linux-headers-cloud-amd64 # the kernel the guest boots; module builds against it
 )

@@ -133,6 +133,48 @@ lu_kimage() {
 	echo "$dir/vmlinuz"
 }
 
+# Extra modules of SUITE's kernel, for tests that need swap (zram) or a
+# block device (loop): decompressed into $LU_KBUILD/kernels/KVER/kmod/, with
+# NAME.deps listing in load order the modules NAME needs and NAME itself
+# (what is built in is left out). Fetched once. Prints the directory.
+lu_kmods() {
+	local suite=$1 kver dir tmp pkg m
+	kver=$(lu_kver "$suite")
+	dir=$LU_KBUILD/kernels/$kver/kmod
+	if [[ ! -e $dir/.done ]]; then
+		pkg=linux-image-$kver
+		[[ $suite == sid ]] && pkg=linux-modules-$kver
+		lu_knote "fetching $pkg (zram, loop)"
+		tmp=$LU_KBUILD/kernels/$kver/kmod.tmp
+		rm -rf "$tmp" "$dir"
+		mkdir -p "$dir"
+		lu_kdownload "$suite" "$tmp" "$pkg"
+		dpkg -x "$tmp"/"$pkg"_*.deb "$tmp/root"
+		for m in zram loop; do lu_kmod_take "$tmp/root" "$dir" "$m" >"$dir/$m.deps"; done
+		rm -rf "$tmp"
+		touch "$dir/.done"
+	fi
+	echo "$dir"
+}
+
+# Copies module M from the unpacked package TREE into DIR (decompressed),
+# after the modules it needs (its .modinfo depends=), and prints their
+# names in load order; a module not in TREE is built in and left out.
+lu_kmod_take() {
+	local tree=$1 dir=$2 m=$3 f d
+	f=$(find "$tree" \( -name "$m.ko" -o -name "$m.ko.xz" -o -name "${m//_/-}.ko" \
+		-o -name "${m//_/-}.ko.xz" \) | head -n 1)
+	[[ -n $f ]] || return 0
+	case $f in
+	*.xz) xz -dc "$f" >"$dir/$m.ko" ;;
+	*) cp "$f" "$dir/$m.ko" ;;
+	esac
+	for d in $(strings "$dir/$m.ko" | sed -n 's/^depends=//p' | tr ',' ' '); do
+		lu_kmod_take "$tree" "$dir" "$d"
+	done
+	echo "$m"
+}
+
 # What the module is built from: a change here means a rebuild.
 lu_module_stamp() {
 	local kver=$1
