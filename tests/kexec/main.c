@@ -10,7 +10,7 @@ extern const struct kx_scenario kx_status, kx_one, kx_multi, kx_seals,
 	kx_corrupt_garbage, kx_consumed, kx_trail, kx_golden, kx_lib,
 	kx_stall, kx_killrestore, kx_corrupt_overlap, kx_agent, kx_wronly,
 	kx_zc_big, kx_zc_writer, kx_zc_punch, kx_zc_pressure, kx_zc_fork,
-	kx_zc_offline, kx_zc_status, kx_zc_fallback, kx_zc_sealed, kx_zc_migrate, kx_zc_thp, kx_zc_room, kx_zc_fault, kx_swap_sealed,
+	kx_zc_offline, kx_zc_status, kx_zc_fallback, kx_zc_sealed, kx_zc_migrate, kx_zc_thp, kx_zc_room, kx_zc_fault, kx_swap_sealed, kx_zc_dio,
 	kx_sessions_param;
 
 static const struct kx_scenario *const scenarios[] = {
@@ -20,7 +20,7 @@ static const struct kx_scenario *const scenarios[] = {
 	&kx_consumed, &kx_trail, &kx_golden, &kx_lib,
 	&kx_stall, &kx_killrestore, &kx_corrupt_overlap, &kx_agent, &kx_wronly,
 	&kx_zc_big, &kx_zc_writer, &kx_zc_punch, &kx_zc_pressure, &kx_zc_fork,
-	&kx_zc_offline, &kx_zc_status, &kx_zc_fallback, &kx_zc_sealed, &kx_zc_migrate, &kx_zc_thp, &kx_zc_room, &kx_zc_fault, &kx_swap_sealed,
+	&kx_zc_offline, &kx_zc_status, &kx_zc_fallback, &kx_zc_sealed, &kx_zc_migrate, &kx_zc_thp, &kx_zc_room, &kx_zc_fault, &kx_swap_sealed, &kx_zc_dio,
 	&kx_sessions_param,
 };
 

@@ -33,6 +33,9 @@
  *   zc-room       boot 2: pinned pages punched out and written anew through
  *                 an fd opened before PRESERVE_FD, while another file fills
  *                 the range: the kexec copies both, nothing lost (boot 3)
+ *   zc-dio        boot 2: O_DIRECT reads from a loop device into the pages
+ *                 (mapped) before and after PRESERVE_FD, a write out of
+ *                 them; boot 3 finds the device's bytes (vm/run --kmods)
  *   zc-thp        retrieved (boot 2) under each shmem THP setting (always,
  *                 within_size, advise, force): same bytes and holes, no
  *                 error; where shmem answers with a huge folio its pages
@@ -797,6 +800,71 @@ static void room_check(void)
 
 KX_SCENARIO(kx_zc_room, "zc-room", { "stage1", room_stage1 }, { "stage2", room_stage2 },
 	    { "check", room_check });
+
+/* --- zc-dio: O_DIRECT into and out of a memfd's pages in the range ------- */
+
+#define ZC_DIO		(4ULL * LU_MiB)
+#define DIO_IMG		"/tmp/zc-dio.img"
+
+static void dio_stage1(void)
+{
+	zc_preserve_hold("zc-dio", CHECK_OK(lu_memfd("zc-dio", 0, ZC_DIO, 0xd0)), 10);
+}
+
+/* /dev/loop0 on a file of the pattern @seed, opened O_DIRECT. */
+static int dio_device(uint64_t seed)
+{
+	int img = CHECK_OK(open(DIO_IMG, O_RDWR | O_CREAT | O_TRUNC, 0600));
+
+	CHECK_EQ(lu_fill(img, 0, ZC_DIO, seed), 0);
+	close(img);
+	CHECK_EQ(lu_system("lu-kmod loop && losetup /dev/loop0 " DIO_IMG), 0);
+	return CHECK_OK(open("/dev/loop0", O_RDWR | O_DIRECT));
+}
+
+/*
+ * Boot 2 (the pages taken over: pinned in the range once preserved): a
+ * direct read from a block device into the first MiB through the memfd's
+ * mapping before PRESERVE_FD, into the second MiB after it; a direct write
+ * of the third MiB out to the device. The kexec lists the pages in place;
+ * boot 3 finds what the device wrote into them.
+ */
+static void dio_stage2(void)
+{
+	int s, m = zc_retrieve("zc-dio", 10, &s), dev;
+	char *p = zc_map(m, ZC_DIO), *back;
+
+	close(s);
+	dev = dio_device(0xd1);
+	CHECK_EQ(pread(dev, p, LU_MiB, 0), (ssize_t)LU_MiB);
+	zc_preserve_hold("zc-dio", m, 10);
+	CHECK_EQ(pread(dev, p + LU_MiB, LU_MiB, LU_MiB), (ssize_t)LU_MiB);
+	CHECK_EQ(pwrite(dev, p + 2 * LU_MiB, LU_MiB, 2 * LU_MiB), (ssize_t)LU_MiB);
+	back = mmap(NULL, LU_MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(back != MAP_FAILED);
+	CHECK_EQ(pread(dev, back, LU_MiB, 2 * LU_MiB), (ssize_t)LU_MiB);
+	EXPECT(!memcmp(back, p + 2 * LU_MiB, LU_MiB));
+	EXPECT_EQ(lu_compare(m, 0, 2 * LU_MiB, 0xd1), 0);
+	munmap(back, LU_MiB);
+	munmap(p, ZC_DIO);
+	close(dev);
+	close(m);
+	EXPECT_EQ(lu_system("losetup -d /dev/loop0"), 0);
+}
+
+static void dio_check(void)
+{
+	int s, m = zc_retrieve("zc-dio", 10, &s);
+
+	EXPECT_EQ(lu_fsize(m), ZC_DIO);
+	EXPECT_EQ(lu_compare(m, 0, 2 * LU_MiB, 0xd1), 0);
+	EXPECT_EQ(lu_compare(m, 2 * LU_MiB, 2 * LU_MiB, 0xd0), 0);
+	close(m);
+	close(s);
+}
+
+KX_SCENARIO(kx_zc_dio, "zc-dio", { "stage1", dio_stage1 }, { "stage2", dio_stage2 },
+	    { "check", dio_check });
 
 /* --- zc-status: what each kexec copied ----------------------------------- */
 
