@@ -618,6 +618,17 @@ const char *lu_param(const char *name)
 	return buf;
 }
 
+long long lu_param_field(const char *param, const char *key)
+{
+	const char *text = lu_param(param), *p;
+	size_t n = strlen(key);
+
+	for (p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, key, n) && p[n] == ' ')
+			return strtoll(p + n + 1, NULL, 10);
+	return -1;
+}
+
 const char *lu_param_page(const char *name)
 {
 	static char buf[8192];

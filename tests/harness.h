@@ -197,6 +197,8 @@ int lu_read_status(char *buf, size_t len);
 const char *lu_status(void);		/* static buffer, "(error)" on failure */
 /* a module parameter file's whole text (static ring buffer), or NULL */
 const char *lu_param(const char *name);
+/* the number of a parameter's "KEY N" line (space, last_handover), or -1 */
+long long lu_param_field(const char *param, const char *key);
 /* the same, up to a page; "(read: EAGAIN)" etc. if the read fails */
 const char *lu_param_page(const char *name);
 /* how many lines of the kernel log contain @needle: >= 0 or -errno */

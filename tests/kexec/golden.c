@@ -129,14 +129,6 @@ static void golden_check(void)
 	close(dev);
 }
 
-/* A field of the space parameter, or -1. */
-static long long space_field(const char *key)
-{
-	const char *t = lu_param("space"), *p = t ? strstr(t, key) : NULL;
-
-	return p ? strtoll(p + strlen(key) + 1, NULL, 10) : -1;
-}
-
 /*
  * The same with migrate=1 and a PRESERVE_FD before any retrieve: that makes
  * the range RAM, which maps it anew, while the format-1 files still point
@@ -151,14 +143,14 @@ static void golden_check_migrate(void)
 	int m = CHECK_OK(lu_memfd("golden-new", 0, LU_MiB, 0x60));
 	long long taken;
 
-	EXPECT_EQ(space_field("taken"), 21 * 4096);
+	EXPECT_EQ(lu_param_field("space", "taken"), 21 * 4096);
 	CHECK_EQ(lu_write_text(LU_PARAM_DIR "/migrate", "1"), 0);
 	EXPECT_EQ(lu_preserve_fd(s, m, 1), 0);
 	CHECK_EQ(lu_write_text(LU_PARAM_DIR "/migrate", "0"), 0);
 	EXPECT(strstr(lu_param("space") ?: "", "zerocopy yes\n"));
-	taken = space_field("taken");
+	taken = lu_param_field("space", "taken");
 	golden_expect(dev);
-	EXPECT_EQ(taken - space_field("taken"), 17 * 4096);
+	EXPECT_EQ(taken - lu_param_field("space", "taken"), 17 * 4096);
 	EXPECT_EQ(lu_compare(m, 0, LU_MiB, 0x60), 0);
 	close(m);
 	close(s);

@@ -73,22 +73,10 @@ static uint64_t zc_big(void)
 	return v && *v ? strtoull(v, NULL, 0) * LU_MiB : ZC_BIG;
 }
 
-/* A "key value" line of a module parameter, or -1. */
-static long long param_field(const char *param, const char *key)
-{
-	const char *text = lu_param(param), *p;
-	size_t n = strlen(key);
-
-	for (p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-		if (!strncmp(p, key, n) && p[n] == ' ')
-			return strtoll(p + n + 1, NULL, 10);
-	return -1;
-}
-
 /* A field of the module's last_handover, or -1. */
 static long long lh(const char *key)
 {
-	return param_field("last_handover", key);
+	return lu_param_field("last_handover", key);
 }
 
 /* "yes", "auto", "off" or "unavailable", from the space parameter. */
@@ -751,7 +739,7 @@ static void room_stage2(void)
 	sess[0] = CHECK_OK(lu_create_session(dev, "zc-room"));
 	CHECK_EQ(lu_preserve_fd(sess[0], m, 9), 0);
 	sess[1] = CHECK_OK(lu_create_session(dev, "zc-room-fill"));
-	hi = param_field("space", "free") / ZC_PAGE + 1;
+	hi = lu_param_field("space", "free") / ZC_PAGE + 1;
 	while (lo + 1 < hi) {		/* lo fits, hi does not */
 		uint64_t mid = lo + (hi - lo) / 2;
 
@@ -764,8 +752,8 @@ static void room_stage2(void)
 	CHECK_EQ(lu_preserve_fd(sess[1], fill, 1), 0);
 	CHECK_EQ(lu_fill(fill, 0, lo * ZC_PAGE, 0x5c), 0);
 	lu_diag("zc-room: a filler of %llu pages; space left %lld bytes",
-		(unsigned long long)lo, param_field("space", "free"));
-	EXPECT(param_field("space", "free") < (long long)(2 * ZC_PAGE));
+		(unsigned long long)lo, lu_param_field("space", "free"));
+	EXPECT(lu_param_field("space", "free") < (long long)(2 * ZC_PAGE));
 	EXPECT_EQ(lu_fallocate(early, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, ZC_ROOM), 0);
 	EXPECT_EQ(lu_fill(early, 0, ZC_ROOM, 0x5b), 0);
 	close(early);
@@ -1049,7 +1037,7 @@ KX_SCENARIO(kx_zc_fault, "zc-fault", { "stage1", fault_stage1 }, { "stage2", fau
 static void sealed_stage1(void)
 {
 	int m = CHECK_OK(lu_memfd("zc-sealed", MFD_ALLOW_SEALING, ZC_SEALED, 0x5e));
-	long long taken0 = param_field("space", "taken"), used0 = param_field("space", "used");
+	long long taken0 = lu_param_field("space", "taken"), used0 = lu_param_field("space", "used");
 	int dev = CHECK_OK(lu_open_dev());
 	int s = CHECK_OK(lu_create_session(dev, "zc-sealed"));
 
@@ -1057,8 +1045,8 @@ static void sealed_stage1(void)
 	CHECK_EQ(lu_preserve_fd(s, m, 7), 0);
 	/* its 4096 pages taken now; only the metadata stays reserved:
 	 * 72 + 16 + 32 + 16 ("memfd:zc-sealed") + 24 * 4097 */
-	EXPECT_EQ(param_field("space", "taken") - taken0, (long long)ZC_SEALED);
-	EXPECT_EQ(param_field("space", "used") - used0, 72 + 16 + 32 + 16 + 24 * 4097);
+	EXPECT_EQ(lu_param_field("space", "taken") - taken0, (long long)ZC_SEALED);
+	EXPECT_EQ(lu_param_field("space", "used") - used0, 72 + 16 + 32 + 16 + 24 * 4097);
 	close(m);
 	close(dev);
 	kx_hold(&s, 1);

@@ -215,14 +215,6 @@ static void session_capacity(void)
 	lu_diag("%llu sessions in %.2f s", (unsigned long long)fit, lu_now() - t0);
 }
 
-/* The "taken" bytes of the space parameter, or -1. */
-static long long taken(void)
-{
-	const char *t = lu_param("space"), *p = t ? strstr(t, "taken ") : NULL;
-
-	return p ? strtoll(p + 6, NULL, 10) : -1;
-}
-
 /* Preserves a new write-sealed memfd of @pages pages: copied at once. */
 static void preserve_sealed(int s, const char *name, uint64_t pages)
 {
@@ -255,9 +247,9 @@ static void metadata_needs_a_run(void)
 	preserve_sealed(sa, "a", 120);
 	preserve_sealed(sb, "b", 8);
 	preserve_sealed(sc, "c", 124);
-	EXPECT_EQ(taken(), (long long)((1 + 120 + 8 + 124) * PG));
+	EXPECT_EQ(lu_param_field("space", "taken"), (long long)((1 + 120 + 8 + 124) * PG));
 	close(sb);
-	EXPECT_EQ(taken(), (long long)((1 + 120 + 124) * PG));
+	EXPECT_EQ(lu_param_field("space", "taken"), (long long)((1 + 120 + 124) * PG));
 	sd = CHECK_OK(lu_create_session(dev, "lu-sp-rd"));
 	for (k = 0; k < NPAGES * PG / file_meta(0, "e"); k++) {
 		int e = CHECK_OK(lu_memfd("e", 0, 0, 1));
@@ -275,7 +267,7 @@ static void metadata_needs_a_run(void)
 	close(sd);
 	close(sc);
 	close(sa);
-	EXPECT_EQ(taken(), (long long)PG);
+	EXPECT_EQ(lu_param_field("space", "taken"), (long long)PG);
 	close(dev);
 }
 
