@@ -236,6 +236,15 @@ static int lu_run_one(const char *suite, const struct lu_test *t, int num)
 	return 1;
 }
 
+/* no test names on the command line selects them all */
+static int lu_selected(const struct lu_test *t, int argc, char **argv)
+{
+	for (int a = 1; a < argc; a++)
+		if (!strcmp(argv[a], t->name))
+			return 1;
+	return argc <= 1;
+}
+
 int lu_main(const char *suite, const struct lu_test *tests, size_t n,
 	    int argc, char **argv)
 {
@@ -245,10 +254,12 @@ int lu_main(const char *suite, const struct lu_test *tests, size_t n,
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (argc > 1 && !strcmp(argv[1], "--list")) {
-		for (i = 0; i < n; i++)
-			printf("%s/%s\n", suite, tests[i].name);
-		return 0;
+	int list = argc > 1 && !strcmp(argv[1], "--list");
+	size_t nsel = 0;
+
+	if (list) {
+		argv++;
+		argc--;
 	}
 	for (int a = 1; a < argc; a++) {
 		for (i = 0; i < n; i++)
@@ -259,14 +270,25 @@ int lu_main(const char *suite, const struct lu_test *tests, size_t n,
 			return 2;
 		}
 	}
-
+	for (i = 0; i < n; i++)
+		nsel += lu_selected(&tests[i], argc, argv);
+	if (list) {
+		for (i = 0; i < n; i++)
+			if (lu_selected(&tests[i], argc, argv))
+				printf("%s/%s\n", suite, tests[i].name);
+		return 0;
+	}
+	/*
+	 * TAP 13: a version and a plan line first, unless a script running
+	 * several of us prints them for the whole stream (LU_TAP_NESTED) and
+	 * says where our numbers start (LU_TAP_FIRST).
+	 */
+	if (getenv("LU_TAP_NESTED"))
+		num = getenv("LU_TAP_FIRST") ? atoi(getenv("LU_TAP_FIRST")) - 1 : 0;
+	else
+		printf("TAP version 13\n1..%zu\n", nsel);
 	for (i = 0; i < n; i++) {
-		int selected = argc <= 1;
-
-		for (int a = 1; a < argc; a++)
-			if (!strcmp(argv[a], tests[i].name))
-				selected = 1;
-		if (!selected)
+		if (!lu_selected(&tests[i], argc, argv))
 			continue;
 		switch (lu_run_one(suite, &tests[i], ++num)) {
 		case 0: pass++; break;

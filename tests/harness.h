@@ -56,8 +56,12 @@ struct lu_test {
 #define LU_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /*
- * Runs the tests named in argv (all when none is named). "--list" prints
- * the TAP names (SUITE/name) without running anything.
+ * Runs the tests named in argv (all when none is named) and prints TAP 13:
+ * "TAP version 13", the plan "1..N", one "ok"/"not ok" line per test, then
+ * "@@T done SUITE ...". With LU_TAP_NESTED set the version and plan lines
+ * are left to the script that runs several binaries as one stream, and the
+ * numbers start at LU_TAP_FIRST. "--list [NAME...]" prints the TAP names
+ * (SUITE/name) it would report, without running anything.
  */
 int lu_main(const char *suite, const struct lu_test *tests, size_t n,
 	    int argc, char **argv);

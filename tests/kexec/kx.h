@@ -24,10 +24,17 @@ struct kx_scenario {
 	size_t nstages;
 };
 
+/*
+ * Defines a scenario and registers it (kselftest style): a pointer to it
+ * goes into the kx_scenarios section, which lu-kexec walks between the
+ * linker's __start_/__stop_kx_scenarios. No list to keep by hand.
+ */
 #define KX_SCENARIO(var, sname, ...)					\
 	static const struct kx_stage var##_stages[] = { __VA_ARGS__ };	\
-	const struct kx_scenario var = { sname, var##_stages,		\
-					 LU_ARRAY_SIZE(var##_stages) }
+	static const struct kx_scenario var = { sname, var##_stages,	\
+						LU_ARRAY_SIZE(var##_stages) }; \
+	static const struct kx_scenario *const var##_reg		\
+	__attribute__((used, section("kx_scenarios"))) = &var
 
 /* the stage argument as given (for scenarios whose stage is a parameter) */
 extern const char *kx_stage_arg;

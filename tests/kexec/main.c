@@ -4,25 +4,13 @@
 
 #include <sys/wait.h>
 
-extern const struct kx_scenario kx_status, kx_one, kx_multi, kx_seals,
-	kx_finish, kx_proto, kx_sessions2000, kx_files500, kx_big,
-	kx_unretrieved, kx_nospc, kx_corrupt_data, kx_corrupt_version,
-	kx_corrupt_garbage, kx_consumed, kx_trail, kx_golden, kx_lib,
-	kx_stall, kx_killrestore, kx_corrupt_overlap, kx_agent, kx_wronly,
-	kx_zc_big, kx_zc_writer, kx_zc_punch, kx_zc_pressure, kx_zc_fork,
-	kx_zc_offline, kx_zc_status, kx_zc_fallback, kx_zc_sealed, kx_zc_migrate, kx_zc_thp, kx_zc_room, kx_zc_fault, kx_swap_sealed, kx_zc_dio,
-	kx_sessions_param;
+/* the scenarios, registered by KX_SCENARIO() in their own files */
+extern const struct kx_scenario *const __start_kx_scenarios[];
+extern const struct kx_scenario *const __stop_kx_scenarios[];
 
-static const struct kx_scenario *const scenarios[] = {
-	&kx_status, &kx_one, &kx_multi, &kx_seals, &kx_finish, &kx_proto,
-	&kx_sessions2000, &kx_files500, &kx_big, &kx_unretrieved, &kx_nospc,
-	&kx_corrupt_data, &kx_corrupt_version, &kx_corrupt_garbage,
-	&kx_consumed, &kx_trail, &kx_golden, &kx_lib,
-	&kx_stall, &kx_killrestore, &kx_corrupt_overlap, &kx_agent, &kx_wronly,
-	&kx_zc_big, &kx_zc_writer, &kx_zc_punch, &kx_zc_pressure, &kx_zc_fork,
-	&kx_zc_offline, &kx_zc_status, &kx_zc_fallback, &kx_zc_sealed, &kx_zc_migrate, &kx_zc_thp, &kx_zc_room, &kx_zc_fault, &kx_swap_sealed, &kx_zc_dio,
-	&kx_sessions_param,
-};
+#define for_each_scenario(p) \
+	for (const struct kx_scenario *const *p = __start_kx_scenarios; \
+	     p < __stop_kx_scenarios; p++)
 
 const char *kx_stage_arg;
 
@@ -59,28 +47,44 @@ int kx_open_dev_status(const char *before, const char *after)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: lu-kexec SCENARIO STAGE\n");
-	for (size_t i = 0; i < LU_ARRAY_SIZE(scenarios); i++) {
-		fprintf(stderr, "  %s:", scenarios[i]->name);
-		for (size_t j = 0; j < scenarios[i]->nstages; j++)
-			fprintf(stderr, " %s", scenarios[i]->stages[j].name);
+	fprintf(stderr, "usage: lu-kexec [--list] SCENARIO STAGE\n");
+	for_each_scenario(p) {
+		fprintf(stderr, "  %s:", (*p)->name);
+		for (size_t j = 0; j < (*p)->nstages; j++)
+			fprintf(stderr, " %s", (*p)->stages[j].name);
 		fprintf(stderr, "\n");
 	}
 }
 
-int main(int argc, char **argv)
+/* The name this stage reports: kexec/bBOOT/SCENARIO/STAGE, or PREFIX/... */
+static const char *kx_suite(const struct kx_scenario *sc)
 {
 	const char *boot = getenv("LU_STAGE");
+
+	/* LU_TAP_PREFIX names the test instead, e.g. matrix/6.1->7.2 */
+	if (getenv("LU_TAP_PREFIX"))
+		return lu_fmt("%s/%s", getenv("LU_TAP_PREFIX"), sc->name);
+	return lu_fmt("kexec/b%s/%s", boot ? boot : "0", sc->name);
+}
+
+int main(int argc, char **argv)
+{
 	const struct kx_scenario *sc = NULL;
 	struct lu_test t = { NULL, NULL };
+	int list = argc > 1 && !strcmp(argv[1], "--list");
 
+	/* --list SCENARIO STAGE: the name that stage would report */
+	if (list) {
+		argv++;
+		argc--;
+	}
 	if (argc != 3) {
 		usage();
 		return 2;
 	}
-	for (size_t i = 0; i < LU_ARRAY_SIZE(scenarios); i++)
-		if (!strcmp(scenarios[i]->name, argv[1]))
-			sc = scenarios[i];
+	for_each_scenario(p)
+		if (!strcmp((*p)->name, argv[1]))
+			sc = *p;
 	if (!sc) {
 		usage();
 		return 2;
@@ -96,8 +100,9 @@ int main(int argc, char **argv)
 	}
 	kx_stage_arg = argv[2];
 	t.name = argv[2];
-	/* LU_TAP_PREFIX names the test instead, e.g. matrix/6.1->7.2 */
-	if (getenv("LU_TAP_PREFIX"))
-		return lu_main(lu_fmt("%s/%s", getenv("LU_TAP_PREFIX"), sc->name), &t, 1, 1, argv);
-	return lu_main(lu_fmt("kexec/b%s/%s", boot ? boot : "0", sc->name), &t, 1, 1, argv);
+	if (list) {
+		printf("%s/%s\n", kx_suite(sc), t.name);
+		return 0;
+	}
+	return lu_main(kx_suite(sc), &t, 1, 1, argv);
 }
