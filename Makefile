@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-2.0
+# liveupdate: the library, the CLI, the broker and the kernel module.
+#   make                  lib/, cli/, agent/ into build/, and module/ for the
+#                         running kernel (skipped, with a note, when its
+#                         headers are not installed; KDIR=... to choose)
+#   make module           the module alone; an error without headers
+#   make check            the tests that need no VM (tests/run --only host)
+#   make test             the whole suite: VMs of every kernel (tests/run)
+#   make install          lib, cli, agent into DESTDIR/PREFIX (default
+#                         /usr/local); the module is installed by DKMS
+#                         (debian/, the liveupdate-dkms package)
+#   make clean
+# CC, CPPFLAGS, CFLAGS and LDFLAGS are passed down to every component.
+KDIR ?= /lib/modules/$(shell uname -r)/build
+
+all: lib cli agent module-if-headers
+
+lib:
+	$(MAKE) -C lib
+
+cli agent: lib
+	$(MAKE) -C $@
+
+module:
+	@test -f $(KDIR)/Makefile || { echo "module: no kernel headers at $(KDIR)" \
+		"(install linux-headers-$$(uname -r), or make module KDIR=...)" >&2; exit 1; }
+	$(MAKE) -C module KDIR=$(KDIR)
+
+module-if-headers:
+	@if test -f $(KDIR)/Makefile; then $(MAKE) -C module KDIR=$(KDIR); else \
+		echo "module: skipped, no kernel headers at $(KDIR) (make module KDIR=...)"; fi
+
+check:
+	tests/run --only host
+
+test:
+	tests/run
+
+install: lib cli agent
+	$(MAKE) -C lib install
+	$(MAKE) -C cli install
+	$(MAKE) -C agent install
+
+clean:
+	$(MAKE) -C lib clean
+	$(MAKE) -C cli clean
+	$(MAKE) -C agent clean
+	$(MAKE) -C tests clean
+	@if test -f $(KDIR)/Makefile; then $(MAKE) -C module KDIR=$(KDIR) clean; fi
+
+.PHONY: all lib cli agent module module-if-headers check test install clean

@@ -1,0 +1,232 @@
+# SPDX-License-Identifier: GPL-2.0
+"""What the suite runs: one Job per VM or host program, and the names each
+will report, asked from the producers themselves (--list), never copied.
+
+Kinds (what --only takes besides names and globs):
+  host      no VM: libliveupdate, the data checksum, liveupdatectl's golden
+            outputs, libFuzzer on the handover check, the module's layers,
+            the frozen format-1 image, this runner's own tests
+  module    per kernel: every tests/module binary in one boot; for the first
+            kernel also with slub_debug and 2 vCPUs, and two VMs whose range
+            the module must refuse
+  kexec     per kernel: tests/kexec/chain.plan, 12 boots with real kexecs
+  zerocopy  per kernel: zerocopy.plan and swap.plan; for the first kernel
+            also zerocopy-fallback.plan, zerocopy-fault.plan, tests/ram
+  matrix    one VM booting every ordered pair of the kernels (lu-matrix)
+  system    the Debian package with systemd in a sid image (tests/system)
+Before the VMs of a kernel, a "prepare" job fetches it and builds the module
+for it (vm/run --prepare): its result is build/module-KERNEL.
+"""
+
+import functools
+import os
+import subprocess
+from dataclasses import dataclass, field
+
+KINDS = ("host", "module", "kexec", "zerocopy", "matrix", "system")
+KERNELS = {"6.1": "6.1", "bookworm": "6.1", "6.12": "6.12", "trixie": "6.12",
+           "7.2": "7.2", "sid": "7.2", "unstable": "7.2"}
+
+# Two vCPUs on one host thread: multi-threaded TCG (QEMU 7.2) now and then
+# lets a vCPU run a jump label's int3 after another vCPU finished patching it
+# ("Oops: int3" early in a kexec'd boot, before the module is loaded). Such
+# a VM uses one host CPU, so it counts once in the schedule.
+SMP2 = ["--smp", "2", "--tcg-thread", "single"]
+
+# Seconds each job took on this 2-core machine (a clean clone, 2026-12-05):
+# the schedule starts the longest chains first. A run's own times, kept in
+# build/tests/durations.json, replace these.
+ESTIMATES = {"prepare": 60, "host": 10, "fuzz": 65, "module": 45, "debug": 30,
+             "range": 15, "kexec": 210, "zerocopy": 135, "swap": 30,
+             "zc-fallback": 20, "zc-fault": 40, "ram": 30, "matrix": 110,
+             "system": 720, "prepare-first": 30}
+
+
+@dataclass
+class Job:
+    name: str  # unique: module-6.1, kexec-7.2, host-lib, prepare-6.12
+    kind: str  # one of KINDS, or "prepare"
+    argv: list
+    kernel: str | None = None
+    prefix: str = ""  # put in front of the names the job's TAP reports
+    names: list = field(default_factory=list)  # expected, prefixed
+    deps: list = field(default_factory=list)  # job names
+    cost: int = 1  # host CPUs it keeps busy
+    timeout: int = 600  # seconds, after which the runner kills it
+    vm: bool = False  # a vm/run boot: the serial log is the TAP source
+    verdict: str | None = None  # a test name that passes iff the job exits 0
+    estimate: float = 30
+    post: list = field(default_factory=list)  # [(name, argv)]: run on the log after
+    env: dict = field(default_factory=dict)
+
+
+class ListError(Exception):
+    pass
+
+
+@functools.lru_cache(maxsize=None)
+def _ask(argv):
+    return subprocess.run(list(argv), capture_output=True, text=True, timeout=120)
+
+
+def ask(argv):
+    """The names a producer says it will report (its --list answer)."""
+    try:
+        p = _ask(tuple(argv))
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise ListError(f"{' '.join(argv)}: {e}") from e
+    if p.returncode != 0:
+        raise ListError(f"{' '.join(argv)}: exit {p.returncode}: {p.stderr.strip()[-300:]}")
+    names = [n for n in p.stdout.split("\n") if n]
+    if not names:
+        raise ListError(f"{' '.join(argv)}: no names")
+    return names
+
+
+def matrix_order(kernels):
+    """Boots in which every ordered pair of the kernels (same version too)
+    follows each other once: an Euler circuit of the complete digraph with
+    loops. For three it starts with the upgrade chain 6.1 -> 6.12 -> 7.2."""
+    n = len(kernels)
+    order = {1: [0, 0], 2: [0, 1, 1, 0, 0], 3: [0, 1, 2, 0, 0, 2, 2, 1, 1, 0]}[n]
+    return [kernels[i] for i in order]
+
+
+class Suite:
+    """Builds the jobs for a list of kernels from the repository at @repo."""
+
+    def __init__(self, repo, kernels, out):
+        self.repo = repo
+        self.tests = os.path.join(repo, "tests")
+        self.bin = os.path.join(self.tests, "bin")
+        self.kernels = kernels
+        self.out = out
+        self.jobs = []
+
+    def b(self, name):
+        return os.path.join(self.bin, name)
+
+    def t(self, *path):
+        return os.path.join(self.tests, *path)
+
+    def add(self, job, est):
+        job.estimate = ESTIMATES.get(est, 30)
+        if job.vm or job.kind == "prepare":
+            job.verdict = ("build/module-" if job.kind == "prepare" else "vm/") + \
+                (job.kernel if job.kind == "prepare" else job.name)
+        if job.verdict:
+            job.names.append(job.verdict)
+        self.jobs.append(job)
+
+    def vm(self, name, kind, kernel, prefix, names, args, est, timeout, deps=None):
+        """A vm/run job: its serial log is parsed, vm/NAME its verdict."""
+        log = os.path.join(self.out, name + ".log")
+        ev = os.path.join(self.out, name + ".events")
+        argv = [os.path.join(self.repo, "vm", "run"), "--quiet", "--log", log,
+                "--events", ev, "--timeout", str(timeout)] + args
+        self.add(Job(name, kind, argv, kernel, prefix, [prefix + n for n in names],
+                     deps if deps is not None else ["prepare-" + kernel],
+                     timeout=timeout + 300, vm=True), est)
+
+    def build(self):
+        first = self.kernels[0]
+        files = lambda *bins: sum((["--file", self.b(x)] for x in bins), [])
+        # host: one job per program
+        host = [("host-lib", [self.b("lut-lib-host")], "host"),
+                ("host-data-sum", [self.b("lut-data-sum-host")], "host"),
+                ("host-cli", [self.b("lu-cli-host"), self.b("liveupdatectl-host")], "host"),
+                ("host-fuzz", [self.b("lu-handover-fuzz"), "60"], "fuzz"),
+                ("host-layers", [self.t("tools", "lu-layers")], "host"),
+                ("host-golden", [self.t("golden", "check-format1")], "host"),
+                ("host-runner", [self.t("runner", "selftest")], "host")]
+        for name, argv, est in host:
+            self.add(Job(name, "host", argv, names=ask([argv[0], "--list"]),
+                         timeout=900), est)
+        # prepare: one after the other (they share the APT state and the
+        # build chroot)
+        prev = []
+        for k in self.kernels:
+            self.add(Job("prepare-" + k, "prepare",
+                         [os.path.join(self.repo, "vm", "run"), "--prepare", "--kmods",
+                          "--kernel", k], k, deps=prev, timeout=3600),
+                     "prepare-first" if k == first else "prepare")
+            prev = ["prepare-" + k]
+
+        mod_bins = ask(["make", "-s", "-C", self.tests, "list-module-tests"])[0].split()
+        mod_names = ask([self.b("lu-modtests"), "--list"] + mod_bins)
+        mod_files = files(*mod_bins, "lu-modtests", "lu-klog-check")
+        stage_mod = ["--stage", "lu-modtests " + " ".join(mod_bins)]
+        chain_bins = ["lu-kexec", "lu-poke", "lu-fuzz", "lu-ioctl-fuzz", "lu-chain", "chain.plan",
+                      "lu-klog-check", "lu-cli-test", "liveupdatectl", "liveupdated"]
+        plan = lambda p: self.t("kexec", p + ".plan")
+        plan_names = lambda p: ask([self.b("lu-chain"), "--list", plan(p)])
+        nboots = lambda p: max(int(n.split("/")[1][1:]) for n in plan_names(p))
+        zc_files = files("lu-kexec", "lu-chain", "lu-klog-check")
+
+        def chain_vm(name, kind, k, prefix, p, args, est, timeout):
+            stages = []
+            for _ in range(nboots(p)):
+                stages += ["--stage", "lu-chain /opt/lu/%s.plan" % p]
+            self.vm(name, kind, k, prefix, plan_names(p),
+                    ["--kernel", k, "--no-autoload"] + args + zc_files +
+                    ["--file", plan(p)] + stages, est, timeout)
+
+        for k in self.kernels:
+            self.vm("module-" + k, "module", k, k + "/", mod_names,
+                    ["--kernel", k] + mod_files + stage_mod, "module", 1800)
+            if k == first:
+                self.vm("module-%s-debug" % k, "module", k, k + "-debug/", mod_names,
+                        ["--kernel", k] + SMP2 + ["--append", "slub_debug=FZPU"] +
+                        mod_files + stage_mod, "debug", 1800)
+                # ranges the module must refuse: past RAM, two memmap=
+                chain_vm("range-past-ram-" + k, "module", k, k + "/range-past-ram/",
+                         "range-past-ram", ["--mem", "1G"], "range", 600)
+                chain_vm("range-two-memmap-" + k, "module", k, k + "/range-two-memmap/",
+                         "range-two-memmap", ["--append", "memmap=16M$0x50000000"],
+                         "range", 600)
+            # the kexec chain; `liveupdatectl status --json` of boot 1 checked after
+            stages = []
+            for _ in range(nboots("chain")):
+                stages += ["--stage", "lu-chain"]
+            self.vm("kexec-" + k, "kexec", k, k + "/", plan_names("chain"),
+                    ["--kernel", k, "--mem", "3G", "--range", "512M", "--no-autoload"] +
+                    files(*chain_bins) + ["--file", self.t("golden", "format1.img")] + stages,
+                    "kexec", 2400)
+            job = self.jobs[-1]
+            check = self.t("cli", "check-status-json")
+            job.post.append((check, ask([check, "--list"])))
+            job.names[-1:-1] = [job.prefix + n for n in job.post[-1][1]]
+            # zero-copy: a 1 GiB memfd and more taken over in place
+            chain_vm("zerocopy-" + k, "zerocopy", k, k + "/zerocopy/", "zerocopy",
+                     ["--range", "1280M@0x100000000", "--mem", "5G", "--kmods"] + SMP2,
+                     "zerocopy", 1800)
+            # zram swap while write-sealed memfds are copied at PRESERVE_FD
+            chain_vm("swap-" + k, "zerocopy", k, k + "/swap/", "swap",
+                     ["--kmods", "--range", "512M", "--mem", "2G"] + SMP2, "swap", 600)
+            if k == first:
+                chain_vm("zc-fallback-" + k, "zerocopy", k, k + "/zc-fallback/",
+                         "zerocopy-fallback", ["--range", "192M"], "zc-fallback", 600)
+                chain_vm("zc-fault-" + k, "zerocopy", k, k + "/zc-fault/", "zerocopy-fault",
+                         ["--range", "256M@0x100000000", "--mem", "3G"], "zc-fault", 600)
+                # module/ram.c alone, with test modules of its own
+                ram = self.t("ram", "run")
+                self.add(Job("ram-" + k, "zerocopy", [ram, "--kernel", k], k, k + "/",
+                             [k + "/" + n for n in ask([ram, "--list"])],
+                             ["prepare-" + k], timeout=1500), "ram")
+        # the matrix: every ordered pair of kernels, one VM
+        seq = matrix_order(self.kernels)
+        stages = []
+        for _ in seq:
+            stages += ["--stage", "lu-matrix"]
+        self.vm("matrix", "matrix", None, "", ask([self.b("lu-matrix"), "--list"] + seq),
+                ["--kernel", ",".join(seq), "--range", "128M"] +
+                files("lu-kexec", "lu-matrix", "lu-klog-check") + stages, "matrix", 2400,
+                deps=["prepare-" + k for k in self.kernels])
+        self.jobs[-1].kernel = None
+        # the Debian package with systemd: its kernels are sid's and trixie's
+        # whatever --kernel says (a default run has it only with 7.2)
+        sysrun = self.t("system", "run")
+        self.add(Job("system", "system", [sysrun, "--quiet"], None, "",
+                     ask([sysrun, "--list"]), [], timeout=3000, verdict="vm/system"),
+                 "system")
+        return self.jobs

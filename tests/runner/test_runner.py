@@ -1,0 +1,277 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The runner's own tests: the TAP parser on recorded logs (clean, cut
+mid-line, interleaved), the schedule, the executor with real processes
+(side by side, timeouts, interrupts, failed dependencies), the selection and
+the report. Run: `PYTHONPATH=tests python3 -m unittest runner.test_runner`
+(tests/run --only host runs them as host-runner)."""
+
+import json
+import os
+import signal
+import tempfile
+import threading
+import time
+import unittest
+
+from . import ktap, main, report, schedule, suite
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "testdata")
+
+
+def read(name):
+    with open(os.path.join(DATA, name), errors="replace") as f:
+        return f.read()
+
+
+class ParseRecorded(unittest.TestCase):
+    def test_two_boots(self):
+        p = ktap.parse(read("two-boots.log"), "6.1/")
+        self.assertEqual(p.order, [
+            "6.1/chain/b1/noload_size=4096", "6.1/chain/b1/load_addr=0x40000000",
+            "6.1/chain/b1/kernel_log", "6.1/kexec/b2/one/stage2", "6.1/kexec/b2/multi/stage2",
+            "6.1/kexec/b2/seals/stage2", "6.1/chain/b2/kernel_log"])
+        r = p.results
+        self.assertEqual(r["6.1/chain/b1/kernel_log"].status, "PASS")
+        one = r["6.1/kexec/b2/one/stage2"]
+        self.assertEqual(one.status, "FAIL")
+        self.assertEqual(one.reason, "basic.c:120: lu_compare(fd, 0, size, seed) (got -1, want 0)")
+        # the lines before it and the diagnostics after it
+        self.assertIn("# lu-kexec: stage2 of one", one.excerpt)
+        self.assertIn("#   also: basic.c:121: lu_fsize(fd) (got 0, want 4096)", one.excerpt)
+        self.assertEqual(one.duration, 0.298)  # since the plan line at 9.502
+        skip = r["6.1/kexec/b2/multi/stage2"]
+        self.assertEqual((skip.status, skip.reason), ("SKIP", "no memfd_secret"))
+        # a kernel message glued in front of a result does not hide it
+        self.assertEqual(r["6.1/kexec/b2/seals/stage2"].status, "PASS")
+        self.assertEqual([(s.planned, s.seen) for s in p.streams], [(3, 3), (4, 4)])
+        self.assertEqual(p.problems, [])
+
+    def test_truncated(self):
+        p = ktap.parse(read("truncated.log"))
+        # the cut line is not read as a result named "kexec/b2/mul"
+        self.assertNotIn("kexec/b2/mul", p.results)
+        self.assertEqual(p.order[-1], "kexec/b2/one/stage2")
+        self.assertEqual(len(p.problems), 2, p.problems)
+        self.assertIn("ends mid-line", p.problems[0])
+        self.assertIn("planned 4 results and gave 1", p.problems[1])
+
+    def test_interleaved(self):
+        p = ktap.parse(read("interleaved.log"))
+        self.assertEqual({n: r.status for n, r in p.results.items()},
+                         {"a/one": "PASS", "b/one": "PASS", "b/two": "FAIL", "a/two": "PASS"})
+        self.assertEqual(p.results["b/two"].reason, "boom")
+        # the first stream's results came after the second's header: said so
+        self.assertEqual(len(p.problems), 1)
+
+    def test_repeated_name_fail_wins(self):
+        p = ktap.parse("ok 1 - x\nnot ok 2 - x: second\n")
+        self.assertEqual(p.results["x"].status, "FAIL")
+        self.assertIn("reported again", p.problems[0])
+
+    def test_no_stamps_no_durations(self):
+        p = ktap.parse("TAP version 13\n1..1\nok 1 - a # 5 executions\n")
+        self.assertEqual((p.results["a"].status, p.results["a"].duration), ("PASS", None))
+
+    def test_empty(self):
+        p = ktap.parse("")
+        self.assertEqual((p.order, p.problems), ([], []))
+
+    def test_emit_round_trip(self):
+        rs = [ktap.Result("a", "PASS"), ktap.Result("b", "FAIL", "why"),
+              ktap.Result("c", "SKIP", "no")]
+        p = ktap.parse(ktap.emit(rs))
+        self.assertEqual([(r.name, r.status, r.reason) for r in p.results.values()],
+                         [("a", "PASS", ""), ("b", "FAIL", "why"), ("c", "SKIP", "no")])
+        self.assertEqual(p.problems, [])
+
+
+def job(name, argv=("true",), deps=(), cost=1, estimate=1, timeout=60):
+    return suite.Job(name, "host", list(argv), deps=list(deps), cost=cost,
+                     estimate=estimate, timeout=timeout)
+
+
+class Schedule(unittest.TestCase):
+    def test_longest_chain_first_and_backfill(self):
+        jobs = [job("short", estimate=5), job("long", estimate=100),
+                job("after-short", deps=["short"], estimate=300), job("big", cost=2, estimate=50)]
+        s = schedule.Scheduler(jobs, 2)
+        # short leads the longest chain (5 + 300); long fills the second CPU;
+        # big needs both and waits
+        self.assertEqual(s.next(), ["short", "long"])
+        s.finished("short", True)
+        self.assertEqual(s.next(), ["after-short"])
+        s.finished("long", True)
+        s.finished("after-short", True)
+        self.assertEqual(s.next(), ["big"])
+
+    def test_cost_above_slots_runs_alone(self):
+        s = schedule.Scheduler([job("huge", cost=8), job("x")], 2)
+        self.assertEqual(s.next(), ["huge"])
+        s.finished("huge", True)
+        self.assertEqual(s.next(), ["x"])
+
+    def test_failed_dependency_not_run(self):
+        s = schedule.Scheduler([job("prep"), job("vm", deps=["prep"]),
+                                job("vm2", deps=["vm"])], 2)
+        self.assertEqual(s.next(), ["prep"])
+        s.finished("prep", False)
+        self.assertEqual(s.next(), [])
+        s.next()
+        self.assertEqual(s.skipped, {"vm": "not run: prep failed", "vm2": "not run: vm failed"})
+        self.assertTrue(s.done())
+
+
+class Execute(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.out = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def run_jobs(self, jobs, slots=2, signal_after=None):
+        ex = schedule.Executor(jobs, slots, self.out, lambda m: None)
+        if signal_after is not None:
+            threading.Timer(signal_after, lambda: ex._on_signal(signal.SIGINT, None)).start()
+        return ex, ex.run()
+
+    def test_side_by_side(self):
+        # each job waits for the other to have started: only possible in parallel
+        a = os.path.join(self.out, "a")
+        b = os.path.join(self.out, "b")
+        wait = "touch %s; for i in $(seq 100); do [ -e %s ] && exit 0; sleep 0.1; done; exit 1"
+        _, rec = self.run_jobs([job("a", ["sh", "-c", wait % (a, b)]),
+                                job("b", ["sh", "-c", wait % (b, a)])])
+        self.assertEqual((rec["a"]["exit"], rec["b"]["exit"]), (0, 0))
+
+    def test_one_slot_is_sequential(self):
+        a = os.path.join(self.out, "a")
+        b = os.path.join(self.out, "b")
+        wait = "touch %s; for i in $(seq 10); do [ -e %s ] && exit 0; sleep 0.1; done; exit 1"
+        _, rec = self.run_jobs([job("a", ["sh", "-c", wait % (a, b)]),
+                                job("b", ["sh", "-c", wait % (b, a)])], slots=1)
+        # the first waits for the second in vain; the second then finds the first
+        self.assertEqual(sorted(r["exit"] for r in rec.values()), [0, 1])
+
+    def test_log_lines_stamped(self):
+        self.run_jobs([job("say", ["sh", "-c", "echo 'ok 1 - x'"])])
+        with open(os.path.join(self.out, "say.log")) as f:
+            line = f.read()
+        self.assertRegex(line, r"^\[\s*\d+\.\d{3}\] ok 1 - x\n$")
+        self.assertEqual(ktap.parse(line).results["x"].status, "PASS")
+
+    def _pids_gone(self, pidfile):
+        with open(pidfile) as f:
+            pids = [int(x) for x in f.read().split()]
+        self.assertTrue(pids)
+        for pid in pids:
+            for _ in range(50):
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.1)
+            else:
+                self.fail(f"process {pid} still runs")
+
+    def test_interrupt_kills_whole_group(self):
+        pidfile = os.path.join(self.out, "pids")
+        # a child that ignores SIGTERM, as a stuck QEMU might
+        script = ("sh -c 'trap \"\" TERM; echo $$ >>%s; sleep 60' & echo $$ >>%s; wait"
+                  % (pidfile, pidfile))
+        ex, rec = self.run_jobs([job("vm", ["sh", "-c", script])], signal_after=1)
+        self.assertEqual(ex.stop, signal.SIGINT)
+        self.assertEqual(rec["vm"]["status"], "interrupted")
+        self._pids_gone(pidfile)
+
+    def test_timeout_kills(self):
+        pidfile = os.path.join(self.out, "pids")
+        script = "sleep 60 & echo $! >>%s; wait" % pidfile
+        _, rec = self.run_jobs([job("slow", ["sh", "-c", script], timeout=1)])
+        self.assertEqual(rec["slow"]["status"], "timeout")
+        self.assertNotEqual(rec["slow"]["exit"], 0)
+        self._pids_gone(pidfile)
+
+    def test_failed_dependency(self):
+        _, rec = self.run_jobs([job("prep", ["false"]), job("vm", deps=["prep"])])
+        self.assertEqual(rec["prep"]["exit"], 1)
+        self.assertEqual(rec["vm"], {"exit": None, "seconds": 0, "status": "not run",
+                                     "why": "not run: prep failed"})
+
+
+class Judge(unittest.TestCase):
+    def test_missing_unexpected_and_verdict(self):
+        j = job("kexec-6.1")
+        j.prefix, j.kernel, j.vm, j.verdict = "6.1/", "6.1", True, "vm/kexec-6.1"
+        j.names = ["6.1/a", "6.1/b", "vm/kexec-6.1"]
+        col = main.Collector()
+        col.results["kexec-6.1"] = ktap.parse("ok 1 - a\nok 2 - c\n", "6.1/")
+        tests = main.judge([j], {"kexec-6.1": {"exit": 0, "status": "done", "seconds": 3}}, col)
+        self.assertEqual([(t["name"], t["result"]) for t in tests], [
+            ("6.1/a", "PASS"), ("6.1/b", "MISSING"), ("vm/kexec-6.1", "PASS"),
+            ("6.1/c", "FAIL")])
+        self.assertIn("not expected", tests[3]["reason"])
+        c = report.counts(tests)
+        self.assertEqual(c, {"passed": 2, "failed": 1, "skipped": 0, "missing": 1})
+
+    def test_not_run_says_why(self):
+        j = job("vm")
+        j.names = ["x"]
+        tests = main.judge([j], {"vm": {"status": "not run", "why": "not run: prep failed"}},
+                           main.Collector())
+        self.assertEqual((tests[0]["result"], tests[0]["reason"]),
+                         ("MISSING", "not run: prep failed"))
+
+
+class Select(unittest.TestCase):
+    def jobs(self):
+        prep = suite.Job("prepare-6.1", "prepare", ["true"], "6.1", names=["build/module-6.1"])
+        kx = suite.Job("kexec-6.1", "kexec", ["true"], "6.1", "6.1/",
+                       ["6.1/kexec/b1/one/stage1"], deps=["prepare-6.1"])
+        host = suite.Job("host-lib", "host", ["true"], names=["lib/host/x"])
+        sysj = suite.Job("system", "system", ["true"], names=["system/boot1"])
+        return [prep, kx, host, sysj]
+
+    def names(self, only, kernels=("6.1",)):
+        return [j.name for j in main.select(self.jobs(), only, list(kernels))]
+
+    def test_default_leaves_system_out_without_7_2(self):
+        self.assertEqual(self.names([]), ["prepare-6.1", "kexec-6.1", "host-lib"])
+        self.assertEqual(len(self.names([], ["6.1", "7.2"])), 4)
+
+    def test_kind_name_glob_and_dependencies(self):
+        self.assertEqual(self.names(["host"]), ["host-lib"])
+        self.assertEqual(self.names(["kexec-6.1"]), ["prepare-6.1", "kexec-6.1"])
+        self.assertEqual(self.names(["6.1/kexec/b1/*"]), ["prepare-6.1", "kexec-6.1"])
+        self.assertEqual(self.names(["system"]), ["system"])
+
+    def test_unknown_selector(self):
+        with self.assertRaises(SystemExit):
+            self.names(["nothing-*"])
+
+
+class Report(unittest.TestCase):
+    def test_tables_from_json_only(self):
+        events = ("100000000 qemu start\n104000000 init boot=1 kernel=6.1.0-57-cloud-amd64\n"
+                  "150000000 kexec exec\n154500000 init boot=2 kernel=7.2.13+deb14-cloud-amd64\n")
+        summary = {
+            "wall_seconds": 12.4, "slots": 2, "counts": {"passed": 2, "failed": 1,
+                                                         "skipped": 0, "missing": 1},
+            "jobs": [{"name": "matrix", "kernel": None, "seconds": 60, "started": 1,
+                      "boots": report.boots(events)}],
+            "tests": [{"name": "matrix/6.1->7.2/one/stage2", "job": "matrix", "result": "PASS"},
+                      {"name": "matrix/6.1->7.2/multi/stage2", "job": "matrix",
+                       "result": "FAIL", "reason": "bad"},
+                      {"name": "matrix/chain/6.1/trail/start", "job": "matrix",
+                       "result": "PASS"},
+                      {"name": "vm/matrix", "job": "matrix", "result": "MISSING"}]}
+        summary = json.loads(json.dumps(summary))  # what the file holds
+        out = report.lines(summary, verbose=False)
+        self.assertIn("FAIL    matrix/6.1->7.2/multi/stage2: bad", out)
+        self.assertIn("MISSING vm/matrix: no result in the log", out)
+        self.assertIn("6.1->7.2              1      1      4.500 s", out)
+        self.assertEqual(out[-1], "tests: 2 passed, 2 failed (1 missing), 0 skipped")
+
+
+if __name__ == "__main__":
+    unittest.main()
