@@ -36,6 +36,18 @@ struct kx_scenario {
 	static const struct kx_scenario *const var##_reg		\
 	__attribute__((used, section("kx_scenarios"))) = &var
 
+/*
+ * The same for a scenario run only by a maintainer's tool (the golden
+ * image's tests/golden/make-format1), never by a plan: lu-kexec runs it, but
+ * lu-kexec --scenarios (what every plan must cover) leaves it out.
+ */
+#define KX_TOOL_SCENARIO(var, sname, ...)				\
+	static const struct kx_stage var##_stages[] = { __VA_ARGS__ };	\
+	static const struct kx_scenario var = { sname, var##_stages,	\
+						LU_ARRAY_SIZE(var##_stages) }; \
+	static const struct kx_scenario *const var##_reg		\
+	__attribute__((used, section("kx_tools"))) = &var
+
 /* the stage argument as given (for scenarios whose stage is a parameter) */
 extern const char *kx_stage_arg;
 

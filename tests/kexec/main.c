@@ -8,9 +8,23 @@
 extern const struct kx_scenario *const __start_kx_scenarios[];
 extern const struct kx_scenario *const __stop_kx_scenarios[];
 
+extern const struct kx_scenario *const __start_kx_tools[];
+extern const struct kx_scenario *const __stop_kx_tools[];
+
 #define for_each_scenario(p) \
 	for (const struct kx_scenario *const *p = __start_kx_scenarios; \
 	     p < __stop_kx_scenarios; p++)
+
+static const struct kx_scenario *kx_find(const char *name)
+{
+	for_each_scenario(p)
+		if (!strcmp((*p)->name, name))
+			return *p;
+	for (const struct kx_scenario *const *p = __start_kx_tools; p < __stop_kx_tools; p++)
+		if (!strcmp((*p)->name, name))
+			return *p;
+	return NULL;
+}
 
 const char *kx_stage_arg;
 
@@ -47,7 +61,7 @@ int kx_open_dev_status(const char *before, const char *after)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: lu-kexec [--list] SCENARIO STAGE\n");
+	fprintf(stderr, "usage: lu-kexec [--list] SCENARIO STAGE | --scenarios\n");
 	for_each_scenario(p) {
 		fprintf(stderr, "  %s:", (*p)->name);
 		for (size_t j = 0; j < (*p)->nstages; j++)
@@ -73,6 +87,14 @@ int main(int argc, char **argv)
 	struct lu_test t = { NULL, NULL };
 	int list = argc > 1 && !strcmp(argv[1], "--list");
 
+	/* --scenarios: "SCENARIO STAGE" of every stage a plan should run */
+	if (argc == 2 && !strcmp(argv[1], "--scenarios")) {
+		for_each_scenario(p)
+			for (size_t j = 0; j < (*p)->nstages; j++)
+				printf("%s %s\n", (*p)->name, (*p)->stages[j].name);
+		return 0;
+	}
+
 	/* --list SCENARIO STAGE: the name that stage would report */
 	if (list) {
 		argv++;
@@ -82,9 +104,7 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	for_each_scenario(p)
-		if (!strcmp((*p)->name, argv[1]))
-			sc = *p;
+	sc = kx_find(argv[1]);
 	if (!sc) {
 		usage();
 		return 2;

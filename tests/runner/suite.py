@@ -5,7 +5,8 @@ will report, asked from the producers themselves (--list), never copied.
 Kinds (what --only takes besides names and globs):
   host      no VM: libliveupdate, the data checksum, liveupdatectl's golden
             outputs, libFuzzer on the handover check, the module's layers,
-            the frozen format-1 image, this runner's own tests
+            the frozen format-1 image, this runner's own tests, every
+            registered kexec scenario stage run by some plan (lu-coverage)
   module    per kernel: every tests/module binary in one boot; for the first
             kernel also with slub_debug and 2 vCPUs, and two VMs whose range
             the module must refuse
@@ -33,13 +34,13 @@ KERNELS = {"6.1": "6.1", "bookworm": "6.1", "6.12": "6.12", "trixie": "6.12",
 # a VM uses one host CPU, so it counts once in the schedule.
 SMP2 = ["--smp", "2", "--tcg-thread", "single"]
 
-# Seconds each job took on this 2-core machine (a clean clone, 2026-12-05):
-# the schedule starts the longest chains first. A run's own times, kept in
-# build/tests/durations.json, replace these.
-ESTIMATES = {"prepare": 60, "host": 10, "fuzz": 65, "module": 45, "debug": 30,
-             "range": 15, "kexec": 210, "zerocopy": 135, "swap": 30,
-             "zc-fallback": 20, "zc-fault": 40, "ram": 30, "matrix": 110,
-             "system": 720, "prepare-first": 30}
+# Seconds each job took on this 2-core machine with two VMs side by side
+# (a clean clone, 2026-12-05): the schedule starts the longest chains first.
+# A run's own times, kept in build/tests/durations.json, replace these.
+ESTIMATES = {"prepare": 80, "host": 5, "fuzz": 65, "module": 25, "debug": 27,
+             "range": 13, "kexec": 250, "zerocopy": 160, "swap": 37,
+             "zc-fallback": 22, "zc-fault": 45, "ram": 35, "matrix": 135,
+             "system": 1100, "prepare-first": 25}
 
 
 @dataclass
@@ -138,7 +139,8 @@ class Suite:
                 ("host-fuzz", [self.b("lu-handover-fuzz"), "60"], "fuzz"),
                 ("host-layers", [self.t("tools", "lu-layers")], "host"),
                 ("host-golden", [self.t("golden", "check-format1")], "host"),
-                ("host-runner", [self.t("runner", "selftest")], "host")]
+                ("host-runner", [self.t("runner", "selftest")], "host"),
+                ("host-coverage", [self.b("lu-coverage")], "host")]
         for name, argv, est in host:
             self.add(Job(name, "host", argv, names=ask([argv[0], "--list"]),
                          timeout=900), est)
