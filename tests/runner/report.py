@@ -74,14 +74,16 @@ def lines(summary, verbose=True):
         by_job.setdefault(t["job"], []).append(t["result"])
     out.append("")
     out.append("==== jobs ====")
-    out.append("%-26s %-8s %6s %6s %6s %7s %8s %8s" % (
+    out.append("%-26s %-8s %6s %6s %6s %7s %8s  %s" % (
         "job", "kernel", "passed", "failed", "skipped", "missing", "started", "time"))
     for j in sorted(summary["jobs"], key=lambda j: (j.get("started") is None,
                                                        j.get("started") or 0)):
         rs = by_job.get(j["name"], [])
-        time_s = "%.0f s" % j["seconds"] if j.get("seconds") else j.get("status", "")
+        time_s = "%.0f s" % j["seconds"] if j.get("seconds") is not None else ""
+        if j.get("status") not in (None, "done"):
+            time_s = (time_s + " " + j["status"]).strip()
         started = "%.0f s" % j["started"] if j.get("started") is not None else "-"
-        out.append("%-26s %-8s %6d %6d %6d %7d %8s %8s" % (
+        out.append("%-26s %-8s %6d %6d %6d %7d %8s  %s" % (
             j["name"], j.get("kernel") or "-", rs.count("PASS"), rs.count("FAIL"),
             rs.count("SKIP"), rs.count("MISSING"), started, time_s))
     pairs = {}

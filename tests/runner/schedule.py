@@ -159,6 +159,13 @@ class Executor:
             if self.finish:
                 self.finish(job, rec)
 
+    def _interrupted(self, name):
+        p, t0, th = self.procs.pop(name)
+        th.join(timeout=10)
+        self.records[name] = {"exit": p.returncode, "status": "interrupted",
+                              "seconds": round(time.monotonic() - t0, 3),
+                              "started": round(t0 - self.t0, 3)}
+
     def _on_signal(self, signum, _frame):
         self.stop = signum
 
@@ -186,16 +193,12 @@ class Executor:
                     for n, (p, _, _) in list(self.procs.items()):
                         if p.poll() is not None:
                             self._kill(n)
-                            self.records[n] = {"exit": p.returncode, "status": "interrupted",
-                                               "seconds": 0}
-                            del self.procs[n]
+                            self._interrupted(n)
                     time.sleep(0.1)
                 for n, (p, _, _) in list(self.procs.items()):
                     self._kill(n)
                     p.wait()
-                    self.records[n] = {"exit": p.returncode, "status": "interrupted",
-                                       "seconds": 0}
-                self.procs.clear()
+                    self._interrupted(n)
         finally:
             for s, h in old.items():
                 signal.signal(s, h)

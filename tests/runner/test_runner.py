@@ -182,6 +182,7 @@ class Execute(unittest.TestCase):
         ex, rec = self.run_jobs([job("vm", ["sh", "-c", script])], signal_after=1)
         self.assertEqual(ex.stop, signal.SIGINT)
         self.assertEqual(rec["vm"]["status"], "interrupted")
+        self.assertGreater(rec["vm"]["seconds"], 0.5)
         self._pids_gone(pidfile)
 
     def test_timeout_kills(self):
