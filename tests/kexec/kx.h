@@ -24,29 +24,27 @@ struct kx_scenario {
 	size_t nstages;
 };
 
-/*
- * Defines a scenario and registers it (kselftest style): a pointer to it
- * goes into the kx_scenarios section, which lu-kexec walks between the
- * linker's __start_/__stop_kx_scenarios. No list to keep by hand.
- */
-#define KX_SCENARIO(var, sname, ...)					\
+/* a scenario, and a pointer to it in the linker section @sec */
+#define KX_DEFINE(var, sname, sec, ...)					\
 	static const struct kx_stage var##_stages[] = { __VA_ARGS__ };	\
 	static const struct kx_scenario var = { sname, var##_stages,	\
 						LU_ARRAY_SIZE(var##_stages) }; \
 	static const struct kx_scenario *const var##_reg		\
-	__attribute__((used, section("kx_scenarios"))) = &var
+	__attribute__((used, section(sec))) = &var
 
 /*
- * The same for a scenario run only by a maintainer's tool (the golden
- * image's tests/golden/make-format1), never by a plan: lu-kexec runs it, but
+ * Defines a scenario and registers it (kselftest style): lu-kexec walks the
+ * kx_scenarios section between the linker's __start_/__stop_kx_scenarios.
+ * No list to keep by hand.
+ */
+#define KX_SCENARIO(var, sname, ...) KX_DEFINE(var, sname, "kx_scenarios", __VA_ARGS__)
+
+/*
+ * A scenario run only by a maintainer's tool (the golden image's
+ * tests/golden/make-format1), never by a plan: lu-kexec runs it, but
  * lu-kexec --scenarios (what every plan must cover) leaves it out.
  */
-#define KX_TOOL_SCENARIO(var, sname, ...)				\
-	static const struct kx_stage var##_stages[] = { __VA_ARGS__ };	\
-	static const struct kx_scenario var = { sname, var##_stages,	\
-						LU_ARRAY_SIZE(var##_stages) }; \
-	static const struct kx_scenario *const var##_reg		\
-	__attribute__((used, section("kx_tools"))) = &var
+#define KX_TOOL_SCENARIO(var, sname, ...) KX_DEFINE(var, sname, "kx_tools", __VA_ARGS__)
 
 /* the stage argument as given (for scenarios whose stage is a parameter) */
 extern const char *kx_stage_arg;
