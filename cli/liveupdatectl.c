@@ -3,7 +3,7 @@
  * liveupdatectl: look at and use live update from a shell (libliveupdate).
  *
  *   liveupdatectl status [--json]
- *   liveupdatectl check [--kernel VERSION]
+ *   liveupdatectl check [--kernel VERSION] [--sessions]
  *   liveupdatectl hold [--detach] NAME FILE...
  *   liveupdatectl get NAME ENTRY [PATH]
  *   liveupdatectl get NAME --all DIR
@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -52,7 +54,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: liveupdatectl status [--json]\n"
-		"       liveupdatectl check [--kernel VERSION]\n"
+		"       liveupdatectl check [--kernel VERSION] [--sessions]\n"
 		"       liveupdatectl hold [--detach] NAME FILE...\n"
 		"       liveupdatectl get NAME ENTRY [PATH]\n"
 		"       liveupdatectl get NAME --all DIR\n"
@@ -932,6 +934,254 @@ static void check_line(struct check_count *n, int result, const char *what,
 	n->unknown += result == CHECK_UNKNOWN;
 }
 
+/* ---- held sessions and the shutdown ------------------------------------------- */
+
+/*
+ * Runs @argv (PATH searched) with stdout into @out (NUL-terminated, at most
+ * @len - 1 bytes), stderr to /dev/null. Its exit status, or -errno.
+ */
+static int run_capture(char *const argv[], char *out, size_t len)
+{
+	size_t n = 0;
+	int p[2], st;
+	pid_t pid;
+
+	out[0] = 0;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		dup2(p[1], 1);
+		if (null >= 0)
+			dup2(null, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	for (;;) {
+		ssize_t r = read(p[0], out + n, len - 1 - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || (n += (size_t)r) == len - 1)
+			break;
+	}
+	out[n] = 0;
+	close(p[0]);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/*
+ * The version of the systemd that is PID 1: 0 if PID 1 is not systemd (no
+ * /run/systemd/system), -1 if it cannot be told.
+ */
+static int systemd_version(void)
+{
+	char *argv[] = { "systemctl", "--version", NULL };
+	char out[256];
+	int v;
+
+	if (!exists("/run/systemd/system"))
+		return 0;
+	if (run_capture(argv, out, sizeof(out)) != 0 || sscanf(out, "systemd %d", &v) != 1)
+		return -1;
+	return v;
+}
+
+/* The unit a process runs in, from its cgroup path: "" if none. */
+static void unit_of(pid_t pid, char *unit, size_t len)
+{
+	char path[64], line[1024];
+	FILE *f;
+
+	unit[0] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(rooted(path), "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *slash = strrchr(line, '/');
+
+		line[strcspn(line, "\n")] = 0;
+		/* the unified hierarchy ("0::"), else systemd's named one */
+		if (slash && (!strncmp(line, "0::", 3) || strstr(line, ":name=systemd:"))) {
+			snprintf(unit, len, "%s", slash + 1);
+			if (!strncmp(line, "0::", 3))
+				break;
+		}
+	}
+	fclose(f);
+}
+
+enum { FATE_LOST, FATE_UNKNOWN, FATE_KEPT };
+
+/*
+ * What "systemctl kexec" (systemd version @sd; 0: no systemd, which
+ * liveupdate-kexec does without) does to process @pid holding a session:
+ * FATE_KEPT if it still holds it at reboot(), FATE_LOST if it is stopped or
+ * killed first, FATE_UNKNOWN if that cannot be told. @why says which rule.
+ *
+ * PID 1 carries its fd stores through LUO from systemd 262 on. Other
+ * processes live through the shutdown only if their unit is never stopped
+ * (no Conflicts=shutdown.target, in a slice that stays, system.slice or
+ * -.slice) and systemd-shutdown's final SIGTERM/SIGKILL spares them: root
+ * processes whose argv[0] starts with '@' (systemd's ROOT_STORAGE_DAEMONS
+ * rule, in every systemd we support).
+ */
+static int holder_fate(pid_t pid, int sd, char *why, size_t len)
+{
+	char path[64], arg0[64] = "", unit[256], out[1024];
+	struct stat st;
+	FILE *f;
+
+	if (sd == 0)
+		return snprintf(why, len, "no systemd: liveupdate-kexec kexecs with it running"),
+		       FATE_KEPT;
+	if (pid == 1) {
+		if (sd < 0)
+			return snprintf(why, len, "PID 1, systemd version unknown"), FATE_UNKNOWN;
+		snprintf(why, len, "PID 1 (a service's fd store): systemd %d %s", sd,
+			 sd >= 262 ? "carries it" : "closes it (it carries sessions from 262 on)");
+		return sd >= 262 ? FATE_KEPT : FATE_LOST;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	f = fopen(rooted(path), "re");
+	if (f) {
+		if (!fgets(arg0, sizeof(arg0), f))
+			arg0[0] = 0;
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	unit_of(pid, unit, sizeof(unit));
+	if (stat(rooted(path), &st) == 0 && st.st_uid != 0)
+		return snprintf(why, len, "%s in %s runs as uid %u: systemd-shutdown kills it",
+				arg0, unit[0] ? unit : "no unit", (unsigned int)st.st_uid), FATE_LOST;
+	if (arg0[0] != '@')
+		return snprintf(why, len, "%s in %s: systemd stops or kills it before the kexec",
+				arg0, unit[0] ? unit : "no unit"), FATE_LOST;
+	if (!unit[0])
+		return snprintf(why, len, "%s in no unit", arg0), FATE_UNKNOWN;
+	{
+		char *argv[] = { "systemctl", "show", "-p", "Conflicts", "-p", "Slice", "--",
+				 unit, NULL };
+		const char *slice;
+
+		if (run_capture(argv, out, sizeof(out)) != 0 || !(slice = strstr(out, "Slice=")))
+			return snprintf(why, len, "%s in %s: systemctl show failed", arg0, unit),
+			       FATE_UNKNOWN;
+		slice += 6;
+		if (strstr(out, "shutdown.target"))
+			return snprintf(why, len, "%s in %s, which conflicts with shutdown.target",
+					arg0, unit), FATE_LOST;
+		if (strncmp(slice, "system.slice\n", 13) && strncmp(slice, "-.slice\n", 8))
+			return snprintf(why, len, "%s in %s, in %.*s, which is stopped", arg0, unit,
+					(int)strcspn(slice, "\n"), slice), FATE_LOST;
+	}
+	return snprintf(why, len, "%s in %s, which stays", arg0, unit), FATE_KEPT;
+}
+
+/*
+ * Whether outgoing session @name lives through the shutdown of a kexec: the
+ * best fate among the processes holding an fd of it (its /proc/PID/fd link
+ * is "anon_inode:[luo_session] NAME"), @why that holder's.
+ */
+static int session_fate(const char *name, int sd, char *why, size_t len)
+{
+	char want[300], link[300], path[PATH_MAX], w[512];
+	DIR *procs = opendir(rooted("/proc"));
+	struct dirent *p;
+	int best = -1, holders = 0;
+
+	snprintf(why, len, "no process holds it (in another PID namespace?)");
+	if (!procs)
+		return FATE_UNKNOWN;
+	snprintf(want, sizeof(want), "anon_inode:[luo_session] %s", name);
+	while ((p = readdir(procs))) {
+		DIR *fds;
+		struct dirent *f;
+		pid_t pid = (pid_t)strtol(p->d_name, NULL, 10);
+		int held = 0;
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+		fds = opendir(rooted(path));
+		if (!fds)
+			continue;
+		while (!held && (f = readdir(fds))) {
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid, f->d_name);
+			n = readlink(rooted(path), link, sizeof(link) - 1);
+			if (n > 0) {
+				link[n] = 0;
+				held = !strcmp(link, want);
+			}
+		}
+		closedir(fds);
+		if (held) {
+			int fate = holder_fate(pid, sd, w, sizeof(w));
+
+			holders++;
+			if (fate > best) {
+				best = fate;
+				snprintf(why, len, "pid %d, %s", (int)pid, w);
+			}
+		}
+	}
+	closedir(procs);
+	return holders ? best : FATE_UNKNOWN;
+}
+
+/*
+ * A check line per outgoing session: is it still open at the kexec?
+ * Return: how many would be lost (FAIL).
+ */
+static int check_sessions(struct check_count *n, const struct status *st)
+{
+	const char *p = st->sess;
+	struct sess_line l;
+	unsigned long long more = 0;
+	char name[LIVEUPDATE_NAME_MAX + 1], what[1200], why[768];
+	int sd = systemd_version(), lost = 0;
+
+	if (st->sessions != 1) {
+		if (st->device)
+			check_line(n, CHECK_UNKNOWN, "the outgoing sessions are held until the kexec",
+				   st->sessions ? "the module stayed busy" :
+				   "cannot read " PARAM_DIR "/sessions (root only)");
+		return 0;
+	}
+	while (*p) {
+		int fate;
+
+		if (sess_parse(&p, &l, &more) <= 0 || l.in)
+			continue;
+		sess_unescape(l.name, name, sizeof(name));
+		fate = session_fate(name, sd, why, sizeof(why));
+		snprintf(what, sizeof(what), "session %s is held until the kexec%s%s%s", l.name,
+			 fate == FATE_KEPT ? " (" : "", fate == FATE_KEPT ? why : "",
+			 fate == FATE_KEPT ? ")" : "");
+		if (fate == FATE_LOST)
+			lost++;
+		check_line(n, fate == FATE_KEPT ? CHECK_OK : fate == FATE_LOST ? CHECK_FAIL :
+			   CHECK_UNKNOWN, what, "%s%s", why, fate == FATE_LOST ?
+			   "; hold it through liveupdated (liveupdatectl hold does when it runs) "
+			   "or with liveupdatectl hold --detach" : "");
+	}
+	return lost;
+}
+
 static int cmd_check(int argc, char **argv)
 {
 	char cmdline[4096], buf[64], kver[256], what[PATH_MAX + 128], why[PATH_MAX + 128];
@@ -939,15 +1189,21 @@ static int cmd_check(int argc, char **argv)
 	const char *want = NULL;
 	struct check_count n = { 0, 0 };
 	struct status st;
-	int module, r;
+	int module, r, only_sessions = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--kernel") && i + 1 < argc)
 			want = argv[++i];
+		else if (!strcmp(argv[i], "--sessions"))
+			only_sessions = 1;
 		else
 			return usage(stderr), EXIT_USAGE;
 	}
 	get_status(&st);
+	if (only_sessions) {
+		check_sessions(&n, &st);
+		return n.fail ? EXIT_CHECK : n.unknown ? EXIT_CHECK_UNKNOWN : EXIT_DONE;
+	}
 	module = !strcmp(st.provider, "module");
 	read_line("/proc/cmdline", cmdline, sizeof(cmdline));
 	check_line(&n, st.device ? CHECK_OK : CHECK_FAIL, LIVEUPDATE_DEVICE " exists",
@@ -972,6 +1228,7 @@ static int cmd_check(int argc, char **argv)
 				   "the handover needs more than the range the command line "
 				   "reserves for the next kernel (liveupdate.size=, memmap=)");
 		}
+		check_sessions(&n, &st);
 		/* the module in the initramfs of the kernel liveupdate-kexec would boot */
 		if (want) {
 			snprintf(kver, sizeof(kver), "%s", want);
@@ -1081,26 +1338,108 @@ static int store_in_systemd(int fd, const char *name)
 	return r;
 }
 
-/* Keeps @session open in a detached process until the kexec. */
-static int hold_detached(int session)
+/*
+ * Keeps @session open until the kexec in a holder process (cmd_keep()):
+ * under systemd in a scope of its own that the shutdown never stops
+ * (systemd-run --scope -p DefaultDependencies=no: no Conflicts=shutdown.target,
+ * in system.slice), named "@liveupdatectl-hold" so that systemd-shutdown's
+ * last SIGTERM/SIGKILL spares it; without systemd a background process.
+ * Return: the holder's pid once it holds the session, or -errno.
+ */
+static int hold_detached(int session, const char *name)
 {
-	pid_t pid = fork();
-	int null;
+	char self[PATH_MAX], unit[64], desc[128], buf[4];
+	struct pollfd pfd;
+	int ok[2], r;
+	ssize_t n;
+	pid_t pid;
 
-	if (pid < 0)
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return n < 0 ? -errno : -ENOENT;
+	self[n] = 0;
+	if (pipe2(ok, O_CLOEXEC) < 0)
 		return -errno;
-	if (pid > 0)
-		return (int)pid;
-	setsid();
-	null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		close(ok[0]);
+		close(ok[1]);
+		return r;
 	}
-	for (int fd = 3; fd < 1024; fd++)
-		if (fd != session)
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		int s = fcntl(session, F_DUPFD_CLOEXEC, 10), o = fcntl(ok[1], F_DUPFD_CLOEXEC, 10);
+
+		setsid();
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			dup2(null, 2);
+		}
+		/* the session at fd 3, the "started" pipe at fd 4, nothing else */
+		if (s < 0 || o < 0 || dup2(s, 3) < 0 || dup2(o, 4) < 0)
+			_exit(127);
+		for (int fd = 5; fd < 1024; fd++)
 			close(fd);
+		snprintf(unit, sizeof(unit), "liveupdate-hold-%d.scope", (int)getpid());
+		snprintf(desc, sizeof(desc), "liveupdatectl hold %s", name);
+		if (exists("/run/systemd/system")) {
+			char *argv[] = { "systemd-run", "--quiet", "--scope", "--collect", "--unit",
+					 unit, "--description", desc, "-p", "DefaultDependencies=no",
+					 "--", self, "__keep", "3", "4", NULL };
+
+			execvp(argv[0], argv);
+		} else {
+			char *argv[] = { self, "__keep", "3", "4", NULL };
+
+			execv(self, argv);
+		}
+		_exit(127);
+	}
+	close(ok[1]);
+	pfd.fd = ok[0];
+	pfd.events = POLLIN;
+	do
+		r = poll(&pfd, 1, 30000);
+	while (r < 0 && errno == EINTR);
+	n = r > 0 ? read(ok[0], buf, sizeof(buf)) : 0;
+	close(ok[0]);
+	if (n != 1) {	/* systemd-run failed, or the holder did not start */
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -ECHILD;
+	}
+	return (int)pid;
+}
+
+/*
+ * The holder hold --detach starts, with the session at @argv[1] and the
+ * "started" pipe at @argv[2]: it re-executes itself as "@liveupdatectl-hold"
+ * (see holder_fate()), reports, and waits for the kexec.
+ */
+static int cmd_keep(int argc, char **argv, const char *arg0)
+{
+	char self[PATH_MAX];
+	ssize_t n;
+	int ok;
+
+	if (argc != 3)
+		return usage(stderr), EXIT_USAGE;
+	if (arg0[0] != '@') {
+		char *args[] = { "@liveupdatectl-hold", "__keep", argv[1], argv[2], NULL };
+
+		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n <= 0)
+			return EXIT_FAILED;
+		self[n] = 0;
+		execv(self, args);
+		return EXIT_FAILED;
+	}
+	ok = atoi(argv[2]);
+	if (fcntl(atoi(argv[1]), F_GETFD) < 0 || write(ok, "1", 1) != 1)
+		return EXIT_FAILED;
+	close(ok);
 	for (;;)
 		pause();
 }
@@ -1201,7 +1540,7 @@ static int cmd_hold(int argc, char **argv)
 	if (broker) {
 		fprintf(stderr, "%s: session \"%s\" is held by liveupdated\n", prog, name);
 	} else if (detach) {
-		r = hold_detached(s);
+		r = hold_detached(s, name);
 		if (r < 0) {
 			r = fail(r, "cannot start the holder");
 			goto out;
@@ -1346,6 +1685,8 @@ int main(int argc, char **argv)
 		return usage(stderr), EXIT_USAGE;
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
 		return usage(stdout), EXIT_DONE;
+	if (!strcmp(argv[1], "__keep"))
+		return cmd_keep(argc - 1, argv + 1, argv[0]);
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);
