@@ -14,7 +14,8 @@ Kinds (what --only takes besides names and globs):
   zerocopy  per kernel: zerocopy.plan and swap.plan; for the first kernel
             also zerocopy-fallback.plan, zerocopy-fault.plan, tests/ram
   matrix    one VM booting every ordered pair of the kernels (lu-matrix)
-  system    the Debian package with systemd in a sid image (tests/system)
+  system    the Debian packages with systemd in a sid, a bookworm and a
+            trixie image (tests/system)
 Before the VMs of a kernel, a "prepare" job fetches it and builds the module
 for it (vm/run --prepare): its result is build/module-KERNEL.
 """
@@ -23,6 +24,9 @@ import functools
 import os
 import subprocess
 from dataclasses import dataclass, field
+
+# The suites whose system image runs tests/system/guest/lu-hold.
+SYSTEM_SUITES = ("bookworm", "trixie")
 
 KINDS = ("host", "module", "kexec", "zerocopy", "matrix", "system")
 KERNELS = {"6.1": "6.1", "bookworm": "6.1", "6.12": "6.12", "trixie": "6.12",
@@ -40,7 +44,8 @@ SMP2 = ["--smp", "2", "--tcg-thread", "single"]
 ESTIMATES = {"prepare": 80, "host": 5, "fuzz": 65, "module": 25, "debug": 27,
              "range": 13, "kexec": 250, "zerocopy": 160, "swap": 37,
              "zc-fallback": 22, "zc-fault": 45, "ram": 35, "matrix": 135,
-             "system": 1100, "prepare-first": 25}
+             "system": 1100, "system-bookworm": 700, "system-trixie": 700,
+             "prepare-first": 25}
 
 
 @dataclass
@@ -225,10 +230,17 @@ class Suite:
                 files("lu-kexec", "lu-matrix", "lu-klog-check") + stages, "matrix", 2400,
                 deps=["prepare-" + k for k in self.kernels])
         self.jobs[-1].kernel = None
-        # the Debian package with systemd: its kernels are sid's and trixie's
-        # whatever --kernel says (a default run has it only with 7.2)
+        # the Debian packages with systemd, one image per suite, each with
+        # its own kernels whatever --kernel says: sid (systemd 262: the fd
+        # store; trixie's 6.12 -> sid's 7.2), bookworm (252) and trixie
+        # (257): liveupdatectl hold --detach and the broker
         sysrun = self.t("system", "run")
         self.add(Job("system", "system", [sysrun, "--quiet"], None, "",
                      ask([sysrun, "--list"]), [], timeout=3000, verdict="vm/system"),
                  "system")
+        for suite in SYSTEM_SUITES:
+            argv = [sysrun, "--suite", suite]
+            self.add(Job("system-" + suite, "system", argv + ["--quiet"], None, "",
+                         ask(argv + ["--list"]), [], timeout=3000,
+                         verdict="vm/system-" + suite), "system-" + suite)
         return self.jobs

@@ -1,44 +1,54 @@
 # shellcheck shell=bash
-# The Debian sid image of the system test, built on the host with debootstrap
+# The Debian images of the system test, built on the host with debootstrap
 # and cached under build/system/. Sourced by tests/system/run; expects LU_REPO.
+# SYS_SUITE (LU_SYS_SUITE: sid, trixie or bookworm) says which; TAG below is
+# SUITE-TOOL.
 #
-#   build/system/base-TOOL/   debootstrap of sid: systemd, dkms, kexec-tools, the
-#                             initramfs TOOL (initramfs-tools or dracut), sid's stock cloud kernel 7.2 with its
-#                             headers, and trixie's 6.12 kernel with its headers
-#                             (installed with dpkg -i from trixie's archive).
+#   build/system/base-TAG/    debootstrap of SUITE: systemd, dkms, kexec-tools, the
+#                             initramfs TOOL (initramfs-tools or dracut), the
+#                             suite's stock cloud kernel with its headers and
+#                             compiler; for sid also trixie's 6.12 kernel with
+#                             its headers (installed with dpkg -i from trixie's
+#                             archive), for the upgrade.
 #                             Made once (a few minutes); its stamp says from what.
-#   build/system/root-TOOL/   a copy of base-TOOL/ with the project's packages
-#                             installed by dpkg -i inside it: DKMS builds the
-#                             module for both kernels there and the initramfs is
-#                             made there by the initramfs tool. Remade when a
-#                             package source changes. The test's own files
-#                             (tests/system/guest, and the broker and
-#                             liveupdatectl built static from agent/, cli/,
-#                             lib/ with the broker's units) are installed on
-#                             top, again (without remaking the rest) when they
-#                             change.
-#   build/system/disk-TOOL.raw  root-TOOL/ as an ext4 file system (mkfs.ext4 -d); QEMU
+#   build/system/root-TAG/    a copy of base-TAG/ with the project's packages
+#                             (built in a chroot of the same suite) installed by
+#                             apt install ./*.deb inside it: DKMS builds the
+#                             module there and the initramfs is made there by
+#                             the initramfs tool. Remade when a package source
+#                             changes. The test's own files (tests/system/guest)
+#                             are installed on top, again (without remaking the
+#                             rest) when they change.
+#   build/system/disk-TAG.raw root-TAG/ as an ext4 file system (mkfs.ext4 -d); QEMU
 #                             boots it with snapshot=on: it is never changed.
-#   build/system/boot-TOOL/   the kernels and initramfs images of root-TOOL/, for
+#   build/system/boot-TAG/    the kernels and initramfs images of root-TAG/, for
 #                             QEMU's -kernel/-initrd.
 
 # shellcheck source=vm/kernels.sh
 . "$LU_REPO/vm/kernels.sh"
 
 SYS_DIR=$LU_REPO/build/system
-# The initramfs tool: dracut, the first choice of sid's kernel packages
-# (LU_SYS_INITRAMFS=initramfs-tools for the other; each has its own base).
-SYS_INITRAMFS=${LU_SYS_INITRAMFS:-dracut}
-SYS_BASE=$SYS_DIR/base-$SYS_INITRAMFS
-SYS_ROOT=$SYS_DIR/root-$SYS_INITRAMFS
-SYS_DISK=$SYS_DIR/disk-$SYS_INITRAMFS.raw
-SYS_BOOT=$SYS_DIR/boot-$SYS_INITRAMFS
-# What base-TOOL/ is made of (a change remakes it): debootstrap's packages,
+SYS_SUITE=${LU_SYS_SUITE:-sid}
+# The initramfs tool: each suite's first choice for its kernel packages
+# (sid: dracut; bookworm, trixie: initramfs-tools); LU_SYS_INITRAMFS for the
+# other (each has its own base).
+case $SYS_SUITE in
+sid) SYS_INITRAMFS=${LU_SYS_INITRAMFS:-dracut} SYS_GCC=gcc-14 ;;
+trixie) SYS_INITRAMFS=${LU_SYS_INITRAMFS:-initramfs-tools} SYS_GCC=gcc-14 ;;
+bookworm) SYS_INITRAMFS=${LU_SYS_INITRAMFS:-initramfs-tools} SYS_GCC=gcc-12 ;;
+*) echo "system: unknown suite $SYS_SUITE (sid, trixie, bookworm)" >&2; exit 2 ;;
+esac
+SYS_TAG=$SYS_SUITE-$SYS_INITRAMFS
+SYS_BASE=$SYS_DIR/base-$SYS_TAG
+SYS_ROOT=$SYS_DIR/root-$SYS_TAG
+SYS_DISK=$SYS_DIR/disk-$SYS_TAG.raw
+SYS_BOOT=$SYS_DIR/boot-$SYS_TAG
+# What base-TAG/ is made of (a change remakes it): debootstrap's packages,
 # then what apt installs in it (apt, unlike
 # debootstrap, takes the initramfs tool already there for the kernel's
 # "dracut | initramfs-tools" dependency).
 SYS_BOOTSTRAP_PKGS=systemd-sysv,udev,kmod,procps,util-linux,e2fsprogs,zstd,kexec-tools,$SYS_INITRAMFS
-SYS_APT_PKGS="linux-image-cloud-amd64 linux-headers-cloud-amd64 dkms gcc-14 make"
+SYS_APT_PKGS="linux-image-cloud-amd64 linux-headers-cloud-amd64 dkms $SYS_GCC make"
 SYS_BASE_VERSION=1
 
 sys_die() { echo "system: $*" >&2; exit 1; }
@@ -70,30 +80,41 @@ sys_chroot() {
 }
 
 sys_base_stamp() {
-	echo "v$SYS_BASE_VERSION $SYS_BOOTSTRAP_PKGS $SYS_APT_PKGS $(lu_kver trixie) $(lu_kver sid)"
+	local k
+	k=$(lu_kver "$SYS_SUITE")
+	[[ $SYS_SUITE == sid ]] && k+=" $(lu_kver trixie)"
+	echo "v$SYS_BASE_VERSION $SYS_SUITE $SYS_BOOTSTRAP_PKGS $SYS_APT_PKGS $k"
 }
 
-# build/system/base/, made once.
+# build/system/base-TAG/, made once.
 sys_base() {
-	local stamp tkver debs log=$SYS_BASE.log
+	local stamp log=$SYS_BASE.log
 	stamp=$(sys_base_stamp)
 	[[ -f $SYS_BASE/.stamp && $(cat "$SYS_BASE/.stamp") == "$stamp" ]] && return 0
 	command -v debootstrap >/dev/null ||
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
-	sys_note "debootstrap sid into $SYS_BASE (several minutes, once; log: $log)"
+	sys_note "debootstrap $SYS_SUITE into $SYS_BASE (several minutes, once; log: $log)"
 	sys_unmount "$SYS_BASE"
 	rm -rf "$SYS_BASE"
 	mkdir -p "$SYS_DIR"
 	: >"$log"
 	# kexec-tools: the image's own reboot must stay a reboot; the test kexecs
 	# with the package's helper.
-	debootstrap --variant=minbase --include="$SYS_BOOTSTRAP_PKGS" sid "$SYS_BASE" \
+	debootstrap --variant=minbase --include="$SYS_BOOTSTRAP_PKGS" "$SYS_SUITE" "$SYS_BASE" \
 		"$(lu_mirror)" >>"$log" 2>&1 || sys_die "debootstrap failed (log: $log)"
 	# shellcheck disable=SC2086
 	sys_chroot "$SYS_BASE" apt-get install -y -q --no-install-recommends $SYS_APT_PKGS \
 		>>"$log" 2>&1 || sys_die "installing the kernel failed (log: $log)"
-	# trixie's 6.12, installed like any kernel package (its postinst makes
-	# the initramfs with initramfs-tools).
+	# sid: trixie's 6.12 too, installed like any kernel package (its
+	# postinst makes the initramfs with initramfs-tools), for the upgrade.
+	[[ $SYS_SUITE == sid ]] && sys_base_trixie_kernel "$log"
+	sys_configure "$SYS_BASE"
+	rm -rf "$SYS_BASE"/var/cache/apt/archives/*.deb "$SYS_BASE"/var/lib/apt/lists/*
+	echo "$stamp" >"$SYS_BASE/.stamp"
+}
+
+sys_base_trixie_kernel() {
+	local log=$1 tkver debs
 	tkver=$(lu_kver trixie)
 	debs=$SYS_BASE/tmp/trixie
 	lu_kdownload trixie "$debs" "linux-image-$tkver" "linux-headers-$tkver" \
@@ -101,15 +122,12 @@ sys_base() {
 	sys_chroot "$SYS_BASE" sh -c 'dpkg -i /tmp/trixie/*.deb' >>"$log" 2>&1 ||
 		sys_die "installing trixie's kernel failed (log: $log)"
 	rm -rf "$debs"
-	sys_configure "$SYS_BASE"
-	rm -rf "$SYS_BASE"/var/cache/apt/archives/*.deb "$SYS_BASE"/var/lib/apt/lists/*
-	echo "$stamp" >"$SYS_BASE/.stamp"
 }
 
 # What makes the image quick to boot under TCG and usable by the test.
 sys_configure() {
 	local r=$1 u
-	echo lu-sys >"$r/etc/hostname"
+	echo "lu-$SYS_SUITE" >"$r/etc/hostname"
 	printf '/dev/vda / ext4 rw,noatime 0 1\n' >"$r/etc/fstab"
 	echo 'LOAD_KEXEC=false' >"$r/etc/default/kexec"
 	# No root password: the console is the test's only door.
@@ -125,27 +143,29 @@ sys_configure() {
 
 # ---- the package ------------------------------------------------------------
 
-SYS_PKGCHROOT=$SYS_DIR/pkgchroot
-SYS_DEBS=$SYS_DIR/debs
+SYS_PKGCHROOT=$SYS_DIR/pkgchroot-$SYS_SUITE
+SYS_DEBS=$SYS_DIR/debs-$SYS_SUITE
 
-# A sid chroot with Debian's packaging tools (the shared module build chroot
-# is left alone), made once.
+# A chroot of the suite with Debian's packaging tools (the shared module
+# build chroot is left alone), made once: the packages are built where they
+# are installed, against that suite's libc and debhelper.
 sys_pkgchroot() {
-	local log=$SYS_DIR/pkgchroot.log pkgs=build-essential,dpkg-dev,debhelper,dh-dkms
+	local log=$SYS_PKGCHROOT.log pkgs=build-essential,dpkg-dev,debhelper,dh-dkms
 	[[ -f $SYS_PKGCHROOT/.stamp && $(cat "$SYS_PKGCHROOT/.stamp") == "$pkgs" ]] && return 0
-	sys_note "debootstrap sid with $pkgs into $SYS_PKGCHROOT (once; log: $log)"
+	sys_note "debootstrap $SYS_SUITE with $pkgs into $SYS_PKGCHROOT (once; log: $log)"
 	sys_unmount "$SYS_PKGCHROOT"
 	rm -rf "$SYS_PKGCHROOT"
 	mkdir -p "$SYS_DIR"
-	debootstrap --variant=minbase --include="$pkgs" sid "$SYS_PKGCHROOT" "$(lu_mirror)" \
+	debootstrap --variant=minbase --include="$pkgs" "$SYS_SUITE" "$SYS_PKGCHROOT" "$(lu_mirror)" \
 		>"$log" 2>&1 || sys_die "debootstrap of the packaging chroot failed (log: $log)"
 	echo "$pkgs" >"$SYS_PKGCHROOT/.stamp"
 }
 
 # dpkg-buildpackage -b -us -uc of the working tree (tracked and new files) in
-# the sid chroot; the .debs land in build/system/debs/. Prints their paths.
+# the suite's chroot; the .debs land in build/system/debs-SUITE/. Prints
+# their paths.
 sys_build_debs() {
-	local src=$SYS_PKGCHROOT/build/liveupdate log=$SYS_DIR/dpkg-buildpackage.log
+	local src=$SYS_PKGCHROOT/build/liveupdate log=$SYS_DIR/dpkg-buildpackage-$SYS_SUITE.log
 	sys_pkgchroot
 	rm -rf "$SYS_PKGCHROOT/build"
 	mkdir -p "$src" "$SYS_DEBS"
@@ -159,40 +179,36 @@ sys_build_debs() {
 
 # ---- the image the VMs boot -------------------------------------------------
 
-SYS_KEY_FILE=$SYS_DIR/root-$SYS_INITRAMFS.key
-SYS_FILES_KEY_FILE=$SYS_DIR/root-$SYS_INITRAMFS.files.key
+SYS_KEY_FILE=$SYS_DIR/root-$SYS_TAG.key
+SYS_FILES_KEY_FILE=$SYS_DIR/root-$SYS_TAG.files.key
 
 # What the installed packages are made from: a change remakes the root.
 sys_root_key() {
-	(cd "$LU_REPO" && git ls-files -co --exclude-standard -z debian boot tools module include |
+	(cd "$LU_REPO" && git ls-files -co --exclude-standard -z debian boot tools module include \
+		agent cli lib Makefile COPYING LICENSES |
 		sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1 | sed "s/\$/ $(sys_base_stamp | sha256sum | cut -c1-16)/"
 }
 
 # What the test's own files are made from: a change reinstalls them.
 sys_files_key() {
-	(cd "$LU_REPO" && git ls-files -co --exclude-standard -z tests/system agent cli lib |
+	(cd "$LU_REPO" && git ls-files -co --exclude-standard -z tests/system |
 		sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1
 }
 
-# The test's service and driver, the broker (socket-activated) and
-# liveupdatectl, into root-TOOL/ (static: the image has no libc6-dev).
+# The test's services and its driver for the suite (lu-sys on sid, lu-hold
+# on the others), into root-TAG/; the broker and liveupdatectl come from the
+# packages.
 sys_install_files() {
-	local g=$LU_REPO/tests/system/guest cflags=(-static -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror)
+	local g=$LU_REPO/tests/system/guest driver=lu-hold
+	[[ $SYS_SUITE == sid ]] && driver=lu-sys
 	install -d "$SYS_ROOT/usr/local/lib/lu-sys"
 	gcc -static -O2 -Wall -Wextra -Werror -o "$SYS_ROOT/usr/local/lib/lu-sys/lu-fdstore" \
 		"$g/lu-fdstore.c" || sys_die "building lu-fdstore failed"
-	install -m 755 "$g/lu-sys" "$g/lu-client" "$SYS_ROOT/usr/local/lib/lu-sys/"
+	install -m 755 "$g/lu-client" "$SYS_ROOT/usr/local/lib/lu-sys/"
+	install -m 755 "$g/$driver" "$SYS_ROOT/usr/local/lib/lu-sys/driver"
 	install -m 644 "$g/lu-fdstore.service" "$g/lu-sys.service" "$g/lu-client@.service" \
 		"$SYS_ROOT/etc/systemd/system/"
 	ln -sf /etc/systemd/system/lu-sys.service "$SYS_ROOT/etc/systemd/system/multi-user.target.wants/lu-sys.service"
-	gcc "${cflags[@]}" -I"$LU_REPO/lib" -I"$LU_REPO/include/uapi" -o "$SYS_ROOT/usr/sbin/liveupdated" \
-		"$LU_REPO/agent/liveupdated.c" "$LU_REPO/lib/liveupdate.c" || sys_die "building liveupdated failed"
-	gcc "${cflags[@]}" -I"$LU_REPO/lib" -I"$LU_REPO/include/uapi" -o "$SYS_ROOT/usr/sbin/liveupdatectl" \
-		"$LU_REPO/cli/liveupdatectl.c" "$LU_REPO/lib/liveupdate.c" || sys_die "building liveupdatectl failed"
-	install -m 644 "$LU_REPO/agent/liveupdated.service" "$LU_REPO/agent/liveupdated.socket" \
-		"$SYS_ROOT/etc/systemd/system/"
-	mkdir -p "$SYS_ROOT/etc/systemd/system/sockets.target.wants"
-	ln -sf /etc/systemd/system/liveupdated.socket "$SYS_ROOT/etc/systemd/system/sockets.target.wants/liveupdated.socket"
 	# PID 1 logs at debug level in the test: journald must not drop its
 	# messages (the restore lines the test looks for among them).
 	mkdir -p "$SYS_ROOT/etc/systemd/journald.conf.d"
@@ -200,9 +216,9 @@ sys_install_files() {
 		>"$SYS_ROOT/etc/systemd/journald.conf.d/lu.conf"
 }
 
-# disk-TOOL.raw and boot-TOOL/ from root-TOOL/.
+# disk-TAG.raw and boot-TAG/ from root-TAG/.
 sys_make_disk() {
-	local log=$SYS_DIR/install.log
+	local log=$SYS_DIR/install-$SYS_TAG.log
 	rm -rf "$SYS_BOOT"
 	mkdir -p "$SYS_BOOT"
 	cp "$SYS_ROOT"/boot/vmlinuz-* "$SYS_ROOT"/boot/initrd.img-* "$SYS_BOOT/"
@@ -212,10 +228,10 @@ sys_make_disk() {
 		sys_die "mkfs.ext4 failed (log: $log)"
 }
 
-# build/system/root/, disk.raw and boot/: the packages built, installed in a
-# copy of the base with dpkg -i, checked, and the test's own files added.
+# build/system/root-TAG/, disk-TAG.raw and boot-TAG/: the packages built,
+# installed in a copy of the base with apt, and the test's own files added.
 sys_image() {
-	local key fkey log=$SYS_DIR/install.log debs
+	local key fkey log=$SYS_DIR/install-$SYS_TAG.log debs
 	sys_base
 	key=$(sys_root_key) fkey=$(sys_files_key)
 	if [[ -s $SYS_DISK && -d $SYS_ROOT && -f $SYS_KEY_FILE && $(cat "$SYS_KEY_FILE") == "$key" ]]; then
@@ -231,17 +247,19 @@ sys_image() {
 		return 0
 	fi
 	rm -f "$SYS_KEY_FILE" "$SYS_FILES_KEY_FILE"
-	sys_note "building the packages (dpkg-buildpackage -b in the sid chroot)"
+	sys_note "building the packages (dpkg-buildpackage -b in the $SYS_SUITE chroot)"
 	mapfile -t debs < <(sys_build_debs)
 	((${#debs[@]})) || sys_die "no package built"
-	sys_note "installing ${debs[*]##*/} in a copy of the image (dpkg -i; DKMS, update-initramfs)"
+	sys_note "installing ${debs[*]##*/} in a copy of the image (apt install; DKMS, the initramfs tool)"
 	sys_unmount "$SYS_ROOT"
 	rm -rf "$SYS_ROOT"
 	cp -a "$SYS_BASE" "$SYS_ROOT"
 	mkdir -p "$SYS_ROOT/tmp/debs"
 	cp "${debs[@]}" "$SYS_ROOT/tmp/debs/"
-	sys_chroot "$SYS_ROOT" sh -c 'dpkg -i /tmp/debs/*.deb' >"$log" 2>&1 ||
-		{ tail -n 30 "$log" >&2; sys_die "dpkg -i failed (log: $log)"; }
+	# As a user would: apt install of the local files (their dependencies
+	# are in the base already; its package lists are dropped).
+	sys_chroot "$SYS_ROOT" sh -c 'apt-get install -y --no-install-recommends /tmp/debs/*.deb' \
+		>"$log" 2>&1 || { tail -n 30 "$log" >&2; sys_die "apt install failed (log: $log)"; }
 	rm -rf "$SYS_ROOT/tmp/debs"
 	sys_install_files
 	sys_make_disk
