@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -48,29 +49,60 @@
 
 #define SD_LISTEN_FDS_START 3
 
+/*
+ * A held session. The list and every field are under @lock; a request that
+ * uses @fd outside the lock (a PRESERVE_FD, which can wait on the client's
+ * file) counts itself in @users, and a session released meanwhile is only
+ * marked @gone: its fd is closed when the last user is done.
+ */
 struct held {
+	struct held *next;
 	char kname[LIVEUPDATE_NAME_MAX + 1];	/* "uUID.NAME" */
 	uid_t uid;
-	int fd;
+	int fd;			/* -1 while CREATE makes it */
 	bool incoming;		/* handed back by systemd after a kexec */
+	bool gone;		/* released, closed when @users drops to 0 */
+	unsigned int users;
 	uint64_t bytes;		/* sizes of the files preserved through PRESERVE */
+	uint64_t pending;	/* sizes of the PRESERVEs in flight */
 };
 
+/* Connections served at once, in all and per uid: a slow client takes one. */
+#define MAX_CONNS	64
+#define MAX_CONNS_UID	8
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* The device has one opener: the broker's own requests take turns. */
+static pthread_mutex_t dev_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct held *held;
-static size_t nheld;
+static struct { uid_t uid; unsigned int n; } conns[MAX_CONNS];
+static unsigned int nconns;
 static unsigned int max_sessions = 16;
 static uint64_t max_bytes = 64ull << 20;	/* 0: no limit */
 static char state_path[4096];			/* "" without $RUNTIME_DIRECTORY */
 
+/* A request's answer, sent after the lock is dropped; @fd goes with it. */
+struct answer {
+	char text[512];
+	int fd;			/* closed after sending, -1 for none */
+};
+
+/* One line on stderr (the journal), in one write: threads do not interleave. */
 static void say(const char *fmt, ...)
 {
+	char line[640];
 	va_list ap;
+	int n;
 
-	fputs("liveupdated: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	dprintf(2, "liveupdated: %.*s", n, line);
 }
 
 static const char *errno_name(int err)
@@ -80,7 +112,7 @@ static const char *errno_name(int err)
 		{ EEXIST, "EEXIST" }, { EDQUOT, "EDQUOT" }, { EBUSY, "EBUSY" },
 		{ ENOSPC, "ENOSPC" }, { EACCES, "EACCES" }, { ENOMEM, "ENOMEM" },
 		{ EMFILE, "EMFILE" }, { ENAMETOOLONG, "ENAMETOOLONG" }, { EIO, "EIO" },
-		{ ENODEV, "ENODEV" }, { EBADF, "EBADF" },
+		{ ENODEV, "ENODEV" }, { EBADF, "EBADF" }, { EAGAIN, "EAGAIN" },
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
@@ -147,35 +179,50 @@ static bool name_ok(const char *name)
 	return true;
 }
 
+/* Caller holds @lock. */
 static struct held *find_held(const char *kname, bool incoming)
 {
-	for (size_t i = 0; i < nheld; i++)
-		if (held[i].incoming == incoming && !strcmp(held[i].kname, kname))
-			return &held[i];
+	for (struct held *h = held; h; h = h->next)
+		if (!h->gone && h->incoming == incoming && !strcmp(h->kname, kname))
+			return h;
 	return NULL;
 }
 
-static int add_held(const char *kname, uid_t uid, int fd, bool incoming)
+/* Caller holds @lock. */
+static struct held *add_held(const char *kname, uid_t uid, int fd, bool incoming)
 {
-	struct held *h = realloc(held, (nheld + 1) * sizeof(*held));
+	struct held *h = calloc(1, sizeof(*h));
 
 	if (!h)
-		return -ENOMEM;
+		return NULL;
+	snprintf(h->kname, sizeof(h->kname), "%s", kname);
+	h->uid = uid;
+	h->fd = fd;
+	h->incoming = incoming;
+	h->next = held;
 	held = h;
-	snprintf(held[nheld].kname, sizeof(held[nheld].kname), "%s", kname);
-	held[nheld].uid = uid;
-	held[nheld].fd = fd;
-	held[nheld].incoming = incoming;
-	held[nheld].bytes = 0;
-	nheld++;
-	return 0;
+	return h;
+}
+
+/* Unlinks, closes and frees @h. Caller holds @lock. */
+static void free_held(struct held *h)
+{
+	for (struct held **p = &held; *p; p = &(*p)->next) {
+		if (*p == h) {
+			*p = h->next;
+			break;
+		}
+	}
+	if (h->fd >= 0)
+		close(h->fd);
+	free(h);
 }
 
 /*
  * Writes "KNAME BYTES" per held outgoing session to the state file (a new
  * file renamed over the old one), so that a restarted broker knows how much
  * each uid holds. Under systemd only ($RUNTIME_DIRECTORY): without it the
- * sessions die with the broker anyway.
+ * sessions die with the broker anyway. Caller holds @lock.
  */
 static void save_state(void)
 {
@@ -190,9 +237,9 @@ static void save_state(void)
 		say("%s: %s", tmp, strerror(errno));
 		return;
 	}
-	for (size_t i = 0; i < nheld; i++)
-		if (!held[i].incoming)
-			fprintf(f, "%s %" PRIu64 "\n", held[i].kname, held[i].bytes);
+	for (struct held *h = held; h; h = h->next)
+		if (!h->gone && !h->incoming && h->fd >= 0)
+			fprintf(f, "%s %" PRIu64 "\n", h->kname, h->bytes);
 	if (fclose(f) != 0 || rename(tmp, state_path) < 0)
 		say("%s: %s", state_path, strerror(errno));
 }
@@ -214,98 +261,157 @@ static int64_t saved_bytes(const char *kname)
 	return r;
 }
 
+/* Releases @h: out of the fd store now, closed once unused. Caller holds @lock. */
 static void drop_held(struct held *h)
 {
 	char msg[128];
 
 	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", h->kname);
 	notify(msg, -1);
-	close(h->fd);
-	*h = held[--nheld];
+	h->gone = true;
+	if (!h->users)
+		free_held(h);
 	save_state();
 }
 
+/* A request is done with @h's fd. Caller holds @lock. */
+static void put_held(struct held *h)
+{
+	if (!--h->users && h->gone)
+		free_held(h);
+}
+
+/* Caller holds @lock. */
 static unsigned int count_outgoing(uid_t uid)
 {
 	unsigned int n = 0;
 
-	for (size_t i = 0; i < nheld; i++)
-		n += held[i].uid == uid && !held[i].incoming;
+	for (struct held *h = held; h; h = h->next)
+		n += !h->gone && h->uid == uid && !h->incoming;
 	return n;
 }
 
+/* Bytes held and being preserved by @uid. Caller holds @lock. */
 static uint64_t bytes_of(uid_t uid)
 {
 	uint64_t n = 0;
 
-	for (size_t i = 0; i < nheld; i++)
-		if (held[i].uid == uid && !held[i].incoming)
-			n += held[i].bytes;
+	for (struct held *h = held; h; h = h->next)
+		if (!h->gone && h->uid == uid && !h->incoming)
+			n += h->bytes + h->pending;
 	return n;
 }
 
-/* Sends "OK..."/"ERR..." and, with OK, @fd. */
-static void reply(int conn, int fd, const char *fmt, ...)
+static void answer(struct answer *a, int fd, const char *fmt, ...)
 {
-	char buf[512], cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { buf, 0 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	vsnprintf(a->text, sizeof(a->text), fmt, ap);
 	va_end(ap);
-	iov.iov_len = strlen(buf);
+	a->fd = fd;
+}
+
+static void answer_err(struct answer *a, int err, const char *what)
+{
+	answer(a, -1, "ERR %s %s: %s", errno_name(err), what, strerror(err));
+}
+
+/* Sends "OK..."/"ERR..." and, with it, @fd (if >= 0). */
+static void reply(int conn, int fd, const char *text)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { (void *)text, strlen(text) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
 	attach_fd(&mh, cbuf, sizeof(cbuf), fd);
 	if (sendmsg(conn, &mh, MSG_NOSIGNAL) < 0)
 		say("reply: %s", strerror(errno));
 }
 
-static void reply_err(int conn, int err, const char *what)
+/* The device, opened for one request (the broker's requests take turns). */
+static int open_device(void)
 {
-	reply(conn, -1, "ERR %s %s: %s", errno_name(err), what, strerror(err));
-}
+	int dev;
 
-static void do_create(int conn, uid_t uid, const char *name, const char *kname)
-{
-	int dev, s, r;
-	char msg[128];
-
-	if (find_held(kname, false))
-		return reply_err(conn, EEXIST, name);
-	if (count_outgoing(uid) >= max_sessions)
-		return reply(conn, -1, "ERR EDQUOT uid %u holds %u sessions, the limit",
-			     (unsigned int)uid, max_sessions);
+	pthread_mutex_lock(&dev_lock);
 	dev = liveupdate_open(LIVEUPDATE_OPEN_WAIT);
 	if (dev < 0)
-		return reply_err(conn, -dev, LIVEUPDATE_DEVICE);
-	s = liveupdate_create_session(dev, kname);
-	close(dev);	/* never kept open between requests */
-	if (s < 0)
-		return reply_err(conn, -s, name);
-	r = add_held(kname, uid, s, false);
-	if (r < 0) {
-		close(s);
-		return reply_err(conn, -r, name);
+		pthread_mutex_unlock(&dev_lock);
+	return dev;
+}
+
+static void close_device(int dev)
+{
+	close(dev);
+	pthread_mutex_unlock(&dev_lock);
+}
+
+/*
+ * A new session held here. The name is taken (a placeholder with fd -1)
+ * before the device is asked, so that two CREATEs of one name cannot both
+ * succeed and the session limit counts it.
+ */
+static void do_create(struct answer *a, uid_t uid, const char *name, const char *kname)
+{
+	struct held *h;
+	char msg[128];
+	int dev, s;
+
+	pthread_mutex_lock(&lock);
+	if (find_held(kname, false)) {
+		pthread_mutex_unlock(&lock);
+		return answer_err(a, EEXIST, name);
 	}
+	if (count_outgoing(uid) >= max_sessions) {
+		pthread_mutex_unlock(&lock);
+		return answer(a, -1, "ERR EDQUOT uid %u holds %u sessions, the limit",
+			      (unsigned int)uid, max_sessions);
+	}
+	h = add_held(kname, uid, -1, false);
+	if (h)
+		h->users = 1;
+	pthread_mutex_unlock(&lock);
+	if (!h)
+		return answer_err(a, ENOMEM, name);
+	dev = open_device();
+	s = dev < 0 ? dev : liveupdate_create_session(dev, kname);
+	if (dev >= 0)
+		close_device(dev);	/* never kept open between requests */
+	pthread_mutex_lock(&lock);
+	if (s >= 0 && h->gone) {	/* released while being made */
+		close(s);
+		s = -ENOENT;
+	}
+	if (s < 0) {
+		h->gone = true;
+		put_held(h);
+		pthread_mutex_unlock(&lock);
+		return answer_err(a, -s, dev < 0 ? LIVEUPDATE_DEVICE : name);
+	}
+	h->fd = s;
+	h->users--;
 	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", kname);
 	notify(msg, s);
 	save_state();
+	pthread_mutex_unlock(&lock);
 	say("uid %u created %s", (unsigned int)uid, kname);
-	reply(conn, -1, "OK %s", name);	/* the session fd stays here */
+	answer(a, -1, "OK %s", name);	/* the session fd stays here */
 }
 
 /*
  * PRESERVE_FD of the client's @fd in its held session: its size (fstat)
- * counts against the uid's --max-bytes first. A preserved memfd's size is
- * frozen (the module refuses growing it), so the size after the preserve is
- * the size carried; that is what is counted.
+ * counts against the uid's --max-bytes first, as pending while the
+ * PRESERVE_FD runs (without the lock: the client's file can make it wait,
+ * and only this request waits). A preserved memfd's size is frozen (the
+ * module refuses growing it), so the size after the preserve is the size
+ * carried; that is what is counted.
  */
-static void do_preserve(int conn, uid_t uid, const char *name, const char *kname,
+static void do_preserve(struct answer *a, uid_t uid, const char *name, const char *kname,
 			const char *tok, int fd)
 {
-	struct held *h = find_held(kname, false);
-	uint64_t token, have;
+	uint64_t token, have, size, reserved, total;
+	struct held *h;
 	struct stat st;
 	char *end;
 	int r;
@@ -313,113 +419,154 @@ static void do_preserve(int conn, uid_t uid, const char *name, const char *kname
 	errno = 0;
 	token = strtoull(tok, &end, 0);
 	if (!*tok || *end || errno || tok[0] == '-')
-		return reply(conn, -1, "ERR EINVAL a token is a number (decimal or 0x hex)");
+		return answer(a, -1, "ERR EINVAL a token is a number (decimal or 0x hex)");
 	if (fd < 0)
-		return reply(conn, -1, "ERR EBADF PRESERVE needs the file's fd (SCM_RIGHTS)");
-	if (!h)
-		return reply_err(conn, ENOENT, name);
+		return answer(a, -1, "ERR EBADF PRESERVE needs the file's fd (SCM_RIGHTS)");
 	/*
 	 * Only shmem files (memfds, O_TMPFILE tmpfs files) answer F_GET_SEALS:
 	 * asked first, it keeps the broker from an fstat() that a FUSE file
 	 * could stall.
 	 */
 	if (fcntl(fd, F_GET_SEALS) < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return reply(conn, -1, "ERR EINVAL not a memfd (a shmem file)");
+		return answer(a, -1, "ERR EINVAL not a memfd (a shmem file)");
+	size = (uint64_t)st.st_size;
+	pthread_mutex_lock(&lock);
+	h = find_held(kname, false);
+	if (!h || h->fd < 0) {
+		pthread_mutex_unlock(&lock);
+		return answer_err(a, h ? EBUSY : ENOENT, name);
+	}
 	have = bytes_of(uid);
-	if (max_bytes && (uint64_t)st.st_size > max_bytes - (have < max_bytes ? have : max_bytes))
-		return reply(conn, -1, "ERR EDQUOT uid %u would hold %" PRIu64
-			     " bytes, the limit is %" PRIu64, (unsigned int)uid,
-			     have + (uint64_t)st.st_size, max_bytes);
+	if (max_bytes && size > max_bytes - (have < max_bytes ? have : max_bytes)) {
+		pthread_mutex_unlock(&lock);
+		return answer(a, -1, "ERR EDQUOT uid %u would hold %" PRIu64
+			      " bytes, the limit is %" PRIu64, (unsigned int)uid,
+			      have + size, max_bytes);
+	}
+	reserved = size;
+	h->pending += reserved;
+	h->users++;
+	pthread_mutex_unlock(&lock);
+
 	r = liveupdate_preserve_fd(h->fd, fd, token);
+	if (r == 0 && fstat(fd, &st) == 0)	/* frozen now */
+		size = (uint64_t)st.st_size;
+
+	pthread_mutex_lock(&lock);
+	h->pending -= reserved;
+	if (r == 0 && !h->gone) {
+		h->bytes += size;
+		save_state();
+	}
+	total = bytes_of(uid);
+	put_held(h);
+	pthread_mutex_unlock(&lock);
 	if (r < 0)
-		return reply_err(conn, -r, name);
-	if (fstat(fd, &st) == 0)	/* frozen now */
-		h->bytes += (uint64_t)st.st_size;
-	save_state();
+		return answer_err(a, -r, name);
 	say("uid %u preserved %" PRIu64 " bytes in %s under %" PRIu64 " (%" PRIu64 " in all)",
-	    (unsigned int)uid, (uint64_t)st.st_size, kname, token, bytes_of(uid));
-	reply(conn, -1, "OK %s %" PRIu64, name, token);
+	    (unsigned int)uid, size, kname, token, total);
+	answer(a, -1, "OK %s %" PRIu64, name, token);
 }
 
-static void do_retrieve(int conn, uid_t uid, const char *name, const char *kname)
+static void do_retrieve(struct answer *a, uid_t uid, const char *name, const char *kname)
 {
-	struct held *h = find_held(kname, true);
+	struct held *h;
+	char msg[128];
 	int dev, s;
 
-	if (h) {	/* systemd gave it back after the kexec */
-		reply(conn, h->fd, "OK %s", name);
-		drop_held(h);
-		return;
+	pthread_mutex_lock(&lock);
+	h = find_held(kname, true);
+	if (h) {	/* systemd gave it back after the kexec: the fd goes to the client */
+		s = h->fd;
+		h->fd = -1;
+		snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", h->kname);
+		notify(msg, -1);
+		free_held(h);
+		save_state();
+		pthread_mutex_unlock(&lock);
+		return answer(a, s, "OK %s", name);
 	}
-	dev = liveupdate_open(LIVEUPDATE_OPEN_WAIT);
+	pthread_mutex_unlock(&lock);
+	dev = open_device();
 	if (dev < 0)
-		return reply_err(conn, -dev, LIVEUPDATE_DEVICE);
+		return answer_err(a, -dev, LIVEUPDATE_DEVICE);
 	s = liveupdate_retrieve_session(dev, kname);
-	close(dev);
+	close_device(dev);
 	if (s < 0)
-		return reply_err(conn, s == -EINVAL ? EBUSY : -s, name);
+		return answer_err(a, s == -EINVAL ? EBUSY : -s, name);
 	say("uid %u retrieved %s", (unsigned int)uid, kname);
-	reply(conn, s, "OK %s", name);
-	close(s);
+	answer(a, s, "OK %s", name);
 }
 
-static void do_list(int conn, uid_t uid)
+static void do_list(struct answer *a, uid_t uid)
 {
-	char buf[480] = "OK";
 	size_t len = 2;
 
-	for (size_t i = 0; i < nheld; i++) {
-		const char *shown = held[i].kname;
+	strcpy(a->text, "OK");
+	a->fd = -1;
+	pthread_mutex_lock(&lock);
+	for (struct held *h = held; h; h = h->next) {
+		const char *shown = h->kname;
 
+		if (h->gone || h->fd < 0)
+			continue;
 		if (uid != 0) {
-			if (held[i].uid != uid)
+			if (h->uid != uid)
 				continue;
 			shown = strchr(shown, '.') + 1;	/* the caller's own name */
 		}
-		if (len + strlen(shown) + 4 >= sizeof(buf))
+		if (len + strlen(shown) + 4 >= 480)
 			break;
-		len += (size_t)snprintf(buf + len, sizeof(buf) - len, " %s%s", shown,
-					held[i].incoming ? "<" : ">");
+		len += (size_t)snprintf(a->text + len, sizeof(a->text) - len, " %s%s", shown,
+					h->incoming ? "<" : ">");
 	}
-	reply(conn, -1, "%s", buf);
+	pthread_mutex_unlock(&lock);
 }
 
-static void handle_request(int conn, const struct ucred *c, const char *req, int fd)
+static void do_release(struct answer *a, const char *name, const char *kname)
+{
+	struct held *h;
+
+	pthread_mutex_lock(&lock);
+	h = find_held(kname, false);
+	if (h)
+		drop_held(h);
+	pthread_mutex_unlock(&lock);
+	if (!h)
+		return answer_err(a, ENOENT, name);
+	answer(a, -1, "OK %s", name);
+}
+
+static void handle_request(struct answer *a, const struct ucred *c, const char *req, int fd)
 {
 	char verb[16], name[LIVEUPDATE_AGENT_NAME_MAX + 2] = "", tok[32] = "";
 	char kname[LIVEUPDATE_NAME_MAX + 1];
-	struct ucred cred = *c;
 	int fields;
 
 	fields = sscanf(req, "LU1 %15s %49s %31s", verb, name, tok);
 	if (fields < 1)
-		return reply(conn, -1, "ERR EPROTO expected \"LU1 VERB [NAME [TOKEN]]\"");
+		return answer(a, -1, "ERR EPROTO expected \"LU1 VERB [NAME [TOKEN]]\"");
 	if (!strcmp(verb, "PING"))
-		return reply(conn, -1, "OK liveupdated 1");
+		return answer(a, -1, "OK liveupdated 1");
 	if (!strcmp(verb, "LIST"))
-		return do_list(conn, cred.uid);
+		return do_list(a, c->uid);
 	if (fields < 2 || !name_ok(name))
-		return reply(conn, -1, "ERR EINVAL a name is 1 to %d bytes of [A-Za-z0-9_-]",
-			     LIVEUPDATE_AGENT_NAME_MAX);
-	snprintf(kname, sizeof(kname), "u%u.%s", (unsigned int)cred.uid, name);
+		return answer(a, -1, "ERR EINVAL a name is 1 to %d bytes of [A-Za-z0-9_-]",
+			      LIVEUPDATE_AGENT_NAME_MAX);
+	snprintf(kname, sizeof(kname), "u%u.%s", (unsigned int)c->uid, name);
 	if (!strcmp(verb, "CREATE"))
-		return do_create(conn, cred.uid, name, kname);
+		return do_create(a, c->uid, name, kname);
 	if (!strcmp(verb, "RETRIEVE"))
-		return do_retrieve(conn, cred.uid, name, kname);
+		return do_retrieve(a, c->uid, name, kname);
 	if (!strcmp(verb, "PRESERVE"))
-		return do_preserve(conn, cred.uid, name, kname, tok, fd);
-	if (!strcmp(verb, "RELEASE")) {
-		struct held *h = find_held(kname, false);
-
-		if (!h)
-			return reply_err(conn, ENOENT, name);
-		drop_held(h);
-		return reply(conn, -1, "OK %s", name);
-	}
-	reply(conn, -1, "ERR EPROTO unknown verb %s", verb);
+		return do_preserve(a, c->uid, name, kname, tok, fd);
+	if (!strcmp(verb, "RELEASE"))
+		return do_release(a, name, kname);
+	answer(a, -1, "ERR EPROTO unknown verb %s", verb);
 }
 
-static void handle(int conn)
+/* One connection: one request, one answer. */
+static void handle(int conn, const struct ucred *cred)
 {
 	struct timeval tv = { 5, 0 };
 	char req[256];
@@ -430,16 +577,13 @@ static void handle(int conn)
 	struct iovec iov = { req, sizeof(req) - 1 };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf) };
-	struct ucred cred;
-	socklen_t clen = sizeof(cred);
+	struct answer a = { "", -1 };
 	ssize_t n;
 	int fd = -1;
 
-	/* a client that never sends must not stall the others */
+	/* a client that never sends, or never reads, is dropped after 5 s */
 	setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
-		return;
 	n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
 	if (n <= 0)
 		return;
@@ -459,9 +603,115 @@ static void handle(int conn)
 	}
 	req[n] = 0;
 	req[strcspn(req, "\n")] = 0;
-	handle_request(conn, &cred, req, fd);
+	handle_request(&a, cred, req, fd);
 	if (fd >= 0)
 		close(fd);
+	reply(conn, a.fd, a.text);
+	if (a.fd >= 0)
+		close(a.fd);
+}
+
+/* Counts a connection of @uid in; false if it is one too many. */
+static bool conn_enter(uid_t uid)
+{
+	unsigned int i, free_slot = MAX_CONNS;
+	bool ok = false;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < MAX_CONNS; i++) {
+		if (conns[i].n && conns[i].uid == uid)
+			break;
+		if (!conns[i].n && free_slot == MAX_CONNS)
+			free_slot = i;
+	}
+	if (i == MAX_CONNS)
+		i = free_slot;
+	if (nconns < MAX_CONNS && i < MAX_CONNS && conns[i].n < MAX_CONNS_UID) {
+		conns[i].uid = uid;
+		conns[i].n++;
+		nconns++;
+		ok = true;
+	}
+	pthread_mutex_unlock(&lock);
+	return ok;
+}
+
+static void conn_leave(uid_t uid)
+{
+	pthread_mutex_lock(&lock);
+	for (unsigned int i = 0; i < MAX_CONNS; i++) {
+		if (conns[i].n && conns[i].uid == uid) {
+			conns[i].n--;
+			nconns--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+struct conn {
+	int fd;
+	struct ucred cred;
+};
+
+static void *conn_thread(void *arg)
+{
+	struct conn *c = arg;
+
+	handle(c->fd, &c->cred);
+	close(c->fd);
+	conn_leave(c->cred.uid);
+	free(c);
+	return NULL;
+}
+
+/*
+ * Serves @fd in a thread of its own, so that a client that is slow to send,
+ * or whose file makes PRESERVE_FD wait, holds up only itself: at most
+ * MAX_CONNS at once, MAX_CONNS_UID of one uid (the others get EAGAIN).
+ */
+static void serve(int fd)
+{
+	struct conn *c = malloc(sizeof(*c));
+	socklen_t clen = sizeof(c->cred);
+	pthread_attr_t attr;
+	pthread_t t;
+	int r = -1;
+
+	if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &clen) < 0) {
+		free(c);
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	if (!conn_enter(c->cred.uid)) {
+		send(fd, "ERR EAGAIN too many connections", 31, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		free(c);
+		return;
+	}
+	if (pthread_attr_init(&attr) == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&attr, 256 << 10);
+		r = pthread_create(&t, &attr, conn_thread, c);
+		pthread_attr_destroy(&attr);
+	}
+	if (r != 0) {
+		send(fd, "ERR EAGAIN no thread", 20, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		conn_leave(c->cred.uid);
+		free(c);
+	}
+}
+
+/* Sessions held (at start-up, before any thread). */
+static unsigned int count_held(void)
+{
+	unsigned int n = 0;
+
+	for (struct held *h = held; h; h = h->next)
+		n++;
+	return n;
 }
 
 /* "u1000.db" -> uid 1000, or -1 if not one of ours. */
@@ -515,12 +765,12 @@ static int take_listen_fds(void)
 			continue;
 		}
 		/* PRESERVE_FD of fd -1: EBADF on an outgoing session, EINVAL on an incoming one */
-		if (add_held(kname, (uid_t)uid_of(kname), fd,
-			     liveupdate_preserve_fd(fd, -1, 0) == -EINVAL) < 0) {
+		h = add_held(kname, (uid_t)uid_of(kname), fd,
+			     liveupdate_preserve_fd(fd, -1, 0) == -EINVAL);
+		if (!h) {
 			close(fd);
 			continue;
 		}
-		h = &held[nheld - 1];
 		if (h->incoming) {
 			say("got %s back (incoming)", kname);
 			continue;
@@ -616,8 +866,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	say("ready on %s, %zu session(s) held, at most %u and %" PRIu64 " bytes per uid%s",
-	    path, nheld, max_sessions, max_bytes, max_bytes ? "" : " (no byte limit)");
+	say("ready on %s, %u session(s) held, at most %u and %" PRIu64 " bytes per uid%s",
+	    path, count_held(), max_sessions, max_bytes, max_bytes ? "" : " (no byte limit)");
 	notify("READY=1", -1);
 	for (;;) {
 		int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
@@ -628,7 +878,6 @@ int main(int argc, char **argv)
 			say("accept: %s", strerror(errno));
 			return 1;
 		}
-		handle(conn);
-		close(conn);
+		serve(conn);
 	}
 }

@@ -141,6 +141,7 @@ class Suite:
         host = [("host-lib", [self.b("lut-lib-host")], "host"),
                 ("host-data-sum", [self.b("lut-data-sum-host")], "host"),
                 ("host-cli", [self.b("lu-cli-host"), self.b("liveupdatectl-host")], "host"),
+                ("host-agent", [self.t("agent", "lu-agent-host"), self.b("liveupdated")], "host"),
                 ("host-fuzz", [self.b("lu-handover-fuzz"), "60"], "fuzz"),
                 ("host-layers", [self.t("tools", "lu-layers")], "host"),
                 ("host-golden", [self.t("golden", "check-format1")], "host"),
