@@ -10,7 +10,9 @@
 #                         /usr/local); the module is installed by DKMS
 #                         (debian/, the liveupdate-dkms package)
 #   make clean
-# CC, CPPFLAGS, CFLAGS and LDFLAGS are passed down to every component.
+# CC, CPPFLAGS, CFLAGS and LDFLAGS are passed down to every component;
+# LINK=shared links liveupdatectl and liveupdated with libliveupdate.so.1
+# instead of the static archive (the Debian packages do).
 KDIR ?= /lib/modules/$(shell uname -r)/build
 
 all: lib cli agent module-if-headers

@@ -1,7 +1,8 @@
 #!/bin/sh
 # liveupdate-dkms: /init of a systemd initramfs made by dracut. Loads the
 # liveupdate module (modprobe applies liveupdate.addr=/liveupdate.size=; -b
-# honours modprobe.blacklist=) when the command line reserves a range, then
+# honours modprobe.blacklist=) when the command line names our range
+# (liveupdate.addr=; a memmap=SIZE$ADDR alone may be fenced-off bad RAM), then
 # becomes systemd, keeping PID 1: systemd finds /dev/liveupdate when it starts
 # and restores the fd stores handed over across the kexec.
 # The module reads /proc/cmdline, /proc/iomem and the firmware memory map
@@ -16,7 +17,7 @@ if [ ! -d /sys/firmware ]; then
 fi
 read -r cmdline </proc/cmdline
 case " $cmdline " in
-*" memmap="*'$'* | *" liveupdate.addr="*)
+*" liveupdate.addr="*)
 	modprobe -b liveupdate || echo "liveupdate: the module did not load" >/dev/kmsg
 	;;
 esac
