@@ -1182,6 +1182,41 @@ static int check_sessions(struct check_count *n, const struct status *st)
 	return lost;
 }
 
+/* 1 if @cmdline has a word starting with @prefix. */
+static int cmdline_has(const char *cmdline, const char *prefix)
+{
+	size_t len = strlen(prefix);
+
+	for (const char *p = cmdline; *p; p += strcspn(p, " ")) {
+		p += strspn(p, " ");
+		if (!strncmp(p, prefix, len))
+			return 1;
+	}
+	return 0;
+}
+
+/* The running kernel's release, from the (rooted) /proc. */
+static void uname_r(char *kver, size_t len)
+{
+	read_line("/proc/sys/kernel/osrelease", kver, len);
+}
+
+/* 1 if DKMS (or anyone) installed liveupdate.ko* for @kver. */
+static int module_built(const char *kver, char *where, size_t len)
+{
+	static const char *const dirs[] = { "updates/dkms", "updates", "extra", "kernel/extra" };
+	static const char *const ext[] = { "", ".xz", ".zst", ".gz" };
+
+	for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++)
+		for (size_t e = 0; e < sizeof(ext) / sizeof(ext[0]); e++) {
+			snprintf(where, len, "/usr/lib/modules/%s/%s/liveupdate.ko%s", kver,
+				 dirs[d], ext[e]);
+			if (exists(where))
+				return 1;
+		}
+	return 0;
+}
+
 static int cmd_check(int argc, char **argv)
 {
 	char cmdline[4096], buf[64], kver[256], what[PATH_MAX + 128], why[PATH_MAX + 128];
@@ -1189,7 +1224,7 @@ static int cmd_check(int argc, char **argv)
 	const char *want = NULL;
 	struct check_count n = { 0, 0 };
 	struct status st;
-	int module, r, only_sessions = 0;
+	int module, ours, r, only_sessions = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--kernel") && i + 1 < argc)
@@ -1205,15 +1240,34 @@ static int cmd_check(int argc, char **argv)
 		return n.fail ? EXIT_CHECK : n.unknown ? EXIT_CHECK_UNKNOWN : EXIT_DONE;
 	}
 	module = !strcmp(st.provider, "module");
+	/* the module, loaded or not yet (not a kernel with LUO built in) */
+	ours = strcmp(st.provider, "kernel") != 0;
 	read_line("/proc/cmdline", cmdline, sizeof(cmdline));
 	check_line(&n, st.device ? CHECK_OK : CHECK_FAIL, LIVEUPDATE_DEVICE " exists",
-		   "load the liveupdate module (from the initramfs, before PID 1)");
+		   "the liveupdate module is not loaded: the initramfs loads it at boot when "
+		   "the command line has liveupdate.addr= (liveupdate-reserve, then reboot)");
+	if (ours) {
+		unsigned long long next = cmdline_range_size(cmdline);
+		int addr = cmdline_has(cmdline, "liveupdate.addr=");
+
+		check_line(&n, next && addr ? CHECK_OK : CHECK_FAIL,
+			   "the command line reserves a range (memmap=, liveupdate.addr=)",
+			   next ? "no liveupdate.addr=: the initramfs loads the module only "
+				  "with it (liveupdate-reserve writes both)" :
+				  "run liveupdate-reserve and reboot; the next kernel needs the "
+				  "range too");
+		if (!module) {
+			uname_r(kver, sizeof(kver));
+			snprintf(what, sizeof(what), "the module is built for this kernel (%s)", kver);
+			r = module_built(kver, why, sizeof(why));
+			check_line(&n, r ? CHECK_OK : CHECK_FAIL, what,
+				   "no liveupdate.ko in /usr/lib/modules/%s: check 'dkms status "
+				   "liveupdate' (DKMS needs linux-headers-%s)", kver, kver);
+		}
+	}
 	if (module) {
 		unsigned long long next = cmdline_range_size(cmdline);
 
-		check_line(&n, next ? CHECK_OK : CHECK_FAIL,
-			   "the command line reserves a range (memmap=)",
-			   "add memmap=SIZE$ADDR; the next kernel needs it too");
 		check_line(&n, strcmp(st.handover, "failed") ? CHECK_OK : CHECK_FAIL,
 			   "the previous handover did not fail to restore",
 			   "see the kernel log (liveupdate:)");
@@ -1229,6 +1283,8 @@ static int cmd_check(int argc, char **argv)
 				   "reserves for the next kernel (liveupdate.size=, memmap=)");
 		}
 		check_sessions(&n, &st);
+	}
+	if (ours) {
 		/* the module in the initramfs of the kernel liveupdate-kexec would boot */
 		if (want) {
 			snprintf(kver, sizeof(kver), "%s", want);
@@ -1260,9 +1316,11 @@ static int cmd_check(int argc, char **argv)
 					   kver, kver);
 		}
 	}
+	/* informational: liveupdate-kexec loads the kernel itself */
 	read_line("/sys/kernel/kexec_loaded", buf, sizeof(buf));
-	check_line(&n, !strcmp(buf, "1") ? CHECK_OK : CHECK_FAIL, "a kexec kernel is loaded",
-		   "load one with kexec -s -l (keep memmap= on its command line)");
+	check_line(&n, CHECK_OK, !strcmp(buf, "1") ?
+		   "a kexec kernel is loaded (liveupdate-kexec replaces it)" :
+		   "no kexec kernel loaded yet (liveupdate-kexec loads one)", NULL);
 	return n.fail ? EXIT_CHECK : n.unknown ? EXIT_CHECK_UNKNOWN : EXIT_DONE;
 }
 

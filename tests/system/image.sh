@@ -49,7 +49,7 @@ SYS_BOOT=$SYS_DIR/boot-$SYS_TAG
 # "dracut | initramfs-tools" dependency).
 SYS_BOOTSTRAP_PKGS=systemd-sysv,udev,kmod,procps,util-linux,e2fsprogs,zstd,kexec-tools,$SYS_INITRAMFS
 SYS_APT_PKGS="linux-image-cloud-amd64 linux-headers-cloud-amd64 dkms $SYS_GCC make"
-SYS_BASE_VERSION=1
+SYS_BASE_VERSION=2
 
 sys_die() { echo "system: $*" >&2; exit 1; }
 sys_note() { [[ ${LU_QUIET:-0} == 1 ]] || echo "system: $*" >&2; }
@@ -80,9 +80,9 @@ sys_chroot() {
 }
 
 sys_base_stamp() {
-	local k
-	k=$(lu_kver "$SYS_SUITE")
-	[[ $SYS_SUITE == sid ]] && k+=" $(lu_kver trixie)"
+	local k=''
+	# sid's kernels are pinned by lu_kver; a stable suite takes its newest
+	[[ $SYS_SUITE == sid ]] && k="$(lu_kver sid) $(lu_kver trixie)"
 	echo "v$SYS_BASE_VERSION $SYS_SUITE $SYS_BOOTSTRAP_PKGS $SYS_APT_PKGS $k"
 }
 
@@ -102,6 +102,14 @@ sys_base() {
 	# with the package's helper.
 	debootstrap --variant=minbase --include="$SYS_BOOTSTRAP_PKGS" "$SYS_SUITE" "$SYS_BASE" \
 		"$(lu_mirror)" >>"$log" 2>&1 || sys_die "debootstrap failed (log: $log)"
+	# A stable suite as installed: with its -updates and -security suites
+	# (bookworm's main has an older 6.1 point release than its security
+	# updates), from the mirrors the host's own sources name.
+	if [[ $SYS_SUITE != sid ]]; then
+		sys_sources "$SYS_BASE"
+		sys_chroot "$SYS_BASE" sh -c 'apt-get update -q && apt-get -y -q full-upgrade' >>"$log" 2>&1 ||
+			sys_die "apt-get upgrade failed (log: $log)"
+	fi
 	# shellcheck disable=SC2086
 	sys_chroot "$SYS_BASE" apt-get install -y -q --no-install-recommends $SYS_APT_PKGS \
 		>>"$log" 2>&1 || sys_die "installing the kernel failed (log: $log)"
@@ -111,6 +119,21 @@ sys_base() {
 	sys_configure "$SYS_BASE"
 	rm -rf "$SYS_BASE"/var/cache/apt/archives/*.deb "$SYS_BASE"/var/lib/apt/lists/*
 	echo "$stamp" >"$SYS_BASE/.stamp"
+}
+
+# DIR/etc/apt/sources.list.d/debian.sources for SYS_SUITE, -updates and
+# -security, with the URIs of the host's /etc/apt/sources.list.d/debian.sources
+# (the first one for the archive, the one that ends in -security for that).
+sys_sources() {
+	local dir=$1 main sec
+	main=$(lu_mirror)
+	sec=$(awk '/^URIs:/ && $2 ~ /-security\/?$/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources)
+	rm -f "$dir/etc/apt/sources.list"
+	{
+		printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates\nComponents: main\n' "$main" "$SYS_SUITE" "$SYS_SUITE"
+		printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
+		[[ -z $sec ]] || printf '\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$sec" "$SYS_SUITE"
+	} >"$dir/etc/apt/sources.list.d/debian.sources"
 }
 
 sys_base_trixie_kernel() {
@@ -256,6 +279,7 @@ sys_image() {
 	cp -a "$SYS_BASE" "$SYS_ROOT"
 	mkdir -p "$SYS_ROOT/tmp/debs"
 	cp "${debs[@]}" "$SYS_ROOT/tmp/debs/"
+	rm -f "$SYS_ROOT"/tmp/debs/*-dbgsym_*.deb	# what a user installs: no debug symbols
 	# As a user would: apt install of the local files (their dependencies
 	# are in the base already; its package lists are dropped).
 	sys_chroot "$SYS_ROOT" sh -c 'apt-get install -y --no-install-recommends /tmp/debs/*.deb' \
