@@ -500,6 +500,10 @@ static int cmd_status(int argc, char **argv)
 		}
 		print_sessions(&st);
 	}
+	if (!st.device)	/* what to do, on stderr: stdout stays the table */
+		fprintf(stderr, "%s: no %s: the liveupdate module is not loaded; run "
+			"'liveupdatectl check' to see why (the range on the command line, "
+			"DKMS, the initramfs)\n", prog, LIVEUPDATE_DEVICE);
 	return st.device ? EXIT_DONE : EXIT_UNAVAILABLE;
 }
 
