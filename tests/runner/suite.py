@@ -44,7 +44,7 @@ SMP2 = ["--smp", "2", "--tcg-thread", "single"]
 ESTIMATES = {"prepare": 80, "host": 5, "fuzz": 65, "module": 25, "debug": 27,
              "range": 13, "kexec": 250, "zerocopy": 160, "swap": 37,
              "zc-fallback": 22, "zc-fault": 45, "ram": 35, "matrix": 135,
-             "system": 1100, "system-bookworm": 700, "system-trixie": 700,
+             "system": 1100, "system-bookworm": 1000, "system-trixie": 1000,
              "prepare-first": 25}
 
 
