@@ -132,7 +132,7 @@ LU_EXPORT int liveupdate_retrieve_session(int dev, const char *name)
 	return r < 0 ? r : a.fd;
 }
 
-LU_EXPORT int liveupdate_preserve_fd(int session, int fd, uint64_t token)
+LU_EXPORT int liveupdate_preserve_fd(int session, uint64_t token, int fd)
 {
 	struct liveupdate_session_preserve_fd a = {
 		.size = sizeof(a), .fd = fd, .token = token,
@@ -258,7 +258,7 @@ LU_EXPORT int liveupdate_preserve_buffer(int session, uint64_t token, const void
 
 	if (fd < 0)
 		return fd;
-	return liveupdate_preserve_fd(session, fd, token);
+	return liveupdate_preserve_fd(session, token, fd);
 }
 
 LU_EXPORT int liveupdate_preserve_file(int session, uint64_t token, int src)
@@ -267,7 +267,7 @@ LU_EXPORT int liveupdate_preserve_file(int session, uint64_t token, int src)
 
 	if (fd < 0)
 		return fd;
-	return liveupdate_preserve_fd(session, fd, token);
+	return liveupdate_preserve_fd(session, token, fd);
 }
 
 LU_EXPORT int liveupdate_retrieve_buffer(int session, uint64_t token, void **bufp,
@@ -358,7 +358,7 @@ LU_EXPORT int liveupdate_manifest_write(int session,
 
 	if (fd < 0)
 		return fd;
-	return liveupdate_preserve_fd(session, fd, LIVEUPDATE_MANIFEST_TOKEN);
+	return liveupdate_preserve_fd(session, LIVEUPDATE_MANIFEST_TOKEN, fd);
 }
 
 LU_EXPORT int liveupdate_manifest_parse(const char *text, size_t len,

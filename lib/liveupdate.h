@@ -43,8 +43,11 @@ int liveupdate_create_session(int dev, const char *name);
 /* Retrieves an incoming session by name; returns its fd. -ENOENT, -EINVAL. */
 int liveupdate_retrieve_session(int dev, const char *name);
 
-/* Preserves @fd in an outgoing session under @token. */
-int liveupdate_preserve_fd(int session, int fd, uint64_t token);
+/*
+ * Preserves @fd in an outgoing session under @token. Every preserve call
+ * takes the token before the file: (session, token, fd or data).
+ */
+int liveupdate_preserve_fd(int session, uint64_t token, int fd);
 
 /* Retrieves the file preserved under @token; returns a new fd. */
 int liveupdate_retrieve_fd(int session, uint64_t token);

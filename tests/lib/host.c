@@ -132,7 +132,7 @@ static void args_before_ioctl(void)
 	EXPECT_EQ(liveupdate_create_session(-1, NULL), -EINVAL);
 	/* everything else is the kernel's to judge: here a bad fd */
 	EXPECT_EQ(liveupdate_create_session(-1, "x"), -EBADF);
-	EXPECT_EQ(liveupdate_preserve_fd(-1, 0, 1), -EBADF);
+	EXPECT_EQ(liveupdate_preserve_fd(-1, 1, 0), -EBADF);
 	EXPECT_EQ(liveupdate_finish(-1), -EBADF);
 	EXPECT_EQ(liveupdate_open(0x100), -EINVAL);
 	/* not a session: the kernel's ENOTTY comes back as it is */
