@@ -45,7 +45,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "liveupdate.h"
+#include "libliveupdate.h"
 
 #define SD_LISTEN_FDS_START 3
 

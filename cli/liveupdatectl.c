@@ -33,7 +33,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
-#include "liveupdate.h"
+#include "libliveupdate.h"
 
 enum {
 	EXIT_DONE = 0,

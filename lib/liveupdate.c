@@ -2,12 +2,12 @@
 /*
  * libliveupdate: thin, -errno returning wrappers around the /dev/liveupdate
  * ioctls (upstream Linux 7.2 uAPI), plus helpers for sealed memfds and the
- * token-0 manifest. See liveupdate.h and liveupdate(3).
+ * token-0 manifest. See libliveupdate.h and liveupdate(3).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "liveupdate.h"
+#include "libliveupdate.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The test harness and helpers: see harness.h. */
 #include "harness.h"
-#include "liveupdate.h"
+#include "libliveupdate.h"
 
 #include <dirent.h>
 #include <poll.h>

@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "liveupdate.h"
+#include "libliveupdate.h"
 
 #define SESSION		"bench"
 #define TOKEN		1

@@ -10,7 +10,7 @@
  * nobody else's. The broker is /opt/lu/liveupdated (vm/run --file).
  */
 #include "kx.h"
-#include "liveupdate.h"
+#include "libliveupdate.h"
 
 #include <signal.h>
 #include <sys/wait.h>

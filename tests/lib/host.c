@@ -5,7 +5,7 @@
  * bin/lut-lib-host, TAP names lib/host/NAME.
  */
 #include "harness.h"
-#include "liveupdate.h"
+#include "libliveupdate.h"
 
 #include <sys/stat.h>
 

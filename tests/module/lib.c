@@ -5,7 +5,7 @@
  * errors passed through unchanged. Retrieving is in tests/kexec/libkx.c.
  */
 #include "harness.h"
-#include "liveupdate.h"
+#include "libliveupdate.h"
 
 #include <sys/wait.h>
 
