@@ -151,15 +151,18 @@ int liveupdate_agent_preserve_fd(const char *name, uint64_t token, int fd);
 int liveupdate_agent_retrieve_session(const char *name);
 
 /*
- * Sends one request line (the protocol in docs/broker.md) and reads the
- * reply line into @reply (NUL-terminated, @len bytes at most); *@fd gets a
- * passed fd or -1. Returns 0 for "OK ...", the errno of "ERR ...", or
- * -errno of the socket. liveupdate_agent_call_fd() sends @send_fd with the
- * request (SCM_RIGHTS) unless it is negative.
+ * Has the broker drop the caller's session @name that it holds (what was
+ * preserved in it goes with it). 0, -ENOENT.
  */
-int liveupdate_agent_call(const char *request, char *reply, size_t len, int *fd);
-int liveupdate_agent_call_fd(const char *request, int send_fd, char *reply, size_t len,
-			     int *fd);
+int liveupdate_agent_release_session(const char *name);
+
+/*
+ * 1 if the broker answers on its socket, 0 if there is none (no socket, or
+ * nobody listening on it: -ENOENT, -ECONNREFUSED, -ENOTDIR), -errno for
+ * anything else (-EACCES, -ETIMEDOUT: a broker is there but does not
+ * serve this caller).
+ */
+int liveupdate_agent_available(void);
 
 #ifdef __cplusplus
 }

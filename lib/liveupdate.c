@@ -460,8 +460,15 @@ static int lu_errno_of(const char *name)
 	return EPROTO;
 }
 
-LU_EXPORT int liveupdate_agent_call_fd(const char *request, int send_fd, char *reply, size_t len,
-				       int *fdp)
+/*
+ * One request of the broker's protocol (docs/broker.md), internal: sends
+ * @request (with @send_fd by SCM_RIGHTS unless it is negative) and reads the
+ * reply line into @reply (NUL-terminated, @len bytes at most); *@fdp gets a
+ * passed fd or -1. 0 for "OK ...", -errno of "ERR ERRNO ...", -EPROTO for
+ * anything else, or -errno of the socket.
+ */
+static int lu_agent_call_fd(const char *request, int send_fd, char *reply, size_t len,
+			    int *fdp)
 {
 	const char *path = getenv("LIVEUPDATED_SOCKET");
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -536,9 +543,22 @@ LU_EXPORT int liveupdate_agent_call_fd(const char *request, int send_fd, char *r
 	return -EPROTO;
 }
 
-LU_EXPORT int liveupdate_agent_call(const char *request, char *reply, size_t len, int *fdp)
+static int lu_agent_call(const char *request, char *reply, size_t len, int *fdp)
 {
-	return liveupdate_agent_call_fd(request, -1, reply, len, fdp);
+	return lu_agent_call_fd(request, -1, reply, len, fdp);
+}
+
+LU_EXPORT int liveupdate_agent_available(void)
+{
+	char reply[64];
+	int r = lu_agent_call("LU1 PING", reply, sizeof(reply), NULL);
+
+	if (r == 0)
+		return 1;
+	/* no socket, or nobody listening on it: no broker */
+	if (r == -ENOENT || r == -ECONNREFUSED || r == -ENOTDIR)
+		return 0;
+	return r;
 }
 
 static int lu_agent_name_ok(const char *name)
@@ -558,7 +578,7 @@ LU_EXPORT int liveupdate_agent_create_session(const char *name)
 	if (r < 0)
 		return r;
 	snprintf(req, sizeof(req), "LU1 CREATE %s", name);
-	return liveupdate_agent_call(req, reply, sizeof(reply), NULL);
+	return lu_agent_call(req, reply, sizeof(reply), NULL);
 }
 
 LU_EXPORT int liveupdate_agent_preserve_fd(const char *name, uint64_t token, int fd)
@@ -571,7 +591,7 @@ LU_EXPORT int liveupdate_agent_preserve_fd(const char *name, uint64_t token, int
 	if (fd < 0)
 		return -EBADF;
 	snprintf(req, sizeof(req), "LU1 PRESERVE %s %" PRIu64, name, token);
-	return liveupdate_agent_call_fd(req, fd, reply, sizeof(reply), NULL);
+	return lu_agent_call_fd(req, fd, reply, sizeof(reply), NULL);
 }
 
 static int lu_agent_session(const char *verb, const char *name)
@@ -584,7 +604,7 @@ static int lu_agent_session(const char *verb, const char *name)
 	if (strlen(name) > LIVEUPDATE_AGENT_NAME_MAX)
 		return -ENAMETOOLONG;
 	snprintf(req, sizeof(req), "LU1 %s %s", verb, name);
-	r = liveupdate_agent_call(req, reply, sizeof(reply), &fd);
+	r = lu_agent_call(req, reply, sizeof(reply), &fd);
 	if (r < 0)
 		return r;
 	return fd >= 0 ? fd : -EPROTO;
@@ -593,4 +613,15 @@ static int lu_agent_session(const char *verb, const char *name)
 LU_EXPORT int liveupdate_agent_retrieve_session(const char *name)
 {
 	return lu_agent_session("RETRIEVE", name);
+}
+
+LU_EXPORT int liveupdate_agent_release_session(const char *name)
+{
+	char req[128], reply[256];
+	int r = lu_agent_name_ok(name);
+
+	if (r < 0)
+		return r;
+	snprintf(req, sizeof(req), "LU1 RELEASE %s", name);
+	return lu_agent_call(req, reply, sizeof(reply), NULL);
 }

@@ -157,6 +157,23 @@ static void available(void)
 		EXPECT_EQ(liveupdate_open(0), -ENOENT);
 }
 
+/* Without a broker: 0, not an error; names checked before any connect */
+static void agent_absent(void)
+{
+	char n49[50];
+
+	memset(n49, 'n', 49);
+	n49[49] = 0;
+	setenv("LIVEUPDATED_SOCKET", "/nonexistent/liveupdated.sock", 1);
+	EXPECT_EQ(liveupdate_agent_available(), 0);
+	EXPECT_EQ(liveupdate_agent_create_session("db"), -ENOENT);
+	EXPECT_EQ(liveupdate_agent_release_session("db"), -ENOENT);
+	EXPECT_EQ(liveupdate_agent_release_session(""), -EINVAL);
+	EXPECT_EQ(liveupdate_agent_release_session(NULL), -EINVAL);
+	EXPECT_EQ(liveupdate_agent_release_session(n49), -ENAMETOOLONG);
+	EXPECT_EQ(liveupdate_agent_preserve_fd("db", 1, -1), -EBADF);
+}
+
 static const struct lu_test tests[] = {
 	LU_TEST(memfd_from_buffer),
 	LU_TEST(memfd_from_fd),
@@ -164,6 +181,7 @@ static const struct lu_test tests[] = {
 	LU_TEST(manifest_parse_bad),
 	LU_TEST(args_before_ioctl),
 	LU_TEST(available),
+	LU_TEST(agent_absent),
 };
 
 int main(int argc, char **argv)
