@@ -133,8 +133,15 @@ int liveupdate_manifest_find(const struct liveupdate_manifest_entry *entries,
  * sessions: files go in with liveupdate_agent_preserve_fd(), so that it can
  * count them against the uid's byte limit. The socket is $LIVEUPDATED_SOCKET
  * or LIVEUPDATE_AGENT_SOCKET.
+ *
+ * Every broker call gives up with -ETIMEDOUT when connecting, sending or
+ * waiting for the reply takes longer than $LIVEUPDATED_TIMEOUT seconds (a
+ * whole number, 1 or more; other values are ignored), by default
+ * LIVEUPDATE_AGENT_TIMEOUT: a broker that accepts and never answers cannot
+ * block the caller for ever.
  */
 #define LIVEUPDATE_AGENT_SOCKET		"/run/liveupdated.sock"
+#define LIVEUPDATE_AGENT_TIMEOUT	10	/* seconds */
 #define LIVEUPDATE_AGENT_NAME_MAX	48
 
 /* A new outgoing session of the caller's, held by the broker. 0, -EEXIST, -EDQUOT. */

@@ -460,6 +460,28 @@ static int lu_errno_of(const char *name)
 	return EPROTO;
 }
 
+/* $LIVEUPDATED_TIMEOUT: whole seconds, 1 or more; anything else is ignored */
+static time_t lu_agent_timeout(void)
+{
+	const char *v = getenv("LIVEUPDATED_TIMEOUT");
+	char *end;
+	long t;
+
+	if (!v || !*v)
+		return LIVEUPDATE_AGENT_TIMEOUT;
+	errno = 0;
+	t = strtol(v, &end, 10);
+	if (errno || *end || t < 1 || t > 86400 * 365)
+		return LIVEUPDATE_AGENT_TIMEOUT;
+	return (time_t)t;
+}
+
+/* a send, receive or connect that ran into SO_SNDTIMEO/SO_RCVTIMEO */
+static int lu_sock_err(int err)
+{
+	return err == EAGAIN || err == EWOULDBLOCK ? -ETIMEDOUT : -err;
+}
+
 /*
  * One request of the broker's protocol (docs/broker.md), internal: sends
  * @request (with @send_fd by SCM_RIGHTS unless it is negative) and reads the
@@ -471,6 +493,7 @@ static int lu_agent_call_fd(const char *request, int send_fd, char *reply, size_
 			    int *fdp)
 {
 	const char *path = getenv("LIVEUPDATED_SOCKET");
+	struct timeval tv = { .tv_sec = lu_agent_timeout() };
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov;
@@ -491,8 +514,12 @@ static int lu_agent_call_fd(const char *request, int send_fd, char *reply, size_
 	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -errno;
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	/* before connect(): for AF_UNIX it waits on a full backlog for SO_SNDTIMEO */
+	if (setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
 		return -errno;
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return lu_sock_err(errno);
 	iov.iov_base = (void *)request;
 	iov.iov_len = strlen(request);
 	mh.msg_iov = &iov;
@@ -507,7 +534,7 @@ static int lu_agent_call_fd(const char *request, int send_fd, char *reply, size_
 		memcpy(CMSG_DATA(c), &send_fd, sizeof(int));
 	}
 	if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0)
-		return -errno;
+		return lu_sock_err(errno);
 	mh = (struct msghdr){ 0 };
 	iov.iov_base = reply;
 	iov.iov_len = len - 1;
@@ -519,7 +546,7 @@ static int lu_agent_call_fd(const char *request, int send_fd, char *reply, size_
 		n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return -errno;
+		return lu_sock_err(errno);
 	reply[n] = 0;
 	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {

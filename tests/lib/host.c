@@ -7,7 +7,12 @@
 #include "harness.h"
 #include "libliveupdate.h"
 
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 
 #define SEALS (F_SEAL_SEAL | F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK)
 
@@ -174,6 +179,50 @@ static void agent_absent(void)
 	EXPECT_EQ(liveupdate_agent_preserve_fd("db", 1, -1), -EBADF);
 }
 
+/*
+ * A broker that takes connections and never answers: every broker call
+ * gives up after $LIVEUPDATED_TIMEOUT seconds with -ETIMEDOUT, in recv()
+ * (the listener has a free slot) and in connect() (its backlog is full).
+ */
+static void agent_timeout(void)
+{
+	char dir[] = "/tmp/lut-lib-host.XXXXXX", path[sizeof(dir) + 16];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int l, status;
+	pid_t pid;
+
+	CHECK(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sock", dir);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	l = CHECK_OK(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+	CHECK(bind(l, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK(listen(l, 0) == 0);
+	setenv("LIVEUPDATED_SOCKET", path, 1);
+	setenv("LIVEUPDATED_TIMEOUT", "1", 1);
+	/* the listener's only slot: a connection accepted at once, never answered */
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int c;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);	/* not past the test */
+		c = accept(l, NULL, NULL);
+		(void)c;
+		pause();
+		_exit(0);
+	}
+	EXPECT_EQ(liveupdate_agent_create_session("db"), -ETIMEDOUT);	/* recv() */
+	kill(pid, SIGKILL);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	/* nobody accepts now: one pending connection fills backlog 0 */
+	EXPECT_EQ(liveupdate_agent_create_session("db"), -ETIMEDOUT);	/* recv() */
+	EXPECT_EQ(liveupdate_agent_create_session("db"), -ETIMEDOUT);	/* connect() */
+	EXPECT_EQ(liveupdate_agent_available(), -ETIMEDOUT);	/* a broker, not answering */
+	close(l);
+	unlink(path);
+	rmdir(dir);
+}
+
 static const struct lu_test tests[] = {
 	LU_TEST(memfd_from_buffer),
 	LU_TEST(memfd_from_fd),
@@ -182,6 +231,7 @@ static const struct lu_test tests[] = {
 	LU_TEST(args_before_ioctl),
 	LU_TEST(available),
 	LU_TEST(agent_absent),
+	LU_TEST(agent_timeout),
 };
 
 int main(int argc, char **argv)
