@@ -4,8 +4,9 @@
  *
  * Works the same on kernels with LUO built in (7.2+) and on stock kernels
  * with the liveupdate module: the ABI is upstream's. Every call returns a
- * non-negative value on success and -errno on failure (systemd style);
- * errno itself is left alone. File descriptors returned are O_CLOEXEC.
+ * non-negative value on success and -errno on failure (systemd style),
+ * never -1 with errno set: errno itself is left as it was (each call
+ * restores it before returning). File descriptors returned are O_CLOEXEC.
  * Thread-safe: no global state.
  */
 #ifndef LIBLIVEUPDATE_H
@@ -55,7 +56,7 @@ int liveupdate_retrieve_fd(int session, uint64_t token);
 /* Ends an incoming session: files not retrieved are dropped. */
 int liveupdate_finish(int session);
 
-/* Writes the session's name (NUL-terminated) into @name. */
+/* Writes the session's name (NUL-terminated) into @name. -EINVAL if NULL. */
 int liveupdate_session_name(int session, char name[LIVEUPDATE_NAME_MAX + 1]);
 
 /*
@@ -128,7 +129,7 @@ int liveupdate_manifest_find(const struct liveupdate_manifest_entry *entries,
  * The broker, liveupdated(8): unprivileged programs use sessions through it
  * over a Unix socket instead of opening /dev/liveupdate (root-only, one
  * opener). Names are the caller's own (1 to LIVEUPDATE_AGENT_NAME_MAX bytes
- * of [A-Za-z0-9_-]); the broker keeps them apart per uid and holds every
+ * of [A-Za-z0-9_-], else -EINVAL or -ENAMETOOLONG before any request); the broker keeps them apart per uid and holds every
  * session it created until the kexec. It does not hand out outgoing
  * sessions: files go in with liveupdate_agent_preserve_fd(), so that it can
  * count them against the uid's byte limit. The socket is $LIVEUPDATED_SOCKET

@@ -49,6 +49,19 @@ static inline void lu_closep(int *fd)
 
 #define _cleanup_close_ __attribute__((cleanup(lu_closep)))
 
+/*
+ * The header promises that errno is left alone: every exported function
+ * starts with LU_KEEP_ERRNO, which restores errno as the function returns
+ * (after the return value, which may read it, has been computed).
+ */
+static inline void lu_errno_restore(const int *saved)
+{
+	errno = *saved;
+}
+
+#define LU_KEEP_ERRNO \
+	const int _lu_saved_errno __attribute__((cleanup(lu_errno_restore), unused)) = errno
+
 static int lu_take_fd(int *fd)
 {
 	int r = *fd;
@@ -84,6 +97,7 @@ static int lu_put_name(__u8 field[LIVEUPDATE_SESSION_NAME_LENGTH], const char *n
 
 LU_EXPORT int liveupdate_available(void)
 {
+	LU_KEEP_ERRNO;
 	struct stat st;
 
 	return stat(LIVEUPDATE_DEVICE, &st) == 0 && S_ISCHR(st.st_mode);
@@ -91,6 +105,7 @@ LU_EXPORT int liveupdate_available(void)
 
 LU_EXPORT int liveupdate_open(unsigned int flags)
 {
+	LU_KEEP_ERRNO;
 	/* back-off 10 ms doubling to 640 ms: 5.1 s in all */
 	long wait_ms = 10, waited = 0;
 	int fd;
@@ -112,6 +127,7 @@ LU_EXPORT int liveupdate_open(unsigned int flags)
 
 LU_EXPORT int liveupdate_create_session(int dev, const char *name)
 {
+	LU_KEEP_ERRNO;
 	struct liveupdate_ioctl_create_session a = { .size = sizeof(a), .fd = -1 };
 	int r = lu_put_name(a.name, name);
 
@@ -123,6 +139,7 @@ LU_EXPORT int liveupdate_create_session(int dev, const char *name)
 
 LU_EXPORT int liveupdate_retrieve_session(int dev, const char *name)
 {
+	LU_KEEP_ERRNO;
 	struct liveupdate_ioctl_retrieve_session a = { .size = sizeof(a), .fd = -1 };
 	int r = lu_put_name(a.name, name);
 
@@ -134,6 +151,7 @@ LU_EXPORT int liveupdate_retrieve_session(int dev, const char *name)
 
 LU_EXPORT int liveupdate_preserve_fd(int session, uint64_t token, int fd)
 {
+	LU_KEEP_ERRNO;
 	struct liveupdate_session_preserve_fd a = {
 		.size = sizeof(a), .fd = fd, .token = token,
 	};
@@ -144,6 +162,7 @@ LU_EXPORT int liveupdate_preserve_fd(int session, uint64_t token, int fd)
 
 LU_EXPORT int liveupdate_retrieve_fd(int session, uint64_t token)
 {
+	LU_KEEP_ERRNO;
 	struct liveupdate_session_retrieve_fd a = {
 		.size = sizeof(a), .fd = -1, .token = token,
 	};
@@ -154,6 +173,7 @@ LU_EXPORT int liveupdate_retrieve_fd(int session, uint64_t token)
 
 LU_EXPORT int liveupdate_finish(int session)
 {
+	LU_KEEP_ERRNO;
 	struct liveupdate_session_finish a = { .size = sizeof(a) };
 	int r = lu_ioctl(session, LIVEUPDATE_SESSION_FINISH, &a);
 
@@ -162,9 +182,13 @@ LU_EXPORT int liveupdate_finish(int session)
 
 LU_EXPORT int liveupdate_session_name(int session, char name[LIVEUPDATE_NAME_MAX + 1])
 {
+	LU_KEEP_ERRNO;
 	struct liveupdate_session_get_name a = { .size = sizeof(a) };
-	int r = lu_ioctl(session, LIVEUPDATE_SESSION_GET_NAME, &a);
+	int r;
 
+	if (!name)
+		return -EINVAL;
+	r = lu_ioctl(session, LIVEUPDATE_SESSION_GET_NAME, &a);
 	if (r < 0)
 		return r;
 	memcpy(name, a.name, LIVEUPDATE_NAME_MAX);
@@ -187,6 +211,8 @@ static int lu_write_all(int fd, const void *buf, size_t len)
 			continue;
 		if (n < 0)
 			return -errno;
+		if (n == 0)
+			return -EIO;	/* no progress: would loop for ever */
 		p += n;
 		len -= (size_t)n;
 	}
@@ -212,6 +238,7 @@ static int lu_memfd_seal(int fd)
 
 LU_EXPORT int liveupdate_memfd_from_buffer(const char *name, const void *buf, size_t len)
 {
+	LU_KEEP_ERRNO;
 	_cleanup_close_ int fd = lu_memfd_new(name);
 	int r;
 
@@ -228,6 +255,7 @@ LU_EXPORT int liveupdate_memfd_from_buffer(const char *name, const void *buf, si
 
 LU_EXPORT int liveupdate_memfd_from_fd(const char *name, int src)
 {
+	LU_KEEP_ERRNO;
 	_cleanup_close_ int fd = lu_memfd_new(name);
 	char buf[65536];
 	int r;
@@ -254,6 +282,7 @@ LU_EXPORT int liveupdate_memfd_from_fd(const char *name, int src)
 LU_EXPORT int liveupdate_preserve_buffer(int session, uint64_t token, const void *buf,
 					 size_t len)
 {
+	LU_KEEP_ERRNO;
 	_cleanup_close_ int fd = liveupdate_memfd_from_buffer("liveupdate", buf, len);
 
 	if (fd < 0)
@@ -263,6 +292,7 @@ LU_EXPORT int liveupdate_preserve_buffer(int session, uint64_t token, const void
 
 LU_EXPORT int liveupdate_preserve_file(int session, uint64_t token, int src)
 {
+	LU_KEEP_ERRNO;
 	_cleanup_close_ int fd = liveupdate_memfd_from_fd("liveupdate", src);
 
 	if (fd < 0)
@@ -273,15 +303,17 @@ LU_EXPORT int liveupdate_preserve_file(int session, uint64_t token, int src)
 LU_EXPORT int liveupdate_retrieve_buffer(int session, uint64_t token, void **bufp,
 					 size_t *lenp)
 {
-	_cleanup_close_ int fd = liveupdate_retrieve_fd(session, token);
+	LU_KEEP_ERRNO;
+	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL;
 	struct stat st;
 	size_t len, done = 0;
 
+	if (!bufp || !lenp)
+		return -EINVAL;	/* before the retrieve, not after it */
+	fd = liveupdate_retrieve_fd(session, token);
 	if (fd < 0)
 		return fd;
-	if (!bufp || !lenp)
-		return -EINVAL;
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if ((uint64_t)st.st_size >= SIZE_MAX)
@@ -327,6 +359,7 @@ static int lu_manifest_name_ok(const char *name)
 
 LU_EXPORT int liveupdate_manifest_memfd(const struct liveupdate_manifest_entry *e, size_t n)
 {
+	LU_KEEP_ERRNO;
 	_cleanup_free_ char *text = NULL;
 	size_t cap, len;
 
@@ -354,6 +387,7 @@ LU_EXPORT int liveupdate_manifest_memfd(const struct liveupdate_manifest_entry *
 LU_EXPORT int liveupdate_manifest_write(int session,
 					const struct liveupdate_manifest_entry *e, size_t n)
 {
+	LU_KEEP_ERRNO;
 	_cleanup_close_ int fd = liveupdate_manifest_memfd(e, n);
 
 	if (fd < 0)
@@ -365,6 +399,7 @@ LU_EXPORT int liveupdate_manifest_parse(const char *text, size_t len,
 					struct liveupdate_manifest_entry **entries,
 					size_t *np)
 {
+	LU_KEEP_ERRNO;
 	_cleanup_free_ struct liveupdate_manifest_entry *e = NULL;
 	size_t n = 0, off, magic = strlen(LU_MANIFEST_MAGIC);
 
@@ -418,6 +453,7 @@ LU_EXPORT int liveupdate_manifest_read(int session,
 				       struct liveupdate_manifest_entry **entries,
 				       size_t *n)
 {
+	LU_KEEP_ERRNO;
 	_cleanup_free_ void *text = NULL;
 	size_t len;
 	int r = liveupdate_retrieve_buffer(session, LIVEUPDATE_MANIFEST_TOKEN, &text, &len);
@@ -430,6 +466,7 @@ LU_EXPORT int liveupdate_manifest_read(int session,
 LU_EXPORT int liveupdate_manifest_find(const struct liveupdate_manifest_entry *e, size_t n,
 				       const char *name, uint64_t *token)
 {
+	LU_KEEP_ERRNO;
 	if ((!e && n) || !name)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++)
@@ -577,6 +614,7 @@ static int lu_agent_call(const char *request, char *reply, size_t len, int *fdp)
 
 LU_EXPORT int liveupdate_agent_available(void)
 {
+	LU_KEEP_ERRNO;
 	char reply[64];
 	int r = lu_agent_call("LU1 PING", reply, sizeof(reply), NULL);
 
@@ -588,17 +626,24 @@ LU_EXPORT int liveupdate_agent_available(void)
 	return r;
 }
 
+/* 1..LIVEUPDATE_AGENT_NAME_MAX bytes of [A-Za-z0-9_-], as the broker wants */
 static int lu_agent_name_ok(const char *name)
 {
 	if (!name || !*name)
 		return -EINVAL;
 	if (strlen(name) > LIVEUPDATE_AGENT_NAME_MAX)
 		return -ENAMETOOLONG;
+	/* a space would split the request line: "LU1 CREATE a 1" */
+	for (const char *c = name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
+			return -EINVAL;
 	return 0;
 }
 
 LU_EXPORT int liveupdate_agent_create_session(const char *name)
 {
+	LU_KEEP_ERRNO;
 	char req[128], reply[256];
 	int r = lu_agent_name_ok(name);
 
@@ -610,6 +655,7 @@ LU_EXPORT int liveupdate_agent_create_session(const char *name)
 
 LU_EXPORT int liveupdate_agent_preserve_fd(const char *name, uint64_t token, int fd)
 {
+	LU_KEEP_ERRNO;
 	char req[128], reply[256];
 	int r = lu_agent_name_ok(name);
 
@@ -624,12 +670,10 @@ LU_EXPORT int liveupdate_agent_preserve_fd(const char *name, uint64_t token, int
 static int lu_agent_session(const char *verb, const char *name)
 {
 	char req[128], reply[256];
-	int fd = -1, r;
+	int fd = -1, r = lu_agent_name_ok(name);
 
-	if (!name || !*name)
-		return -EINVAL;
-	if (strlen(name) > LIVEUPDATE_AGENT_NAME_MAX)
-		return -ENAMETOOLONG;
+	if (r < 0)
+		return r;
 	snprintf(req, sizeof(req), "LU1 %s %s", verb, name);
 	r = lu_agent_call(req, reply, sizeof(reply), &fd);
 	if (r < 0)
@@ -639,11 +683,13 @@ static int lu_agent_session(const char *verb, const char *name)
 
 LU_EXPORT int liveupdate_agent_retrieve_session(const char *name)
 {
+	LU_KEEP_ERRNO;
 	return lu_agent_session("RETRIEVE", name);
 }
 
 LU_EXPORT int liveupdate_agent_release_session(const char *name)
 {
+	LU_KEEP_ERRNO;
 	char req[128], reply[256];
 	int r = lu_agent_name_ok(name);
 

@@ -223,6 +223,76 @@ static void agent_timeout(void)
 	rmdir(dir);
 }
 
+/*
+ * Failures come back as -errno and errno itself is left as it was: here
+ * EXDEV, which none of these calls could set.
+ */
+static void errno_untouched(void)
+{
+	char name[LIVEUPDATE_NAME_MAX + 1];
+	void *buf = NULL;
+	size_t len = 0;
+	struct liveupdate_manifest_entry *e = NULL;
+	int fd;
+
+#define KEEPS(call, want) do {			\
+		errno = EXDEV;			\
+		EXPECT_EQ(call, want);		\
+		EXPECT_EQ(errno, EXDEV);	\
+	} while (0)
+	setenv("LIVEUPDATED_SOCKET", "/nonexistent/liveupdated.sock", 1);
+	if (!liveupdate_available())
+		KEEPS(liveupdate_open(0), -ENOENT);
+	KEEPS(liveupdate_available(), liveupdate_available());
+	KEEPS(liveupdate_create_session(-1, "x"), -EBADF);
+	KEEPS(liveupdate_retrieve_session(-1, "x"), -EBADF);
+	KEEPS(liveupdate_preserve_fd(-1, 1, 0), -EBADF);
+	KEEPS(liveupdate_retrieve_fd(-1, 1), -EBADF);
+	KEEPS(liveupdate_finish(-1), -EBADF);
+	KEEPS(liveupdate_session_name(-1, name), -EBADF);
+	KEEPS(liveupdate_memfd_from_fd("x", -1), -EBADF);
+	KEEPS(liveupdate_preserve_buffer(-1, 1, "x", 1), -EBADF);
+	KEEPS(liveupdate_preserve_file(-1, 1, -1), -EBADF);
+	KEEPS(liveupdate_retrieve_buffer(-1, 1, &buf, &len), -EBADF);
+	KEEPS(liveupdate_manifest_write(-1, NULL, 0), -EBADF);
+	KEEPS(liveupdate_manifest_read(-1, &e, &len), -EBADF);
+	KEEPS(liveupdate_manifest_parse("x", 1, &e, &len), -EBADMSG);
+	KEEPS(liveupdate_agent_available(), 0);
+	KEEPS(liveupdate_agent_create_session("db"), -ENOENT);
+	KEEPS(liveupdate_agent_preserve_fd("db", 1, 0), -ENOENT);
+	KEEPS(liveupdate_agent_retrieve_session("db"), -ENOENT);
+	KEEPS(liveupdate_agent_release_session("db"), -ENOENT);
+	/* and on success */
+	errno = EXDEV;
+	fd = CHECK_OK(liveupdate_memfd_from_buffer("x", "abc", 3));
+	EXPECT_EQ(errno, EXDEV);
+	close(fd);
+	errno = EXDEV;
+	fd = CHECK_OK(liveupdate_manifest_memfd(NULL, 0));
+	EXPECT_EQ(errno, EXDEV);
+	close(fd);
+#undef KEEPS
+}
+
+/* Arguments the library can judge itself, before any syscall */
+static void bad_args(void)
+{
+	void *buf = NULL;
+	size_t len = 0;
+
+	EXPECT_EQ(liveupdate_session_name(-1, NULL), -EINVAL);
+	EXPECT_EQ(liveupdate_retrieve_buffer(-1, 1, NULL, &len), -EINVAL);
+	EXPECT_EQ(liveupdate_retrieve_buffer(-1, 1, &buf, NULL), -EINVAL);
+	/* broker names are [A-Za-z0-9_-]: a space would split the request */
+	setenv("LIVEUPDATED_SOCKET", "/nonexistent/liveupdated.sock", 1);
+	EXPECT_EQ(liveupdate_agent_create_session("a 1"), -EINVAL);
+	EXPECT_EQ(liveupdate_agent_create_session("../x"), -EINVAL);
+	EXPECT_EQ(liveupdate_agent_preserve_fd("a b", 1, 0), -EINVAL);
+	EXPECT_EQ(liveupdate_agent_retrieve_session("a\n"), -EINVAL);
+	EXPECT_EQ(liveupdate_agent_release_session("a.b"), -EINVAL);
+	EXPECT_EQ(liveupdate_agent_create_session("Az09_-"), -ENOENT);	/* fine, no broker */
+}
+
 static const struct lu_test tests[] = {
 	LU_TEST(memfd_from_buffer),
 	LU_TEST(memfd_from_fd),
@@ -232,6 +302,8 @@ static const struct lu_test tests[] = {
 	LU_TEST(available),
 	LU_TEST(agent_absent),
 	LU_TEST(agent_timeout),
+	LU_TEST(errno_untouched),
+	LU_TEST(bad_args),
 };
 
 int main(int argc, char **argv)
