@@ -532,7 +532,10 @@ static int lu_agent_call_fd(const char *request, int send_fd, char *reply, size_
 	const char *path = getenv("LIVEUPDATED_SOCKET");
 	struct timeval tv = { .tv_sec = lu_agent_timeout() };
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char cbuf[CMSG_SPACE(sizeof(int))];
+	union {		/* aligned for struct cmsghdr, which a char[] is not */
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
 	struct iovec iov;
 	struct msghdr mh = { 0 };
 	struct cmsghdr *c;
@@ -562,8 +565,8 @@ static int lu_agent_call_fd(const char *request, int send_fd, char *reply, size_
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
 	if (send_fd >= 0) {
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = sizeof(cbuf.buf);
 		c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
@@ -577,8 +580,8 @@ static int lu_agent_call_fd(const char *request, int send_fd, char *reply, size_
 	iov.iov_len = len - 1;
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf;
-	mh.msg_controllen = sizeof(cbuf);
+	mh.msg_control = cbuf.buf;
+	mh.msg_controllen = sizeof(cbuf.buf);
 	do {
 		n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
 	} while (n < 0 && errno == EINTR);
