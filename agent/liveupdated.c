@@ -45,7 +45,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "liveupdate.h"
+#include "libliveupdate.h"
 
 #define SD_LISTEN_FDS_START 3
 
@@ -448,7 +448,7 @@ static void do_preserve(struct answer *a, uid_t uid, const char *name, const cha
 	h->users++;
 	pthread_mutex_unlock(&lock);
 
-	r = liveupdate_preserve_fd(h->fd, fd, token);
+	r = liveupdate_preserve_fd(h->fd, token, fd);
 	if (r == 0 && fstat(fd, &st) == 0)	/* frozen now */
 		size = (uint64_t)st.st_size;
 
@@ -766,7 +766,7 @@ static int take_listen_fds(void)
 		}
 		/* PRESERVE_FD of fd -1: EBADF on an outgoing session, EINVAL on an incoming one */
 		h = add_held(kname, (uid_t)uid_of(kname), fd,
-			     liveupdate_preserve_fd(fd, -1, 0) == -EINVAL);
+			     liveupdate_preserve_fd(fd, 0, -1) == -EINVAL);
 		if (!h) {
 			close(fd);
 			continue;

@@ -33,7 +33,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
-#include "liveupdate.h"
+#include "libliveupdate.h"
 
 enum {
 	EXIT_DONE = 0,
@@ -1333,9 +1333,7 @@ static int cmd_check(int argc, char **argv)
 /* 1 if the broker (liveupdated) answers: sessions then go through it. */
 static int broker_up(void)
 {
-	char reply[64];
-
-	return liveupdate_agent_call("LU1 PING", reply, sizeof(reply), NULL) == 0;
+	return liveupdate_agent_available() > 0;
 }
 
 /* A manifest name from a path: its basename, unsafe bytes replaced by '_'. */
@@ -1621,10 +1619,7 @@ out:
 	if (s >= 0) {
 		close(s);
 	} else if (r != EXIT_DONE) {	/* the broker drops what it holds of it */
-		char req[128], reply[128];
-
-		snprintf(req, sizeof(req), "LU1 RELEASE %s", name);
-		liveupdate_agent_call(req, reply, sizeof(reply), NULL);
+		(void)liveupdate_agent_release_session(name);
 	}
 	free(e);
 	return r;

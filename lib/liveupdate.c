@@ -2,12 +2,12 @@
 /*
  * libliveupdate: thin, -errno returning wrappers around the /dev/liveupdate
  * ioctls (upstream Linux 7.2 uAPI), plus helpers for sealed memfds and the
- * token-0 manifest. See liveupdate.h and liveupdate(3).
+ * token-0 manifest. See libliveupdate.h and liveupdate(3).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "liveupdate.h"
+#include "libliveupdate.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -49,6 +49,19 @@ static inline void lu_closep(int *fd)
 
 #define _cleanup_close_ __attribute__((cleanup(lu_closep)))
 
+/*
+ * The header promises that errno is left alone: every exported function
+ * starts with LU_KEEP_ERRNO, which restores errno as the function returns
+ * (after the return value, which may read it, has been computed).
+ */
+static inline void lu_errno_restore(const int *saved)
+{
+	errno = *saved;
+}
+
+#define LU_KEEP_ERRNO \
+	const int _lu_saved_errno __attribute__((cleanup(lu_errno_restore), unused)) = errno
+
 static int lu_take_fd(int *fd)
 {
 	int r = *fd;
@@ -84,6 +97,7 @@ static int lu_put_name(__u8 field[LIVEUPDATE_SESSION_NAME_LENGTH], const char *n
 
 LU_EXPORT int liveupdate_available(void)
 {
+	LU_KEEP_ERRNO;
 	struct stat st;
 
 	return stat(LIVEUPDATE_DEVICE, &st) == 0 && S_ISCHR(st.st_mode);
@@ -91,6 +105,7 @@ LU_EXPORT int liveupdate_available(void)
 
 LU_EXPORT int liveupdate_open(unsigned int flags)
 {
+	LU_KEEP_ERRNO;
 	/* back-off 10 ms doubling to 640 ms: 5.1 s in all */
 	long wait_ms = 10, waited = 0;
 	int fd;
@@ -112,6 +127,7 @@ LU_EXPORT int liveupdate_open(unsigned int flags)
 
 LU_EXPORT int liveupdate_create_session(int dev, const char *name)
 {
+	LU_KEEP_ERRNO;
 	struct liveupdate_ioctl_create_session a = { .size = sizeof(a), .fd = -1 };
 	int r = lu_put_name(a.name, name);
 
@@ -123,6 +139,7 @@ LU_EXPORT int liveupdate_create_session(int dev, const char *name)
 
 LU_EXPORT int liveupdate_retrieve_session(int dev, const char *name)
 {
+	LU_KEEP_ERRNO;
 	struct liveupdate_ioctl_retrieve_session a = { .size = sizeof(a), .fd = -1 };
 	int r = lu_put_name(a.name, name);
 
@@ -132,8 +149,9 @@ LU_EXPORT int liveupdate_retrieve_session(int dev, const char *name)
 	return r < 0 ? r : a.fd;
 }
 
-LU_EXPORT int liveupdate_preserve_fd(int session, int fd, uint64_t token)
+LU_EXPORT int liveupdate_preserve_fd(int session, uint64_t token, int fd)
 {
+	LU_KEEP_ERRNO;
 	struct liveupdate_session_preserve_fd a = {
 		.size = sizeof(a), .fd = fd, .token = token,
 	};
@@ -144,6 +162,7 @@ LU_EXPORT int liveupdate_preserve_fd(int session, int fd, uint64_t token)
 
 LU_EXPORT int liveupdate_retrieve_fd(int session, uint64_t token)
 {
+	LU_KEEP_ERRNO;
 	struct liveupdate_session_retrieve_fd a = {
 		.size = sizeof(a), .fd = -1, .token = token,
 	};
@@ -154,6 +173,7 @@ LU_EXPORT int liveupdate_retrieve_fd(int session, uint64_t token)
 
 LU_EXPORT int liveupdate_finish(int session)
 {
+	LU_KEEP_ERRNO;
 	struct liveupdate_session_finish a = { .size = sizeof(a) };
 	int r = lu_ioctl(session, LIVEUPDATE_SESSION_FINISH, &a);
 
@@ -162,9 +182,13 @@ LU_EXPORT int liveupdate_finish(int session)
 
 LU_EXPORT int liveupdate_session_name(int session, char name[LIVEUPDATE_NAME_MAX + 1])
 {
+	LU_KEEP_ERRNO;
 	struct liveupdate_session_get_name a = { .size = sizeof(a) };
-	int r = lu_ioctl(session, LIVEUPDATE_SESSION_GET_NAME, &a);
+	int r;
 
+	if (!name)
+		return -EINVAL;
+	r = lu_ioctl(session, LIVEUPDATE_SESSION_GET_NAME, &a);
 	if (r < 0)
 		return r;
 	memcpy(name, a.name, LIVEUPDATE_NAME_MAX);
@@ -187,6 +211,8 @@ static int lu_write_all(int fd, const void *buf, size_t len)
 			continue;
 		if (n < 0)
 			return -errno;
+		if (n == 0)
+			return -EIO;	/* no progress: would loop for ever */
 		p += n;
 		len -= (size_t)n;
 	}
@@ -212,6 +238,7 @@ static int lu_memfd_seal(int fd)
 
 LU_EXPORT int liveupdate_memfd_from_buffer(const char *name, const void *buf, size_t len)
 {
+	LU_KEEP_ERRNO;
 	_cleanup_close_ int fd = lu_memfd_new(name);
 	int r;
 
@@ -228,6 +255,7 @@ LU_EXPORT int liveupdate_memfd_from_buffer(const char *name, const void *buf, si
 
 LU_EXPORT int liveupdate_memfd_from_fd(const char *name, int src)
 {
+	LU_KEEP_ERRNO;
 	_cleanup_close_ int fd = lu_memfd_new(name);
 	char buf[65536];
 	int r;
@@ -254,34 +282,38 @@ LU_EXPORT int liveupdate_memfd_from_fd(const char *name, int src)
 LU_EXPORT int liveupdate_preserve_buffer(int session, uint64_t token, const void *buf,
 					 size_t len)
 {
+	LU_KEEP_ERRNO;
 	_cleanup_close_ int fd = liveupdate_memfd_from_buffer("liveupdate", buf, len);
 
 	if (fd < 0)
 		return fd;
-	return liveupdate_preserve_fd(session, fd, token);
+	return liveupdate_preserve_fd(session, token, fd);
 }
 
 LU_EXPORT int liveupdate_preserve_file(int session, uint64_t token, int src)
 {
+	LU_KEEP_ERRNO;
 	_cleanup_close_ int fd = liveupdate_memfd_from_fd("liveupdate", src);
 
 	if (fd < 0)
 		return fd;
-	return liveupdate_preserve_fd(session, fd, token);
+	return liveupdate_preserve_fd(session, token, fd);
 }
 
 LU_EXPORT int liveupdate_retrieve_buffer(int session, uint64_t token, void **bufp,
 					 size_t *lenp)
 {
-	_cleanup_close_ int fd = liveupdate_retrieve_fd(session, token);
+	LU_KEEP_ERRNO;
+	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL;
 	struct stat st;
 	size_t len, done = 0;
 
+	if (!bufp || !lenp)
+		return -EINVAL;	/* before the retrieve, not after it */
+	fd = liveupdate_retrieve_fd(session, token);
 	if (fd < 0)
 		return fd;
-	if (!bufp || !lenp)
-		return -EINVAL;
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if ((uint64_t)st.st_size >= SIZE_MAX)
@@ -327,6 +359,7 @@ static int lu_manifest_name_ok(const char *name)
 
 LU_EXPORT int liveupdate_manifest_memfd(const struct liveupdate_manifest_entry *e, size_t n)
 {
+	LU_KEEP_ERRNO;
 	_cleanup_free_ char *text = NULL;
 	size_t cap, len;
 
@@ -354,17 +387,19 @@ LU_EXPORT int liveupdate_manifest_memfd(const struct liveupdate_manifest_entry *
 LU_EXPORT int liveupdate_manifest_write(int session,
 					const struct liveupdate_manifest_entry *e, size_t n)
 {
+	LU_KEEP_ERRNO;
 	_cleanup_close_ int fd = liveupdate_manifest_memfd(e, n);
 
 	if (fd < 0)
 		return fd;
-	return liveupdate_preserve_fd(session, fd, LIVEUPDATE_MANIFEST_TOKEN);
+	return liveupdate_preserve_fd(session, LIVEUPDATE_MANIFEST_TOKEN, fd);
 }
 
 LU_EXPORT int liveupdate_manifest_parse(const char *text, size_t len,
 					struct liveupdate_manifest_entry **entries,
 					size_t *np)
 {
+	LU_KEEP_ERRNO;
 	_cleanup_free_ struct liveupdate_manifest_entry *e = NULL;
 	size_t n = 0, off, magic = strlen(LU_MANIFEST_MAGIC);
 
@@ -418,6 +453,7 @@ LU_EXPORT int liveupdate_manifest_read(int session,
 				       struct liveupdate_manifest_entry **entries,
 				       size_t *n)
 {
+	LU_KEEP_ERRNO;
 	_cleanup_free_ void *text = NULL;
 	size_t len;
 	int r = liveupdate_retrieve_buffer(session, LIVEUPDATE_MANIFEST_TOKEN, &text, &len);
@@ -430,6 +466,7 @@ LU_EXPORT int liveupdate_manifest_read(int session,
 LU_EXPORT int liveupdate_manifest_find(const struct liveupdate_manifest_entry *e, size_t n,
 				       const char *name, uint64_t *token)
 {
+	LU_KEEP_ERRNO;
 	if ((!e && n) || !name)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++)
@@ -460,12 +497,45 @@ static int lu_errno_of(const char *name)
 	return EPROTO;
 }
 
-LU_EXPORT int liveupdate_agent_call_fd(const char *request, int send_fd, char *reply, size_t len,
-				       int *fdp)
+/* $LIVEUPDATED_TIMEOUT: whole seconds, 1 or more; anything else is ignored */
+static time_t lu_agent_timeout(void)
+{
+	const char *v = getenv("LIVEUPDATED_TIMEOUT");
+	char *end;
+	long t;
+
+	if (!v || !*v)
+		return LIVEUPDATE_AGENT_TIMEOUT;
+	errno = 0;
+	t = strtol(v, &end, 10);
+	if (errno || *end || t < 1 || t > 86400 * 365)
+		return LIVEUPDATE_AGENT_TIMEOUT;
+	return (time_t)t;
+}
+
+/* a send, receive or connect that ran into SO_SNDTIMEO/SO_RCVTIMEO */
+static int lu_sock_err(int err)
+{
+	return err == EAGAIN || err == EWOULDBLOCK ? -ETIMEDOUT : -err;
+}
+
+/*
+ * One request of the broker's protocol (docs/broker.md), internal: sends
+ * @request (with @send_fd by SCM_RIGHTS unless it is negative) and reads the
+ * reply line into @reply (NUL-terminated, @len bytes at most); *@fdp gets a
+ * passed fd or -1. 0 for "OK ...", -errno of "ERR ERRNO ...", -EPROTO for
+ * anything else, or -errno of the socket.
+ */
+static int lu_agent_call_fd(const char *request, int send_fd, char *reply, size_t len,
+			    int *fdp)
 {
 	const char *path = getenv("LIVEUPDATED_SOCKET");
+	struct timeval tv = { .tv_sec = lu_agent_timeout() };
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char cbuf[CMSG_SPACE(sizeof(int))];
+	union {		/* aligned for struct cmsghdr, which a char[] is not */
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
 	struct iovec iov;
 	struct msghdr mh = { 0 };
 	struct cmsghdr *c;
@@ -484,15 +554,19 @@ LU_EXPORT int liveupdate_agent_call_fd(const char *request, int send_fd, char *r
 	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -errno;
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	/* before connect(): for AF_UNIX it waits on a full backlog for SO_SNDTIMEO */
+	if (setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
 		return -errno;
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return lu_sock_err(errno);
 	iov.iov_base = (void *)request;
 	iov.iov_len = strlen(request);
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
 	if (send_fd >= 0) {
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = sizeof(cbuf.buf);
 		c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
@@ -500,19 +574,19 @@ LU_EXPORT int liveupdate_agent_call_fd(const char *request, int send_fd, char *r
 		memcpy(CMSG_DATA(c), &send_fd, sizeof(int));
 	}
 	if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0)
-		return -errno;
+		return lu_sock_err(errno);
 	mh = (struct msghdr){ 0 };
 	iov.iov_base = reply;
 	iov.iov_len = len - 1;
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf;
-	mh.msg_controllen = sizeof(cbuf);
+	mh.msg_control = cbuf.buf;
+	mh.msg_controllen = sizeof(cbuf.buf);
 	do {
 		n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return -errno;
+		return lu_sock_err(errno);
 	reply[n] = 0;
 	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
@@ -536,33 +610,55 @@ LU_EXPORT int liveupdate_agent_call_fd(const char *request, int send_fd, char *r
 	return -EPROTO;
 }
 
-LU_EXPORT int liveupdate_agent_call(const char *request, char *reply, size_t len, int *fdp)
+static int lu_agent_call(const char *request, char *reply, size_t len, int *fdp)
 {
-	return liveupdate_agent_call_fd(request, -1, reply, len, fdp);
+	return lu_agent_call_fd(request, -1, reply, len, fdp);
 }
 
+LU_EXPORT int liveupdate_agent_available(void)
+{
+	LU_KEEP_ERRNO;
+	char reply[64];
+	int r = lu_agent_call("LU1 PING", reply, sizeof(reply), NULL);
+
+	if (r == 0)
+		return 1;
+	/* no socket, or nobody listening on it: no broker */
+	if (r == -ENOENT || r == -ECONNREFUSED || r == -ENOTDIR)
+		return 0;
+	return r;
+}
+
+/* 1..LIVEUPDATE_AGENT_NAME_MAX bytes of [A-Za-z0-9_-], as the broker wants */
 static int lu_agent_name_ok(const char *name)
 {
 	if (!name || !*name)
 		return -EINVAL;
 	if (strlen(name) > LIVEUPDATE_AGENT_NAME_MAX)
 		return -ENAMETOOLONG;
+	/* a space would split the request line: "LU1 CREATE a 1" */
+	for (const char *c = name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
+			return -EINVAL;
 	return 0;
 }
 
 LU_EXPORT int liveupdate_agent_create_session(const char *name)
 {
+	LU_KEEP_ERRNO;
 	char req[128], reply[256];
 	int r = lu_agent_name_ok(name);
 
 	if (r < 0)
 		return r;
 	snprintf(req, sizeof(req), "LU1 CREATE %s", name);
-	return liveupdate_agent_call(req, reply, sizeof(reply), NULL);
+	return lu_agent_call(req, reply, sizeof(reply), NULL);
 }
 
 LU_EXPORT int liveupdate_agent_preserve_fd(const char *name, uint64_t token, int fd)
 {
+	LU_KEEP_ERRNO;
 	char req[128], reply[256];
 	int r = lu_agent_name_ok(name);
 
@@ -571,20 +667,18 @@ LU_EXPORT int liveupdate_agent_preserve_fd(const char *name, uint64_t token, int
 	if (fd < 0)
 		return -EBADF;
 	snprintf(req, sizeof(req), "LU1 PRESERVE %s %" PRIu64, name, token);
-	return liveupdate_agent_call_fd(req, fd, reply, sizeof(reply), NULL);
+	return lu_agent_call_fd(req, fd, reply, sizeof(reply), NULL);
 }
 
 static int lu_agent_session(const char *verb, const char *name)
 {
 	char req[128], reply[256];
-	int fd = -1, r;
+	int fd = -1, r = lu_agent_name_ok(name);
 
-	if (!name || !*name)
-		return -EINVAL;
-	if (strlen(name) > LIVEUPDATE_AGENT_NAME_MAX)
-		return -ENAMETOOLONG;
+	if (r < 0)
+		return r;
 	snprintf(req, sizeof(req), "LU1 %s %s", verb, name);
-	r = liveupdate_agent_call(req, reply, sizeof(reply), &fd);
+	r = lu_agent_call(req, reply, sizeof(reply), &fd);
 	if (r < 0)
 		return r;
 	return fd >= 0 ? fd : -EPROTO;
@@ -592,5 +686,18 @@ static int lu_agent_session(const char *verb, const char *name)
 
 LU_EXPORT int liveupdate_agent_retrieve_session(const char *name)
 {
+	LU_KEEP_ERRNO;
 	return lu_agent_session("RETRIEVE", name);
+}
+
+LU_EXPORT int liveupdate_agent_release_session(const char *name)
+{
+	LU_KEEP_ERRNO;
+	char req[128], reply[256];
+	int r = lu_agent_name_ok(name);
+
+	if (r < 0)
+		return r;
+	snprintf(req, sizeof(req), "LU1 RELEASE %s", name);
+	return lu_agent_call(req, reply, sizeof(reply), NULL);
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The test harness and helpers: see harness.h. */
 #include "harness.h"
-#include "liveupdate.h"
+#include "libliveupdate.h"
 
 #include <dirent.h>
 #include <poll.h>
@@ -327,7 +327,7 @@ int lu_retrieve_session(int dev, const char *name)
 
 int lu_preserve_fd(int session, int fd, uint64_t token)
 {
-	return liveupdate_preserve_fd(session, fd, token);
+	return liveupdate_preserve_fd(session, token, fd);
 }
 
 int lu_retrieve_fd(int session, uint64_t token)

@@ -122,6 +122,7 @@ int lu_ioctl(int fd, unsigned long cmd, void *arg);
 int lu_open_dev(void);
 int lu_create_session(int dev, const char *name);
 int lu_retrieve_session(int dev, const char *name);
+/* fd before token, as in the ioctl (liveupdate_preserve_fd() takes the token first) */
 int lu_preserve_fd(int session, int fd, uint64_t token);
 int lu_retrieve_fd(int session, uint64_t token);
 int lu_finish(int session);

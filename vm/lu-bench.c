@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "liveupdate.h"
+#include "libliveupdate.h"
 
 #define SESSION		"bench"
 #define TOKEN		1
@@ -272,7 +272,7 @@ static void preserve_hold(int dev, int mfd)
 	if (s < 0)
 		die_r(s, "CREATE_SESSION");
 	t = now_ms();
-	r = liveupdate_preserve_fd(s, mfd, TOKEN);
+	r = liveupdate_preserve_fd(s, TOKEN, mfd);
 	if (r < 0)
 		die_r(r, "PRESERVE_FD");
 	out("preserve_ms", "%.3f", now_ms() - t);

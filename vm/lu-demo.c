@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "liveupdate.h"
+#include "libliveupdate.h"
 
 #define SESSION "demo"
 #define TOKEN 1

@@ -10,18 +10,103 @@
  * nobody else's. The broker is /opt/lu/liveupdated (vm/run --file).
  */
 #include "kx.h"
-#include "liveupdate.h"
+#include "libliveupdate.h"
 
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #define AGENT_SOCK	"/tmp/liveupdated.sock"
 #define AGENT_BIN	"/opt/lu/liveupdated"
 
+/*
+ * The protocol itself (docs/broker.md), which libliveupdate keeps to
+ * itself: sends @req (with @send_fd unless negative), the reply line into
+ * @reply; *@fdp (unless NULL) gets a passed fd or -1. 0 for "OK ...",
+ * -ERRNO of "ERR ERRNO ...", -EPROTO for anything else, -errno of the socket.
+ */
+static int agent_call_fd(const char *req, int send_fd, char *reply, size_t len, int *fdp)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = AGENT_SOCK };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct iovec iov = { (void *)req, strlen(req) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+	int s, r = 0;
+	ssize_t n;
+
+	if (fdp)
+		*fdp = -1;
+	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (send_fd >= 0) {
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = sizeof(cbuf.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &send_fd, sizeof(int));
+	}
+	if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0) {
+		r = -errno;
+		goto out;
+	}
+	iov = (struct iovec){ reply, len - 1 };
+	mh = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf) };
+	n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
+	if (n < 0) {
+		r = -errno;
+		goto out;
+	}
+	reply[n] = 0;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		int fd;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+		if (fdp && *fdp < 0)
+			*fdp = fd;
+		else
+			close(fd);
+	}
+	if (!strncmp(reply, "OK", 2) && (!reply[2] || reply[2] == ' '))
+		goto out;
+	r = -EPROTO;
+	if (!strncmp(reply, "ERR ", 4))
+		for (int e = 1; e < 134; e++) {
+			const char *name = strerrorname_np(e);
+			size_t l = name ? strlen(name) : 0;
+
+			if (l && !strncmp(reply + 4, name, l) && (!reply[4 + l] || reply[4 + l] == ' ')) {
+				r = -e;
+				break;
+			}
+		}
+out:
+	close(s);
+	return r;
+}
+
+static int agent_call(const char *req, char *reply, size_t len, int *fdp)
+{
+	return agent_call_fd(req, -1, reply, len, fdp);
+}
+
 static void agent_start(void)
 {
 	pid_t pid;
-	char reply[64];
 
 	setenv("LIVEUPDATED_SOCKET", AGENT_SOCK, 1);
 	pid = fork();
@@ -39,7 +124,7 @@ static void agent_start(void)
 		_exit(127);
 	}
 	for (int i = 0; i < 250; i++) {
-		if (!liveupdate_agent_call("LU1 PING", reply, sizeof(reply), NULL))
+		if (liveupdate_agent_available() == 1)
 			return;
 		usleep(20000);
 	}
@@ -79,17 +164,17 @@ static void uid1000_stage1(void)
 
 	EXPECT_EQ(liveupdate_open(0), -EACCES);	/* the device is root's */
 	/* no outgoing session fd for the client: the broker holds it */
-	EXPECT_EQ(liveupdate_agent_call("LU1 CREATE db", reply, sizeof(reply), &fd), 0);
+	EXPECT_EQ(agent_call("LU1 CREATE db", reply, sizeof(reply), &fd), 0);
 	EXPECT_STR(reply, "OK db");
 	EXPECT_EQ(fd, -1);
 	preserve_seed(1000);
 	EXPECT_EQ(liveupdate_agent_create_session("db"), -EEXIST);
-	EXPECT_EQ(liveupdate_agent_call("LU1 CREATE ../u1001.db", reply, sizeof(reply), NULL),
+	EXPECT_EQ(agent_call("LU1 CREATE ../u1001.db", reply, sizeof(reply), NULL),
 		  -EINVAL);
-	EXPECT_EQ(liveupdate_agent_call("LU1 CREATE u1001.db", reply, sizeof(reply), NULL),
+	EXPECT_EQ(agent_call("LU1 CREATE u1001.db", reply, sizeof(reply), NULL),
 		  -EINVAL);
-	EXPECT_EQ(liveupdate_agent_call("HELLO", reply, sizeof(reply), NULL), -EPROTO);
-	EXPECT_EQ(liveupdate_agent_call("LU1 LIST", reply, sizeof(reply), NULL), 0);
+	EXPECT_EQ(agent_call("HELLO", reply, sizeof(reply), NULL), -EPROTO);
+	EXPECT_EQ(agent_call("LU1 LIST", reply, sizeof(reply), NULL), 0);
 	EXPECT_STR(reply, "OK db>");
 }
 
@@ -108,24 +193,25 @@ static void uid1001_stage1(void)
 	big = CHECK_OK(lu_memfd("agent-big", MFD_ALLOW_SEALING, 20000, 7));
 	small = CHECK_OK(lu_memfd("agent-small", MFD_ALLOW_SEALING, 2000, 8));
 	EXPECT_EQ(liveupdate_agent_preserve_fd("x2", 1, big), 0);
-	EXPECT_EQ(liveupdate_agent_call_fd("LU1 PRESERVE x1 1", small, reply, sizeof(reply), NULL),
+	EXPECT_EQ(agent_call_fd("LU1 PRESERVE x1 1", small, reply, sizeof(reply), NULL),
 		  -EDQUOT);
 	EXPECT_STR(reply, "ERR EDQUOT uid 1001 would hold 33001 bytes, the limit is 32768");
 	EXPECT_EQ(liveupdate_agent_preserve_fd("x1", 1, small), -EDQUOT);
 	/* the broker's other refusals */
-	EXPECT_EQ(liveupdate_agent_call("LU1 PRESERVE x1 1", reply, sizeof(reply), NULL), -EBADF);
+	EXPECT_EQ(agent_call("LU1 PRESERVE x1 1", reply, sizeof(reply), NULL), -EBADF);
 	EXPECT_STR(reply, "ERR EBADF PRESERVE needs the file's fd (SCM_RIGHTS)");
 	EXPECT_EQ(liveupdate_agent_preserve_fd("x9", 1, small), -ENOENT);
-	EXPECT_EQ(liveupdate_agent_call_fd("LU1 PRESERVE u1000.db 2", small, reply, sizeof(reply),
+	EXPECT_EQ(agent_call_fd("LU1 PRESERVE u1000.db 2", small, reply, sizeof(reply),
 					   NULL), -EINVAL);
-	EXPECT_EQ(liveupdate_agent_call_fd("LU1 PRESERVE x1 -1", small, reply, sizeof(reply),
+	EXPECT_EQ(agent_call_fd("LU1 PRESERVE x1 -1", small, reply, sizeof(reply),
 					   NULL), -EINVAL);
 	CHECK(pipe(p) == 0);
 	EXPECT_EQ(liveupdate_agent_preserve_fd("x1", 1, p[0]), -EINVAL);	/* not a memfd */
 	close(p[0]);
 	close(p[1]);
 	/* releasing x2 gives its session and its 20000 bytes back */
-	EXPECT_EQ(liveupdate_agent_call("LU1 RELEASE x2", reply, sizeof(reply), NULL), 0);
+	EXPECT_EQ(liveupdate_agent_release_session("x2"), 0);
+	EXPECT_EQ(liveupdate_agent_release_session("x2"), -ENOENT);
 	EXPECT_EQ(liveupdate_agent_create_session("x3"), 0);	/* room again */
 	EXPECT_EQ(liveupdate_agent_preserve_fd("x1", 1, small), 0);	/* 13001 bytes */
 	close(big);
@@ -133,7 +219,7 @@ static void uid1001_stage1(void)
 	small = CHECK_OK(lu_memfd("agent-tiny", MFD_ALLOW_SEALING, 10, 9));
 	EXPECT_EQ(liveupdate_agent_preserve_fd("x1", 1, small), -EEXIST);	/* the kernel's */
 	close(small);
-	EXPECT_EQ(liveupdate_agent_call("LU1 LIST", reply, sizeof(reply), NULL), 0);
+	EXPECT_EQ(agent_call("LU1 LIST", reply, sizeof(reply), NULL), 0);
 	EXPECT_STR(reply, "OK db> x1> x3>");
 }
 
@@ -145,7 +231,7 @@ static void agent_stage1(void)
 	as_uid(1000, uid1000_stage1);
 	as_uid(1001, uid1001_stage1);
 	/* root sees every uid's sessions by their kernel names */
-	EXPECT_EQ(liveupdate_agent_call("LU1 LIST", reply, sizeof(reply), NULL), 0);
+	EXPECT_EQ(agent_call("LU1 LIST", reply, sizeof(reply), NULL), 0);
 	EXPECT_STR(reply, "OK u1000.db> u1001.db> u1001.x1> u1001.x3>");
 }
 

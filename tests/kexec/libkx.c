@@ -5,7 +5,7 @@
  * reads them back with liveupdate_retrieve_buffer() and finishes.
  */
 #include "kx.h"
-#include "liveupdate.h"
+#include "libliveupdate.h"
 
 #define LIBKX_SIZE 300001
 

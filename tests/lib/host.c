@@ -5,9 +5,14 @@
  * bin/lut-lib-host, TAP names lib/host/NAME.
  */
 #include "harness.h"
-#include "liveupdate.h"
+#include "libliveupdate.h"
 
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 
 #define SEALS (F_SEAL_SEAL | F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK)
 
@@ -132,7 +137,7 @@ static void args_before_ioctl(void)
 	EXPECT_EQ(liveupdate_create_session(-1, NULL), -EINVAL);
 	/* everything else is the kernel's to judge: here a bad fd */
 	EXPECT_EQ(liveupdate_create_session(-1, "x"), -EBADF);
-	EXPECT_EQ(liveupdate_preserve_fd(-1, 0, 1), -EBADF);
+	EXPECT_EQ(liveupdate_preserve_fd(-1, 1, 0), -EBADF);
 	EXPECT_EQ(liveupdate_finish(-1), -EBADF);
 	EXPECT_EQ(liveupdate_open(0x100), -EINVAL);
 	/* not a session: the kernel's ENOTTY comes back as it is */
@@ -157,6 +162,137 @@ static void available(void)
 		EXPECT_EQ(liveupdate_open(0), -ENOENT);
 }
 
+/* Without a broker: 0, not an error; names checked before any connect */
+static void agent_absent(void)
+{
+	char n49[50];
+
+	memset(n49, 'n', 49);
+	n49[49] = 0;
+	setenv("LIVEUPDATED_SOCKET", "/nonexistent/liveupdated.sock", 1);
+	EXPECT_EQ(liveupdate_agent_available(), 0);
+	EXPECT_EQ(liveupdate_agent_create_session("db"), -ENOENT);
+	EXPECT_EQ(liveupdate_agent_release_session("db"), -ENOENT);
+	EXPECT_EQ(liveupdate_agent_release_session(""), -EINVAL);
+	EXPECT_EQ(liveupdate_agent_release_session(NULL), -EINVAL);
+	EXPECT_EQ(liveupdate_agent_release_session(n49), -ENAMETOOLONG);
+	EXPECT_EQ(liveupdate_agent_preserve_fd("db", 1, -1), -EBADF);
+}
+
+/*
+ * A broker that takes connections and never answers: every broker call
+ * gives up after $LIVEUPDATED_TIMEOUT seconds with -ETIMEDOUT, in recv()
+ * (the listener has a free slot) and in connect() (its backlog is full).
+ */
+static void agent_timeout(void)
+{
+	char dir[] = "/tmp/lut-lib-host.XXXXXX", path[sizeof(dir) + 16];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int l, status;
+	pid_t pid;
+
+	CHECK(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sock", dir);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	l = CHECK_OK(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+	CHECK(bind(l, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK(listen(l, 0) == 0);
+	setenv("LIVEUPDATED_SOCKET", path, 1);
+	setenv("LIVEUPDATED_TIMEOUT", "1", 1);
+	/* the listener's only slot: a connection accepted at once, never answered */
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int c;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);	/* not past the test */
+		c = accept(l, NULL, NULL);
+		(void)c;
+		pause();
+		_exit(0);
+	}
+	EXPECT_EQ(liveupdate_agent_create_session("db"), -ETIMEDOUT);	/* recv() */
+	kill(pid, SIGKILL);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	/* nobody accepts now: one pending connection fills backlog 0 */
+	EXPECT_EQ(liveupdate_agent_create_session("db"), -ETIMEDOUT);	/* recv() */
+	EXPECT_EQ(liveupdate_agent_create_session("db"), -ETIMEDOUT);	/* connect() */
+	EXPECT_EQ(liveupdate_agent_available(), -ETIMEDOUT);	/* a broker, not answering */
+	close(l);
+	unlink(path);
+	rmdir(dir);
+}
+
+/*
+ * Failures come back as -errno and errno itself is left as it was: here
+ * EXDEV, which none of these calls could set.
+ */
+static void errno_untouched(void)
+{
+	char name[LIVEUPDATE_NAME_MAX + 1];
+	void *buf = NULL;
+	size_t len = 0;
+	struct liveupdate_manifest_entry *e = NULL;
+	int fd;
+
+#define KEEPS(call, want) do {			\
+		errno = EXDEV;			\
+		EXPECT_EQ(call, want);		\
+		EXPECT_EQ(errno, EXDEV);	\
+	} while (0)
+	setenv("LIVEUPDATED_SOCKET", "/nonexistent/liveupdated.sock", 1);
+	if (!liveupdate_available())
+		KEEPS(liveupdate_open(0), -ENOENT);
+	KEEPS(liveupdate_available(), liveupdate_available());
+	KEEPS(liveupdate_create_session(-1, "x"), -EBADF);
+	KEEPS(liveupdate_retrieve_session(-1, "x"), -EBADF);
+	KEEPS(liveupdate_preserve_fd(-1, 1, 0), -EBADF);
+	KEEPS(liveupdate_retrieve_fd(-1, 1), -EBADF);
+	KEEPS(liveupdate_finish(-1), -EBADF);
+	KEEPS(liveupdate_session_name(-1, name), -EBADF);
+	KEEPS(liveupdate_memfd_from_fd("x", -1), -EBADF);
+	KEEPS(liveupdate_preserve_buffer(-1, 1, "x", 1), -EBADF);
+	KEEPS(liveupdate_preserve_file(-1, 1, -1), -EBADF);
+	KEEPS(liveupdate_retrieve_buffer(-1, 1, &buf, &len), -EBADF);
+	KEEPS(liveupdate_manifest_write(-1, NULL, 0), -EBADF);
+	KEEPS(liveupdate_manifest_read(-1, &e, &len), -EBADF);
+	KEEPS(liveupdate_manifest_parse("x", 1, &e, &len), -EBADMSG);
+	KEEPS(liveupdate_agent_available(), 0);
+	KEEPS(liveupdate_agent_create_session("db"), -ENOENT);
+	KEEPS(liveupdate_agent_preserve_fd("db", 1, 0), -ENOENT);
+	KEEPS(liveupdate_agent_retrieve_session("db"), -ENOENT);
+	KEEPS(liveupdate_agent_release_session("db"), -ENOENT);
+	/* and on success */
+	errno = EXDEV;
+	fd = CHECK_OK(liveupdate_memfd_from_buffer("x", "abc", 3));
+	EXPECT_EQ(errno, EXDEV);
+	close(fd);
+	errno = EXDEV;
+	fd = CHECK_OK(liveupdate_manifest_memfd(NULL, 0));
+	EXPECT_EQ(errno, EXDEV);
+	close(fd);
+#undef KEEPS
+}
+
+/* Arguments the library can judge itself, before any syscall */
+static void bad_args(void)
+{
+	void *buf = NULL;
+	size_t len = 0;
+
+	EXPECT_EQ(liveupdate_session_name(-1, NULL), -EINVAL);
+	EXPECT_EQ(liveupdate_retrieve_buffer(-1, 1, NULL, &len), -EINVAL);
+	EXPECT_EQ(liveupdate_retrieve_buffer(-1, 1, &buf, NULL), -EINVAL);
+	/* broker names are [A-Za-z0-9_-]: a space would split the request */
+	setenv("LIVEUPDATED_SOCKET", "/nonexistent/liveupdated.sock", 1);
+	EXPECT_EQ(liveupdate_agent_create_session("a 1"), -EINVAL);
+	EXPECT_EQ(liveupdate_agent_create_session("../x"), -EINVAL);
+	EXPECT_EQ(liveupdate_agent_preserve_fd("a b", 1, 0), -EINVAL);
+	EXPECT_EQ(liveupdate_agent_retrieve_session("a\n"), -EINVAL);
+	EXPECT_EQ(liveupdate_agent_release_session("a.b"), -EINVAL);
+	EXPECT_EQ(liveupdate_agent_create_session("Az09_-"), -ENOENT);	/* fine, no broker */
+}
+
 static const struct lu_test tests[] = {
 	LU_TEST(memfd_from_buffer),
 	LU_TEST(memfd_from_fd),
@@ -164,6 +300,10 @@ static const struct lu_test tests[] = {
 	LU_TEST(manifest_parse_bad),
 	LU_TEST(args_before_ioctl),
 	LU_TEST(available),
+	LU_TEST(agent_absent),
+	LU_TEST(agent_timeout),
+	LU_TEST(errno_untouched),
+	LU_TEST(bad_args),
 };
 
 int main(int argc, char **argv)

@@ -5,7 +5,7 @@
  * errors passed through unchanged. Retrieving is in tests/kexec/libkx.c.
  */
 #include "harness.h"
-#include "liveupdate.h"
+#include "libliveupdate.h"
 
 #include <sys/wait.h>
 
@@ -63,7 +63,7 @@ static void sessions_and_errors(void)
 	EXPECT_EQ(liveupdate_retrieve_session(dev, "lib-s"), -ENOENT);
 	EXPECT_EQ(liveupdate_retrieve_fd(s, 1), -EINVAL);	/* outgoing */
 	EXPECT_EQ(liveupdate_finish(s), -EINVAL);
-	EXPECT_EQ(liveupdate_preserve_fd(s, -1, 1), -EBADF);
+	EXPECT_EQ(liveupdate_preserve_fd(s, 1, -1), -EBADF);
 	memset(n63, 'q', 63);
 	n63[63] = 0;
 	close(CHECK_OK(liveupdate_create_session(dev, n63)));
@@ -82,7 +82,7 @@ static void preserve_helpers(void)
 	EXPECT_EQ(liveupdate_preserve_file(s, 2, src), 0);
 	EXPECT_EQ(liveupdate_preserve_buffer(s, 1, "again", 5), -EEXIST);
 	/* the source is copied, not preserved itself: it can be preserved too */
-	EXPECT_EQ(liveupdate_preserve_fd(s, src, 3), 0);
+	EXPECT_EQ(liveupdate_preserve_fd(s, 3, src), 0);
 	EXPECT_EQ(liveupdate_manifest_write(s, e, 2), 0);
 	EXPECT_EQ(liveupdate_manifest_write(s, e, 2), -EEXIST);	/* token 0 taken */
 	close(s);

@@ -4,8 +4,9 @@
  *
  * Works the same on kernels with LUO built in (7.2+) and on stock kernels
  * with the liveupdate module: the ABI is upstream's. Every call returns a
- * non-negative value on success and -errno on failure (systemd style);
- * errno itself is left alone. File descriptors returned are O_CLOEXEC.
+ * non-negative value on success and -errno on failure (systemd style),
+ * never -1 with errno set: errno itself is left as it was (each call
+ * restores it before returning). File descriptors returned are O_CLOEXEC.
  * Thread-safe: no global state.
  */
 #ifndef LIBLIVEUPDATE_H
@@ -43,8 +44,11 @@ int liveupdate_create_session(int dev, const char *name);
 /* Retrieves an incoming session by name; returns its fd. -ENOENT, -EINVAL. */
 int liveupdate_retrieve_session(int dev, const char *name);
 
-/* Preserves @fd in an outgoing session under @token. */
-int liveupdate_preserve_fd(int session, int fd, uint64_t token);
+/*
+ * Preserves @fd in an outgoing session under @token. Every preserve call
+ * takes the token before the file: (session, token, fd or data).
+ */
+int liveupdate_preserve_fd(int session, uint64_t token, int fd);
 
 /* Retrieves the file preserved under @token; returns a new fd. */
 int liveupdate_retrieve_fd(int session, uint64_t token);
@@ -52,7 +56,7 @@ int liveupdate_retrieve_fd(int session, uint64_t token);
 /* Ends an incoming session: files not retrieved are dropped. */
 int liveupdate_finish(int session);
 
-/* Writes the session's name (NUL-terminated) into @name. */
+/* Writes the session's name (NUL-terminated) into @name. -EINVAL if NULL. */
 int liveupdate_session_name(int session, char name[LIVEUPDATE_NAME_MAX + 1]);
 
 /*
@@ -125,13 +129,20 @@ int liveupdate_manifest_find(const struct liveupdate_manifest_entry *entries,
  * The broker, liveupdated(8): unprivileged programs use sessions through it
  * over a Unix socket instead of opening /dev/liveupdate (root-only, one
  * opener). Names are the caller's own (1 to LIVEUPDATE_AGENT_NAME_MAX bytes
- * of [A-Za-z0-9_-]); the broker keeps them apart per uid and holds every
+ * of [A-Za-z0-9_-], else -EINVAL or -ENAMETOOLONG before any request); the broker keeps them apart per uid and holds every
  * session it created until the kexec. It does not hand out outgoing
  * sessions: files go in with liveupdate_agent_preserve_fd(), so that it can
  * count them against the uid's byte limit. The socket is $LIVEUPDATED_SOCKET
  * or LIVEUPDATE_AGENT_SOCKET.
+ *
+ * Every broker call gives up with -ETIMEDOUT when connecting, sending or
+ * waiting for the reply takes longer than $LIVEUPDATED_TIMEOUT seconds (a
+ * whole number, 1 or more; other values are ignored), by default
+ * LIVEUPDATE_AGENT_TIMEOUT: a broker that accepts and never answers cannot
+ * block the caller for ever.
  */
 #define LIVEUPDATE_AGENT_SOCKET		"/run/liveupdated.sock"
+#define LIVEUPDATE_AGENT_TIMEOUT	10	/* seconds */
 #define LIVEUPDATE_AGENT_NAME_MAX	48
 
 /* A new outgoing session of the caller's, held by the broker. 0, -EEXIST, -EDQUOT. */
@@ -148,15 +159,18 @@ int liveupdate_agent_preserve_fd(const char *name, uint64_t token, int fd);
 int liveupdate_agent_retrieve_session(const char *name);
 
 /*
- * Sends one request line (the protocol in docs/broker.md) and reads the
- * reply line into @reply (NUL-terminated, @len bytes at most); *@fd gets a
- * passed fd or -1. Returns 0 for "OK ...", the errno of "ERR ...", or
- * -errno of the socket. liveupdate_agent_call_fd() sends @send_fd with the
- * request (SCM_RIGHTS) unless it is negative.
+ * Has the broker drop the caller's session @name that it holds (what was
+ * preserved in it goes with it). 0, -ENOENT.
  */
-int liveupdate_agent_call(const char *request, char *reply, size_t len, int *fd);
-int liveupdate_agent_call_fd(const char *request, int send_fd, char *reply, size_t len,
-			     int *fd);
+int liveupdate_agent_release_session(const char *name);
+
+/*
+ * 1 if the broker answers on its socket, 0 if there is none (no socket, or
+ * nobody listening on it: -ENOENT, -ECONNREFUSED, -ENOTDIR), -errno for
+ * anything else (-EACCES, -ETIMEDOUT: a broker is there but does not
+ * serve this caller).
+ */
+int liveupdate_agent_available(void);
 
 #ifdef __cplusplus
 }
