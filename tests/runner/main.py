@@ -102,6 +102,8 @@ def setup(jobs):
     extra = []
     if any(j.name == "host-fuzz" for j in jobs):
         extra += ["clang-14", "libclang-rt-14-dev"]
+    if any(j.name == "host-package" for j in jobs):
+        extra += ["debhelper", "dh-dkms", "lintian"]
     if "system" in kinds or any(j.kernel not in (None, "6.1") for j in jobs):
         extra.append("debootstrap")
     if kinds - {"host"}:

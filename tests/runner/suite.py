@@ -45,7 +45,7 @@ ESTIMATES = {"prepare": 80, "host": 5, "fuzz": 65, "module": 25, "debug": 27,
              "range": 13, "kexec": 250, "zerocopy": 160, "swap": 37,
              "zc-fallback": 22, "zc-fault": 45, "ram": 35, "matrix": 135,
              "system": 1100, "system-bookworm": 1000, "system-trixie": 1000,
-             "prepare-first": 25}
+             "package": 120, "prepare-first": 25}
 
 
 @dataclass
@@ -142,6 +142,7 @@ class Suite:
                 ("host-data-sum", [self.b("lut-data-sum-host")], "host"),
                 ("host-cli", [self.b("lu-cli-host"), self.b("liveupdatectl-host")], "host"),
                 ("host-agent", [self.t("agent", "lu-agent-host"), self.b("liveupdated")], "host"),
+                ("host-package", [self.t("package", "lintian")], "package"),
                 ("host-fuzz", [self.b("lu-handover-fuzz"), "60"], "fuzz"),
                 ("host-layers", [self.t("tools", "lu-layers")], "host"),
                 ("host-golden", [self.t("golden", "check-format1")], "host"),
