@@ -1330,10 +1330,11 @@ static int cmd_check(int argc, char **argv)
 
 /* ---- hold ---------------------------------------------------------------------- */
 
-/* 1 if the broker (liveupdated) answers: sessions then go through it. */
+/* 1 if the broker (liveupdated) answers: sessions then go through it; 0 none. */
 static int broker_up(void)
 {
-	return liveupdate_agent_available() > 0;
+	/* < 0: a broker is there but does not answer; callers say so, never go around it */
+	return liveupdate_agent_available();
 }
 
 /* A manifest name from a path: its basename, unsafe bytes replaced by '_'. */
@@ -1543,6 +1544,8 @@ static int cmd_hold(int argc, char **argv)
 		return fprintf(stderr, "%s: a session name is 1 to %d bytes\n", prog,
 			       LIVEUPDATE_NAME_MAX), EXIT_USAGE;
 	broker = broker_up();
+	if (broker < 0)
+		return fail(broker, "cannot reach the broker for session \"%s\"", name);
 	if (!broker && !detach && !getenv("NOTIFY_SOCKET")) {
 		fprintf(stderr, "%s: nothing would hold session \"%s\" until the kexec: run this "
 			"in a systemd service with FileDescriptorStorePreserve=yes, or pass "
@@ -1669,7 +1672,10 @@ static int cmd_get(int argc, char **argv)
 	all = !strcmp(argv[2], "--all");
 	if (all && argc != 4)
 		return usage(stderr), EXIT_USAGE;
-	if (broker_up()) {
+	r = broker_up();
+	if (r < 0)
+		return fail(r, "cannot reach the broker for session \"%s\"", argv[1]);
+	if (r > 0) {
 		s = liveupdate_agent_retrieve_session(argv[1]);
 	} else {
 		dev = open_device();

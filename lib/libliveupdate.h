@@ -142,7 +142,9 @@ int liveupdate_manifest_find(const struct liveupdate_manifest_entry *entries,
  * block the caller for ever.
  */
 #define LIVEUPDATE_AGENT_SOCKET		"/run/liveupdated.sock"
-#define LIVEUPDATE_AGENT_TIMEOUT	10	/* seconds */
+/* 30 s: the first request socket-activates the broker, which a loaded
+ * machine (an emulated one: the tests) can take seconds to start. */
+#define LIVEUPDATE_AGENT_TIMEOUT	30	/* seconds */
 #define LIVEUPDATE_AGENT_NAME_MAX	48
 
 /* A new outgoing session of the caller's, held by the broker. 0, -EEXIST, -EDQUOT. */

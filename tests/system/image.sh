@@ -7,9 +7,9 @@
 #   build/system/base-TAG/    debootstrap of SUITE: systemd, dkms, kexec-tools, the
 #                             initramfs TOOL (initramfs-tools or dracut), the
 #                             suite's stock cloud kernel with its headers and
-#                             compiler; for sid also trixie's 6.12 kernel with
-#                             its headers (installed with dpkg -i from trixie's
-#                             archive), for the upgrade.
+#                             compiler; for the upgrade also sid: trixie's 6.12
+#                             with its headers (installed with dpkg -i from
+#                             trixie's archive), bookworm: bookworm-backports' 6.12.
 #                             Made once (a few minutes); its stamp says from what.
 #   build/system/root-TAG/    a copy of base-TAG/ with the project's packages
 #                             (built in a chroot of the same suite) installed by
@@ -32,10 +32,14 @@ SYS_SUITE=${LU_SYS_SUITE:-sid}
 # The initramfs tool: each suite's first choice for its kernel packages
 # (sid: dracut; bookworm, trixie: initramfs-tools); LU_SYS_INITRAMFS for the
 # other (each has its own base).
+# What the suite's -backports adds for the upgrade boot (bookworm: 6.12;
+# trixie-backports has 7.3, a kernel the module is not ported to: none).
+SYS_BACKPORTS=''
 case $SYS_SUITE in
 sid) SYS_INITRAMFS=${LU_SYS_INITRAMFS:-dracut} SYS_GCC=gcc-14 ;;
 trixie) SYS_INITRAMFS=${LU_SYS_INITRAMFS:-initramfs-tools} SYS_GCC=gcc-14 ;;
-bookworm) SYS_INITRAMFS=${LU_SYS_INITRAMFS:-initramfs-tools} SYS_GCC=gcc-12 ;;
+bookworm) SYS_INITRAMFS=${LU_SYS_INITRAMFS:-initramfs-tools} SYS_GCC=gcc-12
+	SYS_BACKPORTS="linux-image-cloud-amd64 linux-headers-cloud-amd64" ;;
 *) echo "system: unknown suite $SYS_SUITE (sid, trixie, bookworm)" >&2; exit 2 ;;
 esac
 SYS_TAG=$SYS_SUITE-$SYS_INITRAMFS
@@ -83,7 +87,7 @@ sys_base_stamp() {
 	local k=''
 	# sid's kernels are pinned by lu_kver; a stable suite takes its newest
 	[[ $SYS_SUITE == sid ]] && k="$(lu_kver sid) $(lu_kver trixie)"
-	echo "v$SYS_BASE_VERSION $SYS_SUITE $SYS_BOOTSTRAP_PKGS $SYS_APT_PKGS $k"
+	echo "v$SYS_BASE_VERSION $SYS_SUITE $SYS_BOOTSTRAP_PKGS $SYS_APT_PKGS${SYS_BACKPORTS:+ backports: $SYS_BACKPORTS} $k"
 }
 
 # build/system/base-TAG/, made once.
@@ -113,6 +117,14 @@ sys_base() {
 	# shellcheck disable=SC2086
 	sys_chroot "$SYS_BASE" apt-get install -y -q --no-install-recommends $SYS_APT_PKGS \
 		>>"$log" 2>&1 || sys_die "installing the kernel failed (log: $log)"
+	# bookworm: also bookworm-backports' 6.12 (built with bookworm's gcc-12),
+	# the kernel a bookworm user upgrades to: the test's upgrade boot.
+	if [[ -n $SYS_BACKPORTS ]]; then
+		# shellcheck disable=SC2086
+		sys_chroot "$SYS_BASE" apt-get install -y -q --no-install-recommends \
+			-t "$SYS_SUITE-backports" $SYS_BACKPORTS >>"$log" 2>&1 ||
+			sys_die "installing the backports kernel failed (log: $log)"
+	fi
 	# sid: trixie's 6.12 too, installed like any kernel package (its
 	# postinst makes the initramfs with initramfs-tools), for the upgrade.
 	[[ $SYS_SUITE == sid ]] && sys_base_trixie_kernel "$log"
@@ -130,7 +142,8 @@ sys_sources() {
 	sec=$(awk '/^URIs:/ && $2 ~ /-security\/?$/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources)
 	rm -f "$dir/etc/apt/sources.list"
 	{
-		printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates\nComponents: main\n' "$main" "$SYS_SUITE" "$SYS_SUITE"
+		printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates%s\nComponents: main\n' "$main" "$SYS_SUITE" \
+			"$SYS_SUITE" "${SYS_BACKPORTS:+ $SYS_SUITE-backports}"
 		printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
 		[[ -z $sec ]] || printf '\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$sec" "$SYS_SUITE"
 	} >"$dir/etc/apt/sources.list.d/debian.sources"
