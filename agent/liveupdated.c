@@ -191,7 +191,7 @@ static struct held *find_held(const char *kname, bool incoming)
 /* Caller holds @lock. */
 static struct held *add_held(const char *kname, uid_t uid, int fd, bool incoming)
 {
-	struct held *h = calloc(1, sizeof(*h));
+	struct held *h = calloc(1, sizeof(*h)), **p;
 
 	if (!h)
 		return NULL;
@@ -199,8 +199,10 @@ static struct held *add_held(const char *kname, uid_t uid, int fd, bool incoming
 	h->uid = uid;
 	h->fd = fd;
 	h->incoming = incoming;
-	h->next = held;
-	held = h;
+	/* at the tail: LIST shows the sessions in the order they were made */
+	for (p = &held; *p; p = &(*p)->next)
+		;
+	*p = h;
 	return h;
 }
 
