@@ -74,6 +74,12 @@ struct held {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 /* The device has one opener: the broker's own requests take turns. */
 static pthread_mutex_t dev_lock = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * RETRIEVEs take turns until the broker's copy of the session fd they hand
+ * out is closed: a client that got it, finished and closed it, then asks
+ * again must find the session gone (ENOENT), not still open here (EBUSY).
+ */
+static pthread_mutex_t handoff_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct held *held;
 static struct { uid_t uid; unsigned int n; } conns[MAX_CONNS];
 static unsigned int nconns;
@@ -580,6 +586,7 @@ static void handle(int conn, const struct ucred *cred)
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf) };
 	struct answer a = { "", -1 };
+	bool handoff;
 	ssize_t n;
 	int fd = -1;
 
@@ -605,12 +612,17 @@ static void handle(int conn, const struct ucred *cred)
 	}
 	req[n] = 0;
 	req[strcspn(req, "\n")] = 0;
+	handoff = !strncmp(req, "LU1 RETRIEVE ", 13);
+	if (handoff)
+		pthread_mutex_lock(&handoff_lock);
 	handle_request(&a, cred, req, fd);
 	if (fd >= 0)
 		close(fd);
 	reply(conn, a.fd, a.text);
 	if (a.fd >= 0)
 		close(a.fd);
+	if (handoff)
+		pthread_mutex_unlock(&handoff_lock);
 }
 
 /* Counts a connection of @uid in; false if it is one too many. */
