@@ -644,16 +644,22 @@ static int lu_agent_name_ok(const char *name)
 	return 0;
 }
 
-LU_EXPORT int liveupdate_agent_create_session(const char *name)
+/* "LU1 VERB NAME", answered with a plain "OK": 0 or -errno. */
+static int lu_agent_named(const char *verb, const char *name)
 {
-	LU_KEEP_ERRNO;
 	char req[128], reply[256];
 	int r = lu_agent_name_ok(name);
 
 	if (r < 0)
 		return r;
-	snprintf(req, sizeof(req), "LU1 CREATE %s", name);
+	snprintf(req, sizeof(req), "LU1 %s %s", verb, name);
 	return lu_agent_call(req, reply, sizeof(reply), NULL);
+}
+
+LU_EXPORT int liveupdate_agent_create_session(const char *name)
+{
+	LU_KEEP_ERRNO;
+	return lu_agent_named("CREATE", name);
 }
 
 LU_EXPORT int liveupdate_agent_preserve_fd(const char *name, uint64_t token, int fd)
@@ -693,11 +699,5 @@ LU_EXPORT int liveupdate_agent_retrieve_session(const char *name)
 LU_EXPORT int liveupdate_agent_release_session(const char *name)
 {
 	LU_KEEP_ERRNO;
-	char req[128], reply[256];
-	int r = lu_agent_name_ok(name);
-
-	if (r < 0)
-		return r;
-	snprintf(req, sizeof(req), "LU1 RELEASE %s", name);
-	return lu_agent_call(req, reply, sizeof(reply), NULL);
+	return lu_agent_named("RELEASE", name);
 }
