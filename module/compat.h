@@ -13,6 +13,7 @@
 #include <linux/pagemap.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 #include <uapi/linux/fcntl.h>
 
 /*
@@ -68,6 +69,17 @@
 #define kzalloc_obj(P, GFP)	kzalloc(sizeof(P), GFP)
 #endif
 
+/*
+ * Per-CPU workqueues say so with WQ_PERCPU (an enum: Kbuild defines
+ * LUO_HAVE_WQ_PERCPU when workqueue.h has it; 6.12 and 7.x, which warn
+ * about a workqueue with neither it nor WQ_UNBOUND); before, the default.
+ */
+#ifdef LUO_HAVE_WQ_PERCPU
+#define LUO_WQ_PERCPU	WQ_PERCPU
+#else
+#define LUO_WQ_PERCPU	0
+#endif
+
 /* An upstream LUO in the kernel already owns /dev/liveupdate. */
 #if IS_ENABLED(CONFIG_LIVEUPDATE)
 #define LUO_KERNEL_HAS_LUO	1
@@ -103,20 +115,28 @@ static inline void luo_replace_page_cache(struct folio *old, struct folio *new)
 
 /*
  * A locked, referenced, shmem-accounted folio at @index of shmem file
- * @file, allocated for a write that has not happened yet (not uptodate),
- * or the folio already there. shmem_get_folio() is exported since 6.x
- * (Kbuild: LUO_HAVE_SHMEM_GET_FOLIO; LUO_SHMEM_GET_FOLIO_WRITE_END when it
- * takes the write end, 6.11+); before, fallocate() allocates the same
- * folio (shmem's SGP_FALLOC is SGP_WRITE on a new folio) and the page
- * cache lookup locks it. Returns the folio or an ERR_PTR().
+ * @file, allocated for a write that has not happened yet, or the folio
+ * already there; *@fresh says which (a new order-0 folio is one nothing can
+ * have written or mapped yet). Returns the folio or an ERR_PTR().
+ *
+ * shmem_get_folio() is exported since 6.x (Kbuild: LUO_HAVE_SHMEM_GET_FOLIO;
+ * LUO_SHMEM_GET_FOLIO_WRITE_END when it takes the write end, 6.11+): with
+ * SGP_WRITE it leaves a new folio not uptodate. Before (6.1), fallocate()
+ * would allocate the same folio, but under the inode lock, which would
+ * serialise the CPUs restoring one file in parallel; the page cache read
+ * path does not take it: shmem_read_mapping_page_gfp() allocates, accounts
+ * and zeroes the folio (once more than the allocator's init_on_alloc) and
+ * marks it uptodate. Nothing else adds pages to a file being restored, and
+ * each index is given by one task, so a folio that was not there just before
+ * the call is ours.
  */
-static inline struct folio *luo_shmem_write_folio(struct file *file,
-						  pgoff_t index)
+static inline struct folio *luo_shmem_new_folio(struct file *file,
+						pgoff_t index, bool *fresh)
 {
 	struct folio *folio;
+#ifdef LUO_HAVE_SHMEM_GET_FOLIO
 	int err;
 
-#ifdef LUO_HAVE_SHMEM_GET_FOLIO
 #ifdef LUO_SHMEM_GET_FOLIO_WRITE_END
 	err = shmem_get_folio(file_inode(file), index, 0, &folio, SGP_WRITE);
 #else
@@ -124,16 +144,25 @@ static inline struct folio *luo_shmem_write_folio(struct file *file,
 #endif
 	if (err)
 		return ERR_PTR(err);
+	*fresh = !folio_test_uptodate(folio) && !folio_mapped(folio);
 	return folio;
 #else
-	err = vfs_fallocate(file, FALLOC_FL_KEEP_SIZE,
-			    (loff_t)index << PAGE_SHIFT, PAGE_SIZE);
-	if (err)
-		return ERR_PTR(err);
+	struct address_space *mapping = file->f_mapping;
+	struct page *page;
+
 	/* NULL until 6.3, an ERR_PTR() since. */
-	folio = __filemap_get_folio(file->f_mapping, index, FGP_LOCK, 0);
-	if (IS_ERR_OR_NULL(folio))
-		return ERR_PTR(-ENOMEM);
+	folio = __filemap_get_folio(mapping, index, FGP_LOCK, 0);
+	if (!IS_ERR_OR_NULL(folio)) {
+		*fresh = false;
+		return folio;
+	}
+	page = shmem_read_mapping_page_gfp(mapping, index,
+					   mapping_gfp_mask(mapping));
+	if (IS_ERR(page))
+		return ERR_CAST(page);
+	folio = page_folio(page);
+	folio_lock(folio);
+	*fresh = folio->mapping == mapping && !folio_mapped(folio);
 	return folio;
 #endif
 }

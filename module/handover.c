@@ -152,6 +152,7 @@ static struct {
 	s64 check_us, build_us;
 	u64 restore_given, restore_copied, restore_live_mismatch;
 	s64 restore_us;
+	u32 restore_threads;
 } luo_last;
 
 /* The commit in this boot, for the log and the bench. */
@@ -215,7 +216,9 @@ static int luo_param_get_last(char *buf, const struct kernel_param *kp)
 	n += sysfs_emit_at(buf, n, "restore_pages_given %llu\nrestore_pages_copied %llu\n",
 			   READ_ONCE(luo_last.restore_given),
 			   READ_ONCE(luo_last.restore_copied));
-	n += sysfs_emit_at(buf, n, "restore_us %lld\n", READ_ONCE(luo_last.restore_us));
+	n += sysfs_emit_at(buf, n, "restore_us %lld\nrestore_threads %u\n",
+			   READ_ONCE(luo_last.restore_us),
+			   READ_ONCE(luo_last.restore_threads));
 	n += sysfs_emit_at(buf, n, "restore_live_mismatch %llu\n",
 			   READ_ONCE(luo_last.restore_live_mismatch));
 	return n;
@@ -344,6 +347,10 @@ int luo_store_check(struct luo_image *img, struct luo_verdict *v)
 	return 0;
 }
 
+static void luo_store_ram_work(struct work_struct *work);
+/* The hot-add started at the first open (luo_store_loaded()). */
+static DECLARE_WORK(luo_ram_work, luo_store_ram_work);
+
 /**
  * luo_store_loaded() - the incoming sessions are built
  * @img:         the checked image.
@@ -384,6 +391,16 @@ void luo_store_loaded(const struct luo_image *img, s64 check_us,
 	/* The figures above are published by the status change. */
 	smp_wmb();
 	luo_set_status(LUO_STATUS_LOADED);
+	/*
+	 * Pages to take over: make the range RAM now, in the background, so
+	 * that the first RETRIEVE_FD waits for the hot-add only if it has not
+	 * finished yet. It charges nobody (the memmap is the kernel's); the
+	 * work holds a module reference until it is done.
+	 */
+	if (img->version == LUO_FORMAT_V2 && READ_ONCE(luo_zerocopy) &&
+	    luo_last.pages_inplace + luo_last.pages_copied &&
+	    try_module_get(THIS_MODULE) && !schedule_work(&luo_ram_work))
+		module_put(THIS_MODULE);
 }
 
 /**
@@ -408,10 +425,12 @@ void luo_store_refused(enum luo_status status, const char *why)
  * @given:  pages taken over in place.
  * @copied: pages copied out of the range.
  * @us:     time the restore took.
+ * @tasks:  tasks that took pages over at once (the caller and its workers).
  */
-void luo_store_count_restore(u64 given, u64 copied, s64 us)
+void luo_store_count_restore(u64 given, u64 copied, s64 us, u32 tasks)
 {
 	guard(spinlock)(&luo_pages_lock);
+	WRITE_ONCE(luo_last.restore_threads, max(luo_last.restore_threads, tasks));
 	WRITE_ONCE(luo_last.restore_given, luo_last.restore_given + given);
 	WRITE_ONCE(luo_last.restore_copied, luo_last.restore_copied + copied);
 	WRITE_ONCE(luo_last.restore_us, luo_last.restore_us + us);
@@ -597,6 +616,12 @@ int luo_store_ram(void)
 	__module_get(THIS_MODULE);
 	WRITE_ONCE(luo_ram_result, 0);
 	return 0;
+}
+
+static void luo_store_ram_work(struct work_struct *work)
+{
+	luo_store_ram();
+	module_put(THIS_MODULE);
 }
 
 /*

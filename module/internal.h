@@ -96,7 +96,7 @@ unsigned long luo_store_page_pfn(u64 page);
 void *luo_store_v1_addr(u64 off);
 bool luo_store_page_of(struct page *page, u64 *index);
 int luo_store_ram(void);
-void luo_store_count_restore(u64 given, u64 copied, s64 us);
+void luo_store_count_restore(u64 given, u64 copied, s64 us, u32 tasks);
 void luo_store_count_live_mismatch(void);
 bool luo_store_committed(void);
 bool luo_store_trusted(void);

@@ -82,7 +82,14 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/bitmap.h>
+#include <linux/completion.h>
+#include <linux/cpu.h>
+#include <linux/cpumask.h>
 #include <linux/crc32.h>
+#include <linux/cred.h>
+#include <linux/memcontrol.h>
+#include <linux/sched/mm.h>
 #include <linux/file.h>
 #include <linux/ktime.h>
 #include <linux/swap.h>
@@ -133,6 +140,8 @@ static const struct inode_operations *luo_shmem_iops;
 static struct { struct file_operations f; struct inode_operations i; } *luo_frozen;
 /* Runs unpreserves that found the inode lock busy (luo_memfd_unpreserve()). */
 static struct workqueue_struct *luo_memfd_wq;
+/* Runs the workers of parallel take-overs (luo_take_round()). */
+static struct workqueue_struct *luo_take_wq;
 
 /* The inode is preserved exactly while it has the frozen inode operations. */
 static bool luo_memfd_frozen(struct inode *inode)
@@ -279,6 +288,9 @@ void luo_memfd_exit(void)
 	/* Each pending unpreserve holds a file, so the module: none is left. */
 	if (luo_memfd_wq)
 		destroy_workqueue(luo_memfd_wq);
+	/* Each take-over waits for its workers before RETRIEVE_FD returns. */
+	if (luo_take_wq)
+		destroy_workqueue(luo_take_wq);
 	if (!luo_frozen)
 		return;
 	synchronize_rcu_tasks();
@@ -334,14 +346,34 @@ struct luo_memfd_out {
 };
 
 /**
+ * struct luo_take_unit - a piece of an extent one CPU takes over at a time
+ * @ext:   the extent.
+ * @first: its first page in the extent.
+ * @count: pages.
+ * @done:  pages handled so far (given, or copied into a large folio); only
+ *         the task that took the unit writes it.
+ */
+struct luo_take_unit {
+	u32 ext;
+	u32 first;
+	u32 count;
+	u32 done;
+};
+
+/**
  * struct luo_memfd_in - an incoming memfd, from its payload
  * @m:        the checked payload (pointers into @payload).
  * @payload:  a copy of the payload.
  * @v1:       format 1: its data in the range, else NULL.
  * @v1_off:   format 1: the data's offset in the range.
  * @file:     a restore under way, resumed at the next retrieve.
- * @next_ext: the first extent not yet restored.
- * @ext_done: pages of that extent already given (a resumed restore).
+ * @next_ext: copying: the first extent not yet restored.
+ * @units:    taking over: the extents cut into units, with their progress
+ *            (made at the first RETRIEVE_FD; a resumed restore skips what
+ *            is done).
+ * @nr_units: entries in @units.
+ * @checked:  taking over: one bit per extent whose checksum was verified
+ *            (or that has none).
  * @given:    the restore takes pages over (fixed at its start).
  * @done:     restored; the range pages are given or released.
  */
@@ -352,7 +384,9 @@ struct luo_memfd_in {
 	u64 v1_off;
 	struct file *file;
 	u32 next_ext;
-	u32 ext_done;
+	struct luo_take_unit *units;
+	u32 nr_units;
+	unsigned long *checked;
 	bool given;
 	bool done;
 };
@@ -1386,33 +1420,345 @@ static int luo_memfd_copy_extent(struct luo_memfd_in *in, struct file *file,
 }
 
 /*
- * Takes an extent's pages over as the file's page cache: no copy, but where
- * shmem put a large folio (a shmem THP setting), whose pages are copied
- * into it and released. @done counts the extent's pages handled so far
- * (given or copied), @copied those copied.
+ * Taking over runs on every CPU the caller may use: the caller and one
+ * worker per other allowed online CPU (up to take_threads) take units of
+ * LUO_TAKE_UNIT pages from a shared cursor. A give costs about as much as a
+ * copy of the page (shmem allocates, zeroes and charges a placeholder), so
+ * one CPU per unit of work is what scales. The workers charge what they
+ * allocate to the caller's memory cgroup and account it under the caller's
+ * credentials, as if the caller had done it; they do not run in its CPU
+ * cgroup. A fatal signal to the caller, or an error in any task, stops
+ * everyone after the page at hand; the units record how far they got, so
+ * the next RETRIEVE_FD resumes exactly there.
  */
-static int luo_memfd_give_extent(struct file *file,
-				 const struct luo_memfd_extent *e, u32 *done,
-				 u64 *copied)
+#define LUO_TAKE_UNIT		512
+#define LUO_TAKE_MAX		64
+
+static unsigned int luo_take_threads;
+module_param_named(take_threads, luo_take_threads, uint, 0644);
+MODULE_PARM_DESC(take_threads, "CPUs that take a memfd's pages over at RETRIEVE_FD, the caller's included (default 0: every CPU the caller may run on, up to 64)");
+
+
+/**
+ * struct luo_take - one round of a parallel take-over
+ * @in:      the incoming file.
+ * @file:    the new memfd.
+ * @caller:  the task that called RETRIEVE_FD.
+ * @memcg:   its memory cgroup (a reference), charged by the workers.
+ * @cred:    its credentials (a reference), the workers' meanwhile.
+ * @check:   this round verifies extents' checksums; else it gives units.
+ * @todo:    extents to check, or units to give.
+ * @nr_todo: entries in @todo.
+ * @next:    the next entry of @todo to take.
+ * @stop:    set on the first error or signal: everyone stops.
+ * @err:     that error.
+ * @given:   pages given.
+ * @copied:  pages copied into a large folio.
+ * @tasks:   tasks (the caller, workers) that took at least one entry.
+ * @running: workers not finished yet.
+ * @done:    completed by the last worker.
+ * @work:    one per worker.
+ */
+struct luo_take {
+	struct luo_memfd_in *in;
+	struct file *file;
+	struct task_struct *caller;
+	struct mem_cgroup *memcg;
+	const struct cred *cred;
+	bool check;
+	u32 *todo;
+	u32 nr_todo;
+	atomic_t next;
+	atomic_t stop;
+	atomic_t err;
+	atomic64_t given;
+	atomic64_t copied;
+	atomic_t tasks;
+	atomic_t running;
+	struct completion done;
+	struct luo_take_work {
+		struct work_struct work;
+		struct luo_take *t;
+	} work[];
+};
+
+static bool luo_take_stopped(struct luo_take *t)
 {
-	u64 index = le64_to_cpu(e->index);
-	u64 page = le32_to_cpu(e->page);
-	u32 i;
+	if (current == t->caller && fatal_signal_pending(current)) {
+		atomic_cmpxchg(&t->err, 0, -EINTR);
+		atomic_set(&t->stop, 1);
+	}
+	return atomic_read(&t->stop);
+}
+
+/* Verifies extent @ext's checksum before any of its pages is the file's. */
+static int luo_take_check(struct luo_take *t, u32 ext)
+{
+	const struct luo_memfd_extent *e = &t->in->m.ext[ext];
+
+	if (!luo_memfd_extent_ok(e) && luo_memfd_mismatch(e))
+		return -EIO;
+	set_bit(ext, t->in->checked);
+	return 0;
+}
+
+/*
+ * Takes unit @u's pages over as the file's page cache: no copy, but where
+ * shmem put a large folio (a shmem THP setting), whose pages are copied
+ * into it and released. The pages are counted in their zone's managed
+ * pages once for the unit (luo_ram_count()).
+ */
+static int luo_take_unit(struct luo_take *t, struct luo_take_unit *u,
+			 u64 *given, u64 *copied)
+{
+	const struct luo_memfd_extent *e = &t->in->m.ext[u->ext];
+	u64 index = le64_to_cpu(e->index) + u->first;
+	u64 page = le32_to_cpu(e->page) + u->first;
+	u32 left = u->count - u->done, swapped = 0;
+	bool counted;
+	int ret = 0;
+
+	counted = luo_ram_count(luo_store_page_pfn(page + u->done), left);
+	for (; u->done < u->count; u->done++) {
+		if (luo_take_stopped(t)) {
+			ret = -EINTR;
+			break;
+		}
+		ret = luo_ram_give(t->file, index + u->done,
+				   luo_store_page_pfn(page + u->done), counted);
+		if (ret < 0)
+			break;
+		if (ret == LUO_RAM_COPIED) {
+			luo_store_release(page + u->done, 1);
+			(*copied)++;
+		} else {
+			(*given)++;
+			swapped++;
+		}
+		if (!((u->done + 1) % 64))
+			cond_resched();
+	}
+	if (counted && swapped < left)
+		luo_ram_count(luo_store_page_pfn(page + u->done), -(long)(left - swapped));
+	return ret < 0 ? ret : 0;
+}
+
+/* Takes entries of @todo until none is left or the round stops. */
+static void luo_take_drain(struct luo_take *t)
+{
+	u64 given = 0, copied = 0;
+	bool took = false;
+	int i, ret;
+
+	while (!luo_take_stopped(t)) {
+		i = atomic_inc_return(&t->next) - 1;
+		if (i >= t->nr_todo)
+			break;
+		if (!took) {
+			took = true;
+			atomic_inc(&t->tasks);
+		}
+		if (t->check)
+			ret = luo_take_check(t, t->todo[i]);
+		else
+			ret = luo_take_unit(t, &t->in->units[t->todo[i]],
+					    &given, &copied);
+		if (ret) {
+			atomic_cmpxchg(&t->err, 0, ret);
+			atomic_set(&t->stop, 1);
+		}
+	}
+	/* Once per task: the counters are not written per page by all CPUs. */
+	atomic64_add(given, &t->given);
+	atomic64_add(copied, &t->copied);
+}
+
+static void luo_take_worker(struct work_struct *work)
+{
+	struct luo_take *t = container_of(work, struct luo_take_work, work)->t;
+	struct mem_cgroup *memcg = set_active_memcg(t->memcg);
+	const struct cred *cred = override_creds(t->cred);
+
+	luo_take_drain(t);
+	revert_creds(cred);
+	set_active_memcg(memcg);
+	if (atomic_dec_and_test(&t->running))
+		complete(&t->done);
+}
+
+/* How many workers a round of @nr entries gets, and on which CPUs. */
+static unsigned int luo_take_cpus(struct cpumask *cpus, u32 nr)
+{
+	unsigned int max = READ_ONCE(luo_take_threads) ?: LUO_TAKE_MAX;
+
+	max = min3(max, (unsigned int)LUO_TAKE_MAX, nr) - 1;
+	cpumask_and(cpus, current->cpus_ptr, cpu_online_mask);
+	cpumask_clear_cpu(raw_smp_processor_id(), cpus);
+	return min(max, cpumask_weight(cpus));
+}
+
+static struct workqueue_struct *luo_take_queue(void)
+{
+	static DEFINE_MUTEX(lock);
+
+	guard(mutex)(&lock);
+	if (!luo_take_wq)
+		luo_take_wq = alloc_workqueue("liveupdate_take",
+					      LUO_WQ_PERCPU | WQ_CPU_INTENSIVE, 0);
+	return luo_take_wq;
+}
+
+/*
+ * One round over @todo (checks, or gives) on the caller and its workers.
+ * Returns 0, or the first error (-EINTR if the caller was killed).
+ */
+static int luo_take_round(struct luo_memfd_in *in, struct file *file,
+			  bool check, u32 *todo, u32 nr, u64 *given, u64 *copied,
+			  u32 *tasks)
+{
+	struct luo_take *t __free(kfree) = NULL;
+	cpumask_var_t cpus;
+	unsigned int n = 0, cpu, i = 0;
 	int ret;
 
-	for (i = *done; i < le32_to_cpu(e->count); i++) {
-		ret = luo_ram_give(file, index + i, luo_store_page_pfn(page + i));
-		if (ret < 0)
-			return ret;
-		if (ret == LUO_RAM_COPIED) {
-			luo_store_release(page + i, 1);
-			(*copied)++;
-		}
-		(*done)++;
-		if (fatal_signal_pending(current))
-			return -EINTR;
+	if (!nr)
+		return 0;
+	if (!zalloc_cpumask_var(&cpus, GFP_KERNEL))
+		return -ENOMEM;
+	n = luo_take_cpus(cpus, nr);
+	if (n && !luo_take_queue())
+		n = 0;
+	t = kzalloc(struct_size(t, work, n), GFP_KERNEL_ACCOUNT);
+	if (!t) {
+		free_cpumask_var(cpus);
+		return -ENOMEM;
 	}
+	t->in = in;
+	t->file = file;
+	t->caller = current;
+	t->check = check;
+	t->todo = todo;
+	t->nr_todo = nr;
+	init_completion(&t->done);
+	if (n) {
+		t->memcg = get_mem_cgroup_from_mm(NULL);
+		t->cred = get_current_cred();
+		atomic_set(&t->running, n);
+		cpus_read_lock();
+		for_each_cpu(cpu, cpus) {
+			if (i == n)
+				break;
+			t->work[i].t = t;
+			INIT_WORK(&t->work[i].work, luo_take_worker);
+			queue_work_on(cpu, luo_take_wq, &t->work[i].work);
+			i++;
+		}
+		cpus_read_unlock();
+	}
+	free_cpumask_var(cpus);
+	luo_take_drain(t);
+	if (n) {
+		/* Killed while waiting: the workers stop after their page. */
+		if (wait_for_completion_killable(&t->done)) {
+			atomic_cmpxchg(&t->err, 0, -EINTR);
+			atomic_set(&t->stop, 1);
+			wait_for_completion(&t->done);
+		}
+		put_cred(t->cred);
+		mem_cgroup_put(t->memcg);
+	}
+	*given += atomic64_read(&t->given);
+	*copied += atomic64_read(&t->copied);
+	*tasks = max_t(u32, *tasks, atomic_read(&t->tasks));
+	ret = atomic_read(&t->err);
+	return ret;
+}
+
+/* Cuts the extents into units, once per file. */
+static int luo_take_plan(struct luo_memfd_in *in)
+{
+	u32 i, first, count, n = 0;
+	u64 nr = 0;
+
+	for (i = 0; i < in->m.nr_extents; i++)
+		nr += DIV_ROUND_UP(le32_to_cpu(in->m.ext[i].count), LUO_TAKE_UNIT);
+	if (nr > U32_MAX)
+		return -E2BIG;
+	in->checked = bitmap_zalloc(in->m.nr_extents, GFP_KERNEL_ACCOUNT);
+	if (!in->checked)
+		return -ENOMEM;
+	in->units = kvcalloc(nr, sizeof(*in->units), LUO_MEMFD_GFP);
+	if (!in->units) {
+		bitmap_free(in->checked);
+		in->checked = NULL;
+		return -ENOMEM;
+	}
+	for (i = 0; i < in->m.nr_extents; i++) {
+		count = le32_to_cpu(in->m.ext[i].count);
+		for (first = 0; first < count; first += LUO_TAKE_UNIT) {
+			in->units[n].ext = i;
+			in->units[n].first = first;
+			in->units[n].count = min_t(u32, count - first, LUO_TAKE_UNIT);
+			n++;
+		}
+		if (!(le32_to_cpu(in->m.ext[i].flags) &
+		      (LUO_EXTENT_XXH64 | LUO_EXTENT_CRC)))
+			set_bit(i, in->checked);
+	}
+	in->nr_units = n;
 	return 0;
+}
+
+/*
+ * Takes the file's pages over: first every checksummed extent is verified
+ * (no page of a damaged file becomes the file's), then the units are given.
+ * Both rounds run in parallel; resumable.
+ */
+static int luo_take_over(struct luo_memfd_in *in, u64 *given, u64 *copied,
+			 u32 *tasks)
+{
+	u32 i, nr = 0, *todo;
+	int ret;
+
+	if (!in->units) {
+		ret = luo_take_plan(in);
+		if (ret)
+			return ret;
+	}
+	todo = kvmalloc_array(max(in->nr_units, in->m.nr_extents), sizeof(*todo),
+			      LUO_MEMFD_GFP);
+	if (!todo)
+		return -ENOMEM;
+	for (i = 0; i < in->m.nr_extents; i++)
+		if (!test_bit(i, in->checked))
+			todo[nr++] = i;
+	ret = luo_take_round(in, in->file, true, todo, nr, given, copied,
+			     tasks);
+	if (!ret) {
+		for (nr = 0, i = 0; i < in->nr_units; i++)
+			if (in->units[i].done < in->units[i].count)
+				todo[nr++] = i;
+		ret = luo_take_round(in, in->file, false, todo, nr, given,
+				     copied, tasks);
+	}
+	kvfree(todo);
+	return ret;
+}
+
+/* Range pages of a take-over that were not given: back to the store. */
+static void luo_take_release(struct luo_memfd_in *in)
+{
+	const struct luo_memfd_extent *e;
+	struct luo_take_unit *u;
+	u32 i;
+
+	for (i = 0; i < in->nr_units; i++) {
+		u = &in->units[i];
+		e = &in->m.ext[u->ext];
+		if (u->done < u->count)
+			luo_store_release(le32_to_cpu(e->page) + u->first + u->done,
+					  u->count - u->done);
+	}
 }
 
 /* A new memfd as memfd_create() makes it: named, sized, seekable. */
@@ -1433,35 +1779,22 @@ static struct file *luo_memfd_new(struct luo_memfd_in *in)
 	return file;
 }
 
-/* Restores the extents from in->next_ext on; resumable. */
-static int luo_memfd_restore(struct luo_memfd_in *in, u64 *given, u64 *copied)
+/* Restores the extents: taking over (resumable), or copying. */
+static int luo_memfd_restore(struct luo_memfd_in *in, u64 *given, u64 *copied,
+			     u32 *tasks)
 {
 	u32 i;
 	int ret;
 
+	*tasks = 1;
+	if (in->given)
+		return luo_take_over(in, given, copied, tasks);
 	for (i = in->next_ext; i < in->m.nr_extents; i++) {
-		const struct luo_memfd_extent *e = &in->m.ext[i];
-		u32 n = in->ext_done;
-
-		if (in->given) {
-			/* Checked before any page of it is the file's. */
-			if (!n && !luo_memfd_extent_ok(e) && luo_memfd_mismatch(e))
-				return -EIO;
-			u64 c = 0;
-
-			ret = luo_memfd_give_extent(in->file, e, &n, &c);
-			*given += n - in->ext_done - c;
-			*copied += c;
-			in->ext_done = n;
-		} else {
-			/* One pass: copied and checked. */
-			ret = luo_memfd_copy_extent(in, in->file, e);
-			if (!ret)
-				*copied += le32_to_cpu(e->count);
-		}
+		/* One pass: copied and checked. */
+		ret = luo_memfd_copy_extent(in, in->file, &in->m.ext[i]);
 		if (ret)
 			return ret;
-		in->ext_done = 0;
+		*copied += le32_to_cpu(in->m.ext[i].count);
 		in->next_ext = i + 1;
 		cond_resched();
 	}
@@ -1473,6 +1806,7 @@ static struct file *luo_memfd_retrieve(struct luo_file *lf)
 	struct luo_memfd_in *in = lf->priv;
 	ktime_t start = ktime_get();
 	u64 given = 0, copied = 0;
+	u32 tasks = 1;
 	struct file *file;
 	gfp_t gfp;
 	int ret;
@@ -1499,10 +1833,11 @@ static struct file *luo_memfd_retrieve(struct luo_file *lf)
 		if (!ret)
 			copied = luo_memfd_pages(in->m.size);
 	} else {
-		ret = luo_memfd_restore(in, &given, &copied);
+		ret = luo_memfd_restore(in, &given, &copied, &tasks);
 	}
 	mapping_set_gfp_mask(file->f_mapping, gfp);
-	luo_store_count_restore(given, copied, ktime_us_delta(ktime_get(), start));
+	luo_store_count_restore(given, copied, ktime_us_delta(ktime_get(), start),
+				tasks);
 	if (ret) {
 		/* A copy starts over; pages given stay given, so resume. */
 		if (!in->given) {
@@ -1533,18 +1868,14 @@ static void luo_memfd_drop(struct luo_file *lf)
 	if (!in->done && in->v1)
 		luo_memfd_release_v1(in);
 	if (!in->done && !in->v1) {
-		u32 first = in->given ? in->next_ext : 0;
-
 		/* Pages already given belong to the file (and then the kernel). */
-		if (in->given && in->ext_done && first < in->m.nr_extents) {
-			const struct luo_memfd_extent *e = &in->m.ext[first];
-
-			luo_store_release(le32_to_cpu(e->page) + in->ext_done,
-					  le32_to_cpu(e->count) - in->ext_done);
-			first++;
-		}
-		luo_memfd_release_from(in, first);
+		if (in->units)
+			luo_take_release(in);
+		else
+			luo_memfd_release_from(in, 0);
 	}
+	kvfree(in->units);
+	bitmap_free(in->checked);
 	if (in->file)
 		fput(in->file);
 	kfree(in->payload);

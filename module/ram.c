@@ -544,13 +544,41 @@ bool luo_ram_contains(unsigned long pfn)
 	       pfn - luo_ram.start_pfn < luo_ram.nr_pages;
 }
 
+/**
+ * luo_ram_count() - count kept pages in their zone's managed pages, or
+ * take that back
+ * @pfn: first page, in the range.
+ * @nr:  pages from @pfn: positive to count them, negative to take back.
+ *
+ * A given page is the kernel's RAM: luo_ram_give() adds it to its zone's
+ * managed pages. A caller giving a run of pages can count them all at once
+ * beforehand (one update of the zone's and the machine's counters instead
+ * of one per page, which CPUs giving in parallel would contend on), give
+ * them with @counted set, and take back the count of those it did not give.
+ * Counted pages not given yet look like allocated memory meanwhile.
+ *
+ * Context: any.
+ * Return: true if done; false if the pages are not all in the range and in
+ * one zone (nothing was done: give them uncounted).
+ */
+bool luo_ram_count(unsigned long pfn, long nr)
+{
+	unsigned long last = pfn + abs(nr) - 1;
+
+	if (!nr || !luo_ram_contains(pfn) || !luo_ram_contains(last) ||
+	    page_zone(pfn_to_page(pfn)) != page_zone(pfn_to_page(last)))
+		return false;
+	adjust_managed_page_count(pfn_to_page(pfn), nr);
+	return true;
+}
+
 /*
  * Kept page @page becomes an ordinary allocated page, as the allocator
  * would hand it out, and replaces @old (locked, in the page cache) there:
  * uptodate, swap-backed, dirty, on the LRU. replace_page_cache_*() moves
  * the memory cgroup charge and the page-cache statistics over.
  */
-static void luo_ram_swap_in(struct folio *old, struct page *page)
+static void luo_ram_swap_in(struct folio *old, struct page *page, bool counted)
 {
 	struct folio *new;
 
@@ -558,7 +586,8 @@ static void luo_ram_swap_in(struct folio *old, struct page *page)
 		__ClearPageOffline(page);
 	else
 		ClearPageReserved(page);
-	adjust_managed_page_count(page, 1);
+	if (!counted)
+		adjust_managed_page_count(page, 1);
 
 	new = page_folio(page);
 	__folio_set_locked(new);
@@ -618,6 +647,8 @@ static void luo_ram_copy_into_large(struct folio *folio, pgoff_t index,
  *         @index; nothing may be at @index yet.
  * @index: page index in @file.
  * @pfn:   page of the range, kept and never given before in this boot.
+ * @counted: the caller counted @pfn in its zone's managed pages already
+ *         (luo_ram_count()); else the give does.
  *
  * Afterwards the page is @file's page at @index, its current contents the
  * file's contents there: uptodate, dirty, on the LRU, with shmem's own
@@ -633,8 +664,9 @@ static void luo_ram_copy_into_large(struct folio *folio, pgoff_t index,
  * at @index instead (the rest of a new folio zeroed first, as a write
  * would leave it), and @pfn stays kept for the caller to release.
  *
- * Context: process context, may sleep. Gives of different pfns may run
- * concurrently; the caller serialises access to @file.
+ * Context: process context, may sleep. Gives of different pfns and indices
+ * may run concurrently, on the same file too (shmem's own locking); no
+ * other user of @file may add pages to it meanwhile.
  * Return: 0 (taken over); %LUO_RAM_COPIED (copied into a large folio,
  * @pfn still kept); -EINVAL if @pfn is not in the range; -EBUSY if it was
  * given already or is not kept; -EEXIST if @file has a page at @index;
@@ -642,16 +674,18 @@ static void luo_ram_copy_into_large(struct folio *folio, pgoff_t index,
  * (memory cgroup limit, tmpfs size): the page then stays kept and can be
  * given again later.
  */
-int luo_ram_give(struct file *file, pgoff_t index, unsigned long pfn)
+int luo_ram_give(struct file *file, pgoff_t index, unsigned long pfn,
+		 bool counted)
 {
 	struct page *page = luo_ram_claim(pfn);
 	struct folio *old;
+	bool fresh;
 	int ret;
 
 	if (IS_ERR(page))
 		return PTR_ERR(page);
 
-	old = luo_shmem_write_folio(file, index);
+	old = luo_shmem_new_folio(file, index, &fresh);
 	if (IS_ERR(old)) {
 		ret = PTR_ERR(old);
 		goto out_keep;
@@ -663,14 +697,14 @@ int luo_ram_give(struct file *file, pgoff_t index, unsigned long pfn)
 		ret = LUO_RAM_COPIED;
 		goto out_keep;
 	}
-	if (folio_test_uptodate(old) || folio_mapped(old)) {
+	if (!fresh) {
 		ret = -EEXIST;
 		folio_unlock(old);
 		folio_put(old);
 		goto out_keep;
 	}
 
-	luo_ram_swap_in(old, page);
+	luo_ram_swap_in(old, page, counted);
 	folio_unlock(old);
 	folio_put(old);		/* frees the placeholder */
 	return 0;
@@ -740,7 +774,7 @@ int luo_ram_migrate(struct file *file, pgoff_t index, unsigned long pfn)
 	}
 	copy_highpage(page, folio_page(old, 0));
 	folio_ref_unfreeze(old, 2);
-	luo_ram_swap_in(old, page);
+	luo_ram_swap_in(old, page, false);
 	folio_unlock(old);
 	folio_put(old);		/* the last reference, unless a reader has one */
 	return 0;

@@ -18,7 +18,9 @@ bool luo_ram_lost(bool *foreign);
 /* luo_ram_give() copied the page into a large folio; the page stays kept. */
 #define LUO_RAM_COPIED	1
 
-int luo_ram_give(struct file *file, pgoff_t index, unsigned long pfn);
+bool luo_ram_count(unsigned long pfn, long nr);
+int luo_ram_give(struct file *file, pgoff_t index, unsigned long pfn,
+		 bool counted);
 int luo_ram_migrate(struct file *file, pgoff_t index, unsigned long pfn);
 bool luo_ram_contains(unsigned long pfn);
 int luo_ram_pin(struct file *file, void **cookie);

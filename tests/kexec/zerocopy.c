@@ -36,6 +36,10 @@
  *   zc-dio        boot 2: O_DIRECT reads from a loop device into the pages
  *                 (mapped) before and after PRESERVE_FD, a write out of
  *                 them; boot 3 finds the device's bytes (vm/run --kmods)
+ *   zc-parallel   boot 2: the take-over runs on both vCPUs; a retriever in
+ *                 an 8 MiB memory cgroup gets ENOMEM, one SIGKILLed in the
+ *                 middle is cut short, and the next RETRIEVE_FD resumes:
+ *                 every byte arrives, and each page is given exactly once
  *   zc-thp        retrieved (boot 2) under each shmem THP setting (always,
  *                 within_size, advise, force): same bytes and holes, no
  *                 error; where shmem answers with a huge folio its pages
@@ -853,6 +857,93 @@ static void dio_check(void)
 
 KX_SCENARIO(kx_zc_dio, "zc-dio", { "stage1", dio_stage1 }, { "stage2", dio_stage2 },
 	    { "check", dio_check });
+
+/* --- zc-parallel: a take-over on every CPU, stopped and resumed --------- */
+
+#define ZC_PARALLEL	(64ULL * LU_MiB)
+#define ZC_PAR_SEED	0x9a7a11e1ULL
+#define ZC_PAR_CG	LU_CGROUP "/zc-parallel"
+
+static void parallel_stage1(void)
+{
+	int m = CHECK_OK(lu_memfd("zc-parallel", 0, ZC_PARALLEL, ZC_PAR_SEED));
+
+	zc_preserve_hold("zc-parallel", m, 1);
+}
+
+/* A child that retrieves token 1 of session fd @s; exits with the errno. */
+static pid_t parallel_child(int s, int ready, const char *cgroup)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid)
+		return pid;
+	if (cgroup && lu_write_text(lu_fmt("%s/cgroup.procs", cgroup),
+				    lu_fmt("%d", getpid())))
+		_exit(100);
+	if (ready >= 0 && write(ready, "+", 1) != 1)
+		_exit(101);
+	_exit(-lu_retrieve_fd(s, 1) & 0xff);
+}
+
+static void parallel_stage2(void)
+{
+	long long given0 = lh("restore_pages_given"), given;
+	int fails0 = lu_dmesg_count("restoring the memfd failed");
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_retrieve_session(dev, "zc-parallel"));
+	int pipefd[2], status, m;
+	pid_t pid;
+	char c;
+
+	close(dev);
+	/* 1. too little memory for the file: ENOMEM, some pages given */
+	if (lu_memcg_make(LU_CGROUP, ZC_PAR_CG) == 0 &&
+	    lu_write_text(ZC_PAR_CG "/memory.max", "8M") == 0) {
+		pid = parallel_child(s, -1, ZC_PAR_CG);
+		CHECK_EQ(waitpid(pid, &status, 0), pid);
+		EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == ENOMEM);
+		if (WIFEXITED(status) && WEXITSTATUS(status))
+			lu_diag("zc-parallel: in an 8 MiB memory cgroup: %s",
+				lu_errname(WEXITSTATUS(status)));
+		rmdir(ZC_PAR_CG);
+	} else {
+		lu_diag("zc-parallel: no memory cgroup: the ENOMEM case is not tried");
+	}
+	given = lh("restore_pages_given") - given0;
+	lu_diag("zc-parallel: pages given before the kill: %lld", given);
+
+	/* 2. killed in the middle of the take-over */
+	CHECK_EQ(pipe(pipefd), 0);
+	pid = parallel_child(s, pipefd[1], NULL);
+	close(pipefd[1]);
+	CHECK_EQ(read(pipefd[0], &c, 1), 1);
+	close(pipefd[0]);
+	usleep(30000);
+	CHECK_EQ(kill(pid, SIGKILL), 0);
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	lu_diag("zc-parallel: pages given after the kill: %lld",
+		lh("restore_pages_given") - given0);
+	EXPECT(lh("restore_pages_given") - given0 < (long long)(ZC_PARALLEL / ZC_PAGE));
+
+	/* 3. the next retrieve resumes: each page given once, every byte there */
+	m = CHECK_OK(lu_retrieve_fd(s, 1));
+	kx_expect_memfd(m, ZC_PARALLEL, ZC_PAR_SEED);
+	EXPECT_EQ(lh("restore_pages_given") - given0, (long long)(ZC_PARALLEL / ZC_PAGE));
+	EXPECT(lu_dmesg_count("restoring the memfd failed") - fails0 >= 1);
+	/* a 2-vCPU VM: the caller and one worker */
+	EXPECT_EQ(lh("restore_threads"), 2);
+	EXPECT_EQ(lu_finish(s), 0);
+	close(m);
+	close(s);
+}
+
+KX_SCENARIO(kx_zc_parallel, "zc-parallel", { "stage1", parallel_stage1 },
+	    { "stage2", parallel_stage2 });
 
 /* --- zc-status: what each kexec copied ----------------------------------- */
 
