@@ -121,17 +121,19 @@ static inline void luo_replace_page_cache(struct folio *old, struct folio *new)
  *
  * shmem_get_folio() is exported since 6.x (Kbuild: LUO_HAVE_SHMEM_GET_FOLIO;
  * LUO_SHMEM_GET_FOLIO_WRITE_END when it takes the write end, 6.11+): with
- * SGP_WRITE it leaves a new folio not uptodate. Before (6.1), fallocate()
- * would allocate the same folio, but under the inode lock, which would
- * serialise the CPUs restoring one file in parallel; the page cache read
- * path does not take it: shmem_read_mapping_page_gfp() allocates, accounts
- * and zeroes the folio (once more than the allocator's init_on_alloc) and
- * marks it uptodate. Nothing else adds pages to a file being restored, and
- * each index is given by one task, so a folio that was not there just before
- * the call is ours.
+ * SGP_WRITE it leaves a new folio not uptodate. 6.1 has two routes, chosen
+ * by measurement (docs/zero-copy.md): fallocate() allocates the same folio,
+ * but under the inode lock, which serialises CPUs restoring one file in
+ * parallel (@parallel false: one task); the page cache read path does not
+ * take it, but zeroes the folio once more than the allocator's
+ * init_on_alloc does: shmem_read_mapping_page_gfp() allocates, accounts,
+ * zeroes and marks it uptodate. Nothing else adds pages to a file being
+ * restored and each index is given by one task, so a folio that was not
+ * there just before that call is ours.
  */
 static inline struct folio *luo_shmem_new_folio(struct file *file,
-						pgoff_t index, bool *fresh)
+						pgoff_t index, bool parallel,
+						bool *fresh)
 {
 	struct folio *folio;
 #ifdef LUO_HAVE_SHMEM_GET_FOLIO
@@ -149,8 +151,20 @@ static inline struct folio *luo_shmem_new_folio(struct file *file,
 #else
 	struct address_space *mapping = file->f_mapping;
 	struct page *page;
+	int err;
 
-	/* NULL until 6.3, an ERR_PTR() since. */
+	if (!parallel) {
+		err = vfs_fallocate(file, FALLOC_FL_KEEP_SIZE,
+				    (loff_t)index << PAGE_SHIFT, PAGE_SIZE);
+		if (err)
+			return ERR_PTR(err);
+		/* NULL until 6.3, an ERR_PTR() since. */
+		folio = __filemap_get_folio(mapping, index, FGP_LOCK, 0);
+		if (IS_ERR_OR_NULL(folio))
+			return ERR_PTR(-ENOMEM);
+		*fresh = !folio_test_uptodate(folio) && !folio_mapped(folio);
+		return folio;
+	}
 	folio = __filemap_get_folio(mapping, index, FGP_LOCK, 0);
 	if (!IS_ERR_OR_NULL(folio)) {
 		*fresh = false;

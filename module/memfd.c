@@ -1447,6 +1447,7 @@ MODULE_PARM_DESC(take_threads, "CPUs that take a memfd's pages over at RETRIEVE_
  * @memcg:   its memory cgroup (a reference), charged by the workers.
  * @cred:    its credentials (a reference), the workers' meanwhile.
  * @check:   this round verifies extents' checksums; else it gives units.
+ * @parallel: workers take entries too.
  * @todo:    extents to check, or units to give.
  * @nr_todo: entries in @todo.
  * @next:    the next entry of @todo to take.
@@ -1466,6 +1467,7 @@ struct luo_take {
 	struct mem_cgroup *memcg;
 	const struct cred *cred;
 	bool check;
+	bool parallel;
 	u32 *todo;
 	u32 nr_todo;
 	atomic_t next;
@@ -1525,7 +1527,9 @@ static int luo_take_unit(struct luo_take *t, struct luo_take_unit *u,
 			break;
 		}
 		ret = luo_ram_give(t->file, index + u->done,
-				   luo_store_page_pfn(page + u->done), counted);
+				   luo_store_page_pfn(page + u->done),
+				   (counted ? LUO_RAM_GIVE_COUNTED : 0) |
+				   (t->parallel ? LUO_RAM_GIVE_PARALLEL : 0));
 		if (ret < 0)
 			break;
 		if (ret == LUO_RAM_COPIED) {
@@ -1637,6 +1641,7 @@ static int luo_take_round(struct luo_memfd_in *in, struct file *file,
 	t->file = file;
 	t->caller = current;
 	t->check = check;
+	t->parallel = n;
 	t->todo = todo;
 	t->nr_todo = nr;
 	init_completion(&t->done);

@@ -647,8 +647,10 @@ static void luo_ram_copy_into_large(struct folio *folio, pgoff_t index,
  *         @index; nothing may be at @index yet.
  * @index: page index in @file.
  * @pfn:   page of the range, kept and never given before in this boot.
- * @counted: the caller counted @pfn in its zone's managed pages already
- *         (luo_ram_count()); else the give does.
+ * @flags: %LUO_RAM_GIVE_COUNTED: the caller counted @pfn in its zone's
+ *         managed pages already (luo_ram_count()), else the give does;
+ *         %LUO_RAM_GIVE_PARALLEL: other tasks give pages of @file at the
+ *         same time (on 6.1 that picks the placeholder's route, compat.h).
  *
  * Afterwards the page is @file's page at @index, its current contents the
  * file's contents there: uptodate, dirty, on the LRU, with shmem's own
@@ -675,8 +677,9 @@ static void luo_ram_copy_into_large(struct folio *folio, pgoff_t index,
  * given again later.
  */
 int luo_ram_give(struct file *file, pgoff_t index, unsigned long pfn,
-		 bool counted)
+		 unsigned int flags)
 {
+	bool counted = flags & LUO_RAM_GIVE_COUNTED;
 	struct page *page = luo_ram_claim(pfn);
 	struct folio *old;
 	bool fresh;
@@ -685,7 +688,8 @@ int luo_ram_give(struct file *file, pgoff_t index, unsigned long pfn,
 	if (IS_ERR(page))
 		return PTR_ERR(page);
 
-	old = luo_shmem_new_folio(file, index, &fresh);
+	old = luo_shmem_new_folio(file, index, flags & LUO_RAM_GIVE_PARALLEL,
+				  &fresh);
 	if (IS_ERR(old)) {
 		ret = PTR_ERR(old);
 		goto out_keep;

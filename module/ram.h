@@ -7,6 +7,7 @@
 #ifndef _LIVEUPDATE_RAM_H
 #define _LIVEUPDATE_RAM_H
 
+#include <linux/bits.h>
 #include <linux/fs.h>
 #include <linux/types.h>
 
@@ -19,8 +20,11 @@ bool luo_ram_lost(bool *foreign);
 #define LUO_RAM_COPIED	1
 
 bool luo_ram_count(unsigned long pfn, long nr);
+/* luo_ram_give() flags */
+#define LUO_RAM_GIVE_COUNTED	BIT(0)	/* luo_ram_count() counted the page */
+#define LUO_RAM_GIVE_PARALLEL	BIT(1)	/* other tasks give into the file too */
 int luo_ram_give(struct file *file, pgoff_t index, unsigned long pfn,
-		 bool counted);
+		 unsigned int flags);
 int luo_ram_migrate(struct file *file, pgoff_t index, unsigned long pfn);
 bool luo_ram_contains(unsigned long pfn);
 int luo_ram_pin(struct file *file, void **cookie);

@@ -53,7 +53,7 @@ static long lrt_give(struct lrt_arg *a)
 	file->f_mode |= LUO_MEMFD_FMODE;
 	t0 = ktime_get();
 	for (i = 0; i < a->nr; i++) {
-		ret = luo_ram_give(file, i, base + i, false);
+		ret = luo_ram_give(file, i, base + i, 0);
 		if (ret) {
 			pr_err("give of pfn %#llx at %llu: %d\n", base + i, i, ret);
 			fput(file);
@@ -79,7 +79,7 @@ static long lrt_give1(struct lrt_arg *a)
 
 	if (!file)
 		return -EBADF;
-	ret = luo_ram_give(file, a->nr, a->first, false);
+	ret = luo_ram_give(file, a->nr, a->first, 0);
 	fput(file);
 	return ret;
 }
