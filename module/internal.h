@@ -8,7 +8,7 @@
  *   session.c   sessions, their fds and ioctls; asks their files
  *   file.c      preserved files, the handler registry; asks the handlers
  *   memfd.c     the memfd handler: writes and reads its own records
- *   handover.c  the store: the range's pages, space, the commit's header
+ *   store.c     the store: the range's pages, space, the commit's header
  *               and metadata, parallel page copies; calls nobody above
  *   ram.c       the range as RAM the module manages (zero-copy restore)
  *   range.c     which range: parameters, memmap=, firmware map, iomem
@@ -66,7 +66,7 @@ void luo_ucmd_release_fd(struct luo_ucmd *ucmd);
 int luo_ucmd_install_fd(struct luo_ucmd *ucmd, size_t ksize, s32 *fd_field,
 			struct file *file);
 
-/* --- handover.c: the store --------------------------------------------- */
+/* --- store.c: the store ------------------------------------------------ */
 
 /**
  * struct luo_writer - the commit's metadata cursor
