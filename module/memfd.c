@@ -101,6 +101,7 @@
 
 #include "data_sum.h"
 #include "internal.h"
+#include "memfd_check.h"
 #include "ram.h"
 
 /* Checksum data handed over in place too (costs a read of it, twice). */

@@ -15,7 +15,7 @@
 #define MAX_LFS_FILESIZE	((u64)INT64_MAX)
 #endif
 
-#include "handover_check.h"
+#include "memfd_check.h"
 
 #define LUO_MEMFD_SEALS_V	0x003f	/* F_SEAL_SEAL .. F_SEAL_EXEC */
 
