@@ -7,7 +7,11 @@
  *               kexec hook; asks the sessions to serialize, installs fds
  *   session.c   sessions, their fds and ioctls; asks their files
  *   file.c      preserved files, the handler registry; asks the handlers
- *   memfd.c     the memfd handler: writes and reads its own records
+ *   memfd.c     the memfd handler: writes and reads its own records;
+ *               its pages go through pages.h
+ *   pages.c     a preserved file's pages: pins, extents, precopy,
+ *               migration, restore; the store's page functions
+ *               (store_pages.h) are for it alone
  *   store.c     the store: the range's pages, space, the commit's header
  *               and metadata, parallel page copies; calls nobody above
  *   ram.c       the range as RAM the module manages (zero-copy restore)

@@ -36,7 +36,7 @@
  * open of /dev/liveupdate the core has it checked (luo_store_check(): the
  * header and the metadata, copied out first) and builds the incoming
  * sessions; each file's data is checked and restored at its first
- * RETRIEVE_FD (memfd.c), by taking its pages over when the range can be
+ * RETRIEVE_FD (pages.c), by taking its pages over when the range can be
  * RAM (ram.c) and by copying otherwise. A handover that fails any check is
  * reported in the kernel log and yields no incoming sessions; the
  * handover_status parameter tells what happened.
