@@ -191,7 +191,7 @@ struct luo_device_op {
 };
 
 #define LUO_DEVICE_OP(_cmd, _fn, _struct, _last)			\
-	{							\
+	[_IOC_NR(_cmd) - LIVEUPDATE_CMD_BASE] = {			\
 		.cmd = _cmd,						\
 		.size = sizeof(_struct) +				\
 			BUILD_BUG_ON_ZERO(sizeof(union luo_device_cmd) <	\
@@ -200,7 +200,7 @@ struct luo_device_op {
 		.fn = _fn,						\
 	}
 
-/* In command-number order: the number indexes the table. */
+/* Indexed by command number, so order and numbers cannot disagree. */
 static const struct luo_device_op luo_device_ops[] = {
 	LUO_DEVICE_OP(LIVEUPDATE_IOCTL_CREATE_SESSION, luo_ioctl_create_session,
 		      struct liveupdate_ioctl_create_session, name),

@@ -23,6 +23,7 @@
 #endif
 
 #include "handover_check.h"
+#include "memfd_check.h"
 
 u32 luo_header_crc(const struct luo_handover_header *hdr)
 {

@@ -14,7 +14,6 @@
 #endif
 
 #include "handover_format.h"
-#include "memfd_format.h"
 
 enum luo_status {
 	LUO_STATUS_NONE,	/* nothing handed over */
@@ -86,20 +85,5 @@ int luo_handover_check(const void *base, u64 size, struct luo_image *img,
 void luo_image_free(struct luo_image *img);
 void luo_cursor_init(struct luo_cursor *c, const struct luo_image *img);
 bool luo_cursor_next(struct luo_cursor *c, struct luo_record *r);
-
-/* memfd_check.c: a format 2 memfd payload, checked. */
-struct luo_memfd_payload {
-	u64 size;
-	u64 pos;
-	u32 seals;
-	u32 name_len;
-	const char *name;			/* in the payload, no NUL */
-	u32 nr_extents;
-	const struct luo_memfd_extent *ext;	/* in the payload */
-};
-
-int luo_memfd_parse(const void *payload, u32 size, u64 range_pages,
-		    struct luo_memfd_payload *in);
-bool luo_memfd_v1_valid(const struct luo_ser_file *f);
 
 #endif /* _LIVEUPDATE_HANDOVER_CHECK_H */

@@ -7,8 +7,12 @@
  *               kexec hook; asks the sessions to serialize, installs fds
  *   session.c   sessions, their fds and ioctls; asks their files
  *   file.c      preserved files, the handler registry; asks the handlers
- *   memfd.c     the memfd handler: writes and reads its own records
- *   handover.c  the store: the range's pages, space, the commit's header
+ *   memfd.c     the memfd handler: writes and reads its own records;
+ *               its pages go through pages.h
+ *   pages.c     a preserved file's pages: pins, extents, precopy,
+ *               migration, restore; the store's page functions
+ *               (store_pages.h) are for it alone
+ *   store.c     the store: the range's pages, space, the commit's header
  *               and metadata, parallel page copies; calls nobody above
  *   ram.c       the range as RAM the module manages (zero-copy restore)
  *   range.c     which range: parameters, memmap=, firmware map, iomem
@@ -66,7 +70,7 @@ void luo_ucmd_release_fd(struct luo_ucmd *ucmd);
 int luo_ucmd_install_fd(struct luo_ucmd *ucmd, size_t ksize, s32 *fd_field,
 			struct file *file);
 
-/* --- handover.c: the store --------------------------------------------- */
+/* --- store.c: the store ------------------------------------------------ */
 
 /**
  * struct luo_writer - the commit's metadata cursor
@@ -88,18 +92,7 @@ void luo_store_loaded(const struct luo_image *img, s64 check_us,
 		      s64 build_us, u64 nr_sessions, u64 nr_files);
 void luo_store_refused(enum luo_status status, const char *why);
 
-u64 luo_store_pages(void);
-int luo_store_claim(u64 page, u64 count);
-void luo_store_release(u64 page, u64 count);
-void *luo_store_page_addr(u64 page);
-unsigned long luo_store_page_pfn(u64 page);
-void *luo_store_v1_addr(u64 off);
-bool luo_store_page_of(struct page *page, u64 *index);
-int luo_store_ram(void);
-void luo_store_count_restore(u64 given, u64 copied, s64 us, u32 tasks);
-void luo_store_count_live_mismatch(void);
 bool luo_store_committed(void);
-bool luo_store_trusted(void);
 
 struct kernel_param;
 int luo_param_set_readonly(const char *val, const struct kernel_param *kp);
@@ -109,14 +102,6 @@ void luo_store_unreserve(u64 meta, u64 pages);
 
 int luo_store_commit_begin(struct luo_writer *w);
 void *luo_writer_add(struct luo_writer *w, u64 len);
-s64 luo_store_alloc_run(u64 max, u64 *count);
-s64 luo_store_take(u64 max, u64 *count);
-/* Pages one copy (and one extent) holds at most. */
-#define LUO_COPY_RUN	64
-void luo_store_copy_pages(struct page **src, u64 page, u32 count,
-			  __le32 *crc);
-u32 luo_store_copy_now(struct page **src, u64 page, u32 count);
-void luo_store_count_inplace(u64 pages);
 void luo_store_commit_end(struct luo_writer *w, u64 nr_sessions,
 			  u64 nr_files);
 

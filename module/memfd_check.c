@@ -4,7 +4,7 @@
  *
  * Like handover_check.c, plain enough to build as userspace C for the fuzz
  * target (tests/fuzz/). It checks one payload on its own; that no two files
- * name the same range page is checked by the store when memfd.c claims the
+ * name the same range page is checked by the store when pages.c claims the
  * pages (luo_store_claim()).
  */
 
@@ -15,7 +15,7 @@
 #define MAX_LFS_FILESIZE	((u64)INT64_MAX)
 #endif
 
-#include "handover_check.h"
+#include "memfd_check.h"
 
 #define LUO_MEMFD_SEALS_V	0x003f	/* F_SEAL_SEAL .. F_SEAL_EXEC */
 

@@ -27,7 +27,5 @@ int luo_ram_give(struct file *file, pgoff_t index, unsigned long pfn,
 		 unsigned int flags);
 int luo_ram_migrate(struct file *file, pgoff_t index, unsigned long pfn);
 bool luo_ram_contains(unsigned long pfn);
-int luo_ram_pin(struct file *file, void **cookie);
-void luo_ram_unpin(void *cookie);
 
 #endif /* _LIVEUPDATE_RAM_H */

@@ -273,7 +273,7 @@ struct luo_session_op {
 };
 
 #define LUO_SESSION_OP(_cmd, _fn, _struct, _last, _kind)		\
-	{							\
+	[_IOC_NR(_cmd) - LIVEUPDATE_CMD_SESSION_BASE] = {		\
 		.cmd = _cmd,						\
 		.size = sizeof(_struct) +				\
 			BUILD_BUG_ON_ZERO(sizeof(union luo_session_cmd) < \
@@ -283,7 +283,7 @@ struct luo_session_op {
 		.fn = _fn,						\
 	}
 
-/* In command-number order: the number indexes the table. */
+/* Indexed by command number, so order and numbers cannot disagree. */
 static const struct luo_session_op luo_session_ops[] = {
 	LUO_SESSION_OP(LIVEUPDATE_SESSION_PRESERVE_FD, luo_session_preserve_fd,
 		       struct liveupdate_session_preserve_fd, token,

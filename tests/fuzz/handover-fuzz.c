@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "handover_check.h"
+#include "memfd_check.h"
 #include "data_sum.h"
 
 #define PAGE LUO_PAGE_SIZE

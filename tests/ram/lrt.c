@@ -130,11 +130,6 @@ static int zc(unsigned long nr)
 			bad += m[i * 512 + w] != lrt_pattern(base + i, w);
 	check(!bad, "pattern", "%lu bad words in %lu MiB, read in %.2f s", bad, nr / 256, now() - t0);
 
-	b = a;
-	rc = call(LRT_PIN, &b);
-	check(!rc, "pin", "rc=%d in %.1f ms", rc, b.ns / 1e6);
-	printf("@@RAM TIME pin_ms=%.1f\n", b.ns / 1e6);
-
 	/* write through the mapping; the range pages change */
 	for (i = 0; i < nr; i++)
 		m[i * 512] = ~lrt_pattern(base + i, 0);
@@ -170,15 +165,7 @@ static int zc(unsigned long nr)
 	b = a;
 	b.nr = nr;
 	call(LRT_CHECK, &b);
-	check(b.nr == nr, "in-place-pinned", "%llu of %lu after compact_memory", b.nr, nr);
-	b = a;
-	rc = call(LRT_UNPIN, &b);
-	check(!rc, "unpin", "rc=%d in %.1f ms", rc, b.ns / 1e6);
-	compact();
-	b = a;
-	b.nr = nr;
-	call(LRT_CHECK, &b);
-	printf("@@RAM INFO unpinned: %llu of %lu pages in place after compact_memory\n", b.nr, nr);
+	printf("@@RAM INFO %llu of %lu pages in place after compact_memory\n", b.nr, nr);
 
 	munmap(m, nr * 4096);
 	rc = ftruncate(fd, 0);

@@ -13,7 +13,7 @@ struct lrt_arg {
 	__u64 nr;	/* GIVE/CHECK: pages; out: CHECK: pages in place */
 	__u64 ns;	/* out: time the kernel side took */
 	__u64 val;	/* out: PEEK: first 8 bytes of the page */
-	__s32 fd;	/* out: GIVE: fd of the new shmem file; in: PIN/CHECK */
+	__s32 fd;	/* out: GIVE: fd of the new shmem file; in: GIVE1/CHECK */
 	__s32 pad;
 };
 
@@ -23,8 +23,6 @@ struct lrt_arg {
 #define LRT_GIVE	_IOWR('L', 4, struct lrt_arg)	/* new file, give nr pages */
 #define LRT_GIVE1	_IOWR('L', 5, struct lrt_arg)	/* give pfn first to fd at index nr */
 #define LRT_CHECK	_IOWR('L', 6, struct lrt_arg)	/* count indexes whose page is range page */
-#define LRT_PIN		_IOWR('L', 7, struct lrt_arg)
-#define LRT_UNPIN	_IOWR('L', 8, struct lrt_arg)
 #define LRT_PEEK	_IOWR('L', 9, struct lrt_arg)
 
 /* The word at 8-byte offset w of the range page pfn, as LRT_WRITE writes it. */

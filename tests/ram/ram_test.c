@@ -20,7 +20,6 @@
 #include "lrt.h"
 
 static DEFINE_MUTEX(lrt_lock);
-static void *lrt_cookie;
 
 static long lrt_write(struct lrt_arg *a)
 {
@@ -112,26 +111,6 @@ static long lrt_check(struct lrt_arg *a)
 	return 0;
 }
 
-static long lrt_pin(struct lrt_arg *a, bool pin)
-{
-	struct file *file;
-	long ret;
-
-	if (!pin) {
-		luo_ram_unpin(lrt_cookie);
-		lrt_cookie = NULL;
-		return 0;
-	}
-	if (lrt_cookie)
-		return -EBUSY;
-	file = fget(a->fd);
-	if (!file)
-		return -EBADF;
-	ret = luo_ram_pin(file, &lrt_cookie);
-	fput(file);
-	return ret;
-}
-
 static long lrt_peek(struct lrt_arg *a)
 {
 	struct page *page = pfn_to_online_page(a->first);
@@ -174,10 +153,6 @@ static long lrt_ioctl(struct file *f, unsigned int cmd, unsigned long uarg)
 	case LRT_CHECK:
 		ret = lrt_check(&a);
 		break;
-	case LRT_PIN:
-	case LRT_UNPIN:
-		ret = lrt_pin(&a, cmd == LRT_PIN);
-		break;
 	case LRT_PEEK:
 		ret = lrt_peek(&a);
 		break;
@@ -209,7 +184,6 @@ static int __init lrt_init(void)
 
 static void __exit lrt_exit(void)
 {
-	luo_ram_unpin(lrt_cookie);
 	misc_deregister(&lrt_dev);
 }
 

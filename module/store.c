@@ -36,7 +36,7 @@
  * open of /dev/liveupdate the core has it checked (luo_store_check(): the
  * header and the metadata, copied out first) and builds the incoming
  * sessions; each file's data is checked and restored at its first
- * RETRIEVE_FD (memfd.c), by taking its pages over when the range can be
+ * RETRIEVE_FD (pages.c), by taking its pages over when the range can be
  * RAM (ram.c) and by copying otherwise. A handover that fails any check is
  * reported in the kernel log and yields no incoming sessions; the
  * handover_status parameter tells what happened.
@@ -60,6 +60,7 @@
 #include "data_sum.h"
 #include "internal.h"
 #include "ram.h"
+#include "store_pages.h"
 
 static const char *const luo_status_names[] = {
 	[LUO_STATUS_NONE]	= "none",
@@ -105,12 +106,8 @@ static bool luo_committed;
  */
 static bool luo_untrusted, luo_foreign;
 
-/* Zero-copy: "auto" (the default) uses it where it can run, "off" never. */
+/* The zero-copy switch, as pages.c's zerocopy parameter set it. */
 static bool luo_zerocopy = true;
-module_param_named(zerocopy, luo_zerocopy, bool, 0444);
-MODULE_PARM_DESC(zerocopy, "Restore memfds by taking their pages over when the range can be RAM (default Y)");
-
-/* Checksum data left in place too (costs reading it inside the kexec). */
 
 /**
  * luo_param_set_readonly() - the set of every introspection parameter
@@ -565,14 +562,27 @@ bool luo_store_trusted(void)
 }
 
 /**
+ * luo_store_set_zerocopy() - the zero-copy switch, for the space parameter
+ * @on: false: the range is never made RAM (zerocopy=0).
+ *
+ * Context: module parameter parsing, before module init.
+ */
+void luo_store_set_zerocopy(bool on)
+{
+	luo_zerocopy = on;
+}
+
+/**
  * luo_store_ram() - make the range RAM the module manages, once
  *
  * Zero-copy restore needs the range's pages to be real pages. The first
  * call hot-adds the range (ram.c); later calls say how that went. The
- * module stays loaded from then on.
+ * module stays loaded from then on. Not called with zerocopy=0 (pages.c
+ * keeps that switch).
  *
- * Return: 0 if the range is RAM, or -errno (zero-copy off or impossible;
- * the reason was logged once): the caller copies instead.
+ * Context: process context, may sleep; serialised by a mutex of its own.
+ * Return: 0 if the range is RAM, or -errno (zero-copy impossible; the
+ * reason was logged once): the caller copies instead.
  */
 int luo_store_ram(void)
 {
@@ -583,11 +593,6 @@ int luo_store_ram(void)
 	guard(mutex)(&lock);
 	if (luo_ram_result <= 0)
 		return luo_ram_result;
-	if (!luo_zerocopy) {
-		pr_info("zero-copy is off (zerocopy=0): memfds are restored by copying\n");
-		WRITE_ONCE(luo_ram_result, -EPERM);
-		return luo_ram_result;
-	}
 	ret = luo_ram_probe(luo_addr, luo_size);
 	if (ret) {
 		WRITE_ONCE(luo_ram_result, ret);

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * liveupdate: the store's page functions (store.c), for pages.c alone:
+ * which range pages are taken, their addresses, the copies into the range
+ * and what restoring counts. No handler includes this: a handler's pages
+ * go through pages.h.
+ */
+#ifndef _LIVEUPDATE_STORE_PAGES_H
+#define _LIVEUPDATE_STORE_PAGES_H
+
+#include <linux/mm_types.h>
+#include <linux/types.h>
+
+/* Pages one copy (and one extent) holds at most. */
+#define LUO_COPY_RUN	64
+
+/* The incoming handover's pages. */
+u64 luo_store_pages(void);
+int luo_store_claim(u64 page, u64 count);
+void luo_store_release(u64 page, u64 count);
+void *luo_store_page_addr(u64 page);
+unsigned long luo_store_page_pfn(u64 page);
+void *luo_store_v1_addr(u64 off);
+bool luo_store_page_of(struct page *page, u64 *index);
+bool luo_store_trusted(void);
+
+/* The range as RAM (zero-copy). */
+void luo_store_set_zerocopy(bool on);
+int luo_store_ram(void);
+void luo_store_count_restore(u64 given, u64 copied, s64 us, u32 tasks);
+void luo_store_count_live_mismatch(void);
+
+/* Data pages before and inside the kexec. */
+s64 luo_store_take(u64 max, u64 *count);
+u32 luo_store_copy_now(struct page **src, u64 page, u32 count);
+s64 luo_store_alloc_run(u64 max, u64 *count);
+void luo_store_copy_pages(struct page **src, u64 page, u32 count,
+			  __le32 *crc);
+void luo_store_count_inplace(u64 pages);
+
+#endif /* _LIVEUPDATE_STORE_PAGES_H */
