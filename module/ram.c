@@ -23,8 +23,9 @@
  * default and 6.12/7.2 pick a zone by policy, so for the duration of the
  * add the default online type (``/sys/devices/system/memory/
  * auto_online_blocks``) is set to ``online_kernel`` and then put back; no
- * block may end up in ZONE_MOVABLE, which memfd_pin_folios() migrates out
- * of. During onlining an online-page callback (set_online_page_callback())
+ * block may end up in ZONE_MOVABLE, which promises migratable pages (a
+ * preserved file's pages in the range are held in place until the kexec).
+ * During onlining an online-page callback (set_online_page_callback())
  * keeps every page of the range from the buddy allocator: each keeps the
  * state memmap init gave it, a reference count of 1 and PageReserved
  * (6.1) or PageOffline (6.8+), and is not counted in the zone's managed
