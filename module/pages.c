@@ -1204,11 +1204,12 @@ static int luo_take_unit(struct luo_take *t, struct luo_take_unit *u,
 	const struct luo_memfd_extent *e = &t->in->ext[u->ext];
 	u64 index = le64_to_cpu(e->index) + u->first;
 	u64 page = le32_to_cpu(e->page) + u->first;
+	unsigned long first = luo_store_page_pfn(page + u->done);
 	u32 left = u->count - u->done, swapped = 0;
 	bool counted;
 	int ret = 0;
 
-	counted = luo_ram_count(luo_store_page_pfn(page + u->done), left);
+	counted = luo_ram_count(first, left);
 	for (; u->done < u->count; u->done++) {
 		if (luo_take_stopped(t)) {
 			ret = -EINTR;
@@ -1230,8 +1231,9 @@ static int luo_take_unit(struct luo_take *t, struct luo_take_unit *u,
 		if (!((u->done + 1) % 64))
 			cond_resched();
 	}
+	/* The pages not swapped in: fewer than counted, from the same pfn. */
 	if (counted && swapped < left)
-		luo_ram_count(luo_store_page_pfn(page + u->done), -(long)(left - swapped));
+		luo_ram_count(first, -(long)(left - swapped));
 	return ret < 0 ? ret : 0;
 }
 
