@@ -892,6 +892,7 @@ static pid_t parallel_child(int s, int ready, const char *cgroup)
 static void parallel_stage2(void)
 {
 	long long given0 = lh("restore_pages_given"), given;
+	long long total0 = meminfo_kib("MemTotal");
 	int fails0 = lu_dmesg_count("restoring the memfd failed");
 	int dev = CHECK_OK(lu_open_dev());
 	int s = CHECK_OK(lu_retrieve_session(dev, "zc-parallel"));
@@ -934,6 +935,11 @@ static void parallel_stage2(void)
 	m = CHECK_OK(lu_retrieve_fd(s, 1));
 	kx_expect_memfd(m, ZC_PARALLEL, ZC_PAR_SEED);
 	EXPECT_EQ(lh("restore_pages_given") - given0, (long long)(ZC_PARALLEL / ZC_PAGE));
+	/*
+	 * each unit is counted in the managed pages at once and what it did
+	 * not give taken back: MemTotal grew by exactly the pages given
+	 */
+	EXPECT_EQ(meminfo_kib("MemTotal") - total0, (long long)(ZC_PARALLEL / 1024));
 	EXPECT(lu_dmesg_count("restoring the memfd failed") - fails0 >= 1);
 	/* a 2-vCPU VM: the caller and one worker */
 	EXPECT_EQ(lh("restore_threads"), 2);
