@@ -49,16 +49,6 @@ static void killrestore_stage1(void)
 	kx_hold(&s, 1);
 }
 
-static pid_t kr_fork(void)
-{
-	pid_t pid;
-
-	fflush(stdout);
-	pid = fork();
-	CHECK(pid >= 0);
-	return pid;
-}
-
 static void kr_kill(pid_t pid)
 {
 	int status;
@@ -89,7 +79,7 @@ static void killrestore_stage2(void)
 	EXPECT_STR(lu_status(), "pending");
 
 	/* 1. the first opener dies 1.5 s into its open */
-	pid = kr_fork();
+	pid = kx_fork();
 	if (pid == 0) {
 		if (lu_open_dev() < 0)
 			_exit(1);
@@ -105,7 +95,7 @@ static void killrestore_stage2(void)
 
 	/* 2. a retriever sharing the session fd dies while restoring file 2 */
 	CHECK_EQ(pipe(pipefd), 0);
-	pid = kr_fork();
+	pid = kx_fork();
 	if (pid == 0) {
 		close(pipefd[0]);
 		for (int i = 1; i <= KR_FILES; i++) {
@@ -136,7 +126,7 @@ static void killrestore_stage2(void)
 	    lu_write_text(LU_CGROUP "/kx-killrestore/memory.max", "8M") == 0) {
 		int status;
 
-		pid = kr_fork();
+		pid = kx_fork();
 		if (pid == 0) {
 			if (lu_write_text(LU_CGROUP "/kx-killrestore/cgroup.procs",
 					  lu_fmt("%d", getpid())))

@@ -51,6 +51,8 @@ extern const char *kx_stage_arg;
 
 /* keeps @fds open across the kexec (and closes nothing else of ours) */
 void kx_hold(const int *fds, int n);
+/* fork() with stdout flushed first (no line printed twice); fails the test if it fails */
+pid_t kx_fork(void);
 /* a retrieved memfd: size, bytes (pattern @seed), O_RDWR, FD_CLOEXEC, link */
 void kx_expect_memfd(int fd, uint64_t size, uint64_t seed);
 /* /dev/liveupdate, checking the handover_status before and after opening */

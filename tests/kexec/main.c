@@ -28,6 +28,16 @@ static const struct kx_scenario *kx_find(const char *name)
 
 const char *kx_stage_arg;
 
+pid_t kx_fork(void)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	CHECK(pid >= 0);
+	return pid;
+}
+
 void kx_hold(const int *fds, int n)
 {
 	CHECK_EQ(lu_hold_fds(fds, n), 0);

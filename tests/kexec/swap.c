@@ -58,9 +58,7 @@ static pid_t reclaimer(const char *cg, int go)
 	pid_t pid;
 	char c;
 
-	fflush(stdout);
-	pid = fork();
-	CHECK(pid >= 0);
+	pid = kx_fork();
 	if (pid)
 		return pid;
 	snprintf(path, sizeof(path), "%s/memory.reclaim", cg);

@@ -876,9 +876,7 @@ static pid_t parallel_child(int s, int ready, const char *cgroup)
 {
 	pid_t pid;
 
-	fflush(stdout);
-	pid = fork();
-	CHECK(pid >= 0);
+	pid = kx_fork();
 	if (pid)
 		return pid;
 	if (cgroup && lu_write_text(lu_fmt("%s/cgroup.procs", cgroup),
