@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
 # liveupdate: the library, the CLI, the broker and the kernel module.
-#   make                  lib/, cli/, agent/ into build/, and module/ for the
+#   make                  lib/, cli/, agent/, vmm/ into build/, and module/ for the
 #                         running kernel (skipped, with a note, when its
 #                         headers are not installed; KDIR=... to choose)
 #   make module           the module alone; an error without headers
 #   make check            the tests that need no VM (tests/run --only host)
 #   make test             the whole suite: VMs of every kernel (tests/run)
-#   make install          lib, cli, agent into DESTDIR/PREFIX (default
+#   make install          lib, cli, agent, vmm into DESTDIR/PREFIX (default
 #                         /usr/local); the module is installed by DKMS
 #                         (debian/, the liveupdate-dkms package)
 #   make clean
@@ -15,13 +15,16 @@
 # instead of the static archive (the Debian packages do).
 KDIR ?= /lib/modules/$(shell uname -r)/build
 
-all: lib cli agent module-if-headers
+all: lib cli agent vmm module-if-headers
 
 lib:
 	$(MAKE) -C lib
 
 cli agent: lib
 	$(MAKE) -C $@
+
+vmm:
+	$(MAKE) -C vmm
 
 module:
 	@test -f $(KDIR)/Makefile || { echo "module: no kernel headers at $(KDIR)" \
@@ -38,16 +41,18 @@ check:
 test:
 	tests/run
 
-install: lib cli agent
+install: lib cli agent vmm
 	$(MAKE) -C lib install
 	$(MAKE) -C cli install
 	$(MAKE) -C agent install
+	$(MAKE) -C vmm install
 
 clean:
 	$(MAKE) -C lib clean
 	$(MAKE) -C cli clean
 	$(MAKE) -C agent clean
+	$(MAKE) -C vmm clean
 	$(MAKE) -C tests clean
 	@if test -f $(KDIR)/Makefile; then $(MAKE) -C module KDIR=$(KDIR) clean; fi
 
-.PHONY: all lib cli agent module module-if-headers check test install clean
+.PHONY: all lib cli agent vmm module module-if-headers check test install clean
