@@ -36,9 +36,11 @@ SYS_SUITE=${LU_SYS_SUITE:-sid}
 # What the suite's -backports adds for an upgrade boot (bookworm: 6.12 with
 # LU_SYS_BACKPORTS=1; trixie-backports has 7.3, a kernel the module is not
 # ported to: none).
-SYS_BACKPORTS=''
+SYS_BACKPORTS='' SYS_EXTRA_PKGS=''
 case $SYS_SUITE in
-sid) SYS_INITRAMFS=${LU_SYS_INITRAMFS:-dracut} SYS_GCC=gcc-14 ;;
+sid) SYS_INITRAMFS=${LU_SYS_INITRAMFS:-dracut} SYS_GCC=gcc-14
+	# QEMU for tests/qemu (a VM kept across the kexec: liveupdate-vm)
+	SYS_EXTRA_PKGS=qemu-system-x86 ;;
 trixie) SYS_INITRAMFS=${LU_SYS_INITRAMFS:-initramfs-tools} SYS_GCC=gcc-14 ;;
 bookworm) SYS_INITRAMFS=${LU_SYS_INITRAMFS:-initramfs-tools} SYS_GCC=gcc-12
 	# LU_SYS_BACKPORTS=1: also bookworm-backports' 6.12 (gcc-12), the upgrade
@@ -58,7 +60,7 @@ SYS_BOOT=$SYS_DIR/boot-$SYS_TAG
 # debootstrap, takes the initramfs tool already there for the kernel's
 # "dracut | initramfs-tools" dependency).
 SYS_BOOTSTRAP_PKGS=systemd-sysv,udev,kmod,procps,util-linux,e2fsprogs,zstd,kexec-tools,$SYS_INITRAMFS
-SYS_APT_PKGS="linux-image-cloud-amd64 linux-headers-cloud-amd64 dkms $SYS_GCC make"
+SYS_APT_PKGS="linux-image-cloud-amd64 linux-headers-cloud-amd64 dkms $SYS_GCC make${SYS_EXTRA_PKGS:+ $SYS_EXTRA_PKGS}"
 SYS_BASE_VERSION=2
 
 sys_die() { echo "system: $*" >&2; exit 1; }
@@ -233,7 +235,7 @@ sys_root_key() {
 
 # What the test's own files are made from: a change reinstalls them.
 sys_files_key() {
-	(cd "$LU_REPO" && git ls-files -co --exclude-standard -z tests/system |
+	(cd "$LU_REPO" && git ls-files -co --exclude-standard -z tests/system tests/qemu |
 		sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1
 }
 
@@ -251,11 +253,30 @@ sys_install_files() {
 	install -m 644 "$g/lu-fdstore.service" "$g/lu-sys.service" "$g/lu-client@.service" \
 		"$SYS_ROOT/etc/systemd/system/"
 	ln -sf /etc/systemd/system/lu-sys.service "$SYS_ROOT/etc/systemd/system/multi-user.target.wants/lu-sys.service"
+	if [[ $SYS_SUITE == sid ]]; then
+		sys_install_qemu_files
+	fi
 	# PID 1 logs at debug level in the test: journald must not drop its
 	# messages (the restore lines the test looks for among them).
 	mkdir -p "$SYS_ROOT/etc/systemd/journald.conf.d"
 	printf '[Journal]\nStorage=persistent\nRateLimitIntervalSec=0\n' \
 		>"$SYS_ROOT/etc/systemd/journald.conf.d/lu.conf"
+}
+
+# tests/qemu's files (sid): its driver, the counter guest (built here), the
+# two VMs' liveupdate-vm configurations and a drop-in that copies
+# liveupdate-vm's lines to the console. liveupdate-vm comes from its package.
+sys_install_qemu_files() {
+	local q=$LU_REPO/tests/qemu d=$SYS_ROOT/usr/local/lib/lu-qemu
+	install -d "$d" "$SYS_ROOT/etc/liveupdate/vm" "$SYS_ROOT/etc/systemd/system/liveupdate-vm@.service.d"
+	make -s -C "$q/guest" O="$SYS_DIR/lu-guest" >/dev/null || sys_die "building the counter guest failed"
+	install -m 644 "$SYS_DIR/lu-guest/lu-guest.elf" "$d/"
+	install -m 755 "$q/image/lu-qemu" "$d/driver"
+	install -m 644 "$q/image/small.conf" "$q/image/big.conf" "$SYS_ROOT/etc/liveupdate/vm/"
+	install -m 644 "$q/image/liveupdate-vm-console.conf" \
+		"$SYS_ROOT/etc/systemd/system/liveupdate-vm@.service.d/console.conf"
+	install -m 644 "$q/image/lu-qemu.service" "$SYS_ROOT/etc/systemd/system/"
+	ln -sf /etc/systemd/system/lu-qemu.service "$SYS_ROOT/etc/systemd/system/multi-user.target.wants/lu-qemu.service"
 }
 
 # disk-TAG.raw and boot-TAG/ from root-TAG/.
@@ -266,13 +287,26 @@ sys_make_disk() {
 	cp "$SYS_ROOT"/boot/vmlinuz-* "$SYS_ROOT"/boot/initrd.img-* "$SYS_BOOT/"
 	sys_note "making $SYS_DISK (mkfs.ext4 -d)"
 	rm -f "$SYS_DISK"
-	mkfs.ext4 -q -F -L lu-sys -d "$SYS_ROOT" "$SYS_DISK" 4G >>"$log" 2>&1 ||
+	mkfs.ext4 -q -F -L lu-sys -d "$SYS_ROOT" "$SYS_DISK" 6G >>"$log" 2>&1 ||
 		sys_die "mkfs.ext4 failed (log: $log)"
 }
 
 # build/system/root-TAG/, disk-TAG.raw and boot-TAG/: the packages built,
 # installed in a copy of the base with apt, and the test's own files added.
+# Under a lock: tests/system and tests/qemu share the sid image, and the
+# runner may start both at once (the second waits, then finds it made).
 sys_image() {
+	local lock rc
+	mkdir -p "$SYS_DIR"
+	exec {lock}>"$SYS_DIR/.lock-$SYS_TAG"
+	flock "$lock"
+	sys_image_locked
+	rc=$?
+	exec {lock}>&-
+	return $rc
+}
+
+sys_image_locked() {
 	local key fkey log=$SYS_DIR/install-$SYS_TAG.log debs
 	sys_base
 	key=$(sys_root_key) fkey=$(sys_files_key)
