@@ -75,7 +75,7 @@ def select(jobs, only, kernels):
     the jobs they depend on; dies on a selector that picks nothing."""
     by_name = {j.name: j for j in jobs}
     if not only:
-        chosen = [j for j in jobs if j.kind != "system" or "7.2" in kernels]
+        chosen = [j for j in jobs if j.kind not in ("system", "qemu") or "7.2" in kernels]
     else:
         chosen = []
         for sel in only:
@@ -104,7 +104,7 @@ def setup(jobs):
         extra += ["clang-14", "libclang-rt-14-dev"]
     if any(j.name == "host-package" for j in jobs):
         extra += ["debhelper", "dh-dkms", "lintian"]
-    if "system" in kinds or any(j.kernel not in (None, "6.1") for j in jobs):
+    if kinds & {"system", "qemu"} or any(j.kernel not in (None, "6.1") for j in jobs):
         extra.append("debootstrap")
     if kinds - {"host"}:
         subprocess.run(["bash", os.path.join(REPO, "vm", "deps.sh")], check=True)
@@ -120,7 +120,7 @@ def setup(jobs):
             subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, check=True)
     suites = {"6.12": "trixie", "7.2": "sid"}
     need = {j.kernel for j in jobs if j.kernel in suites}
-    if "system" in kinds:
+    if kinds & {"system", "qemu"}:
         need |= {"6.12", "7.2"}
     for k in sorted(need):
         subprocess.run(["bash", "-c", 'LU_REPO=$1; . "$1/vm/lib.sh"; lu_kver "$2" >/dev/null',

@@ -16,6 +16,8 @@ Kinds (what --only takes besides names and globs):
   matrix    one VM booting every ordered pair of the kernels (lu-matrix)
   system    the Debian packages with systemd in a sid, a bookworm and a
             trixie image (tests/system)
+  qemu      a QEMU VM kept running across host kexecs by liveupdate-vm in
+            the sid image (tests/qemu)
 Before the VMs of a kernel, a "prepare" job fetches it and builds the module
 for it (vm/run --prepare): its result is build/module-KERNEL.
 """
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 # The suites whose system image runs tests/system/guest/lu-hold.
 SYSTEM_SUITES = ("bookworm", "trixie")
 
-KINDS = ("host", "module", "kexec", "zerocopy", "matrix", "system")
+KINDS = ("host", "module", "kexec", "zerocopy", "matrix", "system", "qemu")
 KERNELS = {"6.1": "6.1", "bookworm": "6.1", "6.12": "6.12", "trixie": "6.12",
            "7.2": "7.2", "sid": "7.2", "unstable": "7.2"}
 
@@ -45,7 +47,7 @@ ESTIMATES = {"prepare": 80, "host": 5, "fuzz": 65, "module": 25, "debug": 27,
              "range": 13, "kexec": 250, "zerocopy": 160, "swap": 37,
              "zc-fallback": 22, "zc-fault": 45, "ram": 35, "matrix": 135,
              "system": 1100, "system-bookworm": 1000, "system-trixie": 1000,
-             "package": 120, "prepare-first": 25}
+             "package": 120, "prepare-first": 25, "qemu": 1200}
 
 
 @dataclass
@@ -245,4 +247,9 @@ class Suite:
             self.add(Job("system-" + suite, "system", argv + ["--quiet"], None, "",
                          ask(argv + ["--list"]), [], timeout=3000,
                          verdict="vm/system-" + suite), "system-" + suite)
+        # a VM kept across host kexecs (the sid image, whose build it shares
+        # with "system" under a lock)
+        qrun = self.t("qemu", "run")
+        self.add(Job("qemu", "qemu", [qrun, "--quiet"], None, "",
+                     ask([qrun, "--list"]), [], timeout=3000, verdict="vm/qemu"), "qemu")
         return self.jobs

@@ -333,6 +333,8 @@ sys_image_locked() {
 	mkdir -p "$SYS_ROOT/tmp/debs"
 	cp "${debs[@]}" "$SYS_ROOT/tmp/debs/"
 	rm -f "$SYS_ROOT"/tmp/debs/*-dbgsym_*.deb	# what a user installs: no debug symbols
+	# liveupdate-vm needs systemd 262 (it carries the fd store across kexec)
+	[[ $SYS_SUITE == sid ]] || rm -f "$SYS_ROOT"/tmp/debs/liveupdate-vm_*.deb
 	# As a user would: apt install of the local files (their dependencies
 	# are in the base already; its package lists are dropped).
 	sys_chroot "$SYS_ROOT" sh -c 'apt-get install -y --no-install-recommends /tmp/debs/*.deb' \
