@@ -490,6 +490,9 @@ static int qmp_connect(struct vm *vm, int timeout_ms)
 			vm->pid = -1;
 			return -ECHILD;
 		}
+		/* no QEMU of ours starting: a missing socket will not appear */
+		if (vm->pid <= 0 && r == -ENOENT)
+			return r;
 		if (now_ms() > end)
 			return r;
 		usleep(10000);

@@ -144,6 +144,7 @@ class Suite:
                 ("host-data-sum", [self.b("lut-data-sum-host")], "host"),
                 ("host-cli", [self.b("lu-cli-host"), self.b("liveupdatectl-host")], "host"),
                 ("host-agent", [self.t("agent", "lu-agent-host"), self.b("liveupdated")], "host"),
+                ("host-vmm", [self.t("vmm", "lu-vm-host"), self.b("liveupdate-vm")], "host"),
                 ("host-package", [self.t("package", "lintian")], "package"),
                 ("host-fuzz", [self.b("lu-handover-fuzz"), "60"], "fuzz"),
                 ("host-layers", [self.t("tools", "lu-layers")], "host"),
