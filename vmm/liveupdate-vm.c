@@ -645,6 +645,15 @@ static int save_and_quit(struct vm *vm)
 	}
 	if (!r)
 		r = qmp_wait_migration(vm);
+	/* quit only once QEMU is done with the stream: run state postmigrate */
+	for (int i = 0; !r && i < 1000; i++) {
+		char line[8192];
+
+		r = qmp_ans(vm, "{\"execute\":\"query-status\"}", line, sizeof(line));
+		if (r || strstr(line, "\"status\":\"postmigrate\""))
+			break;
+		usleep(5000);
+	}
 	t1 = now_ms();
 	if (r) {
 		say(vm->name, "saving the device state failed (%s): the VM is lost at this stop",
