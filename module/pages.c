@@ -153,13 +153,10 @@ static u64 luo_pages_count(u64 size)
 	return DIV_ROUND_UP(size, LUO_PAGE_SIZE);
 }
 
-/*
- * A folio's first file page. folio->index is one for shmem; for hugetlb it
- * counts huge pages until 6.7, base pages since: folio_pos() knows which.
- */
+/* A folio's first file page (compat.h: hugetlb's index differs on 6.1). */
 static u64 luo_folio_first(struct folio *folio)
 {
-	return folio_pos(folio) >> PAGE_SHIFT;
+	return luo_folio_pgoff(folio);
 }
 
 /* The file's kind, for the log. */
@@ -1615,7 +1612,7 @@ static int luo_pages_huge_alloc(struct luo_pages_in *in, struct file *file)
 	while (filemap_get_folios(file->f_mapping, &index, ULONG_MAX, &fbatch)) {
 		for (i = 0; i < folio_batch_count(&fbatch); i++) {
 			struct folio *folio = fbatch.folios[i];
-			u64 h = folio_pos(folio) >> shift;
+			u64 h = luo_folio_first(folio) >> in->huge_order;
 
 			if (h < nr && !in->folios[h]) {
 				folio_get(folio);
