@@ -392,8 +392,9 @@ static struct file *luo_hugetlb_new(struct luo_hugetlb_in *in)
 		return file;
 	}
 	file->f_mode |= LUO_MEMFD_FMODE;
-	/* Nobody else has the inode yet. */
+	/* Nobody else has the inode yet. As hugetlb_file_setup(): 0777. */
 	inode_lock(inode);
+	inode->i_mode = S_IFREG | 0777;
 	i_size_write(inode, in->m.size);
 	inode_unlock(inode);
 	return file;

@@ -7,7 +7,8 @@
  * DOC: memfd handler
  *
  * Accepts unlinked shmem files: memfd_create() and O_TMPFILE on tmpfs.
- * Hugetlb memfds and linked tmpfs files are refused (ENOENT), as upstream.
+ * Linked tmpfs files are refused (ENOENT), as upstream; hugetlb memfds are
+ * hugetlb.c's.
  *
  * Carried over: contents (holes stay holes), size, file position (sampled at
  * kexec) and seals. Not carried: name, inode number, owner, mode.
