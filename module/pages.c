@@ -1310,8 +1310,8 @@ static int luo_take_copy(struct luo_take *t, u32 ext, u64 *copied)
 
 		if (luo_take_stopped(t))
 			return -EINTR;
-		/* Allocated ahead; gone only if someone punched it (a bug). */
-		if (WARN_ON_ONCE(!folio))
+		/* Allocated ahead: nobody else has the file to punch it. */
+		if (!folio)
 			return -ENOMEM;
 		addr = kmap_local_page(folio_page(folio, idx & mask));
 		luo_sum_copy(&sum, addr, luo_store_page_addr(page + i),
