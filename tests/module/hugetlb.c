@@ -145,8 +145,8 @@ static void preserve_hugetlbfs_files(void)
 static void preserve_room(void)
 {
 	int dev = CHECK_OK(lu_open_dev());
-	int s = CHECK_OK(lu_create_session(dev, "lu-h-room"));
 	long long free0 = lu_param_field("space", "free");
+	int s = CHECK_OK(lu_create_session(dev, "lu-h-room"));
 	uint64_t big;
 	int m, small;
 
