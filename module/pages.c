@@ -1647,11 +1647,13 @@ static void luo_pages_huge_put(struct luo_pages_in *in)
 static int luo_pages_restore_huge(struct luo_pages_in *in, struct file *file,
 				  u64 *copied, u32 *tasks)
 {
+	ktime_t start = ktime_get();
 	u64 given = 0;
 	u32 i, *todo;
 	int ret;
 
 	ret = luo_pages_huge_alloc(in, file);
+	luo_store_count_restore_alloc(ktime_us_delta(ktime_get(), start));
 	if (ret)
 		goto out;
 	todo = kvmalloc_array(in->nr_extents, sizeof(*todo), LUO_PAGES_GFP);

@@ -221,7 +221,7 @@ class Suite:
                      "zerocopy", 1800)
             # hugetlb memfds, 2 MiB pages (and 1 GiB where the VM has room)
             chain_vm("hugetlb-" + k, "zerocopy", k, k + "/hugetlb/", "hugetlb",
-                     HUGETLB_VM, "hugetlb", 900)
+                     HUGETLB_VM + files("lu-poke"), "hugetlb", 900)
             # zram swap while write-sealed memfds are copied at PRESERVE_FD
             chain_vm("swap-" + k, "zerocopy", k, k + "/swap/", "swap",
                      ["--kmods", "--range", "512M", "--mem", "2G"] + SMP2, "swap", 600)
@@ -244,7 +244,7 @@ class Suite:
             self.vm("hugetlb-upgrade", "zerocopy", new, "upgrade/hugetlb/",
                     plan_names("hugetlb"),
                     ["--kernel", old + "," + new, "--no-autoload"] + HUGETLB_VM +
-                    zc_files + ["--file", plan("hugetlb")] + stages,
+                    zc_files + files("lu-poke") + ["--file", plan("hugetlb")] + stages,
                     "hugetlb-upgrade", 900, deps=["prepare-" + old, "prepare-" + new])
         # the matrix: every ordered pair of kernels, one VM
         seq = matrix_order(self.kernels)
