@@ -2,19 +2,22 @@
 /*
  * Hugetlb memfds (MFD_HUGETLB) across the kexec (module/hugetlb.c;
  * tests/kexec/hugetlb.plan: the VM reserves the pools on the kernel
- * command line, hugepagesz=2M hugepages=HT_POOL_2M and, for hugetlb-1g,
+ * command line, hugepagesz=2M hugepages=160 and, for hugetlb-1g,
  * hugepagesz=1G hugepages=1).
  *
  *   hugetlb      boot 1: a 2 MiB-page memfd of 256 MiB written through
  *                mmap, its position set; a write-sealed one of 8 MiB
  *                (copied at PRESERVE_FD); a shmem memfd of 16 MiB, all in
  *                one session; while preserved, ftruncate() of the first
- *                gives EPERM. Boot 2: with the 2 MiB pool shrunk to 64
+ *                gives EPERM. Boot 2: in a hugetlb cgroup limited to 64
+ *                pages, RETRIEVE_FD gives ENOMEM, nothing charged; with
+ *                the limit lifted and the 2 MiB pool shrunk to 64
  *                free pages, RETRIEVE_FD gives ENOMEM and the pool is
  *                whole again; grown back, the retrieve succeeds and takes
- *                exactly 128 huge pages; every byte, size, position,
- *                seals, st_blksize, the /proc link, the mapping's page
- *                size (smaps), F_ADD_SEALS, the sealed and the shmem file.
+ *                exactly 128 huge pages, charged to the caller's cgroup;
+ *                every byte, size, position, seals, st_blksize, the /proc
+ *                link, the mapping's page size (smaps), F_ADD_SEALS, the
+ *                sealed and the shmem file.
  *   hugetlb-damaged  see below.
  *   hugetlb-1g   boot 1: a 1 GiB-page memfd of 1 GiB written through mmap;
  *                boot 2: retrieved into the one 1 GiB page of the pool,
@@ -41,6 +44,7 @@
 #define HT_SHMEM	(16ULL * LU_MiB)
 #define HT_POS		(3 * 4096 + 5)
 #define HT_SEALS	(F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK)
+#define HT_CG		LU_CGROUP "/kx-hugetlb"
 
 /* /sys/kernel/mm/hugepages/hugepages-NkB/FIELD of pages of @size bytes */
 static long long ht_pool(uint64_t size, const char *field)
@@ -175,6 +179,18 @@ static void ht_check(void)
 
 	lu_diag("hugetlb: 2 MiB pool %lld pages, %lld free", nr, free0);
 	CHECK(free0 >= need + (long long)(HT_SEALED / HT_2M));
+	/*
+	 * The restore is charged to the caller's hugetlb cgroup: under a
+	 * limit of 64 pages, ENOMEM and nothing left charged or taken.
+	 */
+	CHECK_EQ(lu_memcg_make(LU_CGROUP, HT_CG), 0);
+	CHECK_EQ(lu_write_text(LU_CGROUP "/cgroup.subtree_control", "+hugetlb"), 0);
+	CHECK_EQ(lu_write_text(HT_CG "/cgroup.procs", lu_fmt("%d", getpid())), 0);
+	CHECK_EQ(lu_write_text(HT_CG "/hugetlb.2MB.max", lu_fmt("%llu", 64 * HT_2M)), 0);
+	EXPECT_EQ(lu_retrieve_fd(s, 1), -ENOMEM);
+	EXPECT_EQ(lu_read_number(HT_CG "/hugetlb.2MB.current"), 0);
+	EXPECT_EQ(ht_pool(HT_2M, "free_hugepages"), free0);
+	CHECK_EQ(lu_write_text(HT_CG "/hugetlb.2MB.max", "max"), 0);
 	/* a pool too short: ENOMEM, and the pages taken go back */
 	CHECK_EQ(ht_pool_set(HT_2M, nr - free0 + 64), 0);
 	CHECK_EQ(ht_pool(HT_2M, "free_hugepages"), 64);
@@ -186,6 +202,7 @@ static void ht_check(void)
 	big = lu_retrieve_fd(s, 1);
 	CHECK(big >= 0);
 	EXPECT_EQ(ht_pool(HT_2M, "free_hugepages"), free0 - need);
+	EXPECT_EQ(lu_read_number(HT_CG "/hugetlb.2MB.current"), need * (long long)HT_2M);
 	EXPECT_EQ(lu_fpos(big), HT_POS);
 	EXPECT_EQ(lu_seals(big), 0);
 	EXPECT_STR(lu_fd_link(big), "/memfd:ht-big (deleted)");
