@@ -196,4 +196,14 @@ static inline pgoff_t luo_folio_pgoff(struct folio *folio)
 	return folio->index;
 }
 
+/* The page cache index of huge page @h of a hugetlb file of @order pages. */
+static inline pgoff_t luo_hugetlb_index(u64 h, unsigned int order)
+{
+#ifdef LUO_HUGETLB_INDEX_HUGE
+	return h;
+#else
+	return h << order;
+#endif
+}
+
 #endif /* _LIVEUPDATE_COMPAT_H */

@@ -91,6 +91,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/swap.h>
+#include <linux/wait_bit.h>
 #include <linux/workqueue.h>
 
 #include "data_sum.h"
@@ -1217,12 +1218,20 @@ struct luo_take {
 	} work[];
 };
 
+/* Stops the round with @err (the first error wins); wakes waiting copiers. */
+static void luo_take_stop(struct luo_take *t, int err)
+{
+	atomic_cmpxchg(&t->err, 0, err);
+	atomic_set(&t->stop, 1);
+	/* The store before the waiters' check (wake_up_var() has no barrier). */
+	smp_mb();
+	wake_up_var(&t->stop);
+}
+
 static bool luo_take_stopped(struct luo_take *t)
 {
-	if (current == t->caller && fatal_signal_pending(current)) {
-		atomic_cmpxchg(&t->err, 0, -EINTR);
-		atomic_set(&t->stop, 1);
-	}
+	if (current == t->caller && fatal_signal_pending(current))
+		luo_take_stop(t, -EINTR);
 	return atomic_read(&t->stop);
 }
 
@@ -1283,10 +1292,10 @@ static int luo_take_unit(struct luo_take *t, struct luo_take_unit *u,
 }
 
 /*
- * Copies extent @ext into the hugetlb file's pages (allocated ahead by
- * luo_pages_huge_alloc()), the checksum computed in the same pass; the
- * bytes of the last page past the file's size are zeroed. No allocation:
- * any CPU may do it.
+ * Copies extent @ext into the hugetlb file's pages, the checksum computed in
+ * the same pass; the bytes of the last page past the file's size are
+ * zeroed. Waits for each huge page until the caller allocated it
+ * (luo_pages_huge_lead()); allocates nothing, so any CPU may do it.
  */
 static int luo_take_copy(struct luo_take *t, u32 ext, u64 *copied)
 {
@@ -1305,14 +1314,19 @@ static int luo_take_copy(struct luo_take *t, u32 ext, u64 *copied)
 	luo_sum_init(&sum);
 	for (i = 0; i < count; i++) {
 		u64 idx = index + i, off = idx * LUO_PAGE_SIZE;
-		struct folio *folio = in->folios[idx >> in->huge_order];
+		struct folio **slot = &in->folios[idx >> in->huge_order];
+		struct folio *folio;
 		void *addr;
 
 		if (luo_take_stopped(t))
 			return -EINTR;
-		/* Allocated ahead: nobody else has the file to punch it. */
+		/* Published by the caller once allocated (the lead). */
+		wait_var_event(&t->stop, smp_load_acquire(slot) ||
+			       atomic_read(&t->stop));
+		/* Pairs with luo_pages_huge_one()'s release: the folio whole. */
+		folio = smp_load_acquire(slot);
 		if (!folio)
-			return -ENOMEM;
+			return -EINTR;
 		addr = kmap_local_page(folio_page(folio, idx & mask));
 		luo_sum_copy(&sum, addr, luo_store_page_addr(page + i),
 			     LUO_PAGE_SIZE);
@@ -1352,10 +1366,8 @@ static void luo_take_drain(struct luo_take *t)
 		else
 			ret = luo_take_unit(t, &t->in->units[t->todo[i]],
 					    &given, &copied);
-		if (ret) {
-			atomic_cmpxchg(&t->err, 0, ret);
-			atomic_set(&t->stop, 1);
-		}
+		if (ret)
+			luo_take_stop(t, ret);
 	}
 	/* Once per task: the counters are not written per page by all CPUs. */
 	atomic64_add(given, &t->given);
@@ -1411,12 +1423,14 @@ static struct workqueue_struct *luo_take_queue(void)
 }
 
 /*
- * One round over @todo (checks, or gives) on the caller and its workers.
- * Returns 0, or the first error (-EINTR if the caller was killed).
+ * One round over @todo (checks, gives or copies) on the caller and its
+ * workers; with @lead, the caller first runs it while the workers start
+ * (they wait for what it prepares), then joins them. Returns 0, or the
+ * first error (-EINTR if the caller was killed).
  */
 static int luo_take_round(struct luo_pages_in *in, struct file *file,
 			  enum luo_take_job job, u32 *todo, u32 nr, u64 *given,
-			  u64 *copied, u32 *tasks)
+			  u64 *copied, u32 *tasks, int (*lead)(struct luo_take *t))
 {
 	struct luo_take *t __free(kfree) = NULL;
 	cpumask_var_t cpus;
@@ -1459,12 +1473,16 @@ static int luo_take_round(struct luo_pages_in *in, struct file *file,
 		cpus_read_unlock();
 	}
 	free_cpumask_var(cpus);
+	if (lead) {
+		ret = lead(t);
+		if (ret)
+			luo_take_stop(t, ret);
+	}
 	luo_take_drain(t);
 	if (n) {
 		/* Killed while waiting: the workers stop after their page. */
 		if (wait_for_completion_killable(&t->done)) {
-			atomic_cmpxchg(&t->err, 0, -EINTR);
-			atomic_set(&t->stop, 1);
+			luo_take_stop(t, -EINTR);
 			wait_for_completion(&t->done);
 		}
 		put_cred(t->cred);
@@ -1536,13 +1554,13 @@ static int luo_take_over(struct luo_pages_in *in, struct file *file,
 		if (!test_bit(i, in->checked))
 			todo[nr++] = i;
 	ret = luo_take_round(in, file, LUO_TAKE_CHECK, todo, nr, given, copied,
-			     tasks);
+			     tasks, NULL);
 	if (!ret) {
 		for (nr = 0, i = 0; i < in->nr_units; i++)
 			if (in->units[i].done < in->units[i].count)
 				todo[nr++] = i;
 		ret = luo_take_round(in, file, LUO_TAKE_GIVE, todo, nr, given,
-				     copied, tasks);
+				     copied, tasks, NULL);
 	}
 	kvfree(todo);
 	return ret;
@@ -1565,64 +1583,65 @@ static void luo_take_release(struct luo_pages_in *in)
 }
 
 /*
- * A hugetlb file's huge pages that hold data are allocated from the pool
- * here, in the caller's context (charged to it and its hugetlb cgroup), by
- * fallocate() over each run of them: a short pool fails cleanly, with
- * ENOMEM, rather than with a SIGBUS at a fault. Then its folios are listed
- * by huge page for the copy.
+ * Allocates huge page @h of the hugetlb file and publishes its folio for the
+ * copiers. -ENOMEM for a pool (or a hugetlb cgroup) too short: hugetlbfs
+ * says ENOSPC.
  */
-static int luo_pages_huge_alloc(struct luo_pages_in *in, struct file *file)
+static int luo_pages_huge_one(struct luo_pages_in *in, struct file *file, u64 h)
 {
 	unsigned int shift = in->huge_order + PAGE_SHIFT;
-	u64 nr = DIV_ROUND_UP(in->size, 1ULL << shift), run = 0, end = 0;
+	pgoff_t index = luo_hugetlb_index(h, in->huge_order), end = index;
 	struct folio_batch fbatch;
-	pgoff_t index = 0;
-	u32 i;
 	int ret;
 
-	for (i = 0; i <= in->nr_extents; i++) {
-		const struct luo_memfd_extent *e = &in->ext[i];
-		u64 first = 0, last = 0;
-
-		if (i < in->nr_extents) {
-			first = le64_to_cpu(e->index) >> in->huge_order;
-			last = (le64_to_cpu(e->index) + le32_to_cpu(e->count) - 1) >>
-			       in->huge_order;
-			if (end && first <= end) {
-				end = max(end, last + 1);
-				continue;
-			}
-		}
-		if (end) {
-			ret = vfs_fallocate(file, FALLOC_FL_KEEP_SIZE, run << shift,
-					    (end - run) << shift);
-			/* hugetlbfs: ENOSPC for an empty pool. */
-			if (ret == -ENOSPC)
-				ret = -ENOMEM;
-			if (ret)
-				return ret;
-		}
-		run = first;
-		end = last + 1;
-	}
-	in->folios = kvcalloc(nr, sizeof(*in->folios), LUO_PAGES_GFP);
-	if (!in->folios)
-		return -ENOMEM;
+	ret = vfs_fallocate(file, FALLOC_FL_KEEP_SIZE, h << shift, 1ULL << shift);
+	if (ret)
+		return ret == -ENOSPC ? -ENOMEM : ret;
 	folio_batch_init(&fbatch);
-	while (filemap_get_folios(file->f_mapping, &index, ULONG_MAX, &fbatch)) {
-		for (i = 0; i < folio_batch_count(&fbatch); i++) {
-			struct folio *folio = fbatch.folios[i];
-			u64 h = luo_folio_first(folio) >> in->huge_order;
-
-			if (h < nr && !in->folios[h]) {
-				folio_get(folio);
-				in->folios[h] = folio;
-			}
-		}
-		folio_batch_release(&fbatch);
-		cond_resched();
-	}
+	if (!filemap_get_folios(file->f_mapping, &index, end, &fbatch))
+		return -ENOMEM;
+	folio_get(fbatch.folios[0]);
+	/* Pairs with luo_take_copy()'s acquire. */
+	smp_store_release(&in->folios[h], fbatch.folios[0]);
+	folio_batch_release(&fbatch);
 	return 0;
+}
+
+/*
+ * The lead of a hugetlb restore, on the caller's CPU: the huge pages that
+ * hold data are allocated from the pool one by one, in file order, each
+ * published as soon as it is there, so the workers copy into it while the
+ * next one is allocated (and zeroed: hugetlbfs does, under the inode lock,
+ * which makes the allocation serial anyway). In the caller's context, so
+ * charged to it and its hugetlb cgroup; a short pool fails cleanly, with
+ * ENOMEM, rather than with a SIGBUS at a fault.
+ */
+static int luo_pages_huge_lead(struct luo_take *t)
+{
+	struct luo_pages_in *in = t->in;
+	ktime_t start = ktime_get();
+	u64 h, last, next = 0;
+	int ret = 0;
+	u32 i;
+
+	for (i = 0; !ret && i < in->nr_extents; i++) {
+		const struct luo_memfd_extent *e = &in->ext[i];
+
+		h = max(next, le64_to_cpu(e->index) >> in->huge_order);
+		last = (le64_to_cpu(e->index) + le32_to_cpu(e->count) - 1) >>
+		       in->huge_order;
+		for (; !ret && h <= last; h++) {
+			if (luo_take_stopped(t))
+				break;
+			ret = luo_pages_huge_one(in, t->file, h);
+			/* The folio published before the waiters' check. */
+			smp_mb();
+			wake_up_var(&t->stop);
+		}
+		next = max(next, last + 1);
+	}
+	luo_store_count_restore_alloc(ktime_us_delta(ktime_get(), start));
+	return ret;
 }
 
 static void luo_pages_huge_put(struct luo_pages_in *in)
@@ -1640,32 +1659,29 @@ static void luo_pages_huge_put(struct luo_pages_in *in)
 }
 
 /*
- * Restores a hugetlb file: its huge pages allocated, then every extent
- * copied into them on every CPU the caller may use. Not resumable: a
- * failure starts over into a new file.
+ * Restores a hugetlb file: the caller allocates its huge pages while the
+ * workers copy every extent into those already there, then the caller
+ * copies too. Not resumable: a failure starts over into a new file.
  */
 static int luo_pages_restore_huge(struct luo_pages_in *in, struct file *file,
 				  u64 *copied, u32 *tasks)
 {
-	ktime_t start = ktime_get();
-	u64 given = 0;
+	u64 given = 0, nr;
 	u32 i, *todo;
 	int ret;
 
-	ret = luo_pages_huge_alloc(in, file);
-	luo_store_count_restore_alloc(ktime_us_delta(ktime_get(), start));
-	if (ret)
-		goto out;
+	nr = DIV_ROUND_UP(in->size, 1ULL << (in->huge_order + PAGE_SHIFT));
+	in->folios = kvcalloc(nr, sizeof(*in->folios), LUO_PAGES_GFP);
 	todo = kvmalloc_array(in->nr_extents, sizeof(*todo), LUO_PAGES_GFP);
 	ret = -ENOMEM;
-	if (!todo)
-		goto out;
-	for (i = 0; i < in->nr_extents; i++)
-		todo[i] = i;
-	ret = luo_take_round(in, file, LUO_TAKE_COPY, todo, in->nr_extents,
-			     &given, copied, tasks);
+	if (in->folios && todo) {
+		for (i = 0; i < in->nr_extents; i++)
+			todo[i] = i;
+		ret = luo_take_round(in, file, LUO_TAKE_COPY, todo,
+				     in->nr_extents, &given, copied, tasks,
+				     luo_pages_huge_lead);
+	}
 	kvfree(todo);
-out:
 	luo_pages_huge_put(in);
 	return ret;
 }
