@@ -63,6 +63,15 @@
  * the next call (taking over: where each unit stopped; copying: from the
  * start, into a new file).
  *
+ * Hugetlb files (hugetlb.c): their pages are pinned, listed and copied at
+ * the kexec as shmem pages are (a folio's first file page through
+ * compat.h: 6.1 counts a hugetlb folio's index in huge pages), never
+ * swapped, migrated or taken over. Restoring one: the caller allocates the
+ * huge pages that held data, one by one with fallocate() (charged to it and
+ * its hugetlb cgroup; a short pool: ENOMEM; hugetlbfs zeroes each), while
+ * the workers copy the extents into those already allocated, checksummed in
+ * the copy pass; a failure starts over into a new file.
+ *
  * Data checksums are XXH64 (data_sum.h, LUO_EXTENT_XXH64); extents with a
  * crc32 (LUO_EXTENT_CRC), as the first format 2 modules wrote, are read.
  *
