@@ -52,7 +52,7 @@ HUGETLB_VM = ["--range", "1408M@0x140000000", "--mem", "5G",
 # A run's own times, kept in build/tests/durations.json, replace these.
 ESTIMATES = {"prepare": 80, "host": 5, "fuzz": 65, "module": 25, "debug": 27,
              "range": 13, "kexec": 250, "zerocopy": 160, "swap": 37,
-             "hugetlb": 120, "hugetlb-upgrade": 120,
+             "hugetlb": 85, "hugetlb-upgrade": 90,
              "zc-fallback": 22, "zc-fault": 45, "ram": 35, "matrix": 135,
              "system": 1100, "system-bookworm": 1000, "system-trixie": 1000,
              "package": 120, "prepare-first": 25}
