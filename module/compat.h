@@ -181,4 +181,29 @@ static inline struct folio *luo_shmem_new_folio(struct file *file,
 #endif
 }
 
+/*
+ * A folio's first file page, in base pages. A hugetlb folio's index counts
+ * huge pages until 6.7 (Kbuild: LUO_HUGETLB_INDEX_HUGE when pagemap.h's
+ * folio_pgoff() converts it, through hugetlb_basepage_index(), which is
+ * not exported), base pages since, as every other folio's.
+ */
+static inline pgoff_t luo_folio_pgoff(struct folio *folio)
+{
+#ifdef LUO_HUGETLB_INDEX_HUGE
+	if (folio_test_hugetlb(folio))
+		return folio->index << folio_order(folio);
+#endif
+	return folio->index;
+}
+
+/* The page cache index of huge page @h of a hugetlb file of @order pages. */
+static inline pgoff_t luo_hugetlb_index(u64 h, unsigned int order)
+{
+#ifdef LUO_HUGETLB_INDEX_HUGE
+	return h;
+#else
+	return h << order;
+#endif
+}
+
 #endif /* _LIVEUPDATE_COMPAT_H */

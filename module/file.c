@@ -7,9 +7,9 @@
  * DOC: Preserved files
  *
  * PRESERVE_FD puts a file into an outgoing session under a 64-bit token that
- * is unique within the session. A handler for the file's type (only memfd
- * today) freezes whatever must not change until the kexec and tells how many
- * bytes the file needs in the handover; that space is reserved at once, so a
+ * is unique within the session. A handler for the file's type (memfd and
+ * hugetlb today) freezes whatever must not change until the kexec and tells
+ * how many bytes the file needs in the handover; that space is reserved at once, so a
  * full range fails here with ENOSPC rather than losing data at kexec. The
  * session holds a reference on the file until it is unpreserved (session
  * closed) or handed over.
@@ -39,6 +39,7 @@
 
 static const struct luo_file_handler *const luo_file_handlers[] = {
 	&luo_memfd_handler,
+	&luo_hugetlb_handler,
 };
 
 #define LUO_PRESERVED_HASH_BITS	8
@@ -447,4 +448,5 @@ int luo_file_load(struct list_head *files, struct rb_root *tokens,
 void luo_file_exit(void)
 {
 	luo_memfd_exit();
+	luo_hugetlb_exit();
 }

@@ -17,7 +17,8 @@
  *   meta_off .. +meta_size   metadata: for each session, one
  *                            struct luo_ser_session followed by its nr_files
  *                            records, each a struct luo_ser_file_v2 and its
- *                            handler's payload (memfd: memfd_format.h)
+ *                            handler's payload (memfd, hugetlb:
+ *                            memfd_format.h)
  *   any other page           file data, named by the payloads' page lists
  *
  * A file's data pages are wherever the writer found or put them: a memfd
@@ -56,6 +57,8 @@
 #define LUO_STATE_CLAIMED	0x434c4149U	/* "IALC" */
 
 #define LUO_FILE_TYPE_MEMFD	1
+/* A hugetlbfs memfd (MFD_HUGETLB): its payload is struct luo_hugetlb_ser. */
+#define LUO_FILE_TYPE_HUGETLB	2
 
 /* Every record and every file's data starts on this boundary. */
 #define LUO_HANDOVER_ALIGN	8
@@ -151,7 +154,7 @@ struct luo_header_v2 {
 /**
  * struct luo_ser_file_v2 - one preserved file, format 2
  * @token:        the user's token.
- * @type:         the handler: %LUO_FILE_TYPE_MEMFD.
+ * @type:         the handler: %LUO_FILE_TYPE_MEMFD or %LUO_FILE_TYPE_HUGETLB.
  * @payload_size: bytes of the handler's payload that follows (the next
  *                record starts LUO_HANDOVER_ALIGN-aligned after it).
  */

@@ -9,6 +9,7 @@
  *   file.c      preserved files, the handler registry; asks the handlers
  *   memfd.c     the memfd handler: writes and reads its own records;
  *               its pages go through pages.h
+ *   hugetlb.c   the hugetlb handler (MFD_HUGETLB memfds), the same way
  *   pages.c     a preserved file's pages: pins, extents, precopy,
  *               migration, restore; the store's page functions
  *               (store_pages.h) are for it alone
@@ -199,6 +200,8 @@ void luo_file_exit(void);
 
 extern const struct luo_file_handler luo_memfd_handler;
 void luo_memfd_exit(void);
+extern const struct luo_file_handler luo_hugetlb_handler;
+void luo_hugetlb_exit(void);
 
 /* --- session.c --------------------------------------------------------- */
 

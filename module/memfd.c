@@ -7,7 +7,8 @@
  * DOC: memfd handler
  *
  * Accepts unlinked shmem files: memfd_create() and O_TMPFILE on tmpfs.
- * Hugetlb memfds and linked tmpfs files are refused (ENOENT), as upstream.
+ * Linked tmpfs files are refused (ENOENT), as upstream; hugetlb memfds are
+ * hugetlb.c's.
  *
  * Carried over: contents (holes stay holes), size, file position (sampled at
  * kexec) and seals. Not carried: name, inode number, owner, mode.
@@ -344,7 +345,8 @@ static int luo_memfd_preserve(struct luo_file *lf)
 	}
 	lf->size = i_size_read(inode);
 	/* Pins the pages already in the range; refuses a poisoned page. */
-	ret = luo_pages_preserve(&o->pages, inode->i_mapping, lf->size);
+	ret = luo_pages_preserve(&o->pages, inode->i_mapping, lf->size,
+				 &SHMEM_I(inode)->seals, false);
 	if (ret) {
 		inode_unlock(inode);
 		return ret;
@@ -480,7 +482,7 @@ static int luo_memfd_load(struct luo_file *lf, const void *payload, u32 size)
 	ret = luo_memfd_parse(in->payload, size, luo_pages_range(), &in->m);
 	if (!ret)
 		ret = luo_pages_load(&in->pages, in->m.ext, in->m.nr_extents,
-				     in->m.size);
+				     in->m.size, 0);
 	if (ret) {
 		kfree(in->payload);
 		kfree(in);

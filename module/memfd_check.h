@@ -29,6 +29,8 @@ struct luo_memfd_payload {
 
 int luo_memfd_parse(const void *payload, u32 size, u64 range_pages,
 		    struct luo_memfd_payload *in);
+int luo_hugetlb_parse(const void *payload, u32 size, u64 range_pages,
+		      struct luo_memfd_payload *in, u32 *page_shift);
 bool luo_memfd_v1_valid(const struct luo_ser_file *f);
 
 #endif /* _LIVEUPDATE_MEMFD_CHECK_H */

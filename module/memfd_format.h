@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * liveupdate: the memfd handler's payload in a format 2 handover (the
- * handler's own layout; the common record only carries its size).
+ * liveupdate: the memfd and hugetlb handlers' payloads in a format 2
+ * handover (each handler's own layout; the common record only carries its
+ * type and size).
  *
  *   struct luo_memfd_ser
  *   name:    name_len bytes ("memfd:NAME" as /proc shows it, no NUL),
@@ -78,6 +79,45 @@ struct luo_memfd_extent {
 	__le32 count;
 	__le32 crc;
 	__le32 flags;
+};
+
+/*
+ * The hugetlb handler's payload (%LUO_FILE_TYPE_HUGETLB, "hugetlb-v1"): a
+ * memfd made with MFD_HUGETLB. Laid out as the memfd's:
+ *
+ *   struct luo_hugetlb_ser
+ *   name:    name_len bytes ("memfd:NAME", no NUL), zero-padded to
+ *            LUO_HANDOVER_ALIGN
+ *   extents: nr_extents struct luo_memfd_extent (in LUO_PAGE_SIZE pages,
+ *            as the memfd's), by ascending index, not overlapping; file
+ *            pages no extent names are holes (a huge page none of whose
+ *            pages an extent names is not allocated at restore)
+ */
+
+/* Huge page sizes a payload may name: 2^LUO_HUGE_SHIFT_MIN.. bytes. */
+#define LUO_HUGE_SHIFT_MIN	13
+#define LUO_HUGE_SHIFT_MAX	40
+
+/**
+ * struct luo_hugetlb_ser - a hugetlb memfd's state
+ * @size:       file size in bytes.
+ * @pos:        file position at the time of the kexec.
+ * @seals:      F_SEAL_* the user had set.
+ * @page_shift: log2 of its huge page size (21: 2 MiB, 30: 1 GiB).
+ * @name_len:   bytes of name that follow, at most %LUO_MEMFD_NAME_MAX.
+ * @nr_extents: extents after the name.
+ * @flags:      zero.
+ * @reserved:   zero.
+ */
+struct luo_hugetlb_ser {
+	__le64 size;
+	__le64 pos;
+	__le32 seals;
+	__le32 page_shift;
+	__le32 name_len;
+	__le32 nr_extents;
+	__le32 flags;
+	__le32 reserved;
 };
 
 #endif /* _LIVEUPDATE_MEMFD_FORMAT_H */

@@ -63,6 +63,15 @@
  * the next call (taking over: where each unit stopped; copying: from the
  * start, into a new file).
  *
+ * Hugetlb files (hugetlb.c): their pages are pinned, listed and copied at
+ * the kexec as shmem pages are (a folio's first file page through
+ * compat.h: 6.1 counts a hugetlb folio's index in huge pages), never
+ * swapped, migrated or taken over. Restoring one: the caller allocates the
+ * huge pages that held data, one by one with fallocate() (charged to it and
+ * its hugetlb cgroup; a short pool: ENOMEM; hugetlbfs zeroes each), while
+ * the workers copy the extents into those already allocated, checksummed in
+ * the copy pass; a failure starts over into a new file.
+ *
  * Data checksums are XXH64 (data_sum.h, LUO_EXTENT_XXH64); extents with a
  * crc32 (LUO_EXTENT_CRC), as the first format 2 modules wrote, are read.
  *
@@ -91,6 +100,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/swap.h>
+#include <linux/wait_bit.h>
 #include <linux/workqueue.h>
 
 #include "data_sum.h"
@@ -151,6 +161,23 @@ static u32 luo_pages_sum(u64 page, u32 count);
 static u64 luo_pages_count(u64 size)
 {
 	return DIV_ROUND_UP(size, LUO_PAGE_SIZE);
+}
+
+/* A folio's first file page (compat.h: hugetlb's index differs on 6.1). */
+static u64 luo_folio_first(struct folio *folio)
+{
+	return luo_folio_pgoff(folio);
+}
+
+/* The file's kind, for the log. */
+static const char *luo_pages_what(const struct luo_pages_out *o)
+{
+	return o->huge ? "hugetlb memfd" : "memfd";
+}
+
+static const char *luo_pages_in_what(const struct luo_pages_in *in)
+{
+	return in->huge_order ? "hugetlb memfd" : "memfd";
 }
 
 /* The range as RAM, unless zero-copy is off. */
@@ -311,7 +338,9 @@ static void luo_extents_gap(struct luo_extents *x, struct file *file,
 	struct page *page;
 	u64 idx;
 
-	if (from >= to || !READ_ONCE(SHMEM_I(file_inode(file))->swapped))
+	/* Hugetlb pages are never swapped: a gap is a hole. */
+	if (from >= to || x->out->huge ||
+	    !READ_ONCE(SHMEM_I(file_inode(file))->swapped))
 		return;
 	for (idx = from; idx < to; idx++) {
 		page = shmem_read_mapping_page_gfp(file->f_mapping, idx,
@@ -349,13 +378,14 @@ static u64 luo_extents_walk(struct luo_extents *x, struct file *file)
 
 		for (i = 0; (x->w || !x->err) && i < folio_batch_count(&fbatch); i++) {
 			struct folio *folio = fbatch.folios[i];
+			u64 first = luo_folio_first(folio);
 
 			seen += folio_nr_pages(folio);
 			if (x->w)
-				luo_extents_gap(x, file, next, folio->index);
+				luo_extents_gap(x, file, next, first);
 			for (j = 0; j < folio_nr_pages(folio); j++) {
 				struct page *page = folio_page(folio, j);
-				u64 idx = folio->index + j;
+				u64 idx = first + j;
 				bool in_place;
 
 				if (idx >= o->npages)
@@ -368,8 +398,8 @@ static u64 luo_extents_walk(struct luo_extents *x, struct file *file)
 				}
 				/* Never read (a machine check): a hole, said. */
 				if (PageHWPoison(page)) {
-					pr_err("memfd page %llu has a memory error; handed over as zeros\n",
-					       idx);
+					pr_err("%s page %llu has a memory error; handed over as zeros\n",
+					       luo_pages_what(o), idx);
 					continue;
 				}
 				/* In place only if pinned: it cannot move. */
@@ -423,7 +453,7 @@ static int luo_pages_pin(struct luo_pages_out *o, struct address_space *mapping)
 			}
 			for (j = 0; ram && j < folio_nr_pages(folio); j++) {
 				struct page *page = folio_page(folio, j);
-				u64 idx = folio->index + j;
+				u64 idx = luo_folio_first(folio) + j;
 
 				if (idx >= o->npages ||
 				    !luo_store_page_of(page, &rpage))
@@ -524,10 +554,12 @@ static void luo_pages_plan_inplace(struct luo_pages_out *o)
 }
 
 /**
- * luo_pages_preserve() - start preserving a shmem file's pages
+ * luo_pages_preserve() - start preserving a file's pages
  * @out:     zeroed by the caller; filled here.
- * @mapping: the file's page cache.
+ * @mapping: the file's page cache (shmem or hugetlbfs).
  * @size:    the file's size, frozen from now on.
+ * @seals:   the inode's seals (read until luo_pages_unpreserve()).
+ * @huge:    a hugetlbfs file.
  *
  * Pins the pages that already lie in the range (they are handed over where
  * they are, and make the mapping unevictable), and lists them as extents
@@ -540,10 +572,13 @@ static void luo_pages_plan_inplace(struct luo_pages_out *o)
  * Return: 0, -EIO (a poisoned page), or -ENOMEM.
  */
 int luo_pages_preserve(struct luo_pages_out *out,
-		       struct address_space *mapping, u64 size)
+		       struct address_space *mapping, u64 size,
+		       const unsigned int *seals, bool huge)
 {
 	int ret;
 
+	out->seals = seals;
+	out->huge = huge;
 	out->size = size;
 	out->npages = luo_pages_count(size);
 	ret = luo_pages_pin(out, mapping);
@@ -601,9 +636,12 @@ static void luo_pages_migrate(struct luo_pages_out *o, struct file *file,
 	u64 idx, used = 0, got = 0;
 	s64 first = 0;
 
-	/* A punchable file keeps its room: moving pages would not save any. */
+	/*
+	 * A punchable file keeps its room: moving pages would not save any.
+	 * Hugetlb pages cannot be replaced by range pages.
+	 */
 	if (!READ_ONCE(luo_migrate) || !o->npages || o->nr_pinned == o->npages ||
-	    punchable || luo_pages_ram())
+	    punchable || o->huge || luo_pages_ram())
 		return;
 	if (down_write_killable(&inode->i_rwsem))
 		return;
@@ -692,8 +730,8 @@ void luo_pages_prepare(struct luo_pages_out *out, struct file *file,
 	if (!out->pre)
 		luo_pages_plan_inplace(out);
 	/* out->pre already: every page is in place, nothing to copy. */
-	if (!(SHMEM_I(inode)->seals & F_SEAL_WRITE) || !out->npages ||
-	    out->pre || READ_ONCE(SHMEM_I(inode)->swapped))
+	if (!(READ_ONCE(*out->seals) & F_SEAL_WRITE) || !out->npages ||
+	    out->pre || (!out->huge && READ_ONCE(SHMEM_I(inode)->swapped)))
 		return;
 	out->pre = kvcalloc(out->npages, sizeof(*out->pre), LUO_PAGES_GFP);
 	if (!out->pre)
@@ -705,10 +743,11 @@ void luo_pages_prepare(struct luo_pages_out *out, struct file *file,
 	 * reached it would be missed and read as zeros. The file cannot gain
 	 * pages, so the walk saw every page only if it saw as many as shmem
 	 * counts (resident and swapped); else the commit copies it, reading
-	 * swapped pages back.
+	 * swapped pages back. Hugetlb pages are never swapped.
 	 */
-	if (!x.err && (seen != READ_ONCE(SHMEM_I(inode)->alloced) ||
-		       READ_ONCE(SHMEM_I(inode)->swapped)))
+	if (!x.err && !out->huge &&
+	    (seen != READ_ONCE(SHMEM_I(inode)->alloced) ||
+	     READ_ONCE(SHMEM_I(inode)->swapped)))
 		x.err = -EAGAIN;
 	if (x.err) {
 		u64 taken = 0;
@@ -758,11 +797,11 @@ void luo_pages_unpreserve(struct luo_pages_out *out,
  * then can nothing write its pages while the machine stops: a mismatch
  * found at restore is then damage, else most likely a late write).
  */
-static u32 luo_pages_inplace_flags(struct inode *inode)
+static u32 luo_pages_inplace_flags(const struct luo_pages_out *o)
 {
 	if (!READ_ONCE(luo_crc_inplace))
 		return 0;
-	if (SHMEM_I(inode)->seals & F_SEAL_WRITE)
+	if (READ_ONCE(*o->seals) & F_SEAL_WRITE)
 		return LUO_EXTENT_XXH64;
 	return LUO_EXTENT_XXH64 | LUO_EXTENT_LIVE;
 }
@@ -836,7 +875,7 @@ int luo_pages_serialize(struct luo_pages_out *out, struct file *file,
 	int ret;
 
 	lockdep_assert_held(&luo_lock);
-	x.inplace_flags = luo_pages_inplace_flags(inode);
+	x.inplace_flags = luo_pages_inplace_flags(out);
 	if (out->pre && (!out->verify ||
 			 luo_pages_still_pinned(out, inode->i_mapping))) {
 		ret = luo_pages_serialize_pre(out, w, x.inplace_flags);
@@ -850,8 +889,8 @@ int luo_pages_serialize(struct luo_pages_out *out, struct file *file,
 	luo_extents_walk(&x, file);
 	*nr_extents = x.nr;
 	if (x.err)
-		pr_err("memfd of %llu bytes: not all of its pages could be handed over (%d); the missing ones read as zeros\n",
-		       out->size, x.err);
+		pr_err("%s of %llu bytes: not all of its pages could be handed over (%d); the missing ones read as zeros\n",
+		       luo_pages_what(out), out->size, x.err);
 	kfree(x.src);
 	return 0;
 }
@@ -899,6 +938,7 @@ u64 luo_pages_range(void)
  *        range); they must stay where they are until luo_pages_drop().
  * @nr:   extents in @ext.
  * @size: the file's size.
+ * @huge_order: a hugetlbfs file: the order of its huge pages; 0: shmem.
  *
  * Marks the extents' range pages taken, so that no other file and no new
  * handover can use them until they are restored or dropped.
@@ -908,10 +948,12 @@ u64 luo_pages_range(void)
  * another file's (nothing stays claimed then).
  */
 int luo_pages_load(struct luo_pages_in *in,
-		   const struct luo_memfd_extent *ext, u32 nr, u64 size)
+		   const struct luo_memfd_extent *ext, u32 nr, u64 size,
+		   unsigned int huge_order)
 {
 	u32 i;
 
+	in->huge_order = huge_order;
 	in->ext = ext;
 	in->nr_extents = nr;
 	in->size = size;
@@ -1029,14 +1071,16 @@ static bool luo_pages_extent_ok(const struct luo_memfd_extent *e)
  * after the checksum while the old kernel stopped: counted, logged, and
  * the bytes delivered (0).
  */
-static int luo_pages_mismatch(const struct luo_memfd_extent *e)
+static int luo_pages_mismatch(const struct luo_pages_in *in,
+			      const struct luo_memfd_extent *e)
 {
 	/* Not after a failed hot-add: the mismatch may be the allocator's. */
 	if (!(le32_to_cpu(e->flags) & LUO_EXTENT_LIVE) || !luo_store_trusted())
 		return -EIO;
 	luo_store_count_live_mismatch();
-	pr_info_ratelimited("memfd pages %llu+%u changed after their checksum while the previous kernel stopped (a writer ran until the kexec); delivered as they are\n",
-			    le64_to_cpu(e->index), le32_to_cpu(e->count));
+	pr_info_ratelimited("%s pages %llu+%u changed after their checksum while the previous kernel stopped (a writer ran until the kexec); delivered as they are\n",
+			    luo_pages_in_what(in), le64_to_cpu(e->index),
+			    le32_to_cpu(e->count));
 	return 0;
 }
 
@@ -1056,8 +1100,8 @@ static int luo_pages_copy_extent(struct luo_pages_in *in, struct file *file,
 
 	/* Nothing vouches for it after a failed hot-add. */
 	if (!luo_store_trusted() && !(flags & LUO_EXTENT_SUMMED)) {
-		pr_err_ratelimited("memfd pages %llu+%u have no checksum and the range was the page allocator's for a while: not restored\n",
-				   index, count);
+		pr_err_ratelimited("%s pages %llu+%u have no checksum and the range was the page allocator's for a while: not restored\n",
+				   luo_pages_in_what(in), index, count);
 		return -EIO;
 	}
 	luo_sum_init(&sum);
@@ -1086,7 +1130,7 @@ static int luo_pages_copy_extent(struct luo_pages_in *in, struct file *file,
 	if (flags & LUO_EXTENT_XXH64 ? luo_sum_final(&sum) == le32_to_cpu(e->crc) :
 	    luo_pages_extent_ok(e))
 		return 0;
-	return luo_pages_mismatch(e);
+	return luo_pages_mismatch(in, e);
 }
 
 /*
@@ -1127,14 +1171,25 @@ MODULE_PARM_DESC(take_threads, "CPUs that take a memfd's pages over at RETRIEVE_
 /* Runs the workers of parallel take-overs (luo_take_round()). */
 static struct workqueue_struct *luo_take_wq;
 
+/*
+ * A round's job: verify extents' checksums, give units of pages (taking
+ * over), or copy extents into a hugetlb file's pages (checksummed in the
+ * same pass).
+ */
+enum luo_take_job {
+	LUO_TAKE_CHECK,
+	LUO_TAKE_GIVE,
+	LUO_TAKE_COPY,
+};
+
 /**
- * struct luo_take - one round of a parallel take-over
+ * struct luo_take - one round of a parallel take-over or copy
  * @in:      the incoming file.
  * @file:    the new memfd.
  * @caller:  the task that called RETRIEVE_FD.
  * @memcg:   its memory cgroup (a reference), charged by the workers.
  * @cred:    its credentials (a reference), the workers' meanwhile.
- * @check:   this round verifies extents' checksums; else it gives units.
+ * @job:     what this round does with each entry of @todo.
  * @parallel: workers take entries too.
  * @todo:    extents to check, or units to give.
  * @nr_todo: entries in @todo.
@@ -1154,7 +1209,7 @@ struct luo_take {
 	struct task_struct *caller;
 	struct mem_cgroup *memcg;
 	const struct cred *cred;
-	bool check;
+	enum luo_take_job job;
 	bool parallel;
 	u32 *todo;
 	u32 nr_todo;
@@ -1172,12 +1227,20 @@ struct luo_take {
 	} work[];
 };
 
+/* Stops the round with @err (the first error wins); wakes waiting copiers. */
+static void luo_take_stop(struct luo_take *t, int err)
+{
+	atomic_cmpxchg(&t->err, 0, err);
+	atomic_set(&t->stop, 1);
+	/* The store before the waiters' check (wake_up_var() has no barrier). */
+	smp_mb();
+	wake_up_var(&t->stop);
+}
+
 static bool luo_take_stopped(struct luo_take *t)
 {
-	if (current == t->caller && fatal_signal_pending(current)) {
-		atomic_cmpxchg(&t->err, 0, -EINTR);
-		atomic_set(&t->stop, 1);
-	}
+	if (current == t->caller && fatal_signal_pending(current))
+		luo_take_stop(t, -EINTR);
 	return atomic_read(&t->stop);
 }
 
@@ -1186,7 +1249,7 @@ static int luo_take_check(struct luo_take *t, u32 ext)
 {
 	const struct luo_memfd_extent *e = &t->in->ext[ext];
 
-	if (!luo_pages_extent_ok(e) && luo_pages_mismatch(e))
+	if (!luo_pages_extent_ok(e) && luo_pages_mismatch(t->in, e))
 		return -EIO;
 	set_bit(ext, t->in->checked);
 	return 0;
@@ -1237,6 +1300,59 @@ static int luo_take_unit(struct luo_take *t, struct luo_take_unit *u,
 	return ret < 0 ? ret : 0;
 }
 
+/*
+ * Copies extent @ext into the hugetlb file's pages, the checksum computed in
+ * the same pass; the bytes of the last page past the file's size are
+ * zeroed. Waits for each huge page until the caller allocated it
+ * (luo_pages_huge_lead()); allocates nothing, so any CPU may do it.
+ */
+static int luo_take_copy(struct luo_take *t, u32 ext, u64 *copied)
+{
+	struct luo_pages_in *in = t->in;
+	const struct luo_memfd_extent *e = &in->ext[ext];
+	u64 index = le64_to_cpu(e->index), page = le32_to_cpu(e->page);
+	u32 count = le32_to_cpu(e->count), flags = le32_to_cpu(e->flags), i;
+	u64 mask = (1ULL << in->huge_order) - 1;
+	struct luo_sum sum;
+
+	if (!luo_store_trusted() && !(flags & LUO_EXTENT_SUMMED)) {
+		pr_err_ratelimited("%s pages %llu+%u have no checksum and the range was the page allocator's for a while: not restored\n",
+				   luo_pages_in_what(in), index, count);
+		return -EIO;
+	}
+	luo_sum_init(&sum);
+	for (i = 0; i < count; i++) {
+		u64 idx = index + i, off = idx * LUO_PAGE_SIZE;
+		struct folio **slot = &in->folios[idx >> in->huge_order];
+		struct folio *folio;
+		void *addr;
+
+		if (luo_take_stopped(t))
+			return -EINTR;
+		/* Published by the caller once allocated (the lead). */
+		wait_var_event(&t->stop, smp_load_acquire(slot) ||
+			       atomic_read(&t->stop));
+		/* Pairs with luo_pages_huge_one()'s release: the folio whole. */
+		folio = smp_load_acquire(slot);
+		if (!folio)
+			return -EINTR;
+		addr = kmap_local_page(folio_page(folio, idx & mask));
+		luo_sum_copy(&sum, addr, luo_store_page_addr(page + i),
+			     LUO_PAGE_SIZE);
+		if (in->size - off < LUO_PAGE_SIZE)
+			memset(addr + (in->size - off), 0,
+			       LUO_PAGE_SIZE - (in->size - off));
+		kunmap_local(addr);
+		if (!((i + 1) % 256))
+			cond_resched();
+	}
+	*copied += count;
+	if (flags & LUO_EXTENT_XXH64 ? luo_sum_final(&sum) == le32_to_cpu(e->crc) :
+	    luo_pages_extent_ok(e))
+		return 0;
+	return luo_pages_mismatch(in, e);
+}
+
 /* Takes entries of @todo until none is left or the round stops. */
 static void luo_take_drain(struct luo_take *t)
 {
@@ -1252,15 +1368,15 @@ static void luo_take_drain(struct luo_take *t)
 			took = true;
 			atomic_inc(&t->tasks);
 		}
-		if (t->check)
+		if (t->job == LUO_TAKE_CHECK)
 			ret = luo_take_check(t, t->todo[i]);
+		else if (t->job == LUO_TAKE_COPY)
+			ret = luo_take_copy(t, t->todo[i], &copied);
 		else
 			ret = luo_take_unit(t, &t->in->units[t->todo[i]],
 					    &given, &copied);
-		if (ret) {
-			atomic_cmpxchg(&t->err, 0, ret);
-			atomic_set(&t->stop, 1);
-		}
+		if (ret)
+			luo_take_stop(t, ret);
 	}
 	/* Once per task: the counters are not written per page by all CPUs. */
 	atomic64_add(given, &t->given);
@@ -1316,12 +1432,14 @@ static struct workqueue_struct *luo_take_queue(void)
 }
 
 /*
- * One round over @todo (checks, or gives) on the caller and its workers.
- * Returns 0, or the first error (-EINTR if the caller was killed).
+ * One round over @todo (checks, gives or copies) on the caller and its
+ * workers; with @lead, the caller first runs it while the workers start
+ * (they wait for what it prepares), then joins them. Returns 0, or the
+ * first error (-EINTR if the caller was killed).
  */
 static int luo_take_round(struct luo_pages_in *in, struct file *file,
-			  bool check, u32 *todo, u32 nr, u64 *given, u64 *copied,
-			  u32 *tasks)
+			  enum luo_take_job job, u32 *todo, u32 nr, u64 *given,
+			  u64 *copied, u32 *tasks, int (*lead)(struct luo_take *t))
 {
 	struct luo_take *t __free(kfree) = NULL;
 	cpumask_var_t cpus;
@@ -1343,7 +1461,7 @@ static int luo_take_round(struct luo_pages_in *in, struct file *file,
 	t->in = in;
 	t->file = file;
 	t->caller = current;
-	t->check = check;
+	t->job = job;
 	t->parallel = n;
 	t->todo = todo;
 	t->nr_todo = nr;
@@ -1364,12 +1482,16 @@ static int luo_take_round(struct luo_pages_in *in, struct file *file,
 		cpus_read_unlock();
 	}
 	free_cpumask_var(cpus);
+	if (lead) {
+		ret = lead(t);
+		if (ret)
+			luo_take_stop(t, ret);
+	}
 	luo_take_drain(t);
 	if (n) {
 		/* Killed while waiting: the workers stop after their page. */
 		if (wait_for_completion_killable(&t->done)) {
-			atomic_cmpxchg(&t->err, 0, -EINTR);
-			atomic_set(&t->stop, 1);
+			luo_take_stop(t, -EINTR);
 			wait_for_completion(&t->done);
 		}
 		put_cred(t->cred);
@@ -1440,14 +1562,14 @@ static int luo_take_over(struct luo_pages_in *in, struct file *file,
 	for (i = 0; i < in->nr_extents; i++)
 		if (!test_bit(i, in->checked))
 			todo[nr++] = i;
-	ret = luo_take_round(in, file, true, todo, nr, given, copied,
-			     tasks);
+	ret = luo_take_round(in, file, LUO_TAKE_CHECK, todo, nr, given, copied,
+			     tasks, NULL);
 	if (!ret) {
 		for (nr = 0, i = 0; i < in->nr_units; i++)
 			if (in->units[i].done < in->units[i].count)
 				todo[nr++] = i;
-		ret = luo_take_round(in, file, false, todo, nr, given,
-				     copied, tasks);
+		ret = luo_take_round(in, file, LUO_TAKE_GIVE, todo, nr, given,
+				     copied, tasks, NULL);
 	}
 	kvfree(todo);
 	return ret;
@@ -1469,6 +1591,110 @@ static void luo_take_release(struct luo_pages_in *in)
 	}
 }
 
+/*
+ * Allocates huge page @h of the hugetlb file and publishes its folio for the
+ * copiers. -ENOMEM for a pool (or a hugetlb cgroup) too short: hugetlbfs
+ * says ENOSPC.
+ */
+static int luo_pages_huge_one(struct luo_pages_in *in, struct file *file, u64 h)
+{
+	unsigned int shift = in->huge_order + PAGE_SHIFT;
+	pgoff_t index = luo_hugetlb_index(h, in->huge_order), end = index;
+	struct folio_batch fbatch;
+	int ret;
+
+	ret = vfs_fallocate(file, FALLOC_FL_KEEP_SIZE, h << shift, 1ULL << shift);
+	if (ret)
+		return ret == -ENOSPC ? -ENOMEM : ret;
+	folio_batch_init(&fbatch);
+	if (!filemap_get_folios(file->f_mapping, &index, end, &fbatch))
+		return -ENOMEM;
+	folio_get(fbatch.folios[0]);
+	/* Pairs with luo_take_copy()'s acquire. */
+	smp_store_release(&in->folios[h], fbatch.folios[0]);
+	folio_batch_release(&fbatch);
+	return 0;
+}
+
+/*
+ * The lead of a hugetlb restore, on the caller's CPU: the huge pages that
+ * hold data are allocated from the pool one by one, in file order, each
+ * published as soon as it is there, so the workers copy into it while the
+ * next one is allocated (and zeroed: hugetlbfs does, under the inode lock,
+ * which makes the allocation serial anyway). In the caller's context, so
+ * charged to it and its hugetlb cgroup; a short pool fails cleanly, with
+ * ENOMEM, rather than with a SIGBUS at a fault.
+ */
+static int luo_pages_huge_lead(struct luo_take *t)
+{
+	struct luo_pages_in *in = t->in;
+	ktime_t start = ktime_get();
+	u64 h, last, next = 0;
+	int ret = 0;
+	u32 i;
+
+	for (i = 0; !ret && i < in->nr_extents; i++) {
+		const struct luo_memfd_extent *e = &in->ext[i];
+
+		h = max(next, le64_to_cpu(e->index) >> in->huge_order);
+		last = (le64_to_cpu(e->index) + le32_to_cpu(e->count) - 1) >>
+		       in->huge_order;
+		for (; !ret && h <= last; h++) {
+			if (luo_take_stopped(t))
+				break;
+			ret = luo_pages_huge_one(in, t->file, h);
+			/* The folio published before the waiters' check. */
+			smp_mb();
+			wake_up_var(&t->stop);
+		}
+		next = max(next, last + 1);
+	}
+	luo_store_count_restore_alloc(ktime_us_delta(ktime_get(), start));
+	return ret;
+}
+
+static void luo_pages_huge_put(struct luo_pages_in *in)
+{
+	u64 i, nr;
+
+	if (!in->folios)
+		return;
+	nr = DIV_ROUND_UP(in->size, 1ULL << (in->huge_order + PAGE_SHIFT));
+	for (i = 0; i < nr; i++)
+		if (in->folios[i])
+			folio_put(in->folios[i]);
+	kvfree(in->folios);
+	in->folios = NULL;
+}
+
+/*
+ * Restores a hugetlb file: the caller allocates its huge pages while the
+ * workers copy every extent into those already there, then the caller
+ * copies too. Not resumable: a failure starts over into a new file.
+ */
+static int luo_pages_restore_huge(struct luo_pages_in *in, struct file *file,
+				  u64 *copied, u32 *tasks)
+{
+	u64 given = 0, nr;
+	u32 i, *todo;
+	int ret;
+
+	nr = DIV_ROUND_UP(in->size, 1ULL << (in->huge_order + PAGE_SHIFT));
+	in->folios = kvcalloc(nr, sizeof(*in->folios), LUO_PAGES_GFP);
+	todo = kvmalloc_array(in->nr_extents, sizeof(*todo), LUO_PAGES_GFP);
+	ret = -ENOMEM;
+	if (in->folios && todo) {
+		for (i = 0; i < in->nr_extents; i++)
+			todo[i] = i;
+		ret = luo_take_round(in, file, LUO_TAKE_COPY, todo,
+				     in->nr_extents, &given, copied, tasks,
+				     luo_pages_huge_lead);
+	}
+	kvfree(todo);
+	luo_pages_huge_put(in);
+	return ret;
+}
+
 /* Restores the extents into @file: taking over (resumable), or copying. */
 static int luo_pages_restore_extents(struct luo_pages_in *in, struct file *file,
 				     u64 *given, u64 *copied, u32 *tasks)
@@ -1478,6 +1704,8 @@ static int luo_pages_restore_extents(struct luo_pages_in *in, struct file *file,
 
 	if (in->given)
 		return luo_take_over(in, file, given, copied, tasks);
+	if (in->huge_order)
+		return luo_pages_restore_huge(in, file, copied, tasks);
 	for (i = in->next_ext; i < in->nr_extents; i++) {
 		/* One pass: copied and checked. */
 		ret = luo_pages_copy_extent(in, file, &in->ext[i]);
@@ -1524,7 +1752,8 @@ int luo_pages_restore(struct luo_pages_in *in, struct file *file)
 
 	if (!in->started) {
 		in->started = true;
-		in->given = in->nr_extents && !in->v1 && !luo_pages_ram();
+		in->given = in->nr_extents && !in->v1 && !in->huge_order &&
+			    !luo_pages_ram();
 	}
 	/*
 	 * Pages the caller's memory cgroup (or the machine) cannot hold fail

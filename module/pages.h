@@ -3,7 +3,11 @@
  * liveupdate: a preserved file's pages (pages.c), for the file handlers.
  *
  * The handler keeps what its file type needs (memfd: size, seals, name) and
- * lets pages.c keep the pages, as upstream's handlers let KHO keep them:
+ * lets pages.c keep the pages, as upstream's handlers let KHO keep them.
+ * Two kinds of files: shmem (memfd.c) and hugetlbfs (hugetlb.c, @huge):
+ * hugetlb pages are never swapped, migrated or taken over, and are
+ * restored by copying into huge pages the new file allocates first.
+ *
  *
  *   outgoing  luo_pages_preserve()   pin what lies in the range
  *             luo_pages_room()       data pages to reserve
@@ -45,6 +49,8 @@ struct luo_take_unit;
  * @verify:      @pre lists pinned pages of a file that can still lose them
  *               (a hole punched through an fd opened before PRESERVE_FD):
  *               the commit checks each is still the file's before using it.
+ * @seals:       the inode's F_SEAL_* (shmem's or hugetlbfs's field).
+ * @huge:        a hugetlbfs file: no swap, no migration.
  */
 struct luo_pages_out {
 	struct page **pinned;
@@ -55,6 +61,8 @@ struct luo_pages_out {
 	struct luo_memfd_extent *pre;
 	u32 nr_pre;
 	bool verify;
+	const unsigned int *seals;
+	bool huge;
 };
 
 /**
@@ -74,6 +82,9 @@ struct luo_pages_out {
  * @started:    a restore is under way into the caller's file.
  * @given:      that restore takes pages over (fixed at its start).
  * @done:       restored; the range pages are given or released.
+ * @huge_order: a hugetlbfs file: the order of its pages (restored by
+ *              copying into pages allocated ahead); 0: shmem.
+ * @folios:     copying into a hugetlbfs file: its folios by huge page.
  */
 struct luo_pages_in {
 	const struct luo_memfd_extent *ext;
@@ -88,10 +99,13 @@ struct luo_pages_in {
 	bool started;
 	bool given;
 	bool done;
+	unsigned int huge_order;
+	struct folio **folios;
 };
 
 int luo_pages_preserve(struct luo_pages_out *out,
-		       struct address_space *mapping, u64 size);
+		       struct address_space *mapping, u64 size,
+		       const unsigned int *seals, bool huge);
 u64 luo_pages_room(const struct luo_pages_out *out, bool punchable);
 void luo_pages_prepare(struct luo_pages_out *out, struct file *file,
 		       bool punchable, u64 *reserved);
@@ -102,7 +116,8 @@ int luo_pages_serialize(struct luo_pages_out *out, struct file *file,
 
 u64 luo_pages_range(void);
 int luo_pages_load(struct luo_pages_in *in,
-		   const struct luo_memfd_extent *ext, u32 nr, u64 size);
+		   const struct luo_memfd_extent *ext, u32 nr, u64 size,
+		   unsigned int huge_order);
 void luo_pages_load_v1(struct luo_pages_in *in, u64 off, u64 size);
 int luo_pages_restore(struct luo_pages_in *in, struct file *file);
 bool luo_pages_resumable(const struct luo_pages_in *in);

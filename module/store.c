@@ -148,7 +148,7 @@ static struct {
 	u64 pages_inplace, pages_copied;
 	s64 check_us, build_us;
 	u64 restore_given, restore_copied, restore_live_mismatch;
-	s64 restore_us;
+	s64 restore_us, restore_alloc_us;
 	u32 restore_threads;
 } luo_last;
 
@@ -218,6 +218,8 @@ static int luo_param_get_last(char *buf, const struct kernel_param *kp)
 			   READ_ONCE(luo_last.restore_threads));
 	n += sysfs_emit_at(buf, n, "restore_live_mismatch %llu\n",
 			   READ_ONCE(luo_last.restore_live_mismatch));
+	n += sysfs_emit_at(buf, n, "restore_alloc_us %lld\n",
+			   READ_ONCE(luo_last.restore_alloc_us));
 	return n;
 }
 
@@ -431,6 +433,18 @@ void luo_store_count_restore(u64 given, u64 copied, s64 us, u32 tasks)
 	WRITE_ONCE(luo_last.restore_given, luo_last.restore_given + given);
 	WRITE_ONCE(luo_last.restore_copied, luo_last.restore_copied + copied);
 	WRITE_ONCE(luo_last.restore_us, luo_last.restore_us + us);
+}
+
+/**
+ * luo_store_count_restore_alloc() - account the time a restore spent
+ * allocating a hugetlb file's pages (part of its restore_us), for
+ * last_handover
+ * @us: that time.
+ */
+void luo_store_count_restore_alloc(s64 us)
+{
+	guard(spinlock)(&luo_pages_lock);
+	WRITE_ONCE(luo_last.restore_alloc_us, luo_last.restore_alloc_us + us);
 }
 
 /**

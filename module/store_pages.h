@@ -29,6 +29,7 @@ void luo_store_set_zerocopy(bool on);
 int luo_store_ram(void);
 void luo_store_count_restore(u64 given, u64 copied, s64 us, u32 tasks);
 void luo_store_count_live_mismatch(void);
+void luo_store_count_restore_alloc(s64 us);
 
 /* Data pages before and inside the kexec. */
 s64 luo_store_take(u64 max, u64 *count);

@@ -3,10 +3,12 @@
  * lu-bench: the guest half of vm/bench. Carries one memfd of random-looking
  * bytes through two kexecs and times what userspace and the module see.
  *
- *   lu-bench save MIB HASHFILE  boot 1: fill a MIB MiB memfd, write its hash
- *                               to HASHFILE, preserve it (session "bench",
- *                               token 1), hold the session in a child until
- *                               the kexec.
+ *   lu-bench save MIB HASHFILE [hugetlb]
+ *                               boot 1: fill a MIB MiB memfd (hugetlb: made
+ *                               with MFD_HUGETLB, the default huge page
+ *                               size), write its hash to HASHFILE, preserve
+ *                               it (session "bench", token 1), hold the
+ *                               session in a child until the kexec.
  *   lu-bench carry HASHFILE     boot 2: retrieve it, time that, check its
  *                               hash, preserve it again and hold it.
  *   lu-bench load HASHFILE      last boot: retrieve it, time that, check it.
@@ -287,7 +289,7 @@ static void preserve_hold(int dev, int mfd)
 			pause();
 }
 
-static int save(size_t mib, const char *hashfile)
+static int save(size_t mib, const char *hashfile, unsigned int flags)
 {
 	size_t len = mib * MiB, words = len / 8;
 	uint64_t *p, x = 0x9e3779b97f4a7c15ULL, h;
@@ -298,7 +300,7 @@ static int save(size_t mib, const char *hashfile)
 	dev = liveupdate_open(0);
 	if (dev < 0)
 		die_r(dev, "open /dev/liveupdate");
-	mfd = memfd_create("bench", 0);
+	mfd = memfd_create("bench", flags);
 	if (mfd < 0 || ftruncate(mfd, (off_t)len) < 0)
 		die("memfd");
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
@@ -379,20 +381,21 @@ int main(int argc, char **argv)
 	const char *st = getenv("LU_STAGE");
 
 	stage = st ? atoi(st) : 0;
-	if (argc == 4 && !strcmp(argv[1], "save")) {
+	if ((argc == 4 || (argc == 5 && !strcmp(argv[4], "hugetlb"))) &&
+	    !strcmp(argv[1], "save")) {
 		char *end;
 		unsigned long mib = strtoul(argv[2], &end, 10);
 
-		if (*end || !mib || mib > 65536) {
-			fprintf(stderr, "lu-bench: MIB must be 1..65536\n");
+		if (*end || !mib || mib > 65536 || (argc == 5 && mib % 2)) {
+			fprintf(stderr, "lu-bench: MIB must be 1..65536 (hugetlb: even)\n");
 			return 2;
 		}
-		return save(mib, argv[3]);
+		return save(mib, argv[3], argc == 5 ? MFD_HUGETLB : 0);
 	}
 	if (argc == 3 && !strcmp(argv[1], "carry"))
 		return load(argv[2], 1);
 	if (argc == 3 && !strcmp(argv[1], "load"))
 		return load(argv[2], 0);
-	fprintf(stderr, "usage: lu-bench save MIB HASHFILE | carry HASHFILE | load HASHFILE\n");
+	fprintf(stderr, "usage: lu-bench save MIB HASHFILE [hugetlb] | carry HASHFILE | load HASHFILE\n");
 	return 2;
 }

@@ -256,10 +256,19 @@ static void walk_v2(const u8 *range, u64 size, const struct luo_image *img)
 		assert(r.payload);
 		assert((const u8 *)r.payload >= meta &&
 		       r.payload_size <= img->meta_size - ((const u8 *)r.payload - meta));
-		if (r.type != LUO_FILE_TYPE_MEMFD)
+		if (r.type != LUO_FILE_TYPE_MEMFD && r.type != LUO_FILE_TYPE_HUGETLB)
 			continue;	/* the module refuses it at the restore */
 		memset(&in, 0, sizeof(in));
-		if (luo_memfd_parse(r.payload, r.payload_size, pages, &in)) {
+		if (r.type == LUO_FILE_TYPE_HUGETLB) {
+			u32 shift;
+
+			if (luo_hugetlb_parse(r.payload, r.payload_size, pages, &in,
+					      &shift)) {
+				st.parse_refused++;
+				continue;
+			}
+			assert(shift >= LUO_HUGE_SHIFT_MIN && shift <= LUO_HUGE_SHIFT_MAX);
+		} else if (luo_memfd_parse(r.payload, r.payload_size, pages, &in)) {
 			st.parse_refused++;
 			continue;
 		}

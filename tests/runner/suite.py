@@ -40,11 +40,21 @@ KERNELS = {"6.1": "6.1", "bookworm": "6.1", "6.12": "6.12", "trixie": "6.12",
 # a VM uses one host CPU, so it counts once in the schedule.
 SMP2 = ["--smp", "2", "--tcg-thread", "single"]
 
+# The hugetlb VMs (tests/kexec/hugetlb.plan): both pools on every boot's
+# command line (1 GiB pages: -cpu max has pdpe1gb), a range for 1 GiB and
+# 264 MiB of copies and their metadata. The range starts at 5 GiB: the
+# boot allocates the 1 GiB page from the only aligned free GiB left, 4-5
+# GiB (below 4 GiB the RAM ends just short of 2 GiB, and memblock fills the
+# top of RAM first).
+HUGETLB_VM = ["--range", "1408M@0x140000000", "--mem", "5G",
+              "--append", "hugepagesz=2M hugepages=160 hugepagesz=1G hugepages=1"] + SMP2
+
 # Seconds each job took on this 2-core machine with two VMs side by side
 # (a clean clone, 2026-12-05): the schedule starts the longest chains first.
 # A run's own times, kept in build/tests/durations.json, replace these.
 ESTIMATES = {"prepare": 80, "host": 5, "fuzz": 65, "module": 25, "debug": 27,
              "range": 13, "kexec": 250, "zerocopy": 160, "swap": 37,
+             "hugetlb": 85, "hugetlb-upgrade": 90,
              "zc-fallback": 22, "zc-fault": 45, "ram": 35, "matrix": 135,
              "system": 900, "system-bookworm": 1000, "system-trixie": 1000,
              "package": 120, "prepare-first": 25, "qemu": 850, "image": 600}
@@ -212,6 +222,9 @@ class Suite:
             chain_vm("zerocopy-" + k, "zerocopy", k, k + "/zerocopy/", "zerocopy",
                      ["--range", "1280M@0x100000000", "--mem", "5G", "--kmods"] + SMP2,
                      "zerocopy", 1800)
+            # hugetlb memfds, 2 MiB pages (and 1 GiB where the VM has room)
+            chain_vm("hugetlb-" + k, "zerocopy", k, k + "/hugetlb/", "hugetlb",
+                     HUGETLB_VM + files("lu-poke"), "hugetlb", 900)
             # zram swap while write-sealed memfds are copied at PRESERVE_FD
             chain_vm("swap-" + k, "zerocopy", k, k + "/swap/", "swap",
                      ["--kmods", "--range", "512M", "--mem", "2G"] + SMP2, "swap", 600)
@@ -225,6 +238,17 @@ class Suite:
                 self.add(Job("ram-" + k, "zerocopy", [ram, "--kernel", k], k, k + "/",
                              [k + "/" + n for n in ask([ram, "--list"])],
                              ["prepare-" + k], timeout=1500), "ram")
+        # hugetlb memfds handed from the oldest kernel to the newest
+        if len(self.kernels) > 1:
+            old, new = self.kernels[0], self.kernels[-1]
+            stages = []
+            for _ in range(nboots("hugetlb")):
+                stages += ["--stage", "lu-chain /opt/lu/hugetlb.plan"]
+            self.vm("hugetlb-upgrade", "zerocopy", new, "upgrade/hugetlb/",
+                    plan_names("hugetlb"),
+                    ["--kernel", old + "," + new, "--no-autoload"] + HUGETLB_VM +
+                    zc_files + files("lu-poke") + ["--file", plan("hugetlb")] + stages,
+                    "hugetlb-upgrade", 900, deps=["prepare-" + old, "prepare-" + new])
         # the matrix: every ordered pair of kernels, one VM
         seq = matrix_order(self.kernels)
         stages = []

@@ -235,21 +235,40 @@ uint32_t lu_extent_sum(uint32_t flags, const void *p, size_t len)
 	return flags & LUO_EXTENT_XXH64 ? luo_sum(p, len) : lu_crc(p, len);
 }
 
-/* A format 2 memfd payload: sets ff->memfd when its sizes add up. */
+/*
+ * A format 2 memfd or hugetlb payload (the same but for its fixed part:
+ * ff->ms gets the hugetlb one's fields, page_shift as flags): sets
+ * ff->memfd when its sizes add up.
+ */
 static void parse_memfd(struct lu_found_file *ff)
 {
-	uint64_t need;
+	uint64_t need, fixed = sizeof(ff->ms);
 
 	ff->memfd = 0;
-	if (ff->type != LUO_FILE_TYPE_MEMFD || ff->payload_size < sizeof(ff->ms))
+	if (ff->type == LUO_FILE_TYPE_HUGETLB) {
+		struct luo_hugetlb_ser hs;
+
+		fixed = sizeof(hs);
+		if (ff->payload_size < fixed)
+			return;
+		memcpy(&hs, ff->payload, sizeof(hs));
+		ff->ms.size = hs.size;
+		ff->ms.pos = hs.pos;
+		ff->ms.seals = hs.seals;
+		ff->ms.flags = hs.page_shift;
+		ff->ms.name_len = hs.name_len;
+		ff->ms.nr_extents = hs.nr_extents;
+	} else if (ff->type != LUO_FILE_TYPE_MEMFD || ff->payload_size < sizeof(ff->ms)) {
 		return;
-	memcpy(&ff->ms, ff->payload, sizeof(ff->ms));
-	need = sizeof(ff->ms) + ((uint64_t)ff->ms.name_len + LUO_HANDOVER_ALIGN - 1) /
+	} else {
+		memcpy(&ff->ms, ff->payload, sizeof(ff->ms));
+	}
+	need = fixed + ((uint64_t)ff->ms.name_len + LUO_HANDOVER_ALIGN - 1) /
 	       LUO_HANDOVER_ALIGN * LUO_HANDOVER_ALIGN +
 	       (uint64_t)ff->ms.nr_extents * sizeof(struct luo_memfd_extent);
 	if (need != ff->payload_size)
 		return;
-	ff->name = (const char *)ff->payload + sizeof(ff->ms);
+	ff->name = (const char *)ff->payload + fixed;
 	ff->ext = (const void *)(ff->payload + ff->payload_size -
 				 (uint64_t)ff->ms.nr_extents * sizeof(*ff->ext));
 	ff->ext_off = ff->payload_off + ((const unsigned char *)ff->ext - ff->payload);

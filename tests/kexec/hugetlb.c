@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Hugetlb memfds (MFD_HUGETLB) across the kexec (module/hugetlb.c;
+ * tests/kexec/hugetlb.plan: the VM reserves the pools on the kernel
+ * command line, hugepagesz=2M hugepages=160 and, for hugetlb-1g,
+ * hugepagesz=1G hugepages=1).
+ *
+ *   hugetlb      boot 1: a 2 MiB-page memfd of 256 MiB written through
+ *                mmap, its position set; a write-sealed one of 8 MiB
+ *                (copied at PRESERVE_FD); a shmem memfd of 16 MiB, all in
+ *                one session; while preserved, ftruncate() of the first
+ *                gives EPERM. Boot 2: in a hugetlb cgroup limited to 64
+ *                pages, RETRIEVE_FD gives ENOMEM, nothing charged; with
+ *                the limit lifted and the 2 MiB pool shrunk to 64
+ *                free pages, RETRIEVE_FD gives ENOMEM and the pool is
+ *                whole again; grown back, the retrieve succeeds and takes
+ *                exactly 128 huge pages, charged to the caller's cgroup;
+ *                every byte, size, position, seals, st_blksize, the /proc
+ *                link, the mapping's page size (smaps), F_ADD_SEALS, the
+ *                sealed and the shmem file.
+ *   hugetlb-damaged  see below.
+ *   hugetlb-1g   boot 1: a 1 GiB-page memfd of 1 GiB written through mmap;
+ *                boot 2: retrieved into the one 1 GiB page of the pool,
+ *                every byte, st_blksize, the mapping's page size.
+ */
+#include "kx.h"
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB	0x0004U
+#endif
+#ifndef MFD_HUGE_SHIFT
+#define MFD_HUGE_SHIFT	26
+#endif
+#define HT_MFD_2MB	(21U << MFD_HUGE_SHIFT)
+#define HT_MFD_1GB	(30U << MFD_HUGE_SHIFT)
+
+#define HT_2M		(2ULL * LU_MiB)
+#define HT_1G		(1024ULL * LU_MiB)
+#define HT_BIG		(256ULL * LU_MiB)
+#define HT_SEALED	(8ULL * LU_MiB)
+#define HT_SHMEM	(16ULL * LU_MiB)
+#define HT_POS		(3 * 4096 + 5)
+#define HT_SEALS	(F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK)
+#define HT_CG		LU_CGROUP "/kx-hugetlb"
+
+/* /sys/kernel/mm/hugepages/hugepages-NkB/FIELD of pages of @size bytes */
+static long long ht_pool(uint64_t size, const char *field)
+{
+	return lu_read_number(lu_fmt("/sys/kernel/mm/hugepages/hugepages-%llukB/%s",
+				     (unsigned long long)(size >> 10), field));
+}
+
+static int ht_pool_set(uint64_t size, long long nr)
+{
+	return lu_write_text(lu_fmt("/sys/kernel/mm/hugepages/hugepages-%llukB/nr_hugepages",
+				    (unsigned long long)(size >> 10)),
+			     lu_fmt("%lld", nr));
+}
+
+/* A hugetlb memfd of @size with huge pages of @page bytes, written through mmap. */
+static int ht_make(const char *name, unsigned int flags, uint64_t page,
+		   uint64_t size, uint64_t seed)
+{
+	int fd = memfd_create(name, MFD_HUGETLB | flags |
+			      (page == HT_1G ? HT_MFD_1GB : HT_MFD_2MB));
+	void *p;
+
+	CHECK(fd >= 0);
+	CHECK_EQ(ftruncate(fd, (off_t)size), 0);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED);
+	lu_pattern(p, 0, size, seed);
+	CHECK_EQ(munmap(p, size), 0);
+	return fd;
+}
+
+/* KernelPageSize of the mapping at @addr, in kB (/proc/self/smaps), or -1. */
+static long long ht_kernel_page_kb(const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[256];
+	int in = 0;
+	long long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		/* a mapping's first line: "LO-HI perms ..." */
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+			continue;
+		}
+		if (in && sscanf(line, "KernelPageSize: %lld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+/*
+ * A retrieved hugetlb memfd: mapped again, every byte of pattern @seed,
+ * through huge pages of @page bytes; no huge page allocated by the mapping
+ * (the restore allocated them all).
+ */
+static void ht_expect(int fd, uint64_t page, uint64_t size, uint64_t seed)
+{
+	static unsigned char want[1 << 16];
+	long long free_before = ht_pool(page, "free_hugepages");
+	struct stat st;
+	unsigned char *p;
+	uint64_t off;
+	long long bad = 0;
+
+	CHECK_EQ(fstat(fd, &st), 0);
+	EXPECT_EQ(st.st_size, size);
+	EXPECT_EQ(st.st_blksize, page);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED);
+	for (off = 0; off < size && !bad; off += sizeof(want)) {
+		lu_pattern(want, off, sizeof(want), seed);
+		if (memcmp(p + off, want, sizeof(want)))
+			for (size_t i = 0; i < sizeof(want); i++)
+				if (p[off + i] != want[i]) {
+					bad = 1 + off + i;
+					break;
+				}
+	}
+	if (bad)
+		lu_diag("hugetlb: differs at byte %lld", bad - 1);
+	EXPECT_EQ(bad, 0);
+	EXPECT_EQ(ht_kernel_page_kb(p), page >> 10);
+	EXPECT_EQ(ht_pool(page, "free_hugepages"), free_before);
+	CHECK_EQ(munmap(p, size), 0);
+	/* read() works too (hugetlbfs has read_iter, no write_iter) */
+	EXPECT_EQ(lu_compare(fd, size - LU_MiB, LU_MiB, seed), 0);
+}
+
+static void ht_stage1(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_create_session(dev, "hugetlb"));
+	int big, sealed, sh;
+
+	big = ht_make("ht-big", MFD_ALLOW_SEALING, HT_2M, HT_BIG, 0x2a);
+	CHECK_EQ(lseek(big, HT_POS, SEEK_SET), HT_POS);
+	sealed = ht_make("ht-sealed", MFD_ALLOW_SEALING, HT_2M, HT_SEALED, 0x2b);
+	CHECK_EQ(lu_add_seals(sealed, HT_SEALS), 0);
+	sh = CHECK_OK(lu_memfd("ht-shmem", 0, HT_SHMEM, 0x2c));
+	EXPECT_EQ(lu_preserve_fd(s, big, 1), 0);
+	EXPECT_EQ(lu_preserve_fd(s, sealed, 2), 0);
+	EXPECT_EQ(lu_preserve_fd(s, sh, 3), 0);
+	/* the size is frozen while preserved (no seal of the user's says so) */
+	EXPECT_EQ(lu_ftruncate(big, HT_BIG + HT_2M), -EPERM);
+	EXPECT_EQ(lu_ftruncate(big, HT_BIG - HT_2M), -EPERM);
+	EXPECT_EQ(lu_ftruncate(big, HT_BIG), 0);
+	EXPECT_EQ(lu_seals(big), 0);
+	/* preserved once only */
+	EXPECT_EQ(lu_preserve_fd(s, big, 4), -EBUSY);
+	close(big);
+	close(sealed);
+	close(sh);
+	close(dev);
+	kx_hold(&s, 1);
+}
+
+static void ht_check(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_retrieve_session(dev, "hugetlb"));
+	long long nr = ht_pool(HT_2M, "nr_hugepages");
+	long long free0 = ht_pool(HT_2M, "free_hugepages");
+	long long need = HT_BIG / HT_2M;
+	int big, sealed, sh;
+
+	lu_diag("hugetlb: 2 MiB pool %lld pages, %lld free", nr, free0);
+	CHECK(free0 >= need + (long long)(HT_SEALED / HT_2M));
+	/*
+	 * The restore is charged to the caller's hugetlb cgroup: under a
+	 * limit of 64 pages, ENOMEM and nothing left charged or taken.
+	 */
+	CHECK_EQ(lu_memcg_make(LU_CGROUP, HT_CG), 0);
+	CHECK_EQ(lu_write_text(LU_CGROUP "/cgroup.subtree_control", "+hugetlb"), 0);
+	CHECK_EQ(lu_write_text(HT_CG "/cgroup.procs", lu_fmt("%d", getpid())), 0);
+	CHECK_EQ(lu_write_text(HT_CG "/hugetlb.2MB.max", lu_fmt("%llu", 64 * HT_2M)), 0);
+	EXPECT_EQ(lu_retrieve_fd(s, 1), -ENOMEM);
+	EXPECT_EQ(lu_read_number(HT_CG "/hugetlb.2MB.current"), 0);
+	EXPECT_EQ(ht_pool(HT_2M, "free_hugepages"), free0);
+	CHECK_EQ(lu_write_text(HT_CG "/hugetlb.2MB.max", "max"), 0);
+	/* a pool too short: ENOMEM, and the pages taken go back */
+	CHECK_EQ(ht_pool_set(HT_2M, nr - free0 + 64), 0);
+	CHECK_EQ(ht_pool(HT_2M, "free_hugepages"), 64);
+	EXPECT_EQ(lu_retrieve_fd(s, 1), -ENOMEM);
+	EXPECT_EQ(ht_pool(HT_2M, "free_hugepages"), 64);
+	/* grown again: the retry gets every byte */
+	CHECK_EQ(ht_pool_set(HT_2M, nr), 0);
+	CHECK_EQ(ht_pool(HT_2M, "free_hugepages"), free0);
+	big = lu_retrieve_fd(s, 1);
+	CHECK(big >= 0);
+	EXPECT_EQ(ht_pool(HT_2M, "free_hugepages"), free0 - need);
+	EXPECT_EQ(lu_read_number(HT_CG "/hugetlb.2MB.current"), need * (long long)HT_2M);
+	EXPECT_EQ(lu_fpos(big), HT_POS);
+	EXPECT_EQ(lu_seals(big), 0);
+	EXPECT_STR(lu_fd_link(big), "/memfd:ht-big (deleted)");
+	ht_expect(big, HT_2M, HT_BIG, 0x2a);
+	/* a second retrieve is the same file */
+	EXPECT_EQ(ht_pool(HT_2M, "free_hugepages"), free0 - need);
+	/* sealing goes on as on a memfd_create(MFD_ALLOW_SEALING) one */
+	EXPECT_EQ(lu_add_seals(big, F_SEAL_WRITE), 0);
+	EXPECT_EQ(lu_seals(big), F_SEAL_WRITE);
+
+	sealed = CHECK_OK(lu_retrieve_fd(s, 2));
+	EXPECT_EQ(lu_seals(sealed), HT_SEALS);
+	EXPECT_EQ(lu_fsize(sealed), HT_SEALED);
+	EXPECT_EQ(lu_compare(sealed, 0, HT_SEALED, 0x2b), 0);
+	EXPECT_EQ(lu_ftruncate(sealed, HT_SEALED + HT_2M), -EPERM);
+	EXPECT_EQ(ht_pool(HT_2M, "free_hugepages"),
+		  free0 - need - (long long)(HT_SEALED / HT_2M));
+
+	sh = CHECK_OK(lu_retrieve_fd(s, 3));
+	kx_expect_memfd(sh, HT_SHMEM, 0x2c);
+	EXPECT_EQ(lu_finish(s), 0);
+	close(big);
+	close(sealed);
+	close(sh);
+	/* closed: the huge pages are the pool's again */
+	EXPECT_EQ(ht_pool(HT_2M, "free_hugepages"), free0);
+	close(s);
+	close(dev);
+}
+
+KX_SCENARIO(kx_hugetlb, "hugetlb", { "stage1", ht_stage1 }, { "check", ht_check });
+
+static void ht1g_stage1(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_create_session(dev, "hugetlb-1g"));
+	int m;
+
+	CHECK_EQ(ht_pool(HT_1G, "free_hugepages"), 1);
+	m = ht_make("ht-1g", 0, HT_1G, HT_1G, 0x1b);
+	EXPECT_EQ(lu_preserve_fd(s, m, 1), 0);
+	close(m);
+	close(dev);
+	kx_hold(&s, 1);
+}
+
+static void ht1g_check(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_retrieve_session(dev, "hugetlb-1g"));
+	int m;
+
+	CHECK_EQ(ht_pool(HT_1G, "free_hugepages"), 1);
+	m = CHECK_OK(lu_retrieve_fd(s, 1));
+	EXPECT_EQ(ht_pool(HT_1G, "free_hugepages"), 0);
+	/* without MFD_ALLOW_SEALING: F_SEAL_SEAL, as memfd_create() leaves it */
+	EXPECT_EQ(lu_seals(m), F_SEAL_SEAL);
+	EXPECT_STR(lu_fd_link(m), "/memfd:ht-1g (deleted)");
+	ht_expect(m, HT_1G, HT_1G, 0x1b);
+	EXPECT_EQ(lu_finish(s), 0);
+	close(m);
+	EXPECT_EQ(ht_pool(HT_1G, "free_hugepages"), 1);
+	close(s);
+	close(dev);
+}
+
+KX_SCENARIO(kx_hugetlb_1g, "hugetlb-1g", { "stage1", ht1g_stage1 },
+	    { "check", ht1g_check });
+
+/*
+ * hugetlb-damaged: boot 2 preserves a 2 MiB-page memfd of 4 MiB alone;
+ * boot 3 starts with lu-poke data-byte (a byte of its copy flipped). Its
+ * RETRIEVE_FD gives EIO, every time, with a "checksum" kernel log line;
+ * the huge pages the restore took are the pool's again.
+ */
+static void htd_prep(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_create_session(dev, "hugetlb-damaged"));
+	int m = ht_make("ht-damaged", 0, HT_2M, 2 * HT_2M, 0x2d);
+
+	EXPECT_EQ(lu_preserve_fd(s, m, 1), 0);
+	close(m);
+	close(dev);
+	kx_hold(&s, 1);
+}
+
+static void htd_check(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_retrieve_session(dev, "hugetlb-damaged"));
+	long long free0 = ht_pool(HT_2M, "free_hugepages");
+
+	EXPECT_EQ(lu_retrieve_fd(s, 1), -EIO);
+	EXPECT_EQ(lu_retrieve_fd(s, 1), -EIO);
+	EXPECT_EQ(ht_pool(HT_2M, "free_hugepages"), free0);
+	EXPECT(lu_dmesg_match("liveupdate:", "checksum", 7, 1) >= 1);
+	EXPECT_EQ(lu_finish(s), 0);
+	close(s);
+	close(dev);
+}
+
+KX_SCENARIO(kx_hugetlb_damaged, "hugetlb-damaged", { "prep", htd_prep },
+	    { "check", htd_check });
