@@ -468,6 +468,27 @@ static int qmp_wait_migration(struct vm *vm)
 	return vm->migration_failed ? -EIO : 0;
 }
 
+/*
+ * Polls query-status (every 5 ms, at most 5 s) until QEMU's run state is
+ * @state (@leave false) or is no longer @state (@leave true): the MIGRATION
+ * event "completed" comes a moment before QEMU moves from finish-migrate to
+ * postmigrate. 0, -ETIMEDOUT, or a QMP error.
+ */
+static int qmp_wait_state(struct vm *vm, const char *state, bool leave)
+{
+	char line[8192], want[64];
+	int r;
+
+	snprintf(want, sizeof(want), "\"status\":\"%s\"", state);
+	for (int i = 0; i < 1000; i++) {
+		r = qmp_ans(vm, "{\"execute\":\"query-status\"}", line, sizeof(line));
+		if (r || !strstr(line, want) == leave)
+			return r;
+		usleep(5000);
+	}
+	return -ETIMEDOUT;
+}
+
 /* Connects to QEMU's QMP socket (retrying while QEMU starts). */
 static int qmp_connect(struct vm *vm, int timeout_ms)
 {
@@ -645,15 +666,9 @@ static int save_and_quit(struct vm *vm)
 	}
 	if (!r)
 		r = qmp_wait_migration(vm);
-	/* quit only once QEMU is done with the stream: run state postmigrate */
-	for (int i = 0; !r && i < 1000; i++) {
-		char line[8192];
-
-		r = qmp_ans(vm, "{\"execute\":\"query-status\"}", line, sizeof(line));
-		if (r || strstr(line, "\"status\":\"postmigrate\""))
-			break;
-		usleep(5000);
-	}
+	/* quit only once QEMU is done with the stream */
+	if (!r)
+		r = qmp_wait_state(vm, "postmigrate", false);
 	t1 = now_ms();
 	if (r) {
 		say(vm->name, "saving the device state failed (%s): the VM is lost at this stop",
@@ -819,15 +834,8 @@ static int cmd_save_file(struct vm *vm, const char *file)
 	if (!r)
 		r = qmp_wait_migration(vm);
 	t1 = now_ms();
-	/* "completed" comes a moment before QEMU leaves finish-migrate */
-	for (int i = 0; !r && i < 500; i++) {
-		char line[8192];
-
-		r = qmp_ans(vm, "{\"execute\":\"query-status\"}", line, sizeof(line));
-		if (r || !strstr(line, "\"status\":\"finish-migrate\""))
-			break;
-		usleep(10000);
-	}
+	if (!r)
+		r = qmp_wait_state(vm, "finish-migrate", true);
 	if (!r)
 		r = qmp(vm, "{\"execute\":\"cont\"}");
 	qmp_close(vm);
