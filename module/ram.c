@@ -80,10 +80,12 @@
 #define LUO_RAM_RESOURCE	"System RAM (liveupdate)"
 
 /*
- * For tests only (tests/kexec/ram-fault.plan): 1 makes luo_ram_add() treat
- * its onlining as failed (as if a block had come online in ZONE_MOVABLE)
- * and undo it; 2 also skips the removal, as if it had failed: the range
- * stays ordinary System RAM.
+ * For tests only (tests/kexec/zerocopy-fault.plan): 1 makes luo_ram_add()
+ * treat its onlining as failed (as if a block had come online in
+ * ZONE_MOVABLE) and undo it; 2 also skips the removal, as if it had failed:
+ * the range stays ordinary System RAM. While set, the hot-add is not
+ * started in the background at the first open but made by the first
+ * restore, so that a test knows which of its calls comes before it.
  */
 static int luo_ram_fault;
 module_param_named(test_ram_fault, luo_ram_fault, int, 0600);
@@ -499,6 +501,16 @@ out_online:
 	luo_ram_sysfs_write(LUO_RAM_AUTO_ONLINE, saved);
 	kvfree(given);
 	return ret;
+}
+
+/**
+ * luo_ram_fault_armed() - whether test_ram_fault will fail the hot-add
+ *
+ * Return: true if a test asked for the hot-add to fail.
+ */
+bool luo_ram_fault_armed(void)
+{
+	return READ_ONCE(luo_ram_fault) != 0;
 }
 
 /**

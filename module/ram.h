@@ -16,6 +16,7 @@ int luo_ram_probe(u64 addr, u64 size);
 int luo_ram_add(u64 addr, u64 size);
 bool luo_ram_added(void);
 bool luo_ram_lost(bool *foreign);
+bool luo_ram_fault_armed(void);
 /* luo_ram_give() copied the page into a large folio; the page stays kept. */
 #define LUO_RAM_COPIED	1
 

@@ -394,10 +394,12 @@ void luo_store_loaded(const struct luo_image *img, s64 check_us,
 	 * Pages to take over: make the range RAM now, in the background, so
 	 * that the first RETRIEVE_FD waits for the hot-add only if it has not
 	 * finished yet. It charges nobody (the memmap is the kernel's); the
-	 * work holds a module reference until it is done.
+	 * work holds a module reference until it is done. Not with a test
+	 * fault armed: the first restore makes the hot-add then.
 	 */
 	if (img->version == LUO_FORMAT_V2 && READ_ONCE(luo_zerocopy) &&
 	    luo_last.pages_inplace + luo_last.pages_copied &&
+	    !luo_ram_fault_armed() &&
 	    try_module_get(THIS_MODULE) && !schedule_work(&luo_ram_work))
 		module_put(THIS_MODULE);
 }
