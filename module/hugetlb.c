@@ -52,9 +52,7 @@
 #include <linux/srcu.h>
 #include <linux/string.h>
 
-#include "internal.h"
-#include "memfd_check.h"
-#include "pages.h"
+#include "memfd.h"
 
 #define LUO_HUGETLB_SEALS	(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | \
 				 F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | \
@@ -166,31 +164,10 @@ struct luo_hugetlb_in {
 	struct luo_pages_in pages;
 };
 
-/* Metadata a payload takes at most: every page its own extent. */
-static u64 luo_hugetlb_meta(u64 size, u32 name_len)
-{
-	return sizeof(struct luo_hugetlb_ser) +
-	       ALIGN(name_len, LUO_HANDOVER_ALIGN) +
-	       (DIV_ROUND_UP(size, LUO_PAGE_SIZE) + 1) *
-	       sizeof(struct luo_memfd_extent);
-}
-
-/* The name /proc shows ("memfd:NAME"); others are not carried. */
-static u32 luo_hugetlb_name(struct file *file, const char **name)
-{
-	const struct qstr *q = &file->f_path.dentry->d_name;
-
-	*name = q->name;
-	if (q->len < 6 || memcmp(q->name, "memfd:", 6))
-		return 0;
-	return min_t(u32, q->len, LUO_MEMFD_NAME_MAX);
-}
-
 static int luo_hugetlb_preserve(struct luo_file *lf)
 {
 	struct inode *inode = file_inode(lf->file);
 	struct luo_pages_out *o __free(kfree) = NULL;
-	const char *name;
 	int ret;
 
 	o = kzalloc_obj(*o, GFP_KERNEL_ACCOUNT);
@@ -224,7 +201,8 @@ static int luo_hugetlb_preserve(struct luo_file *lf)
 
 	/* Any fd can punch holes (fallocate is hugetlbfs's): room for all. */
 	lf->pages = luo_pages_room(o, true);
-	lf->meta = luo_hugetlb_meta(lf->size, luo_hugetlb_name(lf->file, &name));
+	lf->meta = luo_memfd_meta(sizeof(struct luo_hugetlb_ser), lf->size,
+				  lf->file);
 	lf->priv = no_free_ptr(o);
 	return 0;
 }
@@ -253,17 +231,12 @@ static int luo_hugetlb_serialize(struct luo_file *lf, struct luo_writer *w)
 {
 	struct inode *inode = file_inode(lf->file);
 	struct luo_hugetlb_ser *hs;
-	const char *name;
 	u32 name_len, nr;
-	char *np;
 	int ret;
 
-	name_len = luo_hugetlb_name(lf->file, &name);
-	hs = luo_writer_add(w, sizeof(*hs));
-	np = hs ? luo_writer_add(w, name_len) : NULL;
-	if (!hs || (name_len && !np))
+	hs = luo_memfd_ser_add(w, sizeof(*hs), lf->file, &name_len);
+	if (!hs)
 		return -ENOSPC;
-	memcpy(np, name, name_len);
 	hs->size = cpu_to_le64(lf->size);
 	hs->pos = cpu_to_le64(READ_ONCE(lf->file->f_pos));
 	hs->seals = cpu_to_le32(HUGETLBFS_I(inode)->seals);
@@ -280,27 +253,18 @@ static int luo_hugetlb_serialize(struct luo_file *lf, struct luo_writer *w)
 
 static int luo_hugetlb_load(struct luo_file *lf, const void *payload, u32 size)
 {
-	struct luo_hugetlb_in *in;
-	int ret;
+	struct luo_hugetlb_in *in = kzalloc_obj(*in, GFP_KERNEL_ACCOUNT);
+	void *copy;
 
-	in = kzalloc_obj(*in, GFP_KERNEL_ACCOUNT);
 	if (!in)
 		return -ENOMEM;
-	in->payload = kmemdup(payload, size, GFP_KERNEL_ACCOUNT);
-	if (!in->payload) {
+	copy = luo_memfd_payload_load(payload, size, &in->m, &in->shift,
+				      &in->pages);
+	if (IS_ERR(copy)) {
 		kfree(in);
-		return -ENOMEM;
+		return PTR_ERR(copy);
 	}
-	ret = luo_hugetlb_parse(in->payload, size, luo_pages_range(), &in->m,
-				&in->shift);
-	if (!ret)
-		ret = luo_pages_load(&in->pages, in->m.ext, in->m.nr_extents,
-				     in->m.size, in->shift - PAGE_SHIFT);
-	if (ret) {
-		kfree(in->payload);
-		kfree(in);
-		return ret;
-	}
+	in->payload = copy;
 	lf->size = in->m.size;
 	lf->priv = in;
 	return 0;
@@ -363,7 +327,7 @@ static struct vfsmount *luo_hugetlb_mount(u32 shift)
  */
 static struct file *luo_hugetlb_new(struct luo_hugetlb_in *in)
 {
-	char name[LUO_MEMFD_NAME_MAX + 1] = "memfd:";
+	char name[LUO_MEMFD_NAME_MAX + 1];
 	struct file *tmp __free(fput) = NULL;
 	struct vfsmount *mnt;
 	struct inode *inode;
@@ -379,10 +343,7 @@ static struct file *luo_hugetlb_new(struct luo_hugetlb_in *in)
 	if (IS_ERR(tmp))
 		return ERR_CAST(no_free_ptr(tmp));
 	inode = file_inode(tmp);
-	if (in->m.name_len) {
-		memcpy(name, in->m.name, in->m.name_len);
-		name[in->m.name_len] = 0;
-	}
+	luo_memfd_restore_name(name, &in->m);
 	/* The pseudo file's dentry takes this reference. */
 	ihold(inode);
 	file = alloc_file_pseudo(inode, mnt, name, O_RDWR | O_LARGEFILE,

@@ -61,9 +61,7 @@
 #include <linux/uio.h>
 #include <linux/workqueue.h>
 
-#include "internal.h"
-#include "memfd_check.h"
-#include "pages.h"
+#include "memfd.h"
 
 #define LUO_MEMFD_SEALS		(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | \
 				 F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | \
@@ -275,18 +273,6 @@ struct luo_memfd_in {
 	struct luo_pages_in pages;
 };
 
-static u64 luo_memfd_pages(u64 size)
-{
-	return DIV_ROUND_UP(size, LUO_PAGE_SIZE);
-}
-
-/* Metadata a memfd's payload takes at most: every page its own extent. */
-static u64 luo_memfd_meta(u64 npages, u32 name_len)
-{
-	return sizeof(struct luo_memfd_ser) + ALIGN(name_len, LUO_HANDOVER_ALIGN) +
-	       (npages + 1) * sizeof(struct luo_memfd_extent);
-}
-
 /* The name /proc shows ("memfd:NAME"); others are not carried. */
 static u32 luo_memfd_name(struct file *file, const char **name)
 {
@@ -298,13 +284,103 @@ static u32 luo_memfd_name(struct file *file, const char **name)
 	return min_t(u32, q->len, LUO_MEMFD_NAME_MAX);
 }
 
+/**
+ * luo_memfd_meta() - metadata a memfd-type payload takes at most
+ * @hdr:  the handler's header size.
+ * @size: the file's size, frozen at PRESERVE_FD.
+ * @file: the file, whose name is carried.
+ *
+ * Return: bytes for the header, the name and an extent for every page.
+ */
+u64 luo_memfd_meta(size_t hdr, u64 size, struct file *file)
+{
+	const char *name;
+
+	return hdr + ALIGN(luo_memfd_name(file, &name), LUO_HANDOVER_ALIGN) +
+	       (DIV_ROUND_UP(size, LUO_PAGE_SIZE) + 1) *
+	       sizeof(struct luo_memfd_extent);
+}
+
+/**
+ * luo_memfd_ser_add() - start a memfd-type payload: its header and name
+ * @w:        the commit's writer.
+ * @hdr:      the handler's header size (struct luo_memfd_ser or
+ *            struct luo_hugetlb_ser).
+ * @file:     the preserved file, whose name is carried.
+ * @name_len: set to the bytes of name written after the header.
+ *
+ * Context: inside the kexec (a handler's serialize).
+ * Return: the zeroed header, to be filled in, or NULL if the metadata is
+ * full.
+ */
+void *luo_memfd_ser_add(struct luo_writer *w, size_t hdr, struct file *file,
+			u32 *name_len)
+{
+	const char *name;
+	void *h;
+	char *np;
+
+	*name_len = luo_memfd_name(file, &name);
+	h = luo_writer_add(w, hdr);
+	np = h ? luo_writer_add(w, *name_len) : NULL;
+	if (!h || (*name_len && !np))
+		return NULL;
+	memcpy(np, name, *name_len);
+	return h;
+}
+
+/**
+ * luo_memfd_payload_load() - copy, check and claim a memfd-type payload
+ * @payload: the payload in the handover.
+ * @size:    its bytes.
+ * @m:       set to the checked payload, pointing into the returned copy.
+ * @shift:   NULL for a shmem memfd's payload; else a hugetlb memfd's, and
+ *           set to log2 of its huge page size.
+ * @pages:   its pages, claimed (luo_pages_load()).
+ *
+ * Return: the copy (kfree() it once @m is no longer used), or ERR_PTR:
+ * -ENOMEM, or the check's error (nothing claimed).
+ */
+void *luo_memfd_payload_load(const void *payload, u32 size,
+			     struct luo_memfd_payload *m, u32 *shift,
+			     struct luo_pages_in *pages)
+{
+	void *copy __free(kfree) = kmemdup(payload, size, GFP_KERNEL_ACCOUNT);
+	int ret;
+
+	if (!copy)
+		return ERR_PTR(-ENOMEM);
+	if (shift)
+		ret = luo_hugetlb_parse(copy, size, luo_pages_range(), m, shift);
+	else
+		ret = luo_memfd_parse(copy, size, luo_pages_range(), m);
+	if (!ret)
+		ret = luo_pages_load(pages, m->ext, m->nr_extents, m->size,
+				     shift ? *shift - PAGE_SHIFT : 0);
+	return ret ? ERR_PTR(ret) : no_free_ptr(copy);
+}
+
+/**
+ * luo_memfd_restore_name() - the name a restored memfd gets
+ * @name: set to "memfd:NAME" as carried, or "memfd:" if none was.
+ * @m:    the checked payload.
+ */
+void luo_memfd_restore_name(char name[LUO_MEMFD_NAME_MAX + 1],
+			    const struct luo_memfd_payload *m)
+{
+	strscpy(name, "memfd:", LUO_MEMFD_NAME_MAX + 1);
+	if (m->name_len) {
+		memcpy(name, m->name, m->name_len);
+		name[m->name_len] = 0;
+	}
+}
+
 static int luo_memfd_preserve(struct luo_file *lf)
 {
 	struct file *file = lf->file;
 	struct inode *inode = file_inode(file);
 	struct file *reader __free(fput) = NULL;
 	struct luo_memfd_out *o __free(kfree) = NULL;
-	const char *name;
 	int ret;
 
 	o = kzalloc_obj(*o, GFP_KERNEL_ACCOUNT);
@@ -374,8 +450,7 @@ static int luo_memfd_preserve(struct luo_file *lf)
 		WRITE_ONCE(file->f_op, &luo_frozen->f);
 	}
 	lf->pages = luo_pages_room(&o->pages, o->punchable);
-	lf->meta = luo_memfd_meta(luo_memfd_pages(lf->size),
-				  luo_memfd_name(file, &name));
+	lf->meta = luo_memfd_meta(sizeof(struct luo_memfd_ser), lf->size, file);
 	o->reader = no_free_ptr(reader);
 	lf->priv = no_free_ptr(o);
 	return 0;
@@ -440,17 +515,12 @@ static int luo_memfd_serialize(struct luo_file *lf, struct luo_writer *w)
 	struct luo_memfd_out *o = lf->priv;
 	struct inode *inode = file_inode(lf->file);
 	struct luo_memfd_ser *ms;
-	const char *name;
 	u32 name_len, nr;
-	char *np;
 	int ret;
 
-	name_len = luo_memfd_name(lf->file, &name);
-	ms = luo_writer_add(w, sizeof(*ms));
-	np = ms ? luo_writer_add(w, name_len) : NULL;
-	if (!ms || (name_len && !np))
+	ms = luo_memfd_ser_add(w, sizeof(*ms), lf->file, &name_len);
+	if (!ms)
 		return -ENOSPC;
-	memcpy(np, name, name_len);
 	/* As frozen at PRESERVE_FD (an fd opened before can still grow it). */
 	ms->size = cpu_to_le64(lf->size);
 	ms->pos = cpu_to_le64(READ_ONCE(lf->file->f_pos));
@@ -468,26 +538,17 @@ static int luo_memfd_serialize(struct luo_file *lf, struct luo_writer *w)
 
 static int luo_memfd_load(struct luo_file *lf, const void *payload, u32 size)
 {
-	struct luo_memfd_in *in;
-	int ret;
+	struct luo_memfd_in *in = kzalloc_obj(*in, GFP_KERNEL_ACCOUNT);
+	void *copy;
 
-	in = kzalloc_obj(*in, GFP_KERNEL_ACCOUNT);
 	if (!in)
 		return -ENOMEM;
-	in->payload = kmemdup(payload, size, GFP_KERNEL_ACCOUNT);
-	if (!in->payload) {
+	copy = luo_memfd_payload_load(payload, size, &in->m, NULL, &in->pages);
+	if (IS_ERR(copy)) {
 		kfree(in);
-		return -ENOMEM;
+		return PTR_ERR(copy);
 	}
-	ret = luo_memfd_parse(in->payload, size, luo_pages_range(), &in->m);
-	if (!ret)
-		ret = luo_pages_load(&in->pages, in->m.ext, in->m.nr_extents,
-				     in->m.size, 0);
-	if (ret) {
-		kfree(in->payload);
-		kfree(in);
-		return ret;
-	}
+	in->payload = copy;
 	lf->size = in->m.size;
 	lf->priv = in;
 	return 0;
@@ -511,13 +572,10 @@ static int luo_memfd_load_v1(struct luo_file *lf, const struct luo_ser_file *f)
 /* A new memfd as memfd_create() makes it: named, sized, seekable. */
 static struct file *luo_memfd_new(struct luo_memfd_in *in)
 {
-	char name[LUO_MEMFD_NAME_MAX + 1] = "memfd:";
+	char name[LUO_MEMFD_NAME_MAX + 1];
 	struct file *file;
 
-	if (in->m.name_len) {
-		memcpy(name, in->m.name, in->m.name_len);
-		name[in->m.name_len] = 0;
-	}
+	luo_memfd_restore_name(name, &in->m);
 	file = luo_shmem_file_setup(name, in->m.size);
 	if (IS_ERR(file))
 		return file;
