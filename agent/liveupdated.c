@@ -46,8 +46,8 @@
 #include <unistd.h>
 
 #include "libliveupdate.h"
+#include "sd-notify.h"
 
-#define SD_LISTEN_FDS_START 3
 
 /*
  * A held session. The list and every field are under @lock; a request that
@@ -141,32 +141,6 @@ static void attach_fd(struct msghdr *mh, char *cbuf, size_t len, int fd)
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-}
-
-/* sd_notify() with an optional fd, without libsystemd. 1 sent, 0 no systemd. */
-static int notify(const char *msg, int fd)
-{
-	const char *sock = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { (void *)msg, strlen(msg) };
-	struct msghdr mh = { .msg_name = &sa, .msg_iov = &iov, .msg_iovlen = 1 };
-	int s, r = 1;
-
-	if (!sock || (sock[0] != '/' && sock[0] != '@') || strlen(sock) >= sizeof(sa.sun_path))
-		return 0;
-	memcpy(sa.sun_path, sock, strlen(sock));
-	if (sa.sun_path[0] == '@')
-		sa.sun_path[0] = 0;
-	mh.msg_namelen = offsetof(struct sockaddr_un, sun_path) + strlen(sock);
-	attach_fd(&mh, cbuf, sizeof(cbuf), fd);
-	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -errno;
-	if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0)
-		r = -errno;
-	close(s);
-	return r;
 }
 
 static bool name_ok(const char *name)
@@ -275,7 +249,7 @@ static void drop_held(struct held *h)
 	char msg[128];
 
 	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", h->kname);
-	notify(msg, -1);
+	lu_notify(msg, -1);
 	h->gone = true;
 	if (!h->users)
 		free_held(h);
@@ -400,7 +374,7 @@ static void do_create(struct answer *a, uid_t uid, const char *name, const char 
 	h->fd = s;
 	h->users--;
 	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", kname);
-	notify(msg, s);
+	lu_notify(msg, s);
 	save_state();
 	pthread_mutex_unlock(&lock);
 	say("uid %u created %s", (unsigned int)uid, kname);
@@ -488,7 +462,7 @@ static void do_retrieve(struct answer *a, uid_t uid, const char *name, const cha
 		s = h->fd;
 		h->fd = -1;
 		snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", h->kname);
-		notify(msg, -1);
+		lu_notify(msg, -1);
 		free_held(h);
 		save_state();
 		pthread_mutex_unlock(&lock);
@@ -745,18 +719,14 @@ static long uid_of(const char *kname)
 /* Takes over the fds systemd passed: the socket and stored sessions. */
 static int take_listen_fds(void)
 {
-	const char *pid = getenv("LISTEN_PID"), *nfds = getenv("LISTEN_FDS");
-	const char *names = getenv("LISTEN_FDNAMES");
-	int listener = -1, n;
+	int listener = -1, n = lu_listen_fds();
 
-	if (!pid || !nfds || atol(pid) != (long)getpid())
+	if (!n)
 		return -1;
-	n = atoi(nfds);
 	for (int i = 0; i < n; i++) {
-		int fd = SD_LISTEN_FDS_START + i, acc = 0;
+		int fd = LU_LISTEN_FDS_START + i, acc = 0;
 		socklen_t len = sizeof(acc);
-		char kname[LIVEUPDATE_NAME_MAX + 1] = "";
-		const char *p = names;
+		char kname[LIVEUPDATE_NAME_MAX + 1];
 		struct held *h;
 		int64_t b;
 
@@ -765,14 +735,7 @@ static int take_listen_fds(void)
 			listener = fd;
 			continue;
 		}
-		/* the i-th name of LISTEN_FDNAMES */
-		for (int k = 0; p && k < i; k++) {
-			p = strchr(p, ':');
-			if (p)
-				p++;
-		}
-		if (p)
-			snprintf(kname, sizeof(kname), "%.*s", (int)strcspn(p, ":"), p);
+		lu_listen_fd_name(i, kname, sizeof(kname));
 		if (uid_of(kname) < 0 || liveupdate_session_name(fd, kname) < 0) {
 			say("ignoring passed fd %d (%s)", fd, kname[0] ? kname : "no name");
 			close(fd);
@@ -797,9 +760,7 @@ static int take_listen_fds(void)
 		else
 			say("got %s back (outgoing, %" PRIu64 " bytes)", kname, h->bytes);
 	}
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
+	lu_listen_fds_done();
 	save_state();
 	return listener;
 }
@@ -882,7 +843,7 @@ int main(int argc, char **argv)
 	}
 	say("ready on %s, %u session(s) held, at most %u and %" PRIu64 " bytes per uid%s",
 	    path, count_held(), max_sessions, max_bytes, max_bytes ? "" : " (no byte limit)");
-	notify("READY=1", -1);
+	lu_notify("READY=1", -1);
 	for (;;) {
 		int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
 

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "libliveupdate.h"
+#include "sd-notify.h"
 
 enum {
 	EXIT_DONE = 0,
@@ -1361,42 +1362,10 @@ static void entry_name(const char *path, char name[LIVEUPDATE_NAME_MAX + 1])
  */
 static int store_in_systemd(int fd, const char *name)
 {
-	const char *sock = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char msg[128], cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov;
-	struct msghdr mh = { 0 };
-	struct cmsghdr *c;
-	socklen_t salen;
-	int s, r = 1;
+	char msg[128];
 
-	if (!sock || (sock[0] != '/' && sock[0] != '@') || strlen(sock) >= sizeof(sa.sun_path))
-		return 0;
-	memcpy(sa.sun_path, sock, strlen(sock));
-	if (sa.sun_path[0] == '@')
-		sa.sun_path[0] = 0;
-	salen = offsetof(struct sockaddr_un, sun_path) + strlen(sock);
 	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
-	iov.iov_base = msg;
-	iov.iov_len = strlen(msg);
-	mh.msg_name = &sa;
-	mh.msg_namelen = salen;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf;
-	mh.msg_controllen = sizeof(cbuf);
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -errno;
-	if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0)
-		r = -errno;
-	close(s);
-	return r;
+	return lu_notify(msg, fd);
 }
 
 /*

@@ -59,7 +59,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SD_LISTEN_FDS_START 3
+#include "sd-notify.h"
+
 #define MAX_ARGS 256
 #define QMP_TIMEOUT_MS (10 * 60 * 1000)
 
@@ -235,42 +236,6 @@ static int read_conf(struct vm *vm)
 	return r;
 }
 
-/* sd_notify() with an optional fd, without libsystemd. 1 sent, 0 no systemd. */
-static int notify(const char *msg, int fd)
-{
-	const char *sock = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { (void *)msg, strlen(msg) };
-	struct msghdr mh = { .msg_name = &sa, .msg_iov = &iov, .msg_iovlen = 1 };
-	int s, r = 1;
-
-	if (!sock || (sock[0] != '/' && sock[0] != '@') || strlen(sock) >= sizeof(sa.sun_path))
-		return 0;
-	memcpy(sa.sun_path, sock, strlen(sock));
-	if (sa.sun_path[0] == '@')
-		sa.sun_path[0] = 0;
-	mh.msg_namelen = offsetof(struct sockaddr_un, sun_path) + strlen(sock);
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -errno;
-	if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0)
-		r = -errno;
-	close(s);
-	return r;
-}
-
 static bool is_memfd(int fd)
 {
 	char link[64], target[256];
@@ -287,27 +252,15 @@ static bool is_memfd(int fd)
 /* The fd store's ram and state memfds (LISTEN_FDS, LISTEN_FDNAMES), if any. */
 static void take_listen_fds(struct vm *vm)
 {
-	const char *pid = getenv("LISTEN_PID"), *nfds = getenv("LISTEN_FDS");
-	const char *names = getenv("LISTEN_FDNAMES");
-	int n;
+	int n = lu_listen_fds();
 
 	vm->ram_fd = vm->state_fd = -1;
-	if (!pid || !nfds || atol(pid) != (long)getpid())
-		return;
-	n = atoi(nfds);
-	for (int i = 0; i < n && i < 1024; i++) {
-		int fd = SD_LISTEN_FDS_START + i;
-		const char *p = names;
-		char fdname[64] = "";
+	for (int i = 0; i < n; i++) {
+		int fd = LU_LISTEN_FDS_START + i;
+		char fdname[64];
 
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
-		for (int k = 0; p && k < i; k++) {
-			p = strchr(p, ':');
-			if (p)
-				p++;
-		}
-		if (p)
-			snprintf(fdname, sizeof(fdname), "%.*s", (int)strcspn(p, ":"), p);
+		lu_listen_fd_name(i, fdname, sizeof(fdname));
 		if (!strcmp(fdname, "ram") && vm->ram_fd < 0 && is_memfd(fd)) {
 			vm->ram_fd = fd;
 		} else if (!strcmp(fdname, "state") && vm->state_fd < 0 && is_memfd(fd)) {
@@ -317,9 +270,7 @@ static void take_listen_fds(struct vm *vm)
 			close(fd);
 		}
 	}
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
+	lu_listen_fds_done();
 }
 
 static int store_fd(struct vm *vm, const char *fdname, int fd)
@@ -328,7 +279,7 @@ static int store_fd(struct vm *vm, const char *fdname, int fd)
 	int r;
 
 	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", fdname);
-	r = notify(msg, fd);
+	r = lu_notify(msg, fd);
 	if (r < 0)
 		say(vm->name, "cannot put %s in the fd store: %s", fdname, strerror(-r));
 	else if (r == 0)
@@ -733,8 +684,8 @@ static int cmd_run(struct vm *vm)
 			close(vm->ram_fd);
 		if (vm->state_fd >= 0)
 			close(vm->state_fd);
-		notify("FDSTOREREMOVE=1\nFDNAME=ram", -1);
-		notify("FDSTOREREMOVE=1\nFDNAME=state", -1);
+		lu_notify("FDSTOREREMOVE=1\nFDNAME=ram", -1);
+		lu_notify("FDSTOREREMOVE=1\nFDNAME=state", -1);
 		vm->ram_fd = new_memfd(vm, "ram", vm->memory);
 		vm->state_fd = new_memfd(vm, "state", 0);
 		if (vm->ram_fd < 0 || vm->state_fd < 0) {
@@ -778,7 +729,7 @@ static int cmd_run(struct vm *vm)
 	qmp_close(vm);
 	t1 = now_ms();
 	say(vm->name, "guest running (%s) ms=%.1f", incoming ? "resumed" : "booted", t1 - t0);
-	notify("READY=1\nSTATUS=guest running", -1);
+	lu_notify("READY=1\nSTATUS=guest running", -1);
 
 	for (;;) {
 		if (waitpid(vm->pid, &status, WNOHANG) == vm->pid) {
@@ -794,7 +745,7 @@ static int cmd_run(struct vm *vm)
 			break;
 		sigsuspend(&old);
 	}
-	notify("STOPPING=1\nSTATUS=saving the device state", -1);
+	lu_notify("STOPPING=1\nSTATUS=saving the device state", -1);
 	return save_and_quit(vm) ? 1 : 0;
 
 fail:

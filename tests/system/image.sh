@@ -228,7 +228,7 @@ SYS_FILES_KEY_FILE=$SYS_DIR/root-$SYS_TAG.files.key
 
 # What the installed packages are made from: a change remakes the root.
 sys_root_key() {
-	(cd "$LU_REPO" && git ls-files -co --exclude-standard -z debian boot tools module include vmm \
+	(cd "$LU_REPO" && git ls-files -co --exclude-standard -z debian boot tools module include vmm common \
 		agent cli lib Makefile COPYING LICENSES |
 		sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1 | sed "s/\$/ $(sys_base_stamp | sha256sum | cut -c1-16)/"
 }
