@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * common/sd-notify.c on the host: the notify message and its fd as a
+ * service manager receives them, and the passed-fd variables as systemd
+ * sets them. Runs as bin/lut-sd-notify-host, TAP names common/host/NAME.
+ */
+#include "harness.h"
+#include "sd-notify.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+/* A datagram socket bound at @path ('@': abstract), as systemd's. */
+static int manager_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len = strlen(path);
+	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return -errno;
+	memcpy(sa.sun_path, path, len);
+	if (path[0] == '@')
+		sa.sun_path[0] = 0;
+	unlink(path);
+	if (bind(s, (struct sockaddr *)&sa, offsetof(struct sockaddr_un, sun_path) + len) < 0) {
+		close(s);
+		return -errno;
+	}
+	return s;
+}
+
+/* Receives one message: its text into @buf, its fd (or -1) returned. */
+static int manager_recv(int s, char *buf, size_t len)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { buf, len - 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+	ssize_t n = recvmsg(s, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	int fd = -1;
+
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	c = CMSG_FIRSTHDR(&mh);
+	if (c && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+static void same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	CHECK_EQ(fstat(a, &sa), 0);
+	CHECK_EQ(fstat(b, &sb), 0);
+	EXPECT_EQ(sa.st_dev, sb.st_dev);
+	EXPECT_EQ(sa.st_ino, sb.st_ino);
+}
+
+static void notify_text(void)
+{
+	const char *path = lu_fmt("/tmp/lu-sd-notify-%d", getpid());
+	int s = CHECK_OK(manager_socket(path));
+	char buf[128];
+
+	setenv("NOTIFY_SOCKET", path, 1);
+	EXPECT_EQ(lu_notify("READY=1\nSTATUS=up", -1), 1);
+	EXPECT_EQ(manager_recv(s, buf, sizeof(buf)), -1);
+	EXPECT_STR(buf, "READY=1\nSTATUS=up");
+	close(s);
+	unlink(path);
+	unsetenv("NOTIFY_SOCKET");
+}
+
+static void notify_fd(void)
+{
+	const char *path = lu_fmt("/tmp/lu-sd-notify-fd-%d", getpid());
+	int s = CHECK_OK(manager_socket(path));
+	int m = CHECK_OK(memfd_create("sd-notify", MFD_CLOEXEC)), got;
+	char buf[128];
+
+	setenv("NOTIFY_SOCKET", path, 1);
+	EXPECT_EQ(lu_notify("FDSTORE=1\nFDNAME=ram", m), 1);
+	got = manager_recv(s, buf, sizeof(buf));
+	CHECK(got >= 0);
+	EXPECT_STR(buf, "FDSTORE=1\nFDNAME=ram");
+	same_file(got, m);
+	close(got);
+	close(m);
+	close(s);
+	unlink(path);
+	unsetenv("NOTIFY_SOCKET");
+}
+
+static void notify_abstract(void)
+{
+	const char *path = lu_fmt("@lu-sd-notify-%d", getpid());
+	int s = CHECK_OK(manager_socket(path));
+	char buf[64];
+
+	setenv("NOTIFY_SOCKET", path, 1);
+	EXPECT_EQ(lu_notify("STOPPING=1", -1), 1);
+	EXPECT_EQ(manager_recv(s, buf, sizeof(buf)), -1);
+	EXPECT_STR(buf, "STOPPING=1");
+	close(s);
+	unsetenv("NOTIFY_SOCKET");
+}
+
+/* Not under systemd: 0, nothing sent; a socket nobody binds: -errno. */
+static void notify_nowhere(void)
+{
+	char longpath[200];
+
+	unsetenv("NOTIFY_SOCKET");
+	EXPECT_EQ(lu_notify("READY=1", -1), 0);
+	setenv("NOTIFY_SOCKET", "relative/path", 1);
+	EXPECT_EQ(lu_notify("READY=1", -1), 0);
+	setenv("NOTIFY_SOCKET", "", 1);
+	EXPECT_EQ(lu_notify("READY=1", -1), 0);
+	memset(longpath, 'x', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = 0;
+	setenv("NOTIFY_SOCKET", longpath, 1);
+	EXPECT_EQ(lu_notify("READY=1", -1), 0);
+	setenv("NOTIFY_SOCKET", "/nonexistent/notify", 1);
+	EXPECT_EQ(lu_notify("READY=1", -1), -ENOENT);
+	unsetenv("NOTIFY_SOCKET");
+}
+
+static void listen_fds(void)
+{
+	setenv("LISTEN_PID", lu_fmt("%d", getpid()), 1);
+	setenv("LISTEN_FDS", "3", 1);
+	EXPECT_EQ(lu_listen_fds(), 3);
+	setenv("LISTEN_FDS", "0", 1);
+	EXPECT_EQ(lu_listen_fds(), 0);
+	setenv("LISTEN_FDS", "-2", 1);
+	EXPECT_EQ(lu_listen_fds(), 0);
+	setenv("LISTEN_FDS", "100000", 1);
+	EXPECT_EQ(lu_listen_fds(), 0);
+	/* meant for another process (a parent's, inherited) */
+	setenv("LISTEN_FDS", "3", 1);
+	setenv("LISTEN_PID", lu_fmt("%d", getppid()), 1);
+	EXPECT_EQ(lu_listen_fds(), 0);
+	unsetenv("LISTEN_PID");
+	EXPECT_EQ(lu_listen_fds(), 0);
+	lu_listen_fds_done();
+	EXPECT(!getenv("LISTEN_FDS"));
+}
+
+static void listen_fd_names(void)
+{
+	char buf[8];
+
+	setenv("LISTEN_FDNAMES", "ram:state::u0.a-much-longer-name", 1);
+	lu_listen_fd_name(0, buf, sizeof(buf));
+	EXPECT_STR(buf, "ram");
+	lu_listen_fd_name(1, buf, sizeof(buf));
+	EXPECT_STR(buf, "state");
+	lu_listen_fd_name(2, buf, sizeof(buf));
+	EXPECT_STR(buf, "");
+	lu_listen_fd_name(3, buf, sizeof(buf));
+	EXPECT_STR(buf, "u0.a-mu");		/* cut to the buffer */
+	lu_listen_fd_name(4, buf, sizeof(buf));
+	EXPECT_STR(buf, "");
+	unsetenv("LISTEN_FDNAMES");
+	lu_listen_fd_name(0, buf, sizeof(buf));
+	EXPECT_STR(buf, "");
+	setenv("LISTEN_PID", "1", 1);
+	setenv("LISTEN_FDS", "1", 1);
+	setenv("LISTEN_FDNAMES", "x", 1);
+	lu_listen_fds_done();
+	EXPECT(!getenv("LISTEN_PID") && !getenv("LISTEN_FDS") && !getenv("LISTEN_FDNAMES"));
+}
+
+static const struct lu_test tests[] = {
+	LU_TEST(notify_text),
+	LU_TEST(notify_fd),
+	LU_TEST(notify_abstract),
+	LU_TEST(notify_nowhere),
+	LU_TEST(listen_fds),
+	LU_TEST(listen_fd_names),
+};
+
+int main(int argc, char **argv)
+{
+	return lu_main("common/host", tests, LU_ARRAY_SIZE(tests), argc, argv);
+}
