@@ -1085,6 +1085,22 @@ static int luo_pages_mismatch(const struct luo_pages_in *in,
 }
 
 /*
+ * Whether an extent's data may be copied out: after a failed hot-add gave
+ * the range to the page allocator for a while, only a checksum vouches for
+ * it (false, with a log line: the caller gives EIO).
+ */
+static bool luo_extent_vouched(const struct luo_pages_in *in,
+			       const struct luo_memfd_extent *e)
+{
+	if (luo_store_trusted() || (le32_to_cpu(e->flags) & LUO_EXTENT_SUMMED))
+		return true;
+	pr_err_ratelimited("%s pages %llu+%u have no checksum and the range was the page allocator's for a while: not restored\n",
+			   luo_pages_in_what(in), le64_to_cpu(e->index),
+			   le32_to_cpu(e->count));
+	return false;
+}
+
+/*
  * Restores one extent by copying its pages into the file's page cache, the
  * checksum computed in the same pass (a mismatch: luo_pages_mismatch()).
  * The bytes of the last page past the file's size are zeroed, as shmem
@@ -1098,12 +1114,8 @@ static int luo_pages_copy_extent(struct luo_pages_in *in, struct file *file,
 	gfp_t gfp = mapping_gfp_mask(file->f_mapping);
 	struct luo_sum sum;
 
-	/* Nothing vouches for it after a failed hot-add. */
-	if (!luo_store_trusted() && !(flags & LUO_EXTENT_SUMMED)) {
-		pr_err_ratelimited("%s pages %llu+%u have no checksum and the range was the page allocator's for a while: not restored\n",
-				   luo_pages_in_what(in), index, count);
+	if (!luo_extent_vouched(in, e))
 		return -EIO;
-	}
 	luo_sum_init(&sum);
 	for (i = 0; i < count; i++) {
 		u64 off = (index + i) * LUO_PAGE_SIZE;
@@ -1315,11 +1327,8 @@ static int luo_take_copy(struct luo_take *t, u32 ext, u64 *copied)
 	u64 mask = (1ULL << in->huge_order) - 1;
 	struct luo_sum sum;
 
-	if (!luo_store_trusted() && !(flags & LUO_EXTENT_SUMMED)) {
-		pr_err_ratelimited("%s pages %llu+%u have no checksum and the range was the page allocator's for a while: not restored\n",
-				   luo_pages_in_what(in), index, count);
+	if (!luo_extent_vouched(in, e))
 		return -EIO;
-	}
 	luo_sum_init(&sum);
 	for (i = 0; i < count; i++) {
 		u64 idx = index + i, off = idx * LUO_PAGE_SIZE;
