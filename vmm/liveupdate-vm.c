@@ -31,9 +31,11 @@
  * another directory), lines "key = value", # comments:
  *   memory = 1G          guest RAM (K, M, G suffixes; required)
  *   qemu = PATH          default /usr/bin/qemu-system-x86_64
- *   args = ...           QEMU arguments, split at white space (no quoting);
- *                        repeatable. Not -m, -machine memory-backend, -qmp,
- *                        -incoming, -daemonize: this program sets those.
+ *   args = ...           QEMU arguments, split at white space; '...' is
+ *                        taken as is, "..." and \ as in the shell (\" \\
+ *                        \ and a space); repeatable. Not -m, -machine
+ *                        memory-backend, -qmp, -incoming, -daemonize: this
+ *                        program sets those.
  *
  * Every step prints one line (to the journal), and the timed ones end in
  * "ms=N" so that a test or a bench can pick them up.
@@ -148,6 +150,56 @@ static char *trim(char *s)
 	return s;
 }
 
+/*
+ * Cuts the next argument out of *@p, in place, as a shell would split it
+ * (no expansions): white space separates, '...' is taken as is, in "..."
+ * and outside quotes a \ takes the next character as is. Sets *@arg to the
+ * argument (NULL at the end) and returns 0, or -EINVAL for an unterminated
+ * quote or a \ at the end.
+ */
+static int next_arg(char **p, char **arg)
+{
+	char *s = *p, *o, q = 0;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	*arg = NULL;
+	if (!*s) {
+		*p = s;
+		return 0;
+	}
+	*arg = o = s;
+	for (; *s; s++) {
+		if (q == '\'') {
+			if (*s == '\'')
+				q = 0;
+			else
+				*o++ = *s;
+		} else if (*s == '\\') {
+			if (!s[1])
+				return -EINVAL;
+			*o++ = *++s;
+		} else if (q == '"') {
+			if (*s == '"')
+				q = 0;
+			else
+				*o++ = *s;
+		} else if (*s == '\'' || *s == '"') {
+			q = *s;
+		} else if (*s == ' ' || *s == '\t') {
+			s++;
+			break;
+		} else {
+			*o++ = *s;
+		}
+	}
+	if (q)
+		return -EINVAL;
+	*o = '\0';
+	*p = s;
+	return 0;
+}
+
 /* Reads /etc/liveupdate/vm/NAME.conf. 0, or -errno with a message. */
 static int read_conf(struct vm *vm)
 {
@@ -165,7 +217,7 @@ static int read_conf(struct vm *vm)
 	}
 	snprintf(vm->qemu, sizeof(vm->qemu), "/usr/bin/qemu-system-x86_64");
 	while (fgets(line, sizeof(line), f)) {
-		char *key, *val, *eq, *tok, *save;
+		char *key, *val, *eq, *tok;
 
 		lineno++;
 		if (!strchr(line, '\n') && !feof(f)) {
@@ -201,7 +253,15 @@ static int read_conf(struct vm *vm)
 			}
 			strcpy(vm->qemu, val);
 		} else if (!strcmp(key, "args")) {
-			for (tok = strtok_r(val, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+			for (;;) {
+				if (next_arg(&val, &tok)) {
+					say(vm->name, "%s:%d: an unterminated quote or a \\ at the end",
+					    path, lineno);
+					r = -EINVAL;
+					break;
+				}
+				if (!tok)
+					break;
 				if (vm->argc >= MAX_ARGS) {
 					say(vm->name, "%s:%d: more than %d arguments", path, lineno, MAX_ARGS);
 					r = -E2BIG;
