@@ -30,6 +30,10 @@
  * Configuration: /etc/liveupdate/vm/NAME.conf (LIVEUPDATE_VM_CONF_DIR for
  * another directory), lines "key = value", # comments:
  *   memory = 1G          guest RAM (K, M, G suffixes; required)
+ *   hugepages = 2M       guest RAM on huge pages of this size (a hugetlb
+ *                        memfd from the pool, vm.nr_hugepages or
+ *                        hugepages= on the kernel command line); memory
+ *                        must be a multiple of it. Default: none (shmem)
  *   qemu = PATH          default /usr/bin/qemu-system-x86_64
  *   args = ...           QEMU arguments, split at white space; '...' is
  *                        taken as is, "..." and \ as in the shell (\" \\
@@ -53,6 +57,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/memfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -70,6 +75,7 @@ struct vm {
 	const char *name;
 	char qemu[256];
 	uint64_t memory;
+	uint64_t hugepage;	/* 0: a shmem memfd */
 	char *argv[MAX_ARGS];
 	int argc;
 	int ram_fd, state_fd;
@@ -245,6 +251,15 @@ static int read_conf(struct vm *vm)
 				r = -EINVAL;
 				break;
 			}
+		} else if (!strcmp(key, "hugepages")) {
+			vm->hugepage = parse_size(val);
+			if (vm->hugepage < 65536 || vm->hugepage > (1ULL << 34) ||
+			    (vm->hugepage & (vm->hugepage - 1))) {
+				say(vm->name, "%s:%d: hugepages '%s' is not a huge page size (2M, 1G)",
+				    path, lineno, val);
+				r = -EINVAL;
+				break;
+			}
 		} else if (!strcmp(key, "qemu")) {
 			if (strlen(val) >= sizeof(vm->qemu) || val[0] != '/') {
 				say(vm->name, "%s:%d: qemu wants an absolute path", path, lineno);
@@ -291,6 +306,11 @@ static int read_conf(struct vm *vm)
 	fclose(f);
 	if (!r && !vm->memory) {
 		say(vm->name, "%s: no memory = SIZE", path);
+		r = -EINVAL;
+	}
+	if (!r && vm->hugepage && vm->memory % vm->hugepage) {
+		say(vm->name, "%s: memory %" PRIu64 " is not a multiple of hugepages %" PRIu64,
+		    path, vm->memory, vm->hugepage);
 		r = -EINVAL;
 	}
 	return r;
@@ -347,13 +367,17 @@ static int store_fd(struct vm *vm, const char *fdname, int fd)
 	return r < 0 ? r : 0;
 }
 
-static int new_memfd(struct vm *vm, const char *what, uint64_t size)
+/* A memfd of @size bytes; on huge pages of @huge bytes unless 0. */
+static int new_memfd(struct vm *vm, const char *what, uint64_t size, uint64_t huge)
 {
+	unsigned int flags = MFD_CLOEXEC;
 	char mname[128];
 	int fd;
 
 	snprintf(mname, sizeof(mname), "liveupdate-vm:%s:%s", vm->name, what);
-	fd = memfd_create(mname, MFD_CLOEXEC);
+	if (huge)
+		flags |= MFD_HUGETLB | ((unsigned int)__builtin_ctzll(huge) << MFD_HUGE_SHIFT);
+	fd = memfd_create(mname, flags);
 	if (fd < 0)
 		return -errno;
 	if (size && ftruncate(fd, (off_t)size) < 0) {
@@ -732,6 +756,14 @@ static int cmd_run(struct vm *vm)
 			    (long long)st.st_size, vm->memory, getenv("LIVEUPDATE_VM_UNIT") ?: "liveupdate-vm@NAME");
 			return 1;
 		}
+		/* hugetlbfs: st_blksize is the huge page size; shmem: a page */
+		if ((uint64_t)st.st_blksize != (vm->hugepage ? vm->hugepage : (uint64_t)getpagesize())) {
+			say(vm->name, "the kept guest RAM is on %lld-byte pages, the configuration says %" PRIu64
+			    ": refusing to resume (systemctl clean --what=fdstore %s to start afresh)",
+			    (long long)st.st_blksize, vm->hugepage ? vm->hugepage : (uint64_t)getpagesize(),
+			    getenv("LIVEUPDATE_VM_UNIT") ?: "liveupdate-vm@NAME");
+			return 1;
+		}
 		fstat(vm->state_fd, &st);
 		incoming = st.st_size > 0;
 		if (incoming)
@@ -746,8 +778,8 @@ static int cmd_run(struct vm *vm)
 			close(vm->state_fd);
 		lu_notify("FDSTOREREMOVE=1\nFDNAME=ram", -1);
 		lu_notify("FDSTOREREMOVE=1\nFDNAME=state", -1);
-		vm->ram_fd = new_memfd(vm, "ram", vm->memory);
-		vm->state_fd = new_memfd(vm, "state", 0);
+		vm->ram_fd = new_memfd(vm, "ram", vm->memory, vm->hugepage);
+		vm->state_fd = new_memfd(vm, "state", 0, 0);
 		if (vm->ram_fd < 0 || vm->state_fd < 0) {
 			say(vm->name, "memfd_create: %s", strerror(-(vm->ram_fd < 0 ? vm->ram_fd : vm->state_fd)));
 			return 1;
@@ -893,6 +925,8 @@ int main(int argc, char **argv)
 		return cmd_save_file(&vm, argv[3]);
 	if (!strcmp(argv[1], "check") && argc == 3) {
 		printf("memory %" PRIu64 "\nqemu %s\n", vm.memory, vm.qemu);
+		if (vm.hugepage)
+			printf("hugepages %" PRIu64 "\n", vm.hugepage);
 		for (int i = 0; i < vm.argc; i++)
 			printf("arg %s\n", vm.argv[i]);
 		printf("qmp %s\n", vm.qmp_path);
