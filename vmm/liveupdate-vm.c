@@ -57,10 +57,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <linux/memfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -728,6 +730,19 @@ static void on_term(int sig)
 	got_term = 1;
 }
 
+/*
+ * The huge page size of a kept RAM memfd, 0 for a shmem one. Asked of the
+ * file system: shmem reports a 2 MiB st_blksize too when shmem THP is on.
+ */
+static uint64_t kept_hugepage(int fd, const struct stat *st)
+{
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != HUGETLBFS_MAGIC)
+		return 0;
+	return (uint64_t)st->st_blksize;	/* hugetlbfs: the huge page size */
+}
+
 /* SIGCHLD only ends sigsuspend(). */
 static void on_child(int sig)
 {
@@ -756,11 +771,11 @@ static int cmd_run(struct vm *vm)
 			    (long long)st.st_size, vm->memory, getenv("LIVEUPDATE_VM_UNIT") ?: "liveupdate-vm@NAME");
 			return 1;
 		}
-		/* hugetlbfs: st_blksize is the huge page size; shmem: a page */
-		if ((uint64_t)st.st_blksize != (vm->hugepage ? vm->hugepage : (uint64_t)getpagesize())) {
-			say(vm->name, "the kept guest RAM is on %lld-byte pages, the configuration says %" PRIu64
-			    ": refusing to resume (systemctl clean --what=fdstore %s to start afresh)",
-			    (long long)st.st_blksize, vm->hugepage ? vm->hugepage : (uint64_t)getpagesize(),
+		if (kept_hugepage(vm->ram_fd, &st) != vm->hugepage) {
+			say(vm->name, "the kept guest RAM is on huge pages of %" PRIu64 " bytes, the configuration"
+			    " says %" PRIu64 " (0: not on huge pages): refusing to resume"
+			    " (systemctl clean --what=fdstore %s to start afresh)",
+			    kept_hugepage(vm->ram_fd, &st), vm->hugepage,
 			    getenv("LIVEUPDATE_VM_UNIT") ?: "liveupdate-vm@NAME");
 			return 1;
 		}
