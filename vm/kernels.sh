@@ -33,7 +33,8 @@ lu_ksuite() {
 	bookworm | 6.1) echo bookworm ;;
 	trixie | 6.12) echo trixie ;;
 	sid | unstable | 7.2) echo sid ;;
-	*) lu_kdie "unknown kernel '$1' (want bookworm|6.1, trixie|6.12 or sid|7.2)" ;;
+	bpo | bookworm-backports) echo bookworm-backports ;;
+	*) lu_kdie "unknown kernel '$1' (want bookworm|6.1, trixie|6.12, sid|7.2 or bpo)" ;;
 	esac
 }
 
@@ -210,6 +211,26 @@ lu_chroot_headers() {
 	rm -rf "$tmp"
 }
 
+# bookworm-backports' kernels are built with bookworm's gcc-12: the module is
+# built on the host, with the headers, common headers and kbuild unpacked
+# under build/kernels/KVER/hdr/ and overlaid on /usr in a private mount
+# namespace (the host's /usr is not changed).
+lu_bpo_make() {
+	local kver=$1 src=$2 log=$3 kbase=${1%-cloud-amd64} hdr tmp f
+	hdr=$LU_KBUILD/kernels/$kver/hdr
+	if [[ ! -f $hdr/usr/src/linux-headers-$kver/.config ]]; then
+		tmp=$LU_KBUILD/kernels/$kver/debs
+		rm -rf "$tmp" "$hdr"
+		lu_kdownload bookworm-backports "$tmp" "linux-headers-$kver" \
+			"linux-headers-$kbase-common" "linux-kbuild-$kbase"
+		for f in "$tmp"/*.deb; do dpkg -x "$f" "$hdr"; done
+		rm -rf "$tmp"
+	fi
+	unshare -m bash -c 'mount -t overlay overlay -o "lowerdir=$1/usr:/usr" /usr &&
+		make -C "$2/module" KDIR="/usr/src/linux-headers-$3" CC=gcc-12 CONFIG_DEBUG_INFO_BTF_MODULES=' _ \
+		"$hdr" "$src" "$kver" >"$log" 2>&1
+}
+
 # Runs make for the module in DIR (a copy of module/ and include/) against
 # KDIR, in the chroot (bookworm: on the host). Output to the log.
 lu_module_make() {
@@ -218,6 +239,10 @@ lu_module_make() {
 		kdir=/usr/src/linux-headers-$kver
 		[[ -d $kdir ]] || lu_kdie "no kernel headers at $kdir (vm/deps.sh)"
 		make -C "$src/module" KDIR="$kdir" >"$log" 2>&1
+		return
+	fi
+	if [[ $suite == bookworm-backports ]]; then
+		lu_bpo_make "$kver" "$src" "$log"
 		return
 	fi
 	lu_chroot_ensure
