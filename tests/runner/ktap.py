@@ -13,22 +13,36 @@ The logs they end up in are not clean: a VM's serial console carries the
 kernel's messages between (and sometimes inside) our lines, several TAP
 streams follow each other in one log (one per stage or per binary), a
 killed VM leaves a log that ends mid-line, and the runner's own logs
-prefix each line with the host time ("[   12.345] "). So the parser looks
-for a result anywhere in a line, keys results by name (numbers are
-recorded, not trusted), and reports what looks wrong (a stream that
-delivered fewer results than it planned, a last line cut off) as
-problems rather than guessing.
+prefix each line with the host time ("[   12.345] ", three decimals; the
+kernel's own times have six). The parser is strict, so that nothing a
+producer did not say reads as a pass:
+- a result is a line that starts with "ok N - " or "not ok N - " (after
+  the host time); anywhere else in a line it is not a result;
+- a diagnostic ("# ...", e.g. a tool's output echoed by lu-chain) is never
+  a result, whatever it contains;
+- a line a kernel message split ("not [ 12.3] liveupdate: foo" then
+  "ok 5 - x: boom", or a message glued in front of "ok 3 - y") cannot be
+  read for sure: the result is a FAIL ("split by a kernel message") and a
+  problem, never a pass;
+- a stream that delivered fewer results than it planned and a last line
+  cut off are problems. Results are keyed by name (numbers are recorded,
+  not trusted).
 """
 
 import re
 from dataclasses import dataclass, field
 
 # "[   12.345] " as written by vm/run and by the runner for host jobs
-_STAMP = re.compile(r"^\[\s*(\d+(?:\.\d+)?)\]\s?")
-_VERSION = re.compile(r"^\s*(?:K?TAP version \d+)\s*$")
-_PLAN = re.compile(r"^\s*1\.\.(\d+)\b")
-# a result: anywhere in the line (a kernel message may precede it)
-_RESULT = re.compile(r"(not ok|ok) (\d+) - ([^\s:#]+)(.*)$")
+_STAMP = re.compile(r"^\[\s*(\d+\.\d{3})\] ?")
+# a kernel message's time ("[    1.234567] "; printk.time is on in Debian's kernels)
+_KMSG = re.compile(r"\[\s*\d+\.\d+\]")
+_VERSION = re.compile(r"^(?:K?TAP version \d+)\s*$")
+_PLAN = re.compile(r"^1\.\.(\d+)\b")
+# a result: at the start of the line only
+_RESULT = re.compile(r"^(not ok|ok) (\d+) - ([^\s:#]+)(.*)$")
+# the same anywhere in a line (a split line, a kernel message glued in front)
+_RESULT_IN = re.compile(r"(not ok|ok) (\d+) - ([^\s:#\[]+)(.*)$")
+SPLIT = "split by a kernel message"
 _ESC = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|[^\[])")
 
 EXCERPT_LINES = 20
@@ -87,11 +101,12 @@ def parse(text, prefix=""):
         # no newline at the end: the writer was stopped mid-line, so the
         # last line may be a partial result; do not read a name from it
         cut = lines.pop()
-        if _RESULT.search(cut) or _PLAN.match(cut):
+        if _RESULT_IN.search(cut) or _PLAN.match(_STAMP.sub("", cut)):
             problems.append(f"line {len(lines) + 1}: the log ends mid-line: {cut[-80:]!r}")
     stream = Stream(line=0)
     streams.append(stream)
     since = []  # lines since the previous result (for excerpts)
+    fragment = None  # the start of a line of ours a kernel message cut
     t_prev = None  # log time of the previous result / plan / version line
     for i, raw in enumerate(lines, 1):
         line = _ESC.sub("", raw.replace("\r", ""))
@@ -111,7 +126,26 @@ def parse(text, prefix=""):
             stream.planned = int(m.group(1))
             t_prev = t if t is not None else t_prev
             continue
-        m = _RESULT.search(line)
+        split = None
+        m = None
+        kmsg = _KMSG.match(line)  # a kernel message's line
+        if not kmsg:
+            m = _RESULT.match(line)
+            if fragment is not None:
+                # the rest of a line a kernel message cut: read them together
+                m, split = _RESULT.match(fragment + line), fragment + line
+                fragment = None
+        k = None if line.startswith("#") else _KMSG.search(line, 1)
+        head = line[:k.start()] if k else ""
+        if k and not kmsg and (_RESULT.match(head) or (
+                head and ("not ok ".startswith(head) or "ok ".startswith(head)))):
+            # "ok 3 - x[  1.2] msg", "not [  1.2] msg": the result is read
+            # with the next line of ours
+            fragment, m = head, None
+        elif m is None and split is None and not line.startswith("#"):
+            m = _RESULT_IN.search(line)  # glued behind something else
+            if m:
+                split = line
         if not m:
             since.append(line)
             if len(since) > EXCERPT_LINES:
@@ -119,6 +153,9 @@ def parse(text, prefix=""):
             continue
         kind, num, name, rest = m.groups()
         status, reason = _classify(kind, rest)
+        if split is not None:
+            problems.append(f"line {i}: a result line {SPLIT}: {split[-120:]!r}")
+            status, reason = "FAIL", f"its result line was {SPLIT} ({kind}): {split[-120:]!r}"
         stream.seen += 1
         r = Result(prefix + name, status, reason, int(num), i, t,
                    None if t is None or t_prev is None else round(t - t_prev, 3),
@@ -133,6 +170,8 @@ def parse(text, prefix=""):
             problems.append(f"line {i}: {r.name} reported again (first at line {old.line})")
             if r.status == "FAIL" and old.status != "FAIL":
                 results[r.name] = r
+    if fragment is not None:
+        problems.append(f"the log ends with a line a kernel message cut: {fragment[-80:]!r}")
     _close(stream, problems)
     # a failure's diagnostics follow it ("#   also: ..."): add them
     for r in results.values():

@@ -130,7 +130,9 @@ def setup(jobs):
 class Collector:
     """Turns finished jobs into results (the finish hook of the executor)."""
 
-    def __init__(self):
+    def __init__(self, out=None, say=say):
+        self.out = out or OUT
+        self.say = say
         self.results = {}  # job name -> ktap.Parsed
         self.problems = []
 
@@ -147,32 +149,39 @@ class Collector:
             for n in more.order:
                 parsed.results[n] = more.results[n]
                 parsed.order.append(n)
+            self.problems += [f"{job.name}: {os.path.basename(check)}: {x}"
+                              for x in more.problems]
+            # the post-check's own exit status is a result too
+            v = suite.post_verdict(job, check)
+            parsed.results[v] = ktap.Result(
+                v, "PASS" if p.returncode == 0 else "FAIL",
+                "" if p.returncode == 0 else
+                f"{os.path.basename(check)} exited {p.returncode}: {p.stderr.strip()[-200:]}")
+            parsed.order.append(v)
         if job.vm:
-            ev = os.path.join(OUT, job.name + ".events")
+            ev = os.path.join(self.out, job.name + ".events")
             if os.path.exists(ev):
                 with open(ev) as f:
                     rec["boots"] = report.boots(f.read())
         self.problems += [f"{job.name}: {p}" for p in parsed.problems]
         self.results[job.name] = parsed
         r = parsed.results
-        say("done %s: exit %s after %.0f s; %d passed, %d failed, %d skipped" % (
+        self.say("done %s: exit %s after %.0f s; %d passed, %d failed, %d skipped" % (
             job.name, rec["exit"], rec["seconds"],
             sum(x.status == "PASS" for x in r.values()),
             sum(x.status == "FAIL" for x in r.values()),
             sum(x.status == "SKIP" for x in r.values())))
 
-    @staticmethod
-    def tap_source(job):
-        if job.vm:  # the serial console (vm/run --log)
-            return os.path.join(OUT, job.name + ".log")
-        return os.path.join(OUT, job.name + ".log")
+    def tap_source(self, job):
+        # a VM's serial console (vm/run --log), or a program's output
+        return os.path.join(self.out, job.name + ".log")
 
 
-def verdict_reason(job, rec):
+def verdict_reason(job, rec, out=None):
     """Why a job's own verdict failed: its exit, and its last words."""
     why = rec.get("why") or f"exit {rec.get('exit')}" + (
         f" ({rec['status']})" if rec.get("status") not in (None, "done") else "")
-    path = os.path.join(OUT, job.name + (".out" if job.vm else ".log"))
+    path = os.path.join(out or OUT, job.name + (".out" if job.vm else ".log"))
     try:
         with open(path, errors="replace") as f:
             tail = [ktap._STAMP.sub("", x).strip() for x in f.read().splitlines()[-40:]]
@@ -184,11 +193,54 @@ def verdict_reason(job, rec):
     return why
 
 
-def judge(jobs, records, col):
+SKIPS = os.path.join(REPO, "tests", "skips")
+
+
+def skip_key(job):
+    """Which tests/skips/ file lists @job's expected skips: its kernel, or
+    its kind for the jobs of no one kernel (host, matrix, system, qemu)."""
+    return job.kernel or job.kind
+
+
+def load_skips(key, where=SKIPS):
+    """tests/skips/KEY: one "NAME-GLOB  REASON" a line ('#' comments). A
+    skip is expected when its name matches the glob and what it printed
+    after SKIP contains REASON. -> [(glob, reason, "file:line")]"""
+    path = os.path.join(where, key)
+    out = []
+    try:
+        with open(path) as f:
+            for n, line in enumerate(f, 1):
+                line = line.strip()
+                if not line or line.startswith("#"):
+                    continue
+                glob, _, reason = line.partition(" ")
+                if not reason.strip():
+                    raise SystemExit(f"tests/run: {path}:{n}: no reason after {glob}")
+                out.append((glob, reason.strip(), f"tests/skips/{key}:{n}"))
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def expected_skip(entries, name, reason=None):
+    """Where @name is listed as an expected skip (for @reason, or any)."""
+    for glob, why, where in entries:
+        if fnmatch.fnmatchcase(name, glob) and (reason is None or why in reason):
+            return where
+    return None
+
+
+def judge(jobs, records, col, skips=None):
     """Every expected name of every job -> a test entry; then what was
-    reported but not expected."""
+    reported but not expected. A SKIP not in @skips (key -> entries, see
+    load_skips; default: the files in tests/skips/) fails; an expected skip
+    that passed is a note in col.problems."""
     tests = []
+    if skips is None:
+        skips = {k: load_skips(k) for k in {skip_key(j) for j in jobs}}
     for job in jobs:
+        entries = skips.get(skip_key(job), [])
         rec = records.get(job.name, {"status": "not run", "why": "not run"})
         parsed = col.results.get(job.name)
         got = parsed.results if parsed else {}
@@ -200,11 +252,18 @@ def judge(jobs, records, col):
             if name == job.verdict:
                 ok = rec.get("exit") == 0 and rec.get("status") == "done"
                 t.update(result="PASS" if ok else "FAIL", duration=rec.get("seconds"),
-                         reason="" if ok else verdict_reason(job, rec))
+                         reason="" if ok else verdict_reason(job, rec, col.out))
             elif name in got:
                 r = got.pop(name)
                 t.update(result=r.status, duration=r.duration, reason=r.reason)
-                if r.status == "FAIL":
+                where = expected_skip(entries, name) if r.status == "PASS" else \
+                    expected_skip(entries, name, r.reason) if r.status == "SKIP" else None
+                if r.status == "SKIP" and not where:
+                    t.update(result="FAIL", reason=f"unexpected skip (not in tests/skips/"
+                                                   f"{skip_key(job)}): {r.reason}")
+                elif r.status == "PASS" and where:
+                    col.problems.append(f"{name}: passed, though {where} expects it to skip")
+                if t["result"] == "FAIL":
                     t["excerpt"] = r.excerpt
             else:
                 t.update(result="MISSING", duration=None,

@@ -74,8 +74,15 @@ class Job:
     vm: bool = False  # a vm/run boot: the serial log is the TAP source
     verdict: str | None = None  # a test name that passes iff the job exits 0
     estimate: float = 30
-    post: list = field(default_factory=list)  # [(name, argv)]: run on the log after
+    # [(program, names)]: run on the log after; each also has a verdict,
+    # PREFIX + "exit/" + its basename, that passes iff it exits 0
+    post: list = field(default_factory=list)
     env: dict = field(default_factory=dict)
+
+
+def post_verdict(job, check):
+    """The name that passes iff @job's post-check @check exits 0."""
+    return job.prefix + "exit/" + os.path.basename(check)
 
 
 class ListError(Exception):
@@ -132,8 +139,10 @@ class Suite:
         if job.vm or job.kind == "prepare":
             job.verdict = ("build/module-" if job.kind == "prepare" else "vm/") + \
                 (job.kernel if job.kind == "prepare" else job.name)
-        if job.verdict:
-            job.names.append(job.verdict)
+        # every job is judged by its exit status too, not only by the
+        # results it printed: a host program exiting 1 after "ok 1" fails
+        job.verdict = job.verdict or "exit/" + job.name
+        job.names.append(job.verdict)
         self.jobs.append(job)
 
     def vm(self, name, kind, kernel, prefix, names, args, est, timeout, deps=None):
@@ -218,7 +227,8 @@ class Suite:
             job = self.jobs[-1]
             check = self.t("cli", "check-status-json")
             job.post.append((check, ask([check, "--list"])))
-            job.names[-1:-1] = [job.prefix + n for n in job.post[-1][1]]
+            job.names[-1:-1] = [job.prefix + n for n in job.post[-1][1]] + \
+                [post_verdict(job, check)]
             # zero-copy: a 1 GiB memfd and more taken over in place
             chain_vm("zerocopy-" + k, "zerocopy", k, k + "/zerocopy/", "zerocopy",
                      ["--range", "1280M@0x100000000", "--mem", "5G", "--kmods"] + SMP2,

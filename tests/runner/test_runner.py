@@ -41,10 +41,13 @@ class ParseRecorded(unittest.TestCase):
         self.assertEqual(one.duration, 0.298)  # since the plan line at 9.502
         skip = r["6.1/kexec/b2/multi/stage2"]
         self.assertEqual((skip.status, skip.reason), ("SKIP", "no memfd_secret"))
-        # a kernel message glued in front of a result does not hide it
-        self.assertEqual(r["6.1/kexec/b2/seals/stage2"].status, "PASS")
+        # a kernel message glued in front of a result: it cannot be read
+        # for sure, so it is a failure and a problem, never a pass
+        self.assertEqual(r["6.1/kexec/b2/seals/stage2"].status, "FAIL")
+        self.assertIn(ktap.SPLIT, r["6.1/kexec/b2/seals/stage2"].reason)
         self.assertEqual([(s.planned, s.seen) for s in p.streams], [(3, 3), (4, 4)])
-        self.assertEqual(p.problems, [])
+        self.assertEqual(len(p.problems), 1, p.problems)
+        self.assertIn("line 21: a result line " + ktap.SPLIT, p.problems[0])
 
     def test_truncated(self):
         p = ktap.parse(read("truncated.log"))
@@ -75,6 +78,35 @@ class ParseRecorded(unittest.TestCase):
     def test_empty(self):
         p = ktap.parse("")
         self.assertEqual((p.order, p.problems), ([], []))
+
+    def test_kernel_message_inside_not_ok_fails(self):
+        # the console put a kernel message inside "not ok 5 - x: boom"
+        p = ktap.parse("not [ 12.3] liveupdate: foo\nok 5 - x: boom\n")
+        self.assertEqual(p.results["x"].status, "FAIL")
+        self.assertIn(ktap.SPLIT, p.results["x"].reason)
+        self.assertEqual(len(p.problems), 1)
+        # with the host's times in front, and more kernel lines between
+        p = ktap.parse("[   1.000] TAP version 13\n[   1.000] 1..1\n"
+                       "[   1.100] not ok[    2.123456] liveupdate: foo\n"
+                       "[   1.101] [    2.123999] liveupdate: bar\n"
+                       "[   1.102]  1 - x: boom\n")
+        self.assertEqual(p.results["x"].status, "FAIL")
+        # a name cut by a kernel message is read whole from the next line
+        p = ktap.parse("ok 2 - kexec/b2/o[    1.234567] msg\nne/stage2\n")
+        self.assertEqual(list(p.results), ["kexec/b2/one/stage2"])
+        self.assertEqual(p.results["kexec/b2/one/stage2"].status, "FAIL")
+
+    def test_result_must_start_the_line(self):
+        p = ktap.parse("TAP version 13\n1..2\nsomething ok 1 - a\n  ok 2 - b\n")
+        self.assertEqual({n: r.status for n, r in p.results.items()},
+                         {"a": "FAIL", "b": "FAIL"})
+
+    def test_diagnostics_are_never_results(self):
+        # lu-chain echoes every tool's output behind "# "
+        p = ktap.parse("TAP version 13\n1..1\n# diag: ok 2 - b\n#   not ok 3 - c\n"
+                       "[   1.000] # ok 4 - d\nok 1 - a\n")
+        self.assertEqual(p.order, ["a"])
+        self.assertEqual(p.problems, [])
 
     def test_emit_round_trip(self):
         rs = [ktap.Result("a", "PASS"), ktap.Result("b", "FAIL", "why"),
@@ -222,6 +254,99 @@ class Judge(unittest.TestCase):
                            main.Collector())
         self.assertEqual((tests[0]["result"], tests[0]["reason"]),
                          ("MISSING", "not run: prep failed"))
+
+
+class ExitStatus(unittest.TestCase):
+    """Every job is judged by its exit status as well as its results."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.out = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def run_suite(self, jobs):
+        s = suite.Suite(main.REPO, [], self.out)
+        for j in jobs:
+            s.add(j, "host")
+        col = main.Collector(self.out, lambda m: None)
+        ex = schedule.Executor(s.jobs, 2, self.out, lambda m: None, finish=col.finish)
+        return {t["name"]: t for t in main.judge(s.jobs, ex.run(), col, skips={})}
+
+    def test_host_job_exit_1_after_ok_fails(self):
+        t = self.run_suite([suite.Job("host-x", "host", ["sh", "-c", "echo 'ok 1 - x'; exit 1"],
+                                      names=["x"])])
+        self.assertEqual(report.counts(list(t.values()))["failed"], 1)
+        self.assertEqual(t["x"]["result"], "PASS")
+        self.assertEqual(t["exit/host-x"]["result"], "FAIL")
+        self.assertIn("exit 1", t["exit/host-x"]["reason"])
+
+    def test_post_check_exit_status(self):
+        check = os.path.join(self.out, "check-x")
+        with open(check, "w") as f:
+            f.write("#!/bin/sh\necho 'TAP version 13'; echo '1..1'; echo 'ok 1 - p'; exit 1\n")
+        os.chmod(check, 0o755)
+        j = suite.Job("vm-x", "kexec", ["sh", "-c", "echo 'ok 1 - a'"], "6.1", "6.1/",
+                      names=["6.1/a", "6.1/p", "6.1/exit/check-x"], post=[(check, ["p"])])
+        t = self.run_suite([j])
+        self.assertEqual((t["6.1/a"]["result"], t["6.1/p"]["result"]), ("PASS", "PASS"))
+        self.assertEqual(t["6.1/exit/check-x"]["result"], "FAIL")
+        self.assertIn("check-x exited 1", t["6.1/exit/check-x"]["reason"])
+
+    def test_exit_0_with_a_failure_still_fails(self):
+        t = self.run_suite([suite.Job("host-y", "host", ["sh", "-c", "echo 'not ok 1 - y: no'"],
+                                      names=["y"])])
+        self.assertEqual((t["y"]["result"], t["exit/host-y"]["result"]), ("FAIL", "PASS"))
+
+
+class Skips(unittest.TestCase):
+    def judge(self, log, skips, kernel="6.1"):
+        j = job("kexec-" + kernel)
+        j.kind, j.kernel, j.prefix = "kexec", kernel, kernel + "/"
+        j.names = [kernel + "/a", kernel + "/b"]
+        col = main.Collector()
+        col.results[j.name] = ktap.parse(log, j.prefix)
+        tests = main.judge([j], {j.name: {"exit": 0, "status": "done"}}, col, skips=skips)
+        return {t["name"]: t for t in tests}, col.problems
+
+    def test_unexpected_skip_fails(self):
+        t, _ = self.judge("ok 1 - a # SKIP no hugetlbfs\nok 2 - b\n", {})
+        self.assertEqual(t["6.1/a"]["result"], "FAIL")
+        self.assertIn("unexpected skip (not in tests/skips/6.1): no hugetlbfs",
+                      t["6.1/a"]["reason"])
+
+    def test_expected_skip_and_its_reason(self):
+        entries = [("6.1/a", "no hugetlbfs", "tests/skips/6.1:3")]
+        t, _ = self.judge("ok 1 - a # SKIP no hugetlbfs here\nok 2 - b\n", {"6.1": entries})
+        self.assertEqual(t["6.1/a"]["result"], "SKIP")
+        # the same test skipping for another reason is not expected
+        t, _ = self.judge("ok 1 - a # SKIP no memfd_secret\nok 2 - b\n", {"6.1": entries})
+        self.assertEqual(t["6.1/a"]["result"], "FAIL")
+        # nor on another kernel
+        t, _ = self.judge("ok 1 - a # SKIP no hugetlbfs\nok 2 - b\n", {"6.1": entries}, "7.2")
+        self.assertEqual(t["7.2/a"]["result"], "FAIL")
+
+    def test_expected_skip_that_passes_is_reported(self):
+        entries = [("6.1/a", "no hugetlbfs", "tests/skips/6.1:3")]
+        t, notes = self.judge("ok 1 - a\nok 2 - b\n", {"6.1": entries})
+        self.assertEqual(t["6.1/a"]["result"], "PASS")
+        self.assertEqual(notes, ["6.1/a: passed, though tests/skips/6.1:3 expects it to skip"])
+
+    def test_skip_files_parse(self):
+        for key in os.listdir(main.SKIPS):
+            for glob, why, where in main.load_skips(key):
+                self.assertTrue(glob and why, where)
+
+
+class PlanSteps(unittest.TestCase):
+    def test_unknown_plan_step_fails(self):
+        chain = os.path.join(main.REPO, "tests", "kexec", "lu-chain")
+        with tempfile.NamedTemporaryFile("w", suffix=".plan") as f:
+            f.write("1 load\n1 lod size=4096\n")
+            f.flush()
+            with self.assertRaises(suite.ListError):
+                suite.ask([chain, "--list", f.name])
 
 
 class Select(unittest.TestCase):
