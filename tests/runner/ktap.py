@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 # "[   12.345] " as written by vm/run and by the runner for host jobs
 _STAMP = re.compile(r"^\[\s*(\d+\.\d{3})\] ?")
 # a kernel message's time ("[    1.234567] "; printk.time is on in Debian's kernels)
-_KMSG = re.compile(r"\[\s*\d+\.\d+\]")
+# (with its level in front under console_msg_format=syslog: "<3>[ ...")
+_KMSG = re.compile(r"(?:<\d+>)?\[\s*\d+\.\d+\]")
 _VERSION = re.compile(r"^(?:K?TAP version \d+)\s*$")
 _PLAN = re.compile(r"^1\.\.(\d+)\b")
 # a result: at the start of the line only

@@ -5,11 +5,11 @@ usage: tests/run [--kernel 6.1,6.12,7.2] [--only SEL[,SEL...]] [--list]
                  [-j N] [--quiet]
   --kernel  kernels to test (bookworm|6.1, trixie|6.12, sid|7.2); default all
   --only    what to run: a kind (host, module, kexec, zerocopy, matrix,
-            system), a job (kexec-6.1, module-6.1-debug, host-fuzz), or a
+            system, qemu, mutants), a job (kexec-6.1, module-6.1-debug, host-fuzz), or a
             test name or glob ('6.1/kexec/b3/*', 'host/*' is not a name:
             use 'host'); a job runs whole, and every name it reports is
-            judged. Repeatable. Default: everything (system only when the
-            kernels include 7.2, its kernels being fixed).
+            judged. Repeatable. Default: everything but mutants (system and
+            qemu only when the kernels include 7.2, their kernels being fixed).
   --list    print the name of every test the selection would report (each
             asked from its producer), run nothing, exit 0
   -j N      host CPUs to fill (default: all); a job counts as many CPUs as
@@ -75,7 +75,8 @@ def select(jobs, only, kernels):
     the jobs they depend on; dies on a selector that picks nothing."""
     by_name = {j.name: j for j in jobs}
     if not only:
-        chosen = [j for j in jobs if j.kind not in ("system", "qemu") or "7.2" in kernels]
+        chosen = [j for j in jobs if j.kind != "mutants" and
+                  (j.kind not in ("system", "qemu") or "7.2" in kernels)]
     else:
         chosen = []
         for sel in only:
@@ -143,8 +144,9 @@ class Collector:
                 parsed = ktap.parse(f.read(), job.prefix)
         except FileNotFoundError:
             parsed = ktap.parse("", job.prefix)
-        for check, _ in job.post:
-            p = subprocess.run([check, self.tap_source(job)], capture_output=True, text=True)
+        for argv, _ in job.post:
+            check = argv[0]
+            p = subprocess.run(argv + [self.tap_source(job)], capture_output=True, text=True)
             more = ktap.parse(p.stdout, job.prefix)
             for n in more.order:
                 parsed.results[n] = more.results[n]

@@ -18,6 +18,9 @@ Kinds (what --only takes besides names and globs):
             trixie image (tests/system)
   qemu      a QEMU VM kept running across host kexecs by liveupdate-vm in
             the sid image (tests/qemu)
+  mutants   seeded defects (tests/mutants/*.patch), each applied to a copy
+            of the tree and the job that should notice it run there; not
+            in the default selection (each mutant is a tests/run)
 Before the VMs of a kernel, a "prepare" job fetches it and builds the module
 for it (vm/run --prepare): its result is build/module-KERNEL.
 """
@@ -30,7 +33,7 @@ from dataclasses import dataclass, field
 # The suites whose system image runs tests/system/guest/lu-hold.
 SYSTEM_SUITES = ("bookworm", "trixie")
 
-KINDS = ("host", "module", "kexec", "zerocopy", "matrix", "system", "qemu")
+KINDS = ("host", "module", "kexec", "zerocopy", "matrix", "system", "qemu", "mutants")
 KERNELS = {"6.1": "6.1", "bookworm": "6.1", "6.12": "6.12", "trixie": "6.12",
            "7.2": "7.2", "sid": "7.2", "unstable": "7.2"}
 
@@ -57,7 +60,8 @@ ESTIMATES = {"prepare": 80, "host": 5, "fuzz": 65, "module": 25, "debug": 27,
              "hugetlb": 85, "hugetlb-upgrade": 90,
              "zc-fallback": 22, "zc-fault": 45, "ram": 35, "matrix": 135,
              "system": 900, "system-bookworm": 1000, "system-trixie": 1000,
-             "package": 120, "prepare-first": 25, "qemu": 850, "image": 600}
+             "package": 120, "prepare-first": 25, "qemu": 850, "image": 600,
+             "mutants": 2400}
 
 
 @dataclass
@@ -74,15 +78,15 @@ class Job:
     vm: bool = False  # a vm/run boot: the serial log is the TAP source
     verdict: str | None = None  # a test name that passes iff the job exits 0
     estimate: float = 30
-    # [(program, names)]: run on the log after; each also has a verdict,
-    # PREFIX + "exit/" + its basename, that passes iff it exits 0
+    # [(argv, names)]: run on the log after (its path appended to argv);
+    # each also has a verdict, exit/JOB/PROGRAM, that passes iff it exits 0
     post: list = field(default_factory=list)
     env: dict = field(default_factory=dict)
 
 
 def post_verdict(job, check):
     """The name that passes iff @job's post-check @check exits 0."""
-    return job.prefix + "exit/" + os.path.basename(check)
+    return "exit/%s/%s" % (job.name, os.path.basename(check))
 
 
 class ListError(Exception):
@@ -145,15 +149,24 @@ class Suite:
         job.names.append(job.verdict)
         self.jobs.append(job)
 
-    def vm(self, name, kind, kernel, prefix, names, args, est, timeout, deps=None):
-        """A vm/run job: its serial log is parsed, vm/NAME its verdict."""
+    def vm(self, name, kind, kernel, prefix, names, args, est, timeout, deps=None,
+           stem="kexec"):
+        """A vm/run job: its serial log is parsed, vm/NAME its verdict, and
+        every boot's kernel log, shutdown included, is checked on the host
+        (lu-serial-klog: PREFIX + STEM/bK/klog)."""
         log = os.path.join(self.out, name + ".log")
         ev = os.path.join(self.out, name + ".events")
         argv = [os.path.join(self.repo, "vm", "run"), "--quiet", "--log", log,
                 "--events", ev, "--timeout", str(timeout)] + args
-        self.add(Job(name, kind, argv, kernel, prefix, [prefix + n for n in names],
-                     deps if deps is not None else ["prepare-" + kernel],
-                     timeout=timeout + 300, vm=True), est)
+        job = Job(name, kind, argv, kernel, prefix, [prefix + n for n in names],
+                  deps if deps is not None else ["prepare-" + kernel],
+                  timeout=timeout + 300, vm=True)
+        klog = self.t("tools", "lu-serial-klog")
+        nboots = str(args.count("--stage"))
+        job.post.append(([klog, "--job", name, "--allow", self.t("tools", "klog.allow"),
+                          stem, nboots], ask([klog, "--list", stem, nboots])))
+        job.names += [prefix + n for n in job.post[-1][1]] + [post_verdict(job, klog)]
+        self.add(job, est)
 
     def build(self):
         first = self.kernels[0]
@@ -205,11 +218,11 @@ class Suite:
 
         for k in self.kernels:
             self.vm("module-" + k, "module", k, k + "/", mod_names,
-                    ["--kernel", k] + mod_files + stage_mod, "module", 1800)
+                    ["--kernel", k] + mod_files + stage_mod, "module", 1800, stem="module")
             if k == first:
                 self.vm("module-%s-debug" % k, "module", k, k + "-debug/", mod_names,
                         ["--kernel", k] + SMP2 + ["--append", "slub_debug=FZPU"] +
-                        mod_files + stage_mod, "debug", 1800)
+                        mod_files + stage_mod, "debug", 1800, stem="module")
                 # ranges the module must refuse: past RAM, two memmap=
                 chain_vm("range-past-ram-" + k, "module", k, k + "/range-past-ram/",
                          "range-past-ram", ["--mem", "1G"], "range", 600)
@@ -226,7 +239,7 @@ class Suite:
                     "kexec", 2400)
             job = self.jobs[-1]
             check = self.t("cli", "check-status-json")
-            job.post.append((check, ask([check, "--list"])))
+            job.post.append(([check], ask([check, "--list"])))
             job.names[-1:-1] = [job.prefix + n for n in job.post[-1][1]] + \
                 [post_verdict(job, check)]
             # zero-copy: a 1 GiB memfd and more taken over in place
@@ -268,7 +281,7 @@ class Suite:
         self.vm("matrix", "matrix", None, "", ask([self.b("lu-matrix"), "--list"] + seq),
                 ["--kernel", ",".join(seq), "--range", "128M"] +
                 files("lu-kexec", "lu-matrix", "lu-klog-check") + stages, "matrix", 2400,
-                deps=["prepare-" + k for k in self.kernels])
+                deps=["prepare-" + k for k in self.kernels], stem="matrix")
         self.jobs[-1].kernel = None
         # the Debian packages with systemd, one image per suite, each with
         # its own kernels whatever --kernel says: sid (systemd 262: the fd
@@ -292,4 +305,8 @@ class Suite:
         self.add(Job("qemu", "qemu", [qrun, "--quiet"], None, "",
                      ask([qrun, "--list"]), ["image-sid"], timeout=3000,
                      verdict="vm/qemu"), "qemu")
+        # seeded defects: only when asked for (tests/run --only mutants)
+        mut = self.t("mutants", "run")
+        self.add(Job("mutants", "mutants", [mut], None, "", ask([mut, "--list"]), [],
+                     timeout=4 * 3600), "mutants")
         return self.jobs

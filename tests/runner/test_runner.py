@@ -288,11 +288,11 @@ class ExitStatus(unittest.TestCase):
             f.write("#!/bin/sh\necho 'TAP version 13'; echo '1..1'; echo 'ok 1 - p'; exit 1\n")
         os.chmod(check, 0o755)
         j = suite.Job("vm-x", "kexec", ["sh", "-c", "echo 'ok 1 - a'"], "6.1", "6.1/",
-                      names=["6.1/a", "6.1/p", "6.1/exit/check-x"], post=[(check, ["p"])])
+                      names=["6.1/a", "6.1/p", "exit/vm-x/check-x"], post=[([check], ["p"])])
         t = self.run_suite([j])
         self.assertEqual((t["6.1/a"]["result"], t["6.1/p"]["result"]), ("PASS", "PASS"))
-        self.assertEqual(t["6.1/exit/check-x"]["result"], "FAIL")
-        self.assertIn("check-x exited 1", t["6.1/exit/check-x"]["reason"])
+        self.assertEqual(t["exit/vm-x/check-x"]["result"], "FAIL")
+        self.assertIn("check-x exited 1", t["exit/vm-x/check-x"]["reason"])
 
     def test_exit_0_with_a_failure_still_fails(self):
         t = self.run_suite([suite.Job("host-y", "host", ["sh", "-c", "echo 'not ok 1 - y: no'"],
