@@ -117,6 +117,8 @@ static void preserve_fd_inode_stalled(void)
 	if (!pr.tid || thread_state(pr.tid) != 'D')
 		lu_diag("PRESERVE_FD did not block on the inode lock (state %c)",
 			pr.tid ? thread_state(pr.tid) : '?');
+	/* else the preserve did not wait for the write and this tests nothing */
+	EXPECT(pr.tid && thread_state(pr.tid) == 'D');
 	EXPECT_EQ(lu_others_finish(dev, "PRESERVE_FD (waiting for the inode lock)", &pid), 0);
 	EXPECT_EQ(lu_stall_end(&st), 4096);
 	pthread_join(t, NULL);
