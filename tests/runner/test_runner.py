@@ -371,6 +371,11 @@ class Select(unittest.TestCase):
         self.assertEqual(self.names(["6.1/kexec/b1/*"]), ["prepare-6.1", "kexec-6.1"])
         self.assertEqual(self.names(["system"]), ["system"])
 
+    def test_mutants_only_when_asked(self):
+        jobs = self.jobs() + [suite.Job("mutants", "mutants", ["true"], names=["mutants/x"])]
+        self.assertNotIn("mutants", [j.name for j in main.select(jobs, [], ["6.1", "7.2"])])
+        self.assertEqual([j.name for j in main.select(jobs, ["mutants"], ["6.1"])], ["mutants"])
+
     def test_unknown_selector(self):
         with self.assertRaises(SystemExit):
             self.names(["nothing-*"])
