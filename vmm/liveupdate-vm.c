@@ -14,18 +14,26 @@
  *                                   QEMU command line
  *
  * How it works. Guest RAM is a memfd (memory-backend-file,share=on on
- * /proc/self/fd/N), and a second memfd takes QEMU's device state. Both live
- * in the service's fd store (FDNAME ram and state), which systemd keeps over
- * a stop (FileDescriptorStorePreserve=yes) and, from v262, carries across
+ * /proc/self/fd/N), a second memfd takes QEMU's device state and a third,
+ * small one holds a record of which state belongs to which RAM (struct
+ * vm_meta: off, running at generation G, or saved at G with the state's
+ * length and hash). All three live in the service's fd store (FDNAME ram,
+ * state, meta), which systemd keeps over a stop
+ * (FileDescriptorStorePreserve=yes) and, from v262, carries across
  * "systemctl kexec" through /dev/liveupdate. On stop (SIGTERM) this program
  * has QEMU save its device state into the state memfd with the cpr-reboot
  * migration mode and x-ignore-shared (guest RAM, a shared file, is not
- * copied: it is already in the memfd), then quits QEMU. On start with both
- * memfds in the fd store it starts QEMU with -incoming defer and loads the
- * state: the guest continues where it stopped, its RAM untouched. Without
- * them (first start, or a kernel that carried nothing) the VM boots afresh.
- * A state that does not load leaves the service failed with the fd store
- * kept; "systemctl clean --what=fdstore liveupdate-vm@NAME" discards it.
+ * copied: it is already in the memfd), records it as saved, then quits
+ * QEMU. On start with a saved state that matches the record it starts QEMU
+ * paused with -incoming defer, loads the state, records the guest as
+ * running (which uses the state up) and lets it run: the guest continues
+ * where it stopped, its RAM untouched. With nothing kept (first start, a
+ * kernel that carried nothing, a guest that powered off) the VM boots
+ * afresh. Anything else (a guest whose last stop did not save, a state
+ * that is not this RAM's, a RAM that did not come back, a state that does
+ * not load) leaves the service failed with the fd store kept and says why;
+ * "systemctl clean --what=fdstore liveupdate-vm@NAME" discards it. The
+ * invariant per step is in docs/crash.md; lu_crash_point() marks the steps.
  *
  * Configuration: /etc/liveupdate/vm/NAME.conf (LIVEUPDATE_VM_CONF_DIR for
  * another directory), lines "key = value", # comments:
@@ -60,6 +68,7 @@
 #include <linux/magic.h>
 #include <linux/memfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -68,10 +77,30 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crash-point.h"
 #include "sd-notify.h"
 
 #define MAX_ARGS 256
 #define QMP_TIMEOUT_MS (10 * 60 * 1000)
+
+#define META_MAGIC "LUVMMETA"
+#define META_VERSION 1
+#define META_SIZE 4096
+
+enum { META_OFF = 0, META_RUNNING = 1, META_SAVED = 2 };
+
+struct vm_meta {
+	char magic[8];
+	uint32_t version;
+	uint32_t phase;
+	uint64_t ram_size;
+	uint64_t hugepage;
+	uint64_t ram_gen;	/* bumped before every run of a guest on this RAM */
+	uint64_t state_gen;	/* the ram_gen the state was saved at */
+	uint64_t state_len;
+	uint64_t state_hash;	/* FNV-1a 64 of the state's bytes */
+	uint64_t sum;		/* FNV-1a 64 of the fields above */
+};
 
 struct vm {
 	const char *name;
@@ -80,8 +109,10 @@ struct vm {
 	uint64_t hugepage;	/* 0: a shmem memfd */
 	char *argv[MAX_ARGS];
 	int argc;
-	int ram_fd, state_fd;
+	int ram_fd, state_fd, meta_fd;
 	char qmp_path[108];
+	char unit[96];		/* liveupdate-vm@NAME, for messages */
+	struct vm_meta meta;	/* the record as this run last wrote or read it */
 	pid_t pid;
 	int qmp;
 	char buf[65536];
@@ -331,12 +362,12 @@ static bool is_memfd(int fd)
 	return !strncmp(target, "/memfd:", 7);
 }
 
-/* The fd store's ram and state memfds (LISTEN_FDS, LISTEN_FDNAMES), if any. */
+/* The fd store's ram, state and meta memfds (LISTEN_FDS, LISTEN_FDNAMES), if any. */
 static void take_listen_fds(struct vm *vm)
 {
 	int n = lu_listen_fds();
 
-	vm->ram_fd = vm->state_fd = -1;
+	vm->ram_fd = vm->state_fd = vm->meta_fd = -1;
 	for (int i = 0; i < n; i++) {
 		int fd = LU_LISTEN_FDS_START + i;
 		char fdname[64];
@@ -347,6 +378,8 @@ static void take_listen_fds(struct vm *vm)
 			vm->ram_fd = fd;
 		} else if (!strcmp(fdname, "state") && vm->state_fd < 0 && is_memfd(fd)) {
 			vm->state_fd = fd;
+		} else if (!strcmp(fdname, "meta") && vm->meta_fd < 0 && is_memfd(fd)) {
+			vm->meta_fd = fd;
 		} else {
 			say(vm->name, "ignoring passed fd %d (%s)", fd, fdname[0] ? fdname : "no name");
 			close(fd);
@@ -389,6 +422,101 @@ static int new_memfd(struct vm *vm, const char *what, uint64_t size, uint64_t hu
 		return r;
 	}
 	return fd;
+}
+
+/* ---- The record: which state belongs to which RAM -------------------------
+ *
+ * A third memfd in the fd store, FDNAME meta, holds one struct vm_meta at
+ * offset 0. It is written in place with one pwrite(): the fd store holds
+ * this very file, so a write is in the store the moment it returns (and a
+ * SIGKILL cannot tear a write of one page). Guest RAM is never written to
+ * (the guest maps it), and the state memfd is QEMU's stream alone; the
+ * record ties them together:
+ *
+ *   OFF      no guest to resume (never ran, or it powered off): a start
+ *            boots afresh on new RAM.
+ *   RUNNING  a guest may run on this RAM (ram_gen counts its runs); no
+ *            state belongs to it: a start refuses ("cannot resume").
+ *   SAVED    the state memfd holds the guest stopped at ram_gen: state_gen
+ *            is ram_gen, and state_len and state_hash (FNV-1a 64) are its
+ *            bytes. A start resumes only a state matching all three.
+ *
+ * Only a completed save writes SAVED, and a start writes RUNNING (ram_gen
+ * + 1) before it lets a guest run, after QEMU (started with -S) has loaded
+ * the state and before "cont": a state is used once, and a stop that does
+ * not complete its save leaves RUNNING, which the next start refuses.
+ */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+#define FNV_START 0xcbf29ce484222325ULL
+
+/* The state memfd's length and hash into *@len and *@hash. 0 or -errno. */
+static int state_digest(int fd, uint64_t *len, uint64_t *hash)
+{
+	static char buf[65536];
+	uint64_t h = FNV_START, off = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = pread(fd, buf, sizeof(buf), (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		h = fnv1a(h, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	*len = off;
+	*hash = h;
+	return 0;
+}
+
+/*
+ * Reads the record. 1 and *@m on a valid one, 0 if @fd holds none (an
+ * empty memfd), -EBADMSG for bytes that are not a record of ours, -errno.
+ */
+static int meta_read(int fd, struct vm_meta *m)
+{
+	ssize_t n = pread(fd, m, sizeof(*m), 0);
+
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return 0;
+	if (n != (ssize_t)sizeof(*m) || memcmp(m->magic, META_MAGIC, 8) ||
+	    m->version != META_VERSION || m->phase > META_SAVED ||
+	    m->sum != fnv1a(FNV_START, m, offsetof(struct vm_meta, sum)))
+		return -EBADMSG;
+	return 1;
+}
+
+/* Writes the record (in the fd store at once). 0 or -errno, printed. */
+static int meta_write(struct vm *vm, struct vm_meta *m)
+{
+	ssize_t n;
+
+	memcpy(m->magic, META_MAGIC, 8);
+	m->version = META_VERSION;
+	m->sum = fnv1a(FNV_START, m, offsetof(struct vm_meta, sum));
+	do
+		n = pwrite(vm->meta_fd, m, sizeof(*m), 0);
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof(*m))
+		return 0;
+	n = n < 0 ? -errno : -EIO;
+	say(vm->name, "cannot write the meta record: %s", strerror((int)-n));
+	return (int)n;
 }
 
 /* ---- QMP ------------------------------------------------------------------ */
@@ -603,8 +731,8 @@ static int start_qemu(struct vm *vm, bool incoming)
 {
 	char mem[64], backend[256], qmparg[160];
 	char *argv[MAX_ARGS + 24];
+	pid_t parent = getpid(), pid;
 	int argc = 0;
-	pid_t pid;
 
 	snprintf(mem, sizeof(mem), "%" PRIu64 "k", vm->memory >> 10);
 	snprintf(backend, sizeof(backend),
@@ -622,6 +750,8 @@ static int start_qemu(struct vm *vm, bool incoming)
 	argv[argc++] = "memory-backend=liveupdate-ram";
 	argv[argc++] = "-qmp";
 	argv[argc++] = qmparg;
+	/* the guest runs only once the record says so ("cont" in cmd_run) */
+	argv[argc++] = "-S";
 	for (int i = 0; i < vm->argc; i++)
 		argv[argc++] = vm->argv[i];
 	if (incoming) {
@@ -639,6 +769,9 @@ static int start_qemu(struct vm *vm, bool incoming)
 
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
+		/* no QEMU outlives us to change guest RAM behind the record */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(127);
 		/* QEMU opens the memfds through /proc/self/fd: they must stay open */
 		fcntl(vm->ram_fd, F_SETFD, 0);
 		fcntl(vm->state_fd, F_SETFD, 0);
@@ -650,11 +783,12 @@ static int start_qemu(struct vm *vm, bool incoming)
 	return 0;
 }
 
-/* Loads the device state into the QEMU started with -incoming defer. */
+/* Loads the device state into the QEMU started with -S -incoming defer;
+ * the guest stays paused. */
 static int resume(struct vm *vm)
 {
-	char cmd[256], line[8192];
-	double t0 = now_ms(), t1;
+	char cmd[256];
+	double t0 = now_ms();
 	int r;
 
 	r = qmp_migration_setup(vm, false);
@@ -664,35 +798,44 @@ static int resume(struct vm *vm)
 		 "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"file:/proc/self/fd/%d\"}}",
 		 vm->state_fd);
 	r = qmp(vm, cmd);
+	lu_crash_point("vm-start:load-started");
 	if (!r)
 		r = qmp_wait_migration(vm);
 	if (r)
 		return r;
-	t1 = now_ms();
-	say(vm->name, "device state loaded ms=%.1f", t1 - t0);
-	/* the guest runs on as saved; one saved while paused is let run */
-	r = qmp_ans(vm, "{\"execute\":\"query-status\"}", line, sizeof(line));
-	if (!r && !strstr(line, "\"running\":true"))
-		r = qmp(vm, "{\"execute\":\"cont\"}");
-	return r;
+	lu_crash_point("vm-start:loaded");
+	say(vm->name, "device state loaded ms=%.1f", now_ms() - t0);
+	return 0;
 }
 
-/* The cpr-reboot save into the state memfd, then quit. */
+/*
+ * The stop: the cpr-reboot save into the state memfd, the record SAVED,
+ * then quit. Invariant (docs/crash.md): the record says RUNNING until the
+ * state is whole and hashed, so a stop that is killed, times out or fails
+ * at any step leaves a guest that the next start refuses to resume (it
+ * says so) and never an older state to load; from the SAVED write on, the
+ * guest is resumable (QEMU stays paused in postmigrate until it quits).
+ */
 static int save_and_quit(struct vm *vm)
 {
 	char cmd[256];
-	struct stat st;
+	uint64_t len = 0, hash = 0;
 	double t0, t1;
 	int r, status;
 
+	lu_crash_point("vm-stop:begin");
 	r = qmp_connect(vm, 10000);
 	if (r) {
-		say(vm->name, "cannot reach QEMU's QMP socket: %s", strerror(-r));
+		say(vm->name, "cannot reach QEMU's QMP socket (%s): the guest is not saved and cannot be "
+		    "resumed; the next start says so", strerror(-r));
 		return r;
 	}
+	lu_crash_point("vm-stop:qmp-up");
 	r = qmp_migration_setup(vm, false);
+	lu_crash_point("vm-stop:set-up");
 	if (!r && ftruncate(vm->state_fd, 0) < 0)
 		r = -errno;
+	lu_crash_point("vm-stop:state-emptied");
 	t0 = now_ms();
 	say(vm->name, "pausing the guest to save its device state");
 	if (!r) {
@@ -701,26 +844,44 @@ static int save_and_quit(struct vm *vm)
 			 vm->state_fd);
 		r = qmp(vm, cmd);
 	}
+	lu_crash_point("vm-stop:migrate-started");
 	if (!r)
 		r = qmp_wait_migration(vm);
+	lu_crash_point("vm-stop:migrated");
 	/* quit only once QEMU is done with the stream */
 	if (!r)
 		r = qmp_wait_state(vm, "postmigrate", false);
+	lu_crash_point("vm-stop:postmigrate");
+	if (!r)
+		r = state_digest(vm->state_fd, &len, &hash);
+	lu_crash_point("vm-stop:hashed");
+	if (!r && !len)
+		r = -ENODATA;
+	if (!r) {
+		vm->meta.phase = META_SAVED;
+		vm->meta.state_gen = vm->meta.ram_gen;
+		vm->meta.state_len = len;
+		vm->meta.state_hash = hash;
+		r = meta_write(vm, &vm->meta);
+	}
+	lu_crash_point("vm-stop:recorded");
 	t1 = now_ms();
 	if (r) {
-		say(vm->name, "saving the device state failed (%s): the VM is lost at this stop",
-		    strerror(-r));
+		say(vm->name, "saving the device state failed (%s): the guest cannot be resumed; "
+		    "the next start says so", strerror(-r));
 		if (ftruncate(vm->state_fd, 0) < 0)
 			say(vm->name, "cannot empty the state memfd: %s", strerror(errno));
 	} else {
-		fstat(vm->state_fd, &st);
-		say(vm->name, "device state saved (%lld bytes; guest RAM %" PRIu64 " MiB left in its memfd) ms=%.1f",
-		    (long long)st.st_size, vm->memory >> 20, t1 - t0);
+		say(vm->name, "device state saved (%" PRIu64 " bytes, generation %" PRIu64
+		    "; guest RAM %" PRIu64 " MiB left in its memfd) ms=%.1f",
+		    len, vm->meta.state_gen, vm->memory >> 20, t1 - t0);
 	}
 	qmp(vm, "{\"execute\":\"quit\"}");
+	lu_crash_point("vm-stop:quit-sent");
 	qmp_close(vm);
 	if (waitpid(vm->pid, &status, 0) == vm->pid)
 		vm->pid = -1;
+	lu_crash_point("vm-stop:qemu-exited");
 	return r;
 }
 
@@ -749,60 +910,167 @@ static void on_child(int sig)
 	(void)sig;
 }
 
+/*
+ * What the fd store holds decides the start: true into *@incoming for a
+ * state that belongs to the kept RAM (resume), false for nothing to
+ * resume (boot afresh). -EPERM when neither is right: a guest that cannot
+ * be resumed, or not yet; the fd store is left as it is, the message says
+ * why and what to do.
+ */
+static int check_kept(struct vm *vm, bool *incoming)
+{
+	const char *unit = vm->unit;
+	uint64_t len = 0, hash = 0;
+	struct stat st;
+	off_t state_size = 0;
+	int have_meta = 0;
+
+	*incoming = false;
+	if (vm->meta_fd >= 0)
+		have_meta = meta_read(vm->meta_fd, &vm->meta);
+	if (have_meta < 0) {
+		say(vm->name, "the kept meta record is unreadable (%s): cannot resume; the fd store is kept "
+		    "(systemctl clean --what=fdstore %s boots the VM afresh)", strerror(-have_meta), unit);
+		return -EPERM;
+	}
+	if (vm->state_fd >= 0 && fstat(vm->state_fd, &st) == 0)
+		state_size = st.st_size;
+	if (have_meta && vm->meta.phase == META_OFF)
+		return 0;	/* nothing to resume (a leftover state is dropped) */
+	if (have_meta && vm->meta.phase == META_RUNNING) {
+		say(vm->name, "cannot resume: the guest (generation %" PRIu64 ") was not saved at its last "
+		    "stop (liveupdate-vm or QEMU killed, the save failed or timed out), so no device state "
+		    "belongs to its RAM; the fd store is kept (systemctl clean --what=fdstore %s boots the "
+		    "VM afresh)", vm->meta.ram_gen, unit);
+		return -EPERM;
+	}
+	if (!have_meta && state_size == 0)
+		return 0;	/* nothing to resume */
+	if (vm->ram_fd < 0) {
+		say(vm->name, "cannot resume yet: the device state is kept but the guest RAM did not come "
+		    "back (a short hugetlb pool in this boot gives ENOMEM: grow it, hugepages= on the "
+		    "kernel command line, and retry); the fd store is kept (systemctl clean "
+		    "--what=fdstore %s boots the VM afresh)", unit);
+		return -EPERM;
+	}
+	if (!have_meta) {
+		say(vm->name, "cannot resume: a device state of %lld bytes without a meta record (kept by "
+		    "a liveupdate-vm before generations): whether it belongs to the kept RAM is unknown; "
+		    "the fd store is kept (systemctl clean --what=fdstore %s boots the VM afresh)",
+		    (long long)state_size, unit);
+		return -EPERM;
+	}
+	if (fstat(vm->ram_fd, &st) < 0 || (uint64_t)st.st_size != vm->memory ||
+	    vm->meta.ram_size != vm->memory) {
+		say(vm->name, "the kept guest RAM is %lld bytes, the configuration says %" PRIu64
+		    ": refusing to resume (systemctl clean --what=fdstore %s to start afresh)",
+		    (long long)st.st_size, vm->memory, unit);
+		return -EPERM;
+	}
+	if (kept_hugepage(vm->ram_fd, &st) != vm->hugepage) {
+		say(vm->name, "the kept guest RAM is on huge pages of %" PRIu64 " bytes, the configuration"
+		    " says %" PRIu64 " (0: not on huge pages): refusing to resume"
+		    " (systemctl clean --what=fdstore %s to start afresh)",
+		    kept_hugepage(vm->ram_fd, &st), vm->hugepage, unit);
+		return -EPERM;
+	}
+	if (vm->state_fd < 0 || state_digest(vm->state_fd, &len, &hash) ||
+	    vm->meta.state_gen != vm->meta.ram_gen || len != vm->meta.state_len ||
+	    hash != vm->meta.state_hash) {
+		say(vm->name, "cannot resume: the kept device state (%" PRIu64 " bytes) is not the one saved "
+		    "for this guest RAM (generation %" PRIu64 ", %" PRIu64 " bytes); the fd store is kept "
+		    "(systemctl clean --what=fdstore %s boots the VM afresh)",
+		    len, vm->meta.ram_gen, vm->meta.state_len, unit);
+		return -EPERM;
+	}
+	say(vm->name, "resuming: guest RAM %" PRIu64 " MiB and %" PRIu64 " bytes of device state "
+	    "(generation %" PRIu64 ") from the fd store", vm->memory >> 20, len, vm->meta.ram_gen);
+	*incoming = true;
+	return 0;
+}
+
+/*
+ * A fresh boot: the record OFF (created and stored if there is none),
+ * then new RAM and state memfds in place of the kept ones (a kept RAM
+ * would hold a stopped guest's data). Every step leaves the record OFF
+ * or absent: a crash here boots afresh at the next start, and no guest
+ * has run on the new RAM yet.
+ */
+static int boot_afresh(struct vm *vm)
+{
+	struct vm_meta off = { .phase = META_OFF, .ram_size = vm->memory, .hugepage = vm->hugepage };
+	int r;
+
+	if (vm->ram_fd >= 0)
+		close(vm->ram_fd);
+	if (vm->state_fd >= 0)
+		close(vm->state_fd);
+	vm->ram_fd = vm->state_fd = -1;
+	if (vm->meta_fd < 0) {
+		vm->meta_fd = new_memfd(vm, "meta", META_SIZE, 0);
+		if (vm->meta_fd < 0) {
+			say(vm->name, "memfd_create: %s", strerror(-vm->meta_fd));
+			return vm->meta_fd;
+		}
+		r = meta_write(vm, &off);
+		if (!r)
+			r = store_fd(vm, "meta", vm->meta_fd);
+	} else {
+		r = meta_write(vm, &off);
+	}
+	if (r)
+		return r;
+	vm->meta = off;
+	lu_crash_point("vm-start:meta-off");
+	lu_notify("FDSTOREREMOVE=1\nFDNAME=ram", -1);
+	lu_notify("FDSTOREREMOVE=1\nFDNAME=state", -1);
+	lu_crash_point("vm-start:old-removed");
+	vm->ram_fd = new_memfd(vm, "ram", vm->memory, vm->hugepage);
+	vm->state_fd = new_memfd(vm, "state", 0, 0);
+	if (vm->ram_fd < 0 || vm->state_fd < 0) {
+		r = vm->ram_fd < 0 ? vm->ram_fd : vm->state_fd;
+		say(vm->name, "memfd_create: %s", strerror(-r));
+		return r;
+	}
+	r = store_fd(vm, "ram", vm->ram_fd);
+	lu_crash_point("vm-start:ram-stored");
+	if (!r)
+		r = store_fd(vm, "state", vm->state_fd);
+	if (r)
+		return r;
+	lu_crash_point("vm-start:state-stored");
+	say(vm->name, "booting afresh (nothing kept): guest RAM %" PRIu64 " MiB", vm->memory >> 20);
+	return 0;
+}
+
+/*
+ * The start, then the run until SIGTERM (the stop: save_and_quit()).
+ * Invariant of the start (docs/crash.md): QEMU starts paused (-S) and the
+ * guest runs only after the record says RUNNING with a new generation and
+ * the consumed state is emptied. A crash before that leaves the record as
+ * it was (SAVED: the next start resumes the same state; OFF: it boots
+ * afresh); a crash after it leaves RUNNING, which the next start refuses
+ * with a message. No state is ever loaded twice.
+ */
 static int cmd_run(struct vm *vm)
 {
 	struct sigaction sa = { .sa_handler = on_term };
 	struct sigaction sc = { .sa_handler = on_child };
-	struct stat st;
-	bool incoming = false;
+	bool incoming = false, running = false;
 	double t0 = now_ms(), t1;
 	sigset_t block, old;
 	int r, status;
 
 	take_listen_fds(vm);
+	lu_crash_point("vm-start:begin");
 	if (mkdir("/run/liveupdate-vm", 0700) < 0 && errno != EEXIST) {
 		say(vm->name, "mkdir /run/liveupdate-vm: %s", strerror(errno));
 		return 1;
 	}
-	if (vm->ram_fd >= 0 && vm->state_fd >= 0) {
-		if (fstat(vm->ram_fd, &st) < 0 || (uint64_t)st.st_size != vm->memory) {
-			say(vm->name, "the kept guest RAM is %lld bytes, the configuration says %" PRIu64
-			    ": refusing to resume (systemctl clean --what=fdstore %s to start afresh)",
-			    (long long)st.st_size, vm->memory, getenv("LIVEUPDATE_VM_UNIT") ?: "liveupdate-vm@NAME");
-			return 1;
-		}
-		if (kept_hugepage(vm->ram_fd, &st) != vm->hugepage) {
-			say(vm->name, "the kept guest RAM is on huge pages of %" PRIu64 " bytes, the configuration"
-			    " says %" PRIu64 " (0: not on huge pages): refusing to resume"
-			    " (systemctl clean --what=fdstore %s to start afresh)",
-			    kept_hugepage(vm->ram_fd, &st), vm->hugepage,
-			    getenv("LIVEUPDATE_VM_UNIT") ?: "liveupdate-vm@NAME");
-			return 1;
-		}
-		fstat(vm->state_fd, &st);
-		incoming = st.st_size > 0;
-		if (incoming)
-			say(vm->name, "resuming: guest RAM %" PRIu64 " MiB and %lld bytes of device state from the fd store",
-			    vm->memory >> 20, (long long)st.st_size);
-	}
-	if (!incoming) {
-		/* a fresh boot: new RAM (a kept one would hold a stopped guest's data) */
-		if (vm->ram_fd >= 0)
-			close(vm->ram_fd);
-		if (vm->state_fd >= 0)
-			close(vm->state_fd);
-		lu_notify("FDSTOREREMOVE=1\nFDNAME=ram", -1);
-		lu_notify("FDSTOREREMOVE=1\nFDNAME=state", -1);
-		vm->ram_fd = new_memfd(vm, "ram", vm->memory, vm->hugepage);
-		vm->state_fd = new_memfd(vm, "state", 0, 0);
-		if (vm->ram_fd < 0 || vm->state_fd < 0) {
-			say(vm->name, "memfd_create: %s", strerror(-(vm->ram_fd < 0 ? vm->ram_fd : vm->state_fd)));
-			return 1;
-		}
-		if (store_fd(vm, "ram", vm->ram_fd) || store_fd(vm, "state", vm->state_fd))
-			return 1;
-		say(vm->name, "booting afresh (nothing kept): guest RAM %" PRIu64 " MiB", vm->memory >> 20);
-	}
+	if (check_kept(vm, &incoming))
+		return 1;
+	if (!incoming && boot_afresh(vm))
+		return 1;
 
 	/* SIGTERM is the stop: it is taken once QEMU runs */
 	sigemptyset(&block);
@@ -819,11 +1087,13 @@ static int cmd_run(struct vm *vm)
 		say(vm->name, "cannot start QEMU: %s", strerror(-r));
 		return 1;
 	}
+	lu_crash_point("vm-start:qemu-started");
 	r = qmp_connect(vm, 120000);
 	if (r) {
 		say(vm->name, "QEMU did not come up (QMP: %s)", strerror(-r));
 		goto fail;
 	}
+	lu_crash_point("vm-start:qmp-up");
 	say(vm->name, "QEMU up (QMP answered) ms=%.1f", now_ms() - t0);
 	if (incoming) {
 		r = resume(vm);
@@ -833,17 +1103,41 @@ static int cmd_run(struct vm *vm)
 			goto fail;
 		}
 	}
+	/* from here the guest may change its RAM: no state belongs to it */
+	vm->meta.phase = META_RUNNING;
+	vm->meta.ram_gen++;
+	if (meta_write(vm, &vm->meta))
+		goto fail;
+	running = true;
+	lu_crash_point("vm-start:running-recorded");
+	if (incoming && ftruncate(vm->state_fd, 0) < 0) {
+		say(vm->name, "cannot empty the loaded state memfd: %s", strerror(errno));
+		goto fail;
+	}
+	lu_crash_point("vm-start:state-emptied");
+	r = qmp(vm, "{\"execute\":\"cont\"}");
+	if (r) {
+		say(vm->name, "QEMU did not let the guest run (cont: %s)", strerror(-r));
+		goto fail;
+	}
+	lu_crash_point("vm-start:cont");
 	qmp_close(vm);
 	t1 = now_ms();
-	say(vm->name, "guest running (%s) ms=%.1f", incoming ? "resumed" : "booted", t1 - t0);
+	say(vm->name, "guest running (%s) generation %" PRIu64 " ms=%.1f",
+	    incoming ? "resumed" : "booted", vm->meta.ram_gen, t1 - t0);
 	lu_notify("READY=1\nSTATUS=guest running", -1);
+	lu_crash_point("vm-start:ready");
 
 	for (;;) {
 		if (waitpid(vm->pid, &status, WNOHANG) == vm->pid) {
 			vm->pid = -1;
-			say(vm->name, "QEMU exited (%s %d)", WIFEXITED(status) ? "status" : "signal",
+			say(vm->name, "QEMU exited (%s %d): the guest is gone, nothing to resume; the next "
+			    "start boots it afresh", WIFEXITED(status) ? "status" : "signal",
 			    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-			/* the guest powered off or QEMU died: nothing to resume */
+			vm->meta.phase = META_OFF;
+			if (meta_write(vm, &vm->meta))
+				return 1;
+			lu_crash_point("vm-gone:recorded");
 			if (ftruncate(vm->state_fd, 0) < 0)
 				return 1;
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
@@ -861,6 +1155,9 @@ fail:
 		kill(vm->pid, SIGTERM);
 		waitpid(vm->pid, &status, 0);
 	}
+	if (running)
+		say(vm->name, "the guest cannot be resumed (its state was used by this start); the next "
+		    "start says so");
 	return 1;
 }
 
@@ -920,7 +1217,7 @@ static int usage(int rc)
 
 int main(int argc, char **argv)
 {
-	struct vm vm = { .qmp = -1, .pid = -1, .ram_fd = -1, .state_fd = -1 };
+	struct vm vm = { .qmp = -1, .pid = -1, .ram_fd = -1, .state_fd = -1, .meta_fd = -1 };
 
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
 		return usage(0);
@@ -932,6 +1229,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	snprintf(vm.qmp_path, sizeof(vm.qmp_path), "/run/liveupdate-vm/%s.qmp", vm.name);
+	snprintf(vm.unit, sizeof(vm.unit), "liveupdate-vm@%s", vm.name);
 	if (read_conf(&vm))
 		return 1;
 	if (!strcmp(argv[1], "run") && argc == 3)
