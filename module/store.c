@@ -46,6 +46,7 @@
 
 #include <linux/bitmap.h>
 #include <linux/cpumask.h>
+#include <linux/delay.h>
 #include <linux/crc32.h>
 #include <linux/highmem.h>
 #include <linux/io.h>
@@ -350,6 +351,18 @@ static void luo_store_ram_work(struct work_struct *work);
 /* The hot-add started at the first open (luo_store_loaded()). */
 static DECLARE_WORK(luo_ram_work, luo_store_ram_work);
 
+/*
+ * For tests only (tests/kexec/zerocopy.plan, zc-commit): the background
+ * hot-add waits this long before it starts, and the commit this long
+ * between taking its metadata pages and writing the header, so that a
+ * chain can put the hot-add anywhere around the kexec.
+ */
+static unsigned int luo_test_ram_delay_ms, luo_test_commit_delay_ms;
+module_param_named(test_ram_delay_ms, luo_test_ram_delay_ms, uint, 0600);
+MODULE_PARM_DESC(test_ram_delay_ms, "For tests: the first open's hot-add waits this long (ms)");
+module_param_named(test_commit_delay_ms, luo_test_commit_delay_ms, uint, 0600);
+MODULE_PARM_DESC(test_commit_delay_ms, "For tests: the commit waits this long in its middle (ms)");
+
 /**
  * luo_store_loaded() - the incoming sessions are built
  * @img:         the checked image.
@@ -641,6 +654,10 @@ int luo_store_ram(void)
 
 static void luo_store_ram_work(struct work_struct *work)
 {
+	unsigned int delay = READ_ONCE(luo_test_ram_delay_ms);
+
+	if (delay)
+		msleep(delay);
 	luo_store_ram();
 	module_put(THIS_MODULE);
 }
@@ -1028,6 +1045,8 @@ void luo_store_commit_end(struct luo_writer *w, u64 nr_sessions,
 	struct luo_header_v2 h = {};
 
 	lockdep_assert_held(&luo_lock);
+	if (luo_test_commit_delay_ms)
+		msleep(luo_test_commit_delay_ms);
 	luo_copy_run();
 
 	h.version = cpu_to_le32(LUO_FORMAT_V2);
