@@ -1216,9 +1216,10 @@ static void commit_race(void)
 /* The last race boot's memfd, byte for byte. */
 static void commit_check(void)
 {
-	int s, m;
+	int dev = CHECK_OK(lu_open_dev()), s, m;
 
 	EXPECT_STR(lu_param("handover_status") ?: "", "loaded\n");
+	close(dev);
 	m = zc_retrieve(lu_fmt("zc-commit-b%d", boot() - 1), 1, &s);
 	EXPECT_EQ(lu_fsize(m), ZC_COMMIT);
 	EXPECT_EQ(lu_compare(m, 0, ZC_COMMIT, 0xc0 + boot() - 1), 0);
