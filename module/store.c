@@ -350,6 +350,15 @@ int luo_store_check(struct luo_image *img, struct luo_verdict *v)
 static void luo_store_ram_work(struct work_struct *work);
 /* The hot-add started at the first open (luo_store_loaded()). */
 static DECLARE_WORK(luo_ram_work, luo_store_ram_work);
+/*
+ * Serialises the hot-add (luo_store_ram()) with itself and with the commit:
+ * luo_base, luo_region_held and luo_ram_result change only under it, and
+ * the commit holds it from luo_store_commit_begin() to
+ * luo_store_commit_end() (luo_store_commit_lock()). Taken before luo_lock.
+ */
+static DEFINE_MUTEX(luo_ram_lock);
+/* The commit ran: no hot-add from then on (under luo_ram_lock). */
+static bool luo_ram_closed;
 
 /*
  * For tests only (tests/kexec/zerocopy.plan, zc-commit): the background
@@ -406,9 +415,11 @@ void luo_store_loaded(const struct luo_image *img, s64 check_us,
 	/*
 	 * Pages to take over: make the range RAM now, in the background, so
 	 * that the first RETRIEVE_FD waits for the hot-add only if it has not
-	 * finished yet. It charges nobody (the memmap is the kernel's); the
-	 * work holds a module reference until it is done. Not with a test
-	 * fault armed: the first restore makes the hot-add then.
+	 * finished yet. It charges nobody (the memmap is the kernel's). The
+	 * work holds a module reference until it is done (no unload under
+	 * it; luo_store_exit() waits for its last instructions); the commit
+	 * cancels it or waits for it (luo_store_commit_lock()). Not with a
+	 * test fault armed: the first restore makes the hot-add then.
 	 */
 	if (img->version == LUO_FORMAT_V2 && READ_ONCE(luo_zerocopy) &&
 	    luo_last.pages_inplace + luo_last.pages_copied &&
@@ -609,19 +620,28 @@ void luo_store_set_zerocopy(bool on)
  * module stays loaded from then on. Not called with zerocopy=0 (pages.c
  * keeps that switch).
  *
- * Context: process context, may sleep; serialised by a mutex of its own.
+ * The first open starts it in the background (luo_store_loaded()), so it
+ * can be under way when the kexec commits. Invariant: the hot-add and the
+ * commit never overlap. Both hold luo_ram_lock throughout, so the commit
+ * sees one mapping of the range (luo_base) from its first address to its
+ * last, and a hot-add never starts once the commit ran (-EBUSY: the range
+ * stays as it is until the kexec). Incoming data is not touched either
+ * way: the hot-add keeps every page of the range as it is.
+ *
+ * Context: process context, may sleep; takes luo_ram_lock, never luo_lock.
  * Return: 0 if the range is RAM, or -errno (zero-copy impossible; the
  * reason was logged once): the caller copies instead.
  */
 int luo_store_ram(void)
 {
-	static DEFINE_MUTEX(lock);
 	void *base;
 	int ret;
 
-	guard(mutex)(&lock);
+	guard(mutex)(&luo_ram_lock);
 	if (luo_ram_result <= 0)
 		return luo_ram_result;
+	if (luo_ram_closed)
+		return -EBUSY;
 	ret = luo_ram_probe(luo_addr, luo_size);
 	if (ret) {
 		WRITE_ONCE(luo_ram_result, ret);
@@ -652,6 +672,12 @@ int luo_store_ram(void)
 	return 0;
 }
 
+/*
+ * The background hot-add. It holds the module reference luo_store_loaded()
+ * took, so the module cannot be unloaded while it waits or adds; the
+ * instructions that run after module_put() are waited for by
+ * luo_store_exit() (flush_work()).
+ */
 static void luo_store_ram_work(struct work_struct *work)
 {
 	unsigned int delay = READ_ONCE(luo_test_ram_delay_ms);
@@ -660,6 +686,35 @@ static void luo_store_ram_work(struct work_struct *work)
 		msleep(delay);
 	luo_store_ram();
 	module_put(THIS_MODULE);
+}
+
+/**
+ * luo_store_commit_lock() - keep the hot-add out of the commit
+ *
+ * The commit calls it before it takes luo_lock, and luo_store_commit_unlock()
+ * after it let go of it. A hot-add the first open queued but that has not
+ * started yet is cancelled; one under way (in the background or in a
+ * restore) is waited for; none starts from then on, in this boot.
+ *
+ * Context: the kexec's reboot notifier, process context; may sleep.
+ */
+void luo_store_commit_lock(void)
+	__acquires(&luo_ram_lock)
+{
+	/* A cancelled work drops the reference it held. */
+	if (cancel_work_sync(&luo_ram_work))
+		module_put(THIS_MODULE);
+	mutex_lock(&luo_ram_lock);
+	luo_ram_closed = true;
+}
+
+/**
+ * luo_store_commit_unlock() - the commit is done (see luo_store_commit_lock())
+ */
+void luo_store_commit_unlock(void)
+	__releases(&luo_ram_lock)
+{
+	mutex_unlock(&luo_ram_lock);
 }
 
 /*
@@ -759,7 +814,14 @@ static ktime_t luo_commit_start;
  * @w: the metadata writer to fill.
  *
  * Invalidates the header, then takes the lowest free pages that hold the
- * metadata reserved. Caller holds luo_lock until luo_store_commit_end().
+ * metadata reserved. Caller holds luo_store_commit_lock() and luo_lock
+ * until luo_store_commit_end().
+ *
+ * Invariant of the commit: the handover it writes names its metadata by
+ * page number, never by an address difference, and the range keeps one
+ * mapping from here to luo_store_commit_end() (no hot-add in between), so
+ * the next boot finds the metadata where it was written whenever the first
+ * open's hot-add ran.
  *
  * Return: 0, or -ENOSPC if no run of free pages is long enough (nothing
  * is handed over then; logged).
@@ -770,6 +832,7 @@ int luo_store_commit_begin(struct luo_writer *w)
 	u64 meta_pages, start;
 
 	lockdep_assert_held(&luo_lock);
+	lockdep_assert_held(&luo_ram_lock);
 	if (READ_ONCE(luo_foreign)) {
 		pr_err("the range is ordinary RAM since the failed hot-add: nothing handed over\n");
 		return -EIO;
@@ -788,6 +851,7 @@ int luo_store_commit_begin(struct luo_writer *w)
 		return -ENOSPC;
 	}
 	luo_take(start, meta_pages ?: 1);
+	w->page = start;
 	w->base = luo_base + start * LUO_PAGE_SIZE;
 	w->off = 0;
 	w->size = luo_meta_reserved;
@@ -1045,6 +1109,7 @@ void luo_store_commit_end(struct luo_writer *w, u64 nr_sessions,
 	struct luo_header_v2 h = {};
 
 	lockdep_assert_held(&luo_lock);
+	lockdep_assert_held(&luo_ram_lock);
 	if (luo_test_commit_delay_ms)
 		msleep(luo_test_commit_delay_ms);
 	luo_copy_run();
@@ -1053,7 +1118,7 @@ void luo_store_commit_end(struct luo_writer *w, u64 nr_sessions,
 	h.header_size = cpu_to_le32(sizeof(h));
 	h.page_size = cpu_to_le32(LUO_PAGE_SIZE);
 	h.range_size = cpu_to_le64(luo_npages * LUO_PAGE_SIZE);
-	h.meta_off = cpu_to_le64(w->base - luo_base);
+	h.meta_off = cpu_to_le64(w->page * LUO_PAGE_SIZE);
 	h.meta_size = cpu_to_le64(w->off);
 	h.nr_sessions = cpu_to_le64(nr_sessions);
 	h.nr_files = cpu_to_le64(nr_files);
@@ -1130,10 +1195,14 @@ err_free:
  * luo_store_exit() - let go of the range at module unload
  *
  * Never reached once the range became RAM (luo_store_ram() pins the
- * module).
+ * module). The first open's hot-add holds a module reference until its
+ * last call, so it is not queued or running any more when this runs, but
+ * may still be returning from that call into this module's text: wait for
+ * it to return.
  */
 void luo_store_exit(void)
 {
+	flush_work(&luo_ram_work);
 	memunmap(luo_base);
 	if (luo_region_held)
 		release_mem_region(luo_addr, luo_size);
