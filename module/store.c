@@ -701,9 +701,14 @@ static void luo_store_ram_work(struct work_struct *work)
 void luo_store_commit_lock(void)
 	__acquires(&luo_ram_lock)
 {
+	/* For the log only (racy): the sweep shows where the hot-add was. */
+	if (work_busy(&luo_ram_work) & WORK_BUSY_RUNNING)
+		pr_info("the kexec waits for the hot-add under way\n");
 	/* A cancelled work drops the reference it held. */
-	if (cancel_work_sync(&luo_ram_work))
+	if (cancel_work_sync(&luo_ram_work)) {
+		pr_info("the kexec cancelled the hot-add the first open queued\n");
 		module_put(THIS_MODULE);
+	}
 	mutex_lock(&luo_ram_lock);
 	luo_ram_closed = true;
 }
@@ -920,7 +925,7 @@ static void luo_copy_one(struct page **src, u64 page, u32 count, __le32 *sum)
 		void *from;
 
 		/* Found with a memory error since it was listed: never read. */
-		if (PageHWPoison(src[i])) {
+		if (luo_page_hwpoison(src[i])) {
 			memset(luo_store_page_addr(page + i), 0, LUO_PAGE_SIZE);
 			luo_sum_add(&s, luo_store_page_addr(page + i), LUO_PAGE_SIZE);
 			put_page(src[i]);
