@@ -56,6 +56,7 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/wait.h>
 #include <linux/workqueue.h>
 
 #include "data_sum.h"
@@ -362,13 +363,19 @@ static bool luo_ram_closed;
 
 /*
  * For tests only (tests/kexec/zerocopy.plan, zc-commit): the background
- * hot-add waits this long before it starts, and the commit this long
- * between taking its metadata pages and writing the header, so that a
- * chain can put the hot-add anywhere around the kexec.
+ * hot-add waits test_ram_delay_ms before it starts, counted from the first
+ * open or, with test_ram_at_kexec, from the start of the kexec's commit
+ * (at most a minute for it); the commit waits test_commit_delay_ms between
+ * taking its metadata pages and writing the header. So a chain can put the
+ * hot-add anywhere around the kexec, whatever the boot's own timing.
  */
 static unsigned int luo_test_ram_delay_ms, luo_test_commit_delay_ms;
+static bool luo_test_ram_at_kexec, luo_test_kexec_started;
+static DECLARE_WAIT_QUEUE_HEAD(luo_test_kexec_wq);
 module_param_named(test_ram_delay_ms, luo_test_ram_delay_ms, uint, 0600);
 MODULE_PARM_DESC(test_ram_delay_ms, "For tests: the first open's hot-add waits this long (ms)");
+module_param_named(test_ram_at_kexec, luo_test_ram_at_kexec, bool, 0600);
+MODULE_PARM_DESC(test_ram_at_kexec, "For tests: test_ram_delay_ms counts from the kexec's commit");
 module_param_named(test_commit_delay_ms, luo_test_commit_delay_ms, uint, 0600);
 MODULE_PARM_DESC(test_commit_delay_ms, "For tests: the commit waits this long in its middle (ms)");
 
@@ -682,6 +689,9 @@ static void luo_store_ram_work(struct work_struct *work)
 {
 	unsigned int delay = READ_ONCE(luo_test_ram_delay_ms);
 
+	if (READ_ONCE(luo_test_ram_at_kexec))
+		wait_event_timeout(luo_test_kexec_wq,
+				   READ_ONCE(luo_test_kexec_started), 60 * HZ);
 	if (delay)
 		msleep(delay);
 	luo_store_ram();
@@ -701,6 +711,8 @@ static void luo_store_ram_work(struct work_struct *work)
 void luo_store_commit_lock(void)
 	__acquires(&luo_ram_lock)
 {
+	WRITE_ONCE(luo_test_kexec_started, true);
+	wake_up(&luo_test_kexec_wq);
 	/* For the log only (racy): the sweep shows where the hot-add was. */
 	if (work_busy(&luo_ram_work) & WORK_BUSY_RUNNING)
 		pr_info("the kexec waits for the hot-add under way\n");
