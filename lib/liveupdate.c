@@ -70,13 +70,22 @@ static int lu_take_fd(int *fd)
 	return r;
 }
 
+/*
+ * How often an ioctl a signal interrupted is tried again before -EINTR goes
+ * back to the caller. The module keeps what an interrupted RETRIEVE_FD did
+ * (a hugetlb restore goes on where it stopped), so each try gets further;
+ * the bound only keeps a caller from spinning for ever against a kernel that
+ * makes no progress between signals.
+ */
+#define LU_EINTR_TRIES 1000
+
 static int lu_ioctl(int fd, unsigned long cmd, void *arg)
 {
-	int r;
+	int r, tries = 0;
 
 	do {
 		r = ioctl(fd, cmd, arg);
-	} while (r < 0 && errno == EINTR);
+	} while (r < 0 && errno == EINTR && ++tries < LU_EINTR_TRIES);
 	return r < 0 ? -errno : r;
 }
 

@@ -129,8 +129,16 @@ static inline void luo_replace_page_cache(struct folio *old, struct folio *new)
  * init_on_alloc does: shmem_read_mapping_page_gfp() allocates, accounts,
  * zeroes and marks it uptodate. Nothing else adds pages to a file being
  * restored and each index is given by one task, so a folio that was not
- * there just before that call is ours.
+ * there just before that call is ours. On the fallocate() route the folio
+ * can be swapped out before it is looked up: it is punched out again, so
+ * that neither this call nor a later one finds it written.
  */
+#ifndef LUO_HAVE_SHMEM_GET_FOLIO
+/* Placeholders fallocate() made that swap-out took, before giving up. */
+#define LUO_PLACEHOLDER_TRIES	3
+bool luo_test_placeholder_out(struct address_space *mapping, pgoff_t index);
+#endif
+
 static inline struct folio *luo_shmem_new_folio(struct file *file,
 						pgoff_t index, bool parallel,
 						bool *fresh)
@@ -154,16 +162,35 @@ static inline struct folio *luo_shmem_new_folio(struct file *file,
 	int err;
 
 	if (!parallel) {
-		err = vfs_fallocate(file, FALLOC_FL_KEEP_SIZE,
-				    (loff_t)index << PAGE_SHIFT, PAGE_SIZE);
-		if (err)
-			return ERR_PTR(err);
-		/* NULL until 6.3, an ERR_PTR() since. */
-		folio = __filemap_get_folio(mapping, index, FGP_LOCK, 0);
-		if (IS_ERR_OR_NULL(folio))
-			return ERR_PTR(-ENOMEM);
-		*fresh = !folio_test_uptodate(folio) && !folio_mapped(folio);
-		return folio;
+		loff_t pos = (loff_t)index << PAGE_SHIFT;
+		int tries;
+
+		for (tries = 0; tries < LUO_PLACEHOLDER_TRIES; tries++) {
+			err = vfs_fallocate(file, FALLOC_FL_KEEP_SIZE, pos,
+					    PAGE_SIZE);
+			if (err)
+				return ERR_PTR(err);
+			/* NULL until 6.3, an ERR_PTR() since. */
+			folio = luo_test_placeholder_out(mapping, index) ? NULL :
+				__filemap_get_folio(mapping, index, FGP_LOCK, 0);
+			if (!IS_ERR_OR_NULL(folio)) {
+				*fresh = !folio_test_uptodate(folio) &&
+					 !folio_mapped(folio);
+				return folio;
+			}
+			/*
+			 * Swapped out since fallocate() made it: shmem zeroes
+			 * a fallocated folio and marks it uptodate before it
+			 * writes it out, so fallocate() would bring back a
+			 * folio that looks written (EEXIST at every retry).
+			 * Punch it out and allocate again.
+			 */
+			err = vfs_fallocate(file, FALLOC_FL_PUNCH_HOLE |
+					    FALLOC_FL_KEEP_SIZE, pos, PAGE_SIZE);
+			if (err)
+				return ERR_PTR(err);
+		}
+		return ERR_PTR(-ENOMEM);
 	}
 	folio = __filemap_get_folio(mapping, index, FGP_LOCK, 0);
 	if (!IS_ERR_OR_NULL(folio)) {

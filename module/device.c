@@ -254,11 +254,14 @@ static void luo_commit(void)
 	struct luo_writer w;
 	u64 nr_s, nr_f;
 
-	guard(mutex)(&luo_lock);
-	if (luo_store_commit_begin(&w))
-		return;
-	luo_session_serialize_all(&w, &nr_s, &nr_f);
-	luo_store_commit_end(&w, nr_s, nr_f);
+	luo_store_commit_lock();
+	scoped_guard(mutex, &luo_lock) {
+		if (!luo_store_commit_begin(&w)) {
+			luo_session_serialize_all(&w, &nr_s, &nr_f);
+			luo_store_commit_end(&w, nr_s, nr_f);
+		}
+	}
+	luo_store_commit_unlock();
 }
 
 /*

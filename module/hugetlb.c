@@ -156,12 +156,14 @@ static bool luo_hugetlb_can_preserve(struct file *file)
  * @shift:   log2 of its huge page size.
  * @payload: a copy of the payload.
  * @pages:   its pages (pages.c).
+ * @file:    the file a restore a signal interrupted goes on into.
  */
 struct luo_hugetlb_in {
 	struct luo_memfd_payload m;
 	u32 shift;
 	void *payload;
 	struct luo_pages_in pages;
+	struct file *file;
 };
 
 static int luo_hugetlb_preserve(struct luo_file *lf)
@@ -367,13 +369,18 @@ static struct file *luo_hugetlb_retrieve(struct luo_file *lf)
 	struct file *file;
 	int ret;
 
-	file = luo_hugetlb_new(in);
+	/* Where an interrupted restore stopped, or a new file. */
+	file = in->file ?: luo_hugetlb_new(in);
+	in->file = NULL;
 	if (IS_ERR(file))
 		return file;
 	ret = luo_pages_restore(&in->pages, file);
 	if (ret) {
-		/* Copying starts over: the huge pages go back to the pool. */
-		fput(file);
+		/* A signal: kept for the next call, which goes on. */
+		if (luo_pages_resumable(&in->pages))
+			in->file = file;
+		else
+			fput(file);	/* the huge pages go back to the pool */
 		return ERR_PTR(ret);
 	}
 	/* Sealing stays allowed unless the user had F_SEAL_SEAL. */
@@ -389,6 +396,8 @@ static void luo_hugetlb_drop(struct luo_file *lf)
 	if (!in)
 		return;
 	luo_pages_drop(&in->pages);
+	if (in->file)
+		fput(in->file);
 	kfree(in->payload);
 	kfree(in);
 	lf->priv = NULL;

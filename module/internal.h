@@ -75,11 +75,13 @@ int luo_ucmd_install_fd(struct luo_ucmd *ucmd, size_t ksize, s32 *fd_field,
 
 /**
  * struct luo_writer - the commit's metadata cursor
- * @base: the metadata area, in the range.
+ * @page: the metadata area's first range page (what the header names).
+ * @base: the metadata area, in the range's mapping at the commit's start.
  * @off:  bytes written.
  * @size: bytes the area has.
  */
 struct luo_writer {
+	u64 page;
 	void *base;
 	u64 off;
 	u64 size;
@@ -101,6 +103,8 @@ int luo_param_set_readonly(const char *val, const struct kernel_param *kp);
 int luo_store_reserve(u64 meta, u64 pages);
 void luo_store_unreserve(u64 meta, u64 pages);
 
+void luo_store_commit_lock(void);
+void luo_store_commit_unlock(void);
 int luo_store_commit_begin(struct luo_writer *w);
 void *luo_writer_add(struct luo_writer *w, u64 len);
 void luo_store_commit_end(struct luo_writer *w, u64 nr_sessions,

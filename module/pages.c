@@ -391,15 +391,19 @@ static u64 luo_extents_walk(struct luo_extents *x, struct file *file)
 				if (idx >= o->npages)
 					break;
 				next = idx + 1;
-				if (PageHWPoison(page) && !x->w) {
+				if (luo_page_hwpoison(page) && !x->w) {
 					/* Left to the commit, which skips it. */
 					x->err = -EIO;
 					break;
 				}
 				/* Never read (a machine check): a hole, said. */
-				if (PageHWPoison(page)) {
-					pr_err("%s page %llu has a memory error; handed over as zeros\n",
-					       luo_pages_what(o), idx);
+				if (luo_page_hwpoison(page)) {
+					/* Once per huge page: all of it is. */
+					if (!j || !folio_test_hugetlb(folio))
+						pr_err("%s page %llu has a memory error; handed over as zeros%s\n",
+						       luo_pages_what(o), idx,
+						       folio_test_hugetlb(folio) ?
+						       " with the rest of its huge page" : "");
 					continue;
 				}
 				/* In place only if pinned: it cannot move. */
@@ -819,7 +823,8 @@ static bool luo_pages_still_pinned(struct luo_pages_out *o,
 		struct folio *folio = page_folio(o->pinned[i]);
 
 		if (READ_ONCE(folio->mapping) != mapping ||
-		    READ_ONCE(folio->index) != i || PageHWPoison(o->pinned[i]))
+		    READ_ONCE(folio->index) != i ||
+		    luo_page_hwpoison(o->pinned[i]))
 			return false;
 	}
 	return true;
@@ -1377,13 +1382,17 @@ static void luo_take_drain(struct luo_take *t)
 			took = true;
 			atomic_inc(&t->tasks);
 		}
-		if (t->job == LUO_TAKE_CHECK)
+		if (t->job == LUO_TAKE_CHECK) {
 			ret = luo_take_check(t, t->todo[i]);
-		else if (t->job == LUO_TAKE_COPY)
+		} else if (t->job == LUO_TAKE_COPY) {
 			ret = luo_take_copy(t, t->todo[i], &copied);
-		else
+			/* Kept if a signal stops the round (resumed). */
+			if (!ret)
+				set_bit(t->todo[i], t->in->huge_done);
+		} else {
 			ret = luo_take_unit(t, &t->in->units[t->todo[i]],
 					    &given, &copied);
+		}
 		if (ret)
 			luo_take_stop(t, ret);
 	}
@@ -1651,6 +1660,9 @@ static int luo_pages_huge_lead(struct luo_take *t)
 		for (; !ret && h <= last; h++) {
 			if (luo_take_stopped(t))
 				break;
+			/* Allocated by an interrupted call before. */
+			if (in->folios[h])
+				continue;
 			ret = luo_pages_huge_one(in, t->file, h);
 			/* The folio published before the waiters' check. */
 			smp_mb();
@@ -1666,6 +1678,8 @@ static void luo_pages_huge_put(struct luo_pages_in *in)
 {
 	u64 i, nr;
 
+	bitmap_free(in->huge_done);
+	in->huge_done = NULL;
 	if (!in->folios)
 		return;
 	nr = DIV_ROUND_UP(in->size, 1ULL << (in->huge_order + PAGE_SHIFT));
@@ -1679,28 +1693,37 @@ static void luo_pages_huge_put(struct luo_pages_in *in)
 /*
  * Restores a hugetlb file: the caller allocates its huge pages while the
  * workers copy every extent into those already there, then the caller
- * copies too. Not resumable: a failure starts over into a new file.
+ * copies too. hugetlbfs gives up allocating at any signal (EINTR): the
+ * huge pages allocated and the extents copied so far are kept, and the
+ * next call, into the same file (luo_pages_resumable()), allocates and
+ * copies only the rest, so a caller that gets a signal every few
+ * milliseconds still finishes. Any other failure starts over into a new
+ * file (the huge pages go back to the pool).
  */
 static int luo_pages_restore_huge(struct luo_pages_in *in, struct file *file,
 				  u64 *copied, u32 *tasks)
 {
 	u64 given = 0, nr;
-	u32 i, *todo;
+	u32 i, n = 0, *todo;
 	int ret;
 
 	nr = DIV_ROUND_UP(in->size, 1ULL << (in->huge_order + PAGE_SHIFT));
-	in->folios = kvcalloc(nr, sizeof(*in->folios), LUO_PAGES_GFP);
+	if (!in->folios)
+		in->folios = kvcalloc(nr, sizeof(*in->folios), LUO_PAGES_GFP);
+	if (!in->huge_done)
+		in->huge_done = bitmap_zalloc(in->nr_extents, LUO_PAGES_GFP);
 	todo = kvmalloc_array(in->nr_extents, sizeof(*todo), LUO_PAGES_GFP);
 	ret = -ENOMEM;
-	if (in->folios && todo) {
+	if (in->folios && in->huge_done && todo) {
 		for (i = 0; i < in->nr_extents; i++)
-			todo[i] = i;
-		ret = luo_take_round(in, file, LUO_TAKE_COPY, todo,
-				     in->nr_extents, &given, copied, tasks,
-				     luo_pages_huge_lead);
+			if (!test_bit(i, in->huge_done))
+				todo[n++] = i;
+		ret = luo_take_round(in, file, LUO_TAKE_COPY, todo, n, &given,
+				     copied, tasks, luo_pages_huge_lead);
 	}
 	kvfree(todo);
-	luo_pages_huge_put(in);
+	if (ret != -EINTR)
+		luo_pages_huge_put(in);
 	return ret;
 }
 
@@ -1785,8 +1808,11 @@ int luo_pages_restore(struct luo_pages_in *in, struct file *file)
 	luo_store_count_restore(given, copied, ktime_us_delta(ktime_get(), start),
 				tasks);
 	if (ret) {
-		/* A copy starts over; pages given stay given, so resume. */
-		if (!in->given) {
+		/*
+		 * A copy starts over; pages given stay given, so resume; so
+		 * does a hugetlb copy a signal interrupted.
+		 */
+		if (!in->given && !(in->huge_order && ret == -EINTR)) {
 			in->started = false;
 			in->next_ext = 0;
 		}
@@ -1807,8 +1833,8 @@ int luo_pages_restore(struct luo_pages_in *in, struct file *file)
  *
  * Context: as luo_pages_restore().
  * Return: true if the next luo_pages_restore() continues into the same
- * file (pages were given to it); false if it starts over: the caller
- * drops its file and makes a new one.
+ * file (pages were given to it, or a signal interrupted a hugetlb copy);
+ * false if it starts over: the caller drops its file and makes a new one.
  */
 bool luo_pages_resumable(const struct luo_pages_in *in)
 {
@@ -1836,6 +1862,7 @@ void luo_pages_drop(struct luo_pages_in *in)
 		else
 			luo_pages_release_from(in, 0);
 	}
+	luo_pages_huge_put(in);
 	kvfree(in->units);
 	in->units = NULL;
 	bitmap_free(in->checked);

@@ -84,7 +84,10 @@ struct luo_pages_out {
  * @done:       restored; the range pages are given or released.
  * @huge_order: a hugetlbfs file: the order of its pages (restored by
  *              copying into pages allocated ahead); 0: shmem.
- * @folios:     copying into a hugetlbfs file: its folios by huge page.
+ * @folios:     copying into a hugetlbfs file: its folios by huge page
+ *              (kept, with @huge_done, when a signal interrupts it).
+ * @huge_done:  copying into a hugetlbfs file: one bit per extent copied
+ *              and checked.
  */
 struct luo_pages_in {
 	const struct luo_memfd_extent *ext;
@@ -101,6 +104,7 @@ struct luo_pages_in {
 	bool done;
 	unsigned int huge_order;
 	struct folio **folios;
+	unsigned long *huge_done;
 };
 
 int luo_pages_preserve(struct luo_pages_out *out,

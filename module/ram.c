@@ -59,6 +59,7 @@
 #include <linux/cleanup.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
+#include <linux/highmem.h>
 #include <linux/ioport.h>
 #include <linux/ktime.h>
 #include <linux/memory.h>
@@ -90,6 +91,47 @@
 static int luo_ram_fault;
 module_param_named(test_ram_fault, luo_ram_fault, int, 0600);
 MODULE_PARM_DESC(test_ram_fault, "For tests: 1 fails the hot-add after onlining, 2 also its removal");
+
+#ifndef LUO_HAVE_SHMEM_GET_FOLIO
+/*
+ * For tests only (tests/kexec/zerocopy-fault.plan, 6.1): the next this many
+ * gives by a single task find their placeholder as swap-out and swap-in
+ * leave it (zeroed, uptodate) and miss it at the lookup, as when it was
+ * swapped out between fallocate() and the lookup (compat.h).
+ */
+static unsigned int luo_test_give_swapped;
+module_param_named(test_give_swapped, luo_test_give_swapped, uint, 0600);
+MODULE_PARM_DESC(test_give_swapped, "For tests (6.1): the next N single-task gives find their placeholder swapped out");
+
+/**
+ * luo_test_placeholder_out() - play swap-out on a new placeholder, for tests
+ * @mapping: the file being restored.
+ * @index:   the placeholder's index, just allocated by fallocate().
+ *
+ * Return: true if test_give_swapped asked for it: the folio at @index is
+ * zeroed and marked uptodate (what shmem's writeout does to a fallocated
+ * folio) and the caller is to act as if its lookup had missed it.
+ */
+bool luo_test_placeholder_out(struct address_space *mapping, pgoff_t index)
+{
+	unsigned int n = READ_ONCE(luo_test_give_swapped);
+	struct folio *folio;
+
+	if (!n || cmpxchg(&luo_test_give_swapped, n, n - 1) != n)
+		return false;
+	folio = __filemap_get_folio(mapping, index, FGP_LOCK, 0);
+	if (IS_ERR_OR_NULL(folio))
+		return true;
+	if (!folio_test_uptodate(folio)) {
+		clear_highpage(folio_page(folio, 0));
+		folio_mark_uptodate(folio);
+	}
+	folio_unlock(folio);
+	folio_put(folio);
+	return true;
+}
+#endif
+
 #define LUO_RAM_ONLINE_TYPE	"online_kernel"
 #define LUO_RAM_AUTO_ONLINE	"devices/system/memory/auto_online_blocks"
 

@@ -245,8 +245,12 @@ static int luo_session_get_name(struct luo_session *s, struct luo_ucmd *ucmd)
 
 	if (arg->reserved)
 		return -EINVAL;
-	/* As upstream 7.2 (measured): the name, then zeros to the end. */
-	strscpy_pad(arg->name, s->name, sizeof(arg->name));
+	/*
+	 * As upstream 7.2 (measured on 7.2.13): the name and its NUL into
+	 * the caller's copied-in argument, whose other bytes go back as the
+	 * caller wrote them (strscpy() may zero those in the NUL's word).
+	 */
+	strscpy(arg->name, s->name, sizeof(arg->name));
 	return luo_ucmd_respond(ucmd, sizeof(*arg));
 }
 

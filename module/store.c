@@ -46,6 +46,7 @@
 
 #include <linux/bitmap.h>
 #include <linux/cpumask.h>
+#include <linux/delay.h>
 #include <linux/crc32.h>
 #include <linux/highmem.h>
 #include <linux/io.h>
@@ -55,6 +56,7 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/wait.h>
 #include <linux/workqueue.h>
 
 #include "data_sum.h"
@@ -349,6 +351,33 @@ int luo_store_check(struct luo_image *img, struct luo_verdict *v)
 static void luo_store_ram_work(struct work_struct *work);
 /* The hot-add started at the first open (luo_store_loaded()). */
 static DECLARE_WORK(luo_ram_work, luo_store_ram_work);
+/*
+ * Serialises the hot-add (luo_store_ram()) with itself and with the commit:
+ * luo_base, luo_region_held and luo_ram_result change only under it, and
+ * the commit holds it from luo_store_commit_begin() to
+ * luo_store_commit_end() (luo_store_commit_lock()). Taken before luo_lock.
+ */
+static DEFINE_MUTEX(luo_ram_lock);
+/* The commit ran: no hot-add from then on (under luo_ram_lock). */
+static bool luo_ram_closed;
+
+/*
+ * For tests only (tests/kexec/zerocopy.plan, zc-commit): the background
+ * hot-add waits test_ram_delay_ms before it starts, counted from the first
+ * open or, with test_ram_at_kexec, from the start of the kexec's commit
+ * (at most a minute for it); the commit waits test_commit_delay_ms between
+ * taking its metadata pages and writing the header. So a chain can put the
+ * hot-add anywhere around the kexec, whatever the boot's own timing.
+ */
+static unsigned int luo_test_ram_delay_ms, luo_test_commit_delay_ms;
+static bool luo_test_ram_at_kexec, luo_test_kexec_started;
+static DECLARE_WAIT_QUEUE_HEAD(luo_test_kexec_wq);
+module_param_named(test_ram_delay_ms, luo_test_ram_delay_ms, uint, 0600);
+MODULE_PARM_DESC(test_ram_delay_ms, "For tests: the first open's hot-add waits this long (ms)");
+module_param_named(test_ram_at_kexec, luo_test_ram_at_kexec, bool, 0600);
+MODULE_PARM_DESC(test_ram_at_kexec, "For tests: test_ram_delay_ms counts from the kexec's commit");
+module_param_named(test_commit_delay_ms, luo_test_commit_delay_ms, uint, 0600);
+MODULE_PARM_DESC(test_commit_delay_ms, "For tests: the commit waits this long in its middle (ms)");
 
 /**
  * luo_store_loaded() - the incoming sessions are built
@@ -393,9 +422,11 @@ void luo_store_loaded(const struct luo_image *img, s64 check_us,
 	/*
 	 * Pages to take over: make the range RAM now, in the background, so
 	 * that the first RETRIEVE_FD waits for the hot-add only if it has not
-	 * finished yet. It charges nobody (the memmap is the kernel's); the
-	 * work holds a module reference until it is done. Not with a test
-	 * fault armed: the first restore makes the hot-add then.
+	 * finished yet. It charges nobody (the memmap is the kernel's). The
+	 * work holds a module reference until it is done (no unload under
+	 * it; luo_store_exit() waits for its last instructions); the commit
+	 * cancels it or waits for it (luo_store_commit_lock()). Not with a
+	 * test fault armed: the first restore makes the hot-add then.
 	 */
 	if (img->version == LUO_FORMAT_V2 && READ_ONCE(luo_zerocopy) &&
 	    luo_last.pages_inplace + luo_last.pages_copied &&
@@ -596,19 +627,28 @@ void luo_store_set_zerocopy(bool on)
  * module stays loaded from then on. Not called with zerocopy=0 (pages.c
  * keeps that switch).
  *
- * Context: process context, may sleep; serialised by a mutex of its own.
+ * The first open starts it in the background (luo_store_loaded()), so it
+ * can be under way when the kexec commits. Invariant: the hot-add and the
+ * commit never overlap. Both hold luo_ram_lock throughout, so the commit
+ * sees one mapping of the range (luo_base) from its first address to its
+ * last, and a hot-add never starts once the commit ran (-EBUSY: the range
+ * stays as it is until the kexec). Incoming data is not touched either
+ * way: the hot-add keeps every page of the range as it is.
+ *
+ * Context: process context, may sleep; takes luo_ram_lock, never luo_lock.
  * Return: 0 if the range is RAM, or -errno (zero-copy impossible; the
  * reason was logged once): the caller copies instead.
  */
 int luo_store_ram(void)
 {
-	static DEFINE_MUTEX(lock);
 	void *base;
 	int ret;
 
-	guard(mutex)(&lock);
+	guard(mutex)(&luo_ram_lock);
 	if (luo_ram_result <= 0)
 		return luo_ram_result;
+	if (luo_ram_closed)
+		return -EBUSY;
 	ret = luo_ram_probe(luo_addr, luo_size);
 	if (ret) {
 		WRITE_ONCE(luo_ram_result, ret);
@@ -639,10 +679,59 @@ int luo_store_ram(void)
 	return 0;
 }
 
+/*
+ * The background hot-add. It holds the module reference luo_store_loaded()
+ * took, so the module cannot be unloaded while it waits or adds; the
+ * instructions that run after module_put() are waited for by
+ * luo_store_exit() (flush_work()).
+ */
 static void luo_store_ram_work(struct work_struct *work)
 {
+	unsigned int delay = READ_ONCE(luo_test_ram_delay_ms);
+
+	if (READ_ONCE(luo_test_ram_at_kexec))
+		wait_event_timeout(luo_test_kexec_wq,
+				   READ_ONCE(luo_test_kexec_started), 60 * HZ);
+	if (delay)
+		msleep(delay);
 	luo_store_ram();
 	module_put(THIS_MODULE);
+}
+
+/**
+ * luo_store_commit_lock() - keep the hot-add out of the commit
+ *
+ * The commit calls it before it takes luo_lock, and luo_store_commit_unlock()
+ * after it let go of it. A hot-add the first open queued but that has not
+ * started yet is cancelled; one under way (in the background or in a
+ * restore) is waited for; none starts from then on, in this boot.
+ *
+ * Context: the kexec's reboot notifier, process context; may sleep.
+ */
+void luo_store_commit_lock(void)
+	__acquires(&luo_ram_lock)
+{
+	WRITE_ONCE(luo_test_kexec_started, true);
+	wake_up(&luo_test_kexec_wq);
+	/* For the log only (racy): the sweep shows where the hot-add was. */
+	if (work_busy(&luo_ram_work) & WORK_BUSY_RUNNING)
+		pr_info("the kexec waits for the hot-add under way\n");
+	/* A cancelled work drops the reference it held. */
+	if (cancel_work_sync(&luo_ram_work)) {
+		pr_info("the kexec cancelled the hot-add the first open queued\n");
+		module_put(THIS_MODULE);
+	}
+	mutex_lock(&luo_ram_lock);
+	luo_ram_closed = true;
+}
+
+/**
+ * luo_store_commit_unlock() - the commit is done (see luo_store_commit_lock())
+ */
+void luo_store_commit_unlock(void)
+	__releases(&luo_ram_lock)
+{
+	mutex_unlock(&luo_ram_lock);
 }
 
 /*
@@ -742,7 +831,14 @@ static ktime_t luo_commit_start;
  * @w: the metadata writer to fill.
  *
  * Invalidates the header, then takes the lowest free pages that hold the
- * metadata reserved. Caller holds luo_lock until luo_store_commit_end().
+ * metadata reserved. Caller holds luo_store_commit_lock() and luo_lock
+ * until luo_store_commit_end().
+ *
+ * Invariant of the commit: the handover it writes names its metadata by
+ * page number, never by an address difference, and the range keeps one
+ * mapping from here to luo_store_commit_end() (no hot-add in between), so
+ * the next boot finds the metadata where it was written whenever the first
+ * open's hot-add ran.
  *
  * Return: 0, or -ENOSPC if no run of free pages is long enough (nothing
  * is handed over then; logged).
@@ -753,6 +849,7 @@ int luo_store_commit_begin(struct luo_writer *w)
 	u64 meta_pages, start;
 
 	lockdep_assert_held(&luo_lock);
+	lockdep_assert_held(&luo_ram_lock);
 	if (READ_ONCE(luo_foreign)) {
 		pr_err("the range is ordinary RAM since the failed hot-add: nothing handed over\n");
 		return -EIO;
@@ -771,6 +868,7 @@ int luo_store_commit_begin(struct luo_writer *w)
 		return -ENOSPC;
 	}
 	luo_take(start, meta_pages ?: 1);
+	w->page = start;
 	w->base = luo_base + start * LUO_PAGE_SIZE;
 	w->off = 0;
 	w->size = luo_meta_reserved;
@@ -839,7 +937,7 @@ static void luo_copy_one(struct page **src, u64 page, u32 count, __le32 *sum)
 		void *from;
 
 		/* Found with a memory error since it was listed: never read. */
-		if (PageHWPoison(src[i])) {
+		if (luo_page_hwpoison(src[i])) {
 			memset(luo_store_page_addr(page + i), 0, LUO_PAGE_SIZE);
 			luo_sum_add(&s, luo_store_page_addr(page + i), LUO_PAGE_SIZE);
 			put_page(src[i]);
@@ -1028,13 +1126,16 @@ void luo_store_commit_end(struct luo_writer *w, u64 nr_sessions,
 	struct luo_header_v2 h = {};
 
 	lockdep_assert_held(&luo_lock);
+	lockdep_assert_held(&luo_ram_lock);
+	if (luo_test_commit_delay_ms)
+		msleep(luo_test_commit_delay_ms);
 	luo_copy_run();
 
 	h.version = cpu_to_le32(LUO_FORMAT_V2);
 	h.header_size = cpu_to_le32(sizeof(h));
 	h.page_size = cpu_to_le32(LUO_PAGE_SIZE);
 	h.range_size = cpu_to_le64(luo_npages * LUO_PAGE_SIZE);
-	h.meta_off = cpu_to_le64(w->base - luo_base);
+	h.meta_off = cpu_to_le64(w->page * LUO_PAGE_SIZE);
 	h.meta_size = cpu_to_le64(w->off);
 	h.nr_sessions = cpu_to_le64(nr_sessions);
 	h.nr_files = cpu_to_le64(nr_files);
@@ -1111,10 +1212,14 @@ err_free:
  * luo_store_exit() - let go of the range at module unload
  *
  * Never reached once the range became RAM (luo_store_ram() pins the
- * module).
+ * module). The first open's hot-add holds a module reference until its
+ * last call, so it is not queued or running any more when this runs, but
+ * may still be returning from that call into this module's text: wait for
+ * it to return.
  */
 void luo_store_exit(void)
 {
+	flush_work(&luo_ram_work);
 	memunmap(luo_base);
 	if (luo_region_held)
 		release_mem_region(luo_addr, luo_size);

@@ -8,8 +8,29 @@
 #ifndef _LIVEUPDATE_STORE_PAGES_H
 #define _LIVEUPDATE_STORE_PAGES_H
 
+#include <linux/mm.h>
 #include <linux/mm_types.h>
+#include <linux/page-flags.h>
 #include <linux/types.h>
+
+/**
+ * luo_page_hwpoison() - whether a page must not be read (a memory error)
+ * @page: a page of a file, possibly a subpage of a huge folio.
+ *
+ * memory_failure() marks the page itself, except in a hugetlb folio: there
+ * it marks the head (the whole folio: folio_test_hwpoison()) and keeps the
+ * poisoned subpages on a list of its own, which modules cannot read. So
+ * every page of a poisoned hugetlb folio counts as poisoned.
+ *
+ * Return: true if @page, or the hugetlb folio it is in, has a memory error.
+ */
+static inline bool luo_page_hwpoison(struct page *page)
+{
+	struct folio *folio = page_folio(page);
+
+	return PageHWPoison(page) ||
+	       (folio_test_hugetlb(folio) && folio_test_hwpoison(folio));
+}
 
 /* Pages one copy (and one extent) holds at most. */
 #define LUO_COPY_RUN	64

@@ -22,11 +22,26 @@
  *   hugetlb-1g   boot 1: a 1 GiB-page memfd of 1 GiB written through mmap;
  *                boot 2: retrieved into the one 1 GiB page of the pool,
  *                every byte, st_blksize, the mapping's page size.
+ *   hugetlb-signal  boot 2: two 2 MiB-page memfds (128 and 32 MiB);
+ *                boot 3: retrieved while SIGALRM arrives every 2 ms
+ *                (hugetlbfs allocates interruptibly): RETRIEVE_FD called
+ *                again after each EINTR finishes within 3000 calls (each
+ *                goes on where the last stopped), and libliveupdate's
+ *                liveupdate_retrieve_fd() returns the second; every byte.
+ *   hugetlb-poison  boot 2: a 2 MiB-page memfd of 3 huge pages, preserved,
+ *                then a memory error in a subpage (not the first) of its
+ *                second huge page (MADV_HWPOISON, by a child; SKIP on 6.1,
+ *                which has no memory error handling); boot 3: that huge
+ *                page arrives as zeros (hugetlb marks the whole folio, and
+ *                no byte of it is read), the others intact.
  */
 #include "kx.h"
 
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 
 #ifndef MFD_HUGETLB
 #define MFD_HUGETLB	0x0004U
@@ -307,3 +322,146 @@ static void htd_check(void)
 
 KX_SCENARIO(kx_hugetlb_damaged, "hugetlb-damaged", { "prep", htd_prep },
 	    { "check", htd_check });
+
+/* --- hugetlb-signal: a restore under a signal every 2 ms ------------------- */
+
+#define HTS_A		(128ULL * LU_MiB)
+#define HTS_B		(32ULL * LU_MiB)
+#define HTS_TRIES	3000
+
+static volatile sig_atomic_t hts_alarms;
+
+static void hts_alarm(int sig)
+{
+	(void)sig;
+	hts_alarms++;
+}
+
+static void hts_prep(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_create_session(dev, "hugetlb-signal"));
+	int a = ht_make("hts-a", 0, HT_2M, HTS_A, 0x5a);
+	int b = ht_make("hts-b", 0, HT_2M, HTS_B, 0x5b);
+
+	EXPECT_EQ(lu_preserve_fd(s, a, 1), 0);
+	EXPECT_EQ(lu_preserve_fd(s, b, 2), 0);
+	close(a);
+	close(b);
+	close(dev);
+	kx_hold(&s, 1);
+}
+
+static void hts_timer(long us)
+{
+	struct itimerval it = { { 0, us }, { 0, us } };
+
+	CHECK_EQ(setitimer(ITIMER_REAL, &it, NULL), 0);
+}
+
+static void hts_check(void)
+{
+	struct sigaction sa = { .sa_handler = hts_alarm };	/* no SA_RESTART */
+	struct liveupdate_session_retrieve_fd r;
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_retrieve_session(dev, "hugetlb-signal"));
+	int tries = 0, ret, b;
+
+	CHECK_EQ(sigaction(SIGALRM, &sa, NULL), 0);
+	hts_timer(2000);
+	do {
+		memset(&r, 0, sizeof(r));
+		r.size = sizeof(r);
+		r.token = 1;
+		ret = lu_ioctl(s, LIVEUPDATE_SESSION_RETRIEVE_FD, &r);
+	} while (ret == -EINTR && ++tries < HTS_TRIES);
+	hts_timer(0);
+	lu_diag("hugetlb-signal: RETRIEVE_FD returned %d after %d EINTRs, %d signals",
+		ret, tries, (int)hts_alarms);
+	CHECK_EQ(ret, 0);
+	ht_expect(r.fd, HT_2M, HTS_A, 0x5a);
+	close(r.fd);
+	/* the library tries again by itself */
+	hts_alarms = 0;
+	hts_timer(2000);
+	b = lu_retrieve_fd(s, 2);
+	hts_timer(0);
+	lu_diag("hugetlb-signal: liveupdate_retrieve_fd() returned %d, %d signals",
+		b, (int)hts_alarms);
+	CHECK(b >= 0);
+	ht_expect(b, HT_2M, HTS_B, 0x5b);
+	close(b);
+	EXPECT_EQ(lu_finish(s), 0);
+	close(s);
+	close(dev);
+}
+
+KX_SCENARIO(kx_hugetlb_signal, "hugetlb-signal", { "prep", hts_prep },
+	    { "check", hts_check });
+
+/* --- hugetlb-poison: a memory error in a huge page's subpage ------------- */
+
+#define HTP_SIZE	(3 * HT_2M)
+/* the subpage poisoned: in the second huge page, not its first */
+#define HTP_OFF		(HT_2M + 5 * 4096)
+
+static void htp_prep(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+	int s = CHECK_OK(lu_create_session(dev, "hugetlb-poison"));
+	int m = ht_make("htp", 0, HT_2M, HTP_SIZE, 0x9a), st;
+	pid_t pid;
+
+	/* after PRESERVE_FD, which refuses a poisoned file (EIO) */
+	CHECK_EQ(lu_preserve_fd(s, m, 1), 0);
+	fflush(stdout);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (!pid) {
+		char *p = mmap(NULL, HTP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
+
+		if (p == MAP_FAILED)
+			_exit(2);
+		if (madvise(p + HTP_OFF, 4096, MADV_HWPOISON))
+			_exit(errno == EINVAL ? 3 : 4);
+		_exit(0);
+	}
+	CHECK_EQ(waitpid(pid, &st, 0), pid);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 3) {
+		close(m);
+		close(s);
+		close(dev);
+		SKIP("no memory error handling in this kernel (MADV_HWPOISON: EINVAL)");
+	}
+	/* poisoned: the child exited, or was killed for mapping the page */
+	CHECK((WIFEXITED(st) && !WEXITSTATUS(st)) ||
+	      (WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS));
+	close(m);
+	close(dev);
+	kx_hold(&s, 1);
+}
+
+static void htp_check(void)
+{
+	const char *prev = getenv("LU_PREV_KERNEL");
+	int dev = CHECK_OK(lu_open_dev());
+	int s = lu_retrieve_session(dev, "hugetlb-poison"), m;
+
+	if (s == -ENOENT && prev && !strcmp(prev, "6.1")) {
+		close(dev);
+		SKIP("boot 2 (6.1) had no memory error handling");
+	}
+	CHECK(s >= 0);
+	m = CHECK_OK(lu_retrieve_fd(s, 1));
+	EXPECT_EQ(lu_fsize(m), HTP_SIZE);
+	EXPECT_EQ(lu_compare(m, 0, HT_2M, 0x9a), 0);
+	EXPECT_EQ(lu_compare(m, HT_2M, HT_2M, LU_ZEROS), 0);
+	EXPECT_EQ(lu_compare(m, 2 * HT_2M, HT_2M, 0x9a), 0);
+	close(m);
+	EXPECT_EQ(lu_finish(s), 0);
+	close(s);
+	close(dev);
+}
+
+KX_SCENARIO(kx_hugetlb_poison, "hugetlb-poison", { "prep", htp_prep },
+	    { "check", htp_check });

@@ -54,6 +54,16 @@
  *   zc-sealed     (the same VM) a memfd write-sealed at PRESERVE_FD is copied
  *                 into the range then: its pages are taken at once, and the
  *                 kexec copies only the other memfd
+ *   zc-commit     the first open's background hot-add against the kexec's
+ *                 commit: each "race" boot opens the device for the first
+ *                 time (the hot-add starts, test_ram_delay_ms later), and
+ *                 preserves a memfd at once; the boot's kexec commits while
+ *                 it waits test_commit_delay_ms in its middle. The plan
+ *                 sweeps test_ram_delay_ms over the boots, so the hot-add
+ *                 ends before, inside and after the commit; each next boot
+ *                 must load the handover, the last one compares the bytes
+ *                 (check-swapped, 6.1 with one vCPU: while one placeholder
+ *                 of the take-over is found swapped out, test_give_swapped)
  */
 #include "kx.h"
 
@@ -1179,3 +1189,78 @@ static void sealed_check(void)
 }
 
 KX_SCENARIO(kx_zc_sealed, "zc-sealed", { "stage1", sealed_stage1 }, { "check", sealed_check });
+
+/* --- zc-commit: the first open's hot-add against the commit --------------- */
+
+#define ZC_COMMIT	(32ULL * LU_MiB)
+
+static void commit_preserve(void)
+{
+	int m = CHECK_OK(lu_memfd("zc-commit", 0, ZC_COMMIT, 0xc0 + boot()));
+
+	zc_preserve_hold(lu_fmt("zc-commit-b%d", boot()), m, 1);
+	close(m);
+}
+
+static void commit_stage1(void)
+{
+	commit_preserve();
+}
+
+/*
+ * The first open of this boot (the hot-add starts), the handover of the
+ * last boot loaded whole, a new memfd preserved at once; nothing retrieved
+ * (a restore would make the hot-add itself, before the kexec).
+ */
+static void commit_race(void)
+{
+	int dev = CHECK_OK(lu_open_dev());
+
+	lu_diag("zc-commit: handover_status %s", lu_status());
+	lu_diag("zc-commit: test_ram_delay_ms %s", lu_param("test_ram_delay_ms") ?: "?");
+	EXPECT_STR(lu_param("handover_status") ?: "", "loaded\n");
+	EXPECT_EQ(lh("sessions"), 1);
+	EXPECT_EQ(lh("files"), 1);
+	close(dev);
+	commit_preserve();
+}
+
+/*
+ * The last race boot's memfd, byte for byte. With @swapped (6.1,
+ * zerocopy-fault.plan: loaded with test_give_swapped=1, one vCPU: a single
+ * task takes the pages over) one placeholder of the take-over is found
+ * swapped out between its fallocate() and its lookup: the restore goes on
+ * (no ENOMEM, and no EEXIST for ever after one), and the hook did run.
+ */
+static void commit_check_how(int swapped)
+{
+	int dev = CHECK_OK(lu_open_dev()), s, m, tries = 0;
+
+	EXPECT_STR(lu_param("handover_status") ?: "", "loaded\n");
+	s = CHECK_OK(lu_retrieve_session(dev, lu_fmt("zc-commit-b%d", boot() - 1)));
+	while ((m = lu_retrieve_fd(s, 1)) < 0 && tries++ < 3)
+		lu_diag("zc-commit: RETRIEVE_FD: %s", strerror(-m));
+	CHECK(m >= 0);
+	EXPECT_EQ(tries, 0);
+	if (swapped)
+		EXPECT_STR(lu_param("test_give_swapped") ?: "", "0\n");
+	EXPECT_EQ(lu_fsize(m), ZC_COMMIT);
+	EXPECT_EQ(lu_compare(m, 0, ZC_COMMIT, 0xc0 + boot() - 1), 0);
+	close(m);
+	close(s);
+	close(dev);
+}
+
+static void commit_check(void)
+{
+	commit_check_how(0);
+}
+
+static void commit_check_swapped(void)
+{
+	commit_check_how(1);
+}
+
+KX_SCENARIO(kx_zc_commit, "zc-commit", { "stage1", commit_stage1 },
+	    { "race", commit_race }, { "check", commit_check },
+	    { "check-swapped", commit_check_swapped });

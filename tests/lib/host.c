@@ -8,9 +8,12 @@
 #include "libliveupdate.h"
 
 #include <signal.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -293,7 +296,55 @@ static void bad_args(void)
 	EXPECT_EQ(liveupdate_agent_create_session("Az09_-"), -ENOENT);	/* fine, no broker */
 }
 
+/*
+ * ioctl() of this program (the library's calls resolve to it): while
+ * eintr_left is set, fails that many calls with EINTR and counts them, as a
+ * kernel that a signal interrupts every time would; otherwise the system
+ * call.
+ */
+static long eintr_left, eintr_calls;
+
+int ioctl(int fd, unsigned long request, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, request);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (eintr_left) {
+		eintr_left--;
+		eintr_calls++;
+		errno = EINTR;
+		return -1;
+	}
+	return (int)syscall(SYS_ioctl, fd, request, arg);
+}
+
+/*
+ * An ioctl interrupted by signals again and again: the library tries 1000
+ * times in a row, then gives -EINTR (before: for ever); fewer EINTRs are
+ * retried through.
+ */
+static void eintr_bounded(void)
+{
+	int fd = CHECK_OK(open("/dev/null", O_RDONLY | O_CLOEXEC));
+
+	eintr_calls = 0;
+	eintr_left = 5000;
+	EXPECT_EQ(liveupdate_retrieve_fd(fd, 1), -EINTR);
+	EXPECT_EQ(eintr_calls, 1000);
+	eintr_calls = 0;
+	eintr_left = 999;
+	/* the 1000th call reaches /dev/null: not a LUO fd */
+	EXPECT_EQ(liveupdate_retrieve_fd(fd, 1), -ENOTTY);
+	EXPECT_EQ(eintr_calls, 999);
+	eintr_left = 0;
+	close(fd);
+}
+
 static const struct lu_test tests[] = {
+	LU_TEST(eintr_bounded),
 	LU_TEST(memfd_from_buffer),
 	LU_TEST(memfd_from_fd),
 	LU_TEST(manifest_parse),

@@ -368,7 +368,7 @@ static void memcg_charged(void)
 static void get_name(void)
 {
 	struct liveupdate_session_get_name a;
-	int dev, s = open_session(&dev, "lu-s-name");
+	int dev, s = open_session(&dev, "lu-s-name"), s2;
 
 	memset(&a, 0, sizeof(a));
 	a.size = sizeof(a);
@@ -382,14 +382,23 @@ static void get_name(void)
 	EXPECT_EQ(a.name[0], 0);
 	a.reserved = 1;
 	EXPECT_EQ(lu_ioctl(s, LIVEUPDATE_SESSION_GET_NAME, &a), -EINVAL);
-	/* the name, then zeros over the caller's bytes to the end, as upstream 7.2 */
+	/*
+	 * The name and its NUL; the bytes after them are the caller's, as
+	 * upstream 7.2.13 (measured: it strscpy()s into the copied-in
+	 * argument and copies the whole struct back). A name of 15 bytes
+	 * ends at a word boundary: strscpy() copies a word at a time and
+	 * zeroes the rest of the word the NUL is in.
+	 */
+	s2 = CHECK_OK(lu_create_session(dev, "lu-s-name-tail1"));
 	memset(&a, 0, sizeof(a));
 	a.size = sizeof(a);
 	memset(a.name, 'q', sizeof(a.name) - 1);
-	CHECK_EQ(lu_ioctl(s, LIVEUPDATE_SESSION_GET_NAME, &a), 0);
-	EXPECT_STR((char *)a.name, "lu-s-name");
-	for (size_t i = strlen("lu-s-name"); i < sizeof(a.name); i++)
-		EXPECT_EQ(a.name[i], 0);
+	CHECK_EQ(lu_ioctl(s2, LIVEUPDATE_SESSION_GET_NAME, &a), 0);
+	EXPECT_STR((char *)a.name, "lu-s-name-tail1");
+	for (size_t i = strlen("lu-s-name-tail1") + 1; i < sizeof(a.name) - 1; i++)
+		EXPECT_EQ(a.name[i], 'q');
+	EXPECT_EQ(a.name[sizeof(a.name) - 1], 0);
+	close(s2);
 	/* after the device was closed too */
 	close(dev);
 	memset(&a, 0, sizeof(a));
