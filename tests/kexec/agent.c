@@ -13,6 +13,8 @@
 #include "libliveupdate.h"
 
 #include <dirent.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/socket.h>
@@ -444,6 +446,77 @@ static void limit_bypasses(void)
 	unlink("/etc/subuid");
 }
 
+/*
+ * Issue 26: a session is bound to what survives the kexec. A process of a
+ * system service (its cgroup a *.service under system.slice) is bound to
+ * the unit, not to its uid (a DynamicUser= uid, a recycled one): these run
+ * in stand-in cgroups (cgroup2 mounted here, no systemd).
+ */
+static void in_unit(const char *unit)
+{
+	char path[256];
+	int fd;
+
+	if (access("/sys/fs/cgroup/cgroup.procs", F_OK) != 0)
+		CHECK(mount("none", "/sys/fs/cgroup", "cgroup2", 0, NULL) == 0);
+	mkdir("/sys/fs/cgroup/system.slice", 0755);
+	snprintf(path, sizeof(path), "/sys/fs/cgroup/system.slice/%s", unit);
+	mkdir(path, 0755);
+	if (!unit[0])
+		snprintf(path, sizeof(path), "/sys/fs/cgroup");
+	strcat(path, "/cgroup.procs");
+	fd = open(path, O_WRONLY);
+	CHECK(fd >= 0);
+	CHECK(dprintf(fd, "%d\n", (int)getpid()) > 0);
+	close(fd);
+}
+
+/* Runs @fn as @uid in @unit ("": the root cgroup, no unit). */
+static void as_uid_in(uid_t uid, const char *unit, void (*fn)(void))
+{
+	int status;
+	pid_t pid = fork();
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		in_unit(unit);
+		if (setgid(uid) || setuid(uid))
+			_exit(3);
+		fn();
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (unit[0]) {
+		char path[256];
+
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/system.slice/%s", unit);
+		rmdir(path);
+	}
+}
+
+static void unit_a_stage1(void)
+{
+	char reply[256];
+	int m = CHECK_OK(lu_memfd("unit", MFD_ALLOW_SEALING, 5000, 10));
+
+	EXPECT_EQ(liveupdate_agent_create_session("svc"), 0);
+	EXPECT_EQ(liveupdate_agent_preserve_fd("svc", 1, m), 0);
+	close(m);
+	EXPECT_EQ(agent_call("LU1 LIST", reply, sizeof(reply), NULL), 0);
+	EXPECT_STR(reply, "OK svc>");
+}
+
+/* the same uid outside the unit: not its session */
+static void uid1010_no_unit(void)
+{
+	char reply[256];
+
+	EXPECT_EQ(agent_call("LU1 LIST", reply, sizeof(reply), NULL), 0);
+	EXPECT_STR(reply, "OK");
+	EXPECT_EQ(liveupdate_agent_release_session("svc"), -ENOENT);
+}
+
 static void agent_stage1(void)
 {
 	char reply[256];
@@ -455,6 +528,8 @@ static void agent_stage1(void)
 	/* root sees every uid's sessions by their kernel names */
 	EXPECT_EQ(agent_call("LU1 LIST", reply, sizeof(reply), NULL), 0);
 	EXPECT_STR(reply, "OK u1000.db> u1001.db> u1001.x1> u1001.x3> u1003.a>");
+	as_uid_in(1010, "lu-a.service", unit_a_stage1);
+	as_uid_in(1010, "", uid1010_no_unit);
 }
 
 static void expect_own(uint64_t seed)
@@ -582,12 +657,34 @@ static void uid1002_stage2(void)
 	EXPECT_EQ(liveupdate_open(0), -EACCES);
 }
 
+/* another unit with lu-a's old uid (recycled): not its session */
+static void unit_b_stage2(void)
+{
+	EXPECT_EQ(liveupdate_agent_retrieve_session("svc"), -ENOENT);	/* the old broker: lu-a's */
+}
+
+/* lu-a.service again, under another dynamic uid: its bytes */
+static void unit_a_stage2(void)
+{
+	int s = CHECK_OK(liveupdate_agent_retrieve_session("svc"));	/* the old broker: -ENOENT */
+	int fd = CHECK_OK(liveupdate_retrieve_fd(s, 1));
+
+	EXPECT_EQ(lu_fsize(fd), 5000);
+	EXPECT_EQ(lu_compare(fd, 0, 5000, 10), 0);
+	EXPECT_EQ(liveupdate_finish(s), 0);
+	close(fd);
+	close(s);
+}
+
 static void agent_stage2(void)
 {
 	agent_start();
 	as_uid(1002, uid1002_stage2);	/* first: others' sessions still there */
 	as_uid(1001, uid1001_stage2);
 	as_uid(1000, uid1000_stage2);
+	as_uid_in(1010, "lu-b.service", unit_b_stage2);
+	as_uid_in(1010, "", unit_b_stage2);
+	as_uid_in(1011, "lu-a.service", unit_a_stage2);
 }
 
 KX_SCENARIO(kx_agent, "agent", { "stage1", agent_stage1 }, { "stage2", agent_stage2 });
