@@ -298,10 +298,15 @@ static void login_of_1003(void)
 	EXPECT_EQ(liveupdate_agent_release_session("c"), 0);
 }
 
-/* The stalled writer: 4096 bytes at 8 MiB, from a page not there yet. */
-static int write_at_8m(struct lu_stall *st)
+/*
+ * The stalled writer: 4096 bytes at 36864, from a page not there yet. The
+ * size the broker sees meanwhile is 0 (6.1) or already 36864 (7.2 sets it
+ * to the offset before it copies); either fits 40K with 4096 for the file,
+ * 40960 once the write is through does not.
+ */
+static int write_at_36k(struct lu_stall *st)
 {
-	return (int)pwrite(st->fd, st->page, 4096, 8 << 20);
+	return (int)pwrite(st->fd, st->page, 4096, 36864);
 }
 
 /* Some thread of the broker is in state D (PRESERVE_FD waiting for the inode lock). */
@@ -338,12 +343,12 @@ static bool broker_blocked(void)
 
 /*
  * Issue 26, limits that hold: a file that grows between the broker's check
- * and its PRESERVE_FD. Root's write of 4096 bytes at 8 MiB into an empty
+ * and its PRESERVE_FD. Root's write of 4096 bytes at 36864 into an empty
  * memfd stalls (userfaultfd) holding the file's inode lock; the broker
- * checks the size (0: fits under --max-bytes 40K) and its PRESERVE_FD waits
- * for that lock; then the write goes through (8 MiB + 4096) and the
- * preserve freezes that size. The old broker read the size before and
- * kept the 8 MiB file; now it is refused, and the session released (there
+ * checks the size (fits under --max-bytes 40K) and its PRESERVE_FD waits
+ * for that lock; then the write goes through (40960) and the preserve
+ * freezes that size. The old broker read the size before and kept the
+ * file past the limit; now it is refused, and the session released (there
  * is no unpreserving one file).
  */
 static void grow_during_preserve(void)
@@ -364,7 +369,7 @@ static void grow_during_preserve(void)
 
 	EXPECT_EQ(liveupdate_agent_create_session("grow"), 0);
 	m = CHECK_OK(lu_memfd("grow", 0, 0, 0));
-	r = lu_stall_missing_start(&st, m, write_at_8m, 10);
+	r = lu_stall_missing_start(&st, m, write_at_36k, 10);
 	if (r) {
 		lu_diag("the write did not stall (%s): grow-during-preserve not tried", lu_val(r));
 		lu_stall_end(&st);
@@ -386,9 +391,9 @@ static void grow_during_preserve(void)
 	CHECK(n > 0);
 	reply[n] = 0;
 	close(conn);
-	EXPECT_STR(reply, "ERR EDQUOT uid 0 would hold 8396800 bytes, the limit is 40960:"
+	EXPECT_STR(reply, "ERR EDQUOT uid 0 would hold 45056 bytes, the limit is 40960:"
 		   " the file grew during PRESERVE, session grow released");
-	EXPECT_EQ(lu_fsize(m), (8 << 20) + 4096);
+	EXPECT_EQ(lu_fsize(m), 40960);
 	EXPECT_EQ(lu_ftruncate(m, 1), 0);	/* not preserved any more */
 	close(m);
 	EXPECT_EQ(liveupdate_agent_release_session("grow"), -ENOENT);
