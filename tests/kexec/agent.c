@@ -33,6 +33,7 @@
 static int agent_call_fd(const char *req, int send_fd, char *reply, size_t len, int *fdp)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = AGENT_SOCK };
+	const char *sock = getenv("LIVEUPDATED_SOCKET");	/* agent_start_on()'s */
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -43,6 +44,8 @@ static int agent_call_fd(const char *req, int send_fd, char *reply, size_t len, 
 	int s, r = 0;
 	ssize_t n;
 
+	if (sock && strlen(sock) < sizeof(sa.sun_path))
+		strcpy(sa.sun_path, sock);
 	if (fdp)
 		*fdp = -1;
 	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -110,11 +113,15 @@ static int agent_call(const char *req, char *reply, size_t len, int *fdp)
 
 static pid_t agent_pid;
 
-static void agent_start(void)
+/*
+ * Starts the broker on @sock with --max-sessions 3 --max-bytes 40K and, if
+ * given, --max-files @files.
+ */
+static void agent_start_on(const char *sock, const char *files)
 {
 	pid_t pid;
 
-	setenv("LIVEUPDATED_SOCKET", AGENT_SOCK, 1);
+	setenv("LIVEUPDATED_SOCKET", sock, 1);
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
@@ -125,8 +132,12 @@ static void agent_start(void)
 		dup2(log, 1);
 		for (int fd = 3; fd < 1024; fd++)
 			close(fd);	/* the harness's report pipe too */
-		execl(AGENT_BIN, "liveupdated", "--max-sessions", "3", "--max-bytes", "40K",
-		      (char *)NULL);
+		if (files)
+			execl(AGENT_BIN, "liveupdated", "--max-sessions", "3", "--max-bytes", "40K",
+			      "--max-files", files, (char *)NULL);
+		else
+			execl(AGENT_BIN, "liveupdated", "--max-sessions", "3", "--max-bytes", "40K",
+			      (char *)NULL);
 		_exit(127);
 	}
 	agent_pid = pid;
@@ -136,6 +147,11 @@ static void agent_start(void)
 		usleep(20000);
 	}
 	CHECK(!"the broker did not answer PING within 5 s");
+}
+
+static void agent_start(void)
+{
+	agent_start_on(AGENT_SOCK, NULL);
 }
 
 /* Runs @fn as @uid in a child; its EXPECTs count for the calling test. */
@@ -681,6 +697,39 @@ static void unit_a_stage2(void)
 	close(s);
 }
 
+/*
+ * --max-files 4: the 5th empty file is refused by count; an empty file is
+ * not free either (4096 each): next to 36000 bytes it does not fit 40K.
+ */
+static void uid1008_files(void)
+{
+	char reply[256];
+	int m, r = 0, ok = 0;
+
+	EXPECT_EQ(liveupdate_agent_create_session("f"), 0);
+	for (uint64_t t = 1; t <= 300 && r == 0; t++) {
+		char req[64];
+
+		m = CHECK_OK(lu_memfd("empty", MFD_ALLOW_SEALING, 0, 0));
+		snprintf(req, sizeof(req), "LU1 PRESERVE f %llu", (unsigned long long)t);
+		r = agent_call_fd(req, m, reply, sizeof(reply), NULL);
+		close(m);
+		ok += r == 0;
+	}
+	EXPECT_EQ(ok, 4);
+	EXPECT_STR(reply, "ERR EDQUOT uid 1008 holds 4 files, the limit");
+	EXPECT_EQ(liveupdate_agent_release_session("f"), 0);
+	EXPECT_EQ(liveupdate_agent_create_session("g"), 0);
+	m = CHECK_OK(lu_memfd("big", MFD_ALLOW_SEALING, 36000, 4));
+	EXPECT_EQ(liveupdate_agent_preserve_fd("g", 1, m), 0);		/* 40096 */
+	close(m);
+	m = CHECK_OK(lu_memfd("empty", MFD_ALLOW_SEALING, 0, 0));
+	EXPECT_EQ(agent_call_fd("LU1 PRESERVE g 2", m, reply, sizeof(reply), NULL), -EDQUOT);
+	EXPECT_STR(reply, "ERR EDQUOT uid 1008 would hold 44192 bytes, the limit is 40960");
+	close(m);
+	EXPECT_EQ(liveupdate_agent_release_session("g"), 0);
+}
+
 static void agent_stage2(void)
 {
 	agent_start();
@@ -690,6 +739,11 @@ static void agent_stage2(void)
 	as_uid_in(1010, "lu-b.service", unit_b_stage2);
 	as_uid_in(1010, "", unit_b_stage2);
 	as_uid_in(1011, "lu-a.service", unit_a_stage2);
+	/* a broker of its own, with a file limit */
+	agent_start_on("/tmp/liveupdated-files.sock", "4");
+	as_uid(1008, uid1008_files);
+	kill(agent_pid, SIGKILL);
+	setenv("LIVEUPDATED_SOCKET", AGENT_SOCK, 1);
 }
 
 KX_SCENARIO(kx_agent, "agent", { "stage1", agent_stage1 }, { "stage2", agent_stage2 });
