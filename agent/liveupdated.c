@@ -47,6 +47,7 @@
 
 #include "libliveupdate.h"
 #include "sd-notify.h"
+#include "crash-point.h"
 
 
 /*
@@ -59,12 +60,16 @@ struct held {
 	struct held *next;
 	char kname[LIVEUPDATE_NAME_MAX + 1];	/* "uUID.NAME" */
 	uid_t uid;
+	uid_t owner;		/* whose limits it counts against: owner_of() */
 	int fd;			/* -1 while CREATE makes it */
 	bool incoming;		/* handed back by systemd after a kexec */
 	bool gone;		/* released, closed when @users drops to 0 */
+	bool handing;		/* incoming: being handed out on a connection */
 	unsigned int users;
 	uint64_t bytes;		/* sizes of the files preserved through PRESERVE */
-	uint64_t pending;	/* sizes of the PRESERVEs in flight */
+	unsigned int files;	/* files preserved through PRESERVE */
+	uint64_t pending;	/* sizes (and FILE_COST each) of the PRESERVEs in flight */
+	unsigned int pending_files;
 };
 
 /* Connections served at once, in all and per uid: a slow client takes one. */
@@ -74,17 +79,20 @@ struct held {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 /* The device has one opener: the broker's own requests take turns. */
 static pthread_mutex_t dev_lock = PTHREAD_MUTEX_INITIALIZER;
-/*
- * RETRIEVEs take turns until the broker's copy of the session fd they hand
- * out is closed: a client that got it, finished and closed it, then asks
- * again must find the session gone (ENOENT), not still open here (EBUSY).
- */
-static pthread_mutex_t handoff_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct held *held;
 static struct { uid_t uid; unsigned int n; } conns[MAX_CONNS];
 static unsigned int nconns;
 static unsigned int max_sessions = 16;
 static uint64_t max_bytes = 64ull << 20;	/* 0: no limit */
+static unsigned int max_files = 256;		/* per owner */
+/*
+ * What one preserved file costs on top of its size: an empty file is not
+ * free (the module's per-file state, the handover's entry, the file and
+ * inode it pins): a page.
+ */
+#define FILE_COST	4096u
+static const char *subuid_path = "/etc/subuid";
+static const char *passwd_path = "/etc/passwd";
 static char state_path[4096];			/* "" without $RUNTIME_DIRECTORY */
 
 /* A request's answer, sent after the lock is dropped; @fd goes with it. */
@@ -177,6 +185,7 @@ static struct held *add_held(const char *kname, uid_t uid, int fd, bool incoming
 		return NULL;
 	snprintf(h->kname, sizeof(h->kname), "%s", kname);
 	h->uid = uid;
+	h->owner = uid;
 	h->fd = fd;
 	h->incoming = incoming;
 	/* at the tail: LIST shows the sessions in the order they were made */
@@ -221,24 +230,37 @@ static void save_state(void)
 	}
 	for (struct held *h = held; h; h = h->next)
 		if (!h->gone && !h->incoming && h->fd >= 0)
-			fprintf(f, "%s %" PRIu64 "\n", h->kname, h->bytes);
+			fprintf(f, "%s %" PRIu64 " %u %u\n", h->kname, h->bytes, h->files,
+				(unsigned int)h->owner);
 	if (fclose(f) != 0 || rename(tmp, state_path) < 0)
 		say("%s: %s", state_path, strerror(errno));
 }
 
-/* The byte count the state file has for @kname, or -1. */
-static int64_t saved_bytes(const char *kname)
+/*
+ * The byte count the state file has for @kname, or -1; *@files and *@owner
+ * get its files and owner (left alone if the line has none).
+ */
+static int64_t saved_bytes(const char *kname, unsigned int *files, uid_t *owner)
 {
-	char line[128], name[LIVEUPDATE_NAME_MAX + 1];
+	char line[160], name[LIVEUPDATE_NAME_MAX + 1];
+	unsigned int nf, o;
 	uint64_t bytes;
 	int64_t r = -1;
 	FILE *f;
 
 	if (!state_path[0] || !(f = fopen(state_path, "re")))
 		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %" SCNu64, name, &bytes) == 2 && !strcmp(name, kname))
-			r = (int64_t)bytes;
+	while (fgets(line, sizeof(line), f)) {
+		int k = sscanf(line, "%63s %" SCNu64 " %u %u", name, &bytes, &nf, &o);
+
+		if (k < 2 || strcmp(name, kname))
+			continue;
+		r = (int64_t)bytes;
+		if (k == 4) {
+			*files = nf;
+			*owner = (uid_t)o;
+		}
+	}
 	fclose(f);
 	return r;
 }
@@ -263,25 +285,112 @@ static void put_held(struct held *h)
 		free_held(h);
 }
 
-/* Caller holds @lock. */
-static unsigned int count_outgoing(uid_t uid)
+/* Outgoing sessions held for @owner. Caller holds @lock. */
+static unsigned int count_outgoing(uid_t owner)
 {
 	unsigned int n = 0;
 
 	for (struct held *h = held; h; h = h->next)
-		n += !h->gone && h->uid == uid && !h->incoming;
+		n += !h->gone && h->owner == owner && !h->incoming;
 	return n;
 }
 
-/* Bytes held and being preserved by @uid. Caller holds @lock. */
-static uint64_t bytes_of(uid_t uid)
+/*
+ * Bytes held and being preserved for @owner, FILE_COST per file included.
+ * Caller holds @lock.
+ */
+static uint64_t bytes_of(uid_t owner)
 {
 	uint64_t n = 0;
 
 	for (struct held *h = held; h; h = h->next)
-		if (!h->gone && h->uid == uid && !h->incoming)
-			n += h->bytes + h->pending;
+		if (!h->gone && h->owner == owner && !h->incoming)
+			n += h->bytes + (uint64_t)h->files * FILE_COST + h->pending;
 	return n;
+}
+
+/* Files held and being preserved for @owner. Caller holds @lock. */
+static unsigned int files_of(uid_t owner)
+{
+	unsigned int n = 0;
+
+	for (struct held *h = held; h; h = h->next)
+		if (!h->gone && h->owner == owner && !h->incoming)
+			n += h->files + h->pending_files;
+	return n;
+}
+
+/* The uid of user @name from /etc/passwd (no NSS: static builds), or -1. */
+static long passwd_uid(const char *name)
+{
+	char line[512];
+	long r = -1;
+	FILE *f = fopen(passwd_path, "re");
+
+	if (!f)
+		return -1;
+	while (r < 0 && fgets(line, sizeof(line), f)) {
+		char *u = strchr(line, ':'), *p, *end;
+
+		if (!u || (size_t)(u - line) != strlen(name) || strncmp(line, name, strlen(name)))
+			continue;
+		p = strchr(u + 1, ':');
+		if (!p)
+			continue;
+		r = strtol(p + 1, &end, 10);
+		if (end == p + 1 || *end != ':')
+			r = -1;
+	}
+	fclose(f);
+	return r;
+}
+
+/*
+ * Whose limits a client of @uid (process @pid) counts against:
+ *  - root is root;
+ *  - a uid in a subordinate range of /etc/subuid ("OWNER:START:COUNT",
+ *    OWNER a name or a uid) counts against OWNER: the 65536 uids of a
+ *    rootless container are one user, not 65536;
+ *  - else a process of a login session (its /proc/PID/loginuid set, not
+ *    root's) counts against the login user, whatever uid it runs as;
+ *  - else the uid itself (a system service).
+ */
+static uid_t owner_of(uid_t uid, pid_t pid)
+{
+	char line[512], path[64];
+	unsigned long start, count, lu;
+	FILE *f;
+
+	if (uid == 0)
+		return 0;
+	f = fopen(subuid_path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		char who[256], *end;
+		long o;
+
+		if (sscanf(line, "%255[^:\n]:%lu:%lu", who, &start, &count) != 3 ||
+		    uid < start || uid - start >= count)
+			continue;
+		o = strtol(who, &end, 10);
+		if (end == who || *end)
+			o = passwd_uid(who);
+		if (o >= 0) {
+			fclose(f);
+			return (uid_t)o;
+		}
+	}
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/loginuid", (int)pid);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%lu", &lu) == 1 && lu != 0 && lu < (unsigned long)(uid_t)-1) {
+			fclose(f);
+			return (uid_t)lu;
+		}
+		fclose(f);
+	}
+	return uid;
 }
 
 static void answer(struct answer *a, int fd, const char *fmt, ...)
@@ -311,6 +420,56 @@ static void reply(int conn, int fd, const char *text)
 		say("reply: %s", strerror(errno));
 }
 
+/*
+ * Whose sessions a client's are (docs/broker.md, "Names"), as the prefix of
+ * its kernel names, into @key (at least 16 bytes): a process of a system
+ * service (its cgroup, /proc/PID/cgroup "0::/system.slice/foo.service/...",
+ * has a *.service component and is not under user.slice) is bound to that
+ * unit: "s" and 12 hex digits of a hash (FNV-1a, 48 bits) of the unit name,
+ * the same in every boot, whatever uid the unit runs as (a DynamicUser= uid,
+ * a recycled one). Anyone else (a login session, a user's own services, no
+ * systemd) is bound to the uid: "u" and the uid. @unit gets the unit name or
+ * "" (for the log).
+ */
+static void key_of(uid_t uid, pid_t pid, char *key, size_t len, char *unit, size_t ulen)
+{
+	char path[64], line[1024];
+	FILE *f;
+
+	snprintf(key, len, "u%u", (unsigned int)uid);
+	unit[0] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *cg, *c, *save = NULL;
+
+		if (strncmp(line, "0::/", 4))
+			continue;
+		cg = line + 3;
+		cg[strcspn(cg, "\n")] = 0;
+		if (!strncmp(cg, "/user.slice/", 12) || !strcmp(cg, "/user.slice"))
+			break;
+		for (c = strtok_r(cg, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+			size_t n = strlen(c);
+			uint64_t hash = 0xcbf29ce484222325ull;
+
+			if (n <= 8 || strcmp(c + n - 8, ".service"))
+				continue;
+			for (size_t i = 0; i < n; i++) {
+				hash ^= (unsigned char)c[i];
+				hash *= 0x100000001b3ull;
+			}
+			snprintf(key, len, "s%012" PRIx64, (uint64_t)(hash & 0xffffffffffffull));
+			snprintf(unit, ulen, "%s", c);
+			break;
+		}
+		break;
+	}
+	fclose(f);
+}
+
 /* The device, opened for one request (the broker's requests take turns). */
 static int open_device(void)
 {
@@ -334,7 +493,8 @@ static void close_device(int dev)
  * before the device is asked, so that two CREATEs of one name cannot both
  * succeed and the session limit counts it.
  */
-static void do_create(struct answer *a, uid_t uid, const char *name, const char *kname)
+static void do_create(struct answer *a, uid_t uid, uid_t owner, const char *name,
+		      const char *kname)
 {
 	struct held *h;
 	char msg[128];
@@ -345,14 +505,16 @@ static void do_create(struct answer *a, uid_t uid, const char *name, const char 
 		pthread_mutex_unlock(&lock);
 		return answer_err(a, EEXIST, name);
 	}
-	if (count_outgoing(uid) >= max_sessions) {
+	if (count_outgoing(owner) >= max_sessions) {
 		pthread_mutex_unlock(&lock);
 		return answer(a, -1, "ERR EDQUOT uid %u holds %u sessions, the limit",
-			      (unsigned int)uid, max_sessions);
+			      (unsigned int)owner, max_sessions);
 	}
 	h = add_held(kname, uid, -1, false);
-	if (h)
+	if (h) {
 		h->users = 1;
+		h->owner = owner;
+	}
 	pthread_mutex_unlock(&lock);
 	if (!h)
 		return answer_err(a, ENOMEM, name);
@@ -382,22 +544,39 @@ static void do_create(struct answer *a, uid_t uid, const char *name, const char 
 }
 
 /*
- * PRESERVE_FD of the client's @fd in its held session: its size (fstat)
- * counts against the uid's --max-bytes first, as pending while the
- * PRESERVE_FD runs (without the lock: the client's file can make it wait,
- * and only this request waits). A preserved memfd's size is frozen (the
- * module refuses growing it), so the size after the preserve is the size
- * carried; that is what is counted.
+ * PRESERVE_FD of the client's @fd in its held session (docs/broker.md,
+ * "Limits" and "The broker's PRESERVE"). Counted against the owner's
+ * --max-bytes and --max-files: the file's size plus FILE_COST, reserved as
+ * pending before the PRESERVE_FD (which runs without the lock: the client's
+ * file can make it wait, and only this request waits).
+ *
+ * The size that counts is the one PRESERVE_FD froze (the module refuses any
+ * size change of a preserved memfd), read after it: the client still holds
+ * a writable fd and can grow the file between the check and the preserve.
+ * If it did and the owner is now past its limit, the preserve has to be
+ * undone, and there is no undoing one file: upstream's uAPI has no
+ * unpreserve, a file preserved in one session cannot be preserved in
+ * another (EBUSY), and unpreserving it to move it unfreezes its size again.
+ * So the broker releases that whole session (every file in it unpreserved)
+ * and answers EDQUOT: only the client that raced its own file loses, only
+ * its own session, and nothing past the limit stays preserved.
+ *
+ * Invariant: a crash at any step leaves the file either preserved in the
+ * session (counted, or counted once the state is saved; a restart reads the
+ * state file) or not preserved and still the client's: never half.
  */
-static void do_preserve(struct answer *a, uid_t uid, const char *name, const char *kname,
-			const char *tok, int fd)
+static void do_preserve(struct answer *a, uid_t uid, uid_t owner, const char *name,
+			const char *kname, const char *tok, int fd)
 {
-	uint64_t token, have, size, reserved, total;
+	uint64_t token, have, size, after, reserved, total;
+	bool grew_over = false;
+	char who[64] = "";
 	struct held *h;
 	struct stat st;
 	char *end;
 	int r;
 
+	lu_crash_point("preserve:request");
 	errno = 0;
 	token = strtoull(tok, &end, 0);
 	if (!*tok || *end || errno || tok[0] == '-')
@@ -412,77 +591,201 @@ static void do_preserve(struct answer *a, uid_t uid, const char *name, const cha
 	if (fcntl(fd, F_GET_SEALS) < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return answer(a, -1, "ERR EINVAL not a memfd (a shmem file)");
 	size = (uint64_t)st.st_size;
+	if (owner != uid)
+		snprintf(who, sizeof(who), " (for uid %u)", (unsigned int)uid);
 	pthread_mutex_lock(&lock);
 	h = find_held(kname, false);
 	if (!h || h->fd < 0) {
 		pthread_mutex_unlock(&lock);
 		return answer_err(a, h ? EBUSY : ENOENT, name);
 	}
-	have = bytes_of(uid);
-	if (max_bytes && size > max_bytes - (have < max_bytes ? have : max_bytes)) {
+	if (files_of(owner) >= max_files) {
 		pthread_mutex_unlock(&lock);
-		return answer(a, -1, "ERR EDQUOT uid %u would hold %" PRIu64
-			      " bytes, the limit is %" PRIu64, (unsigned int)uid,
-			      have + size, max_bytes);
+		return answer(a, -1, "ERR EDQUOT uid %u%s holds %u files, the limit",
+			      (unsigned int)owner, who, max_files);
 	}
-	reserved = size;
+	have = bytes_of(owner);
+	reserved = size > UINT64_MAX - FILE_COST ? UINT64_MAX : size + FILE_COST;
+	if (max_bytes && reserved > max_bytes - (have < max_bytes ? have : max_bytes)) {
+		pthread_mutex_unlock(&lock);
+		return answer(a, -1, "ERR EDQUOT uid %u%s would hold %" PRIu64
+			      " bytes, the limit is %" PRIu64, (unsigned int)owner, who,
+			      have + reserved, max_bytes);
+	}
 	h->pending += reserved;
+	h->pending_files++;
 	h->users++;
 	pthread_mutex_unlock(&lock);
+	lu_crash_point("preserve:reserved");
 
 	r = liveupdate_preserve_fd(h->fd, token, fd);
+	lu_crash_point("preserve:preserved");
+	after = size;
 	if (r == 0 && fstat(fd, &st) == 0)	/* frozen now */
-		size = (uint64_t)st.st_size;
+		after = (uint64_t)st.st_size;
 
 	pthread_mutex_lock(&lock);
 	h->pending -= reserved;
+	h->pending_files--;
 	if (r == 0 && !h->gone) {
-		h->bytes += size;
-		save_state();
+		have = bytes_of(owner);
+		if (after > size && max_bytes &&
+		    (have >= max_bytes || after + FILE_COST > max_bytes - have)) {
+			grew_over = true;	/* no unpreserve: the session goes */
+			total = have + after + FILE_COST;
+			drop_held(h);
+		} else {
+			h->bytes += after;
+			h->files++;
+			save_state();
+		}
 	}
-	total = bytes_of(uid);
+	if (!grew_over)
+		total = bytes_of(owner);
 	put_held(h);
 	pthread_mutex_unlock(&lock);
+	lu_crash_point("preserve:counted");
 	if (r < 0)
 		return answer_err(a, -r, name);
-	say("uid %u preserved %" PRIu64 " bytes in %s under %" PRIu64 " (%" PRIu64 " in all)",
-	    (unsigned int)uid, size, kname, token, total);
+	if (grew_over) {
+		say("uid %u%s: a file grew from %" PRIu64 " to %" PRIu64
+		    " bytes during PRESERVE, past the limit: %s released", (unsigned int)owner,
+		    who, size, after, kname);
+		return answer(a, -1, "ERR EDQUOT uid %u%s would hold %" PRIu64
+			      " bytes, the limit is %" PRIu64 ": the file grew during PRESERVE,"
+			      " session %s released", (unsigned int)owner, who, total, max_bytes,
+			      name);
+	}
+	say("uid %u%s preserved %" PRIu64 " bytes in %s under %" PRIu64 " (%" PRIu64 " in all)",
+	    (unsigned int)owner, who, after, kname, token, total);
 	answer(a, -1, "OK %s %" PRIu64, name, token);
 }
 
-static void do_retrieve(struct answer *a, uid_t uid, const char *name, const char *kname)
+/*
+ * RETRIEVE, with the client's confirmation (docs/broker.md, "The broker's
+ * RETRIEVE"). Invariant: after a crash of the broker or the client at any
+ * step, the session is either still held here (retrievable again) or in the
+ * client's hands after it confirmed, never neither. So:
+ *   1. the incoming session becomes a held one of ours first (from systemd's
+ *      hand-back, or retrieved from the device and put in the fd store at
+ *      once), marked as being handed out: another RETRIEVE of it on another
+ *      connection gets EBUSY, not a second copy; other sessions' RETRIEVEs
+ *      go on (the wait is this session's only);
+ *   2. "OK NAME" goes out with a copy of the fd; ours stays;
+ *   3. the client answers on the same connection: "LU1 HAVE" (it holds the
+ *      fd: ours is closed, out of the fd store, and only then "OK", so that
+ *      a client that finishes and closes it and asks again finds it gone:
+ *      ENOENT, not EBUSY) or "LU1 KEEP" (given back: ours stays); a
+ *      connection that ends without either (a client killed, timed out, or
+ *      whose fd table was full: MSG_CTRUNC) leaves it here as well.
+ * The confirmation is waited for without a timeout: the connection is the
+ * client's for as long as it lives (a client delivering files takes its
+ * time), and only this session waits on it.
+ */
+static void do_retrieve(int conn, uid_t uid, const char *name, const char *kname)
 {
+	char msg[128], buf[64], cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { msg, 0 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct timeval forever = { 0, 0 };
+	struct answer a = { "", -1 };
+	bool have = false, keep = false;
 	struct held *h;
-	char msg[128];
+	ssize_t n = 0;
 	int dev, s;
 
+	lu_crash_point("retrieve:request");
 	pthread_mutex_lock(&lock);
 	h = find_held(kname, true);
-	if (h) {	/* systemd gave it back after the kexec: the fd goes to the client */
-		s = h->fd;
-		h->fd = -1;
+	if (h && h->handing) {
+		pthread_mutex_unlock(&lock);
+		answer(&a, -1, "ERR EBUSY %s is being handed out on another connection", name);
+		return reply(conn, -1, a.text);
+	}
+	if (!h) {	/* not handed back by systemd: from the device, claimed first */
+		h = add_held(kname, uid, -1, true);
+		if (!h) {
+			pthread_mutex_unlock(&lock);
+			answer_err(&a, ENOMEM, name);
+			return reply(conn, -1, a.text);
+		}
+	}
+	h->handing = true;
+	h->users++;
+	pthread_mutex_unlock(&lock);
+
+	if (h->fd < 0) {
+		dev = open_device();
+		s = dev < 0 ? dev : liveupdate_retrieve_session(dev, kname);
+		if (dev >= 0)
+			close_device(dev);
+		lu_crash_point("retrieve:from-device");
+		pthread_mutex_lock(&lock);
+		if (s < 0) {
+			h->gone = true;
+			put_held(h);
+			pthread_mutex_unlock(&lock);
+			if (dev < 0)
+				answer_err(&a, -dev, LIVEUPDATE_DEVICE);
+			else
+				answer_err(&a, s == -EINVAL ? EBUSY : -s, name);
+			return reply(conn, -1, a.text);
+		}
+		h->fd = s;
+		/* in the fd store before it goes anywhere: a broker restart keeps it */
+		snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", kname);
+		lu_notify(msg, s);
+		pthread_mutex_unlock(&lock);
+		say("uid %u retrieved %s from the device", (unsigned int)uid, kname);
+		lu_crash_point("retrieve:stored");
+	}
+
+	/* 2. the session goes out; our copy stays */
+	iov.iov_len = (size_t)snprintf(msg, sizeof(msg), "OK %s", name);
+	attach_fd(&mh, cbuf, sizeof(cbuf), h->fd);
+	if (sendmsg(conn, &mh, MSG_NOSIGNAL) < 0) {
+		say("uid %u: %s not sent (%s): kept", (unsigned int)uid, kname, strerror(errno));
+	} else {
+		lu_crash_point("retrieve:sent");
+		/* 3. the client's word, for as long as the connection lives */
+		setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &forever, sizeof(forever));
+		do {
+			n = recv(conn, buf, sizeof(buf) - 1, 0);
+		} while (n < 0 && errno == EINTR);
+		if (n > 0) {
+			buf[n] = 0;
+			buf[strcspn(buf, "\n")] = 0;
+			have = !strcmp(buf, "LU1 HAVE");
+			keep = !strcmp(buf, "LU1 KEEP");
+		}
+		lu_crash_point("retrieve:answered");
+	}
+
+	pthread_mutex_lock(&lock);
+	h->handing = false;
+	if (have) {	/* the client holds it: ours goes, before the "OK" */
 		snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", h->kname);
 		lu_notify(msg, -1);
-		free_held(h);
-		save_state();
-		pthread_mutex_unlock(&lock);
-		return answer(a, s, "OK %s", name);
+		h->gone = true;
 	}
+	put_held(h);
 	pthread_mutex_unlock(&lock);
-	dev = open_device();
-	if (dev < 0)
-		return answer_err(a, -dev, LIVEUPDATE_DEVICE);
-	s = liveupdate_retrieve_session(dev, kname);
-	close_device(dev);
-	if (s < 0)
-		return answer_err(a, s == -EINVAL ? EBUSY : -s, name);
-	say("uid %u retrieved %s", (unsigned int)uid, kname);
-	answer(a, s, "OK %s", name);
+	if (have) {
+		lu_crash_point("retrieve:dropped");
+		say("uid %u took %s", (unsigned int)uid, kname);
+		return reply(conn, -1, "OK");
+	}
+	say("uid %u left %s here (%s)", (unsigned int)uid, kname,
+	    keep ? "given back" : "no confirmation");
+	if (keep)
+		reply(conn, -1, "OK");
+	else if (n > 0)
+		reply(conn, -1, "ERR EPROTO expected \"LU1 HAVE\" or \"LU1 KEEP\"");
 }
 
-static void do_list(struct answer *a, uid_t uid)
+static void do_list(struct answer *a, uid_t uid, const char *key)
 {
-	size_t len = 2;
+	size_t len = 2, klen = strlen(key);
 
 	strcpy(a->text, "OK");
 	a->fd = -1;
@@ -493,7 +796,7 @@ static void do_list(struct answer *a, uid_t uid)
 		if (h->gone || h->fd < 0)
 			continue;
 		if (uid != 0) {
-			if (h->uid != uid)
+			if (strncmp(h->kname, key, klen) || h->kname[klen] != '.')
 				continue;
 			shown = strchr(shown, '.') + 1;	/* the caller's own name */
 		}
@@ -519,10 +822,11 @@ static void do_release(struct answer *a, const char *name, const char *kname)
 	answer(a, -1, "OK %s", name);
 }
 
-static void handle_request(struct answer *a, const struct ucred *c, const char *req, int fd)
+static void handle_request(int conn, struct answer *a, const struct ucred *c, const char *req,
+			   int fd)
 {
 	char verb[16], name[LIVEUPDATE_AGENT_NAME_MAX + 2] = "", tok[32] = "";
-	char kname[LIVEUPDATE_NAME_MAX + 1];
+	char kname[LIVEUPDATE_NAME_MAX + 1], key[16], unit[256];
 	int fields;
 
 	fields = sscanf(req, "LU1 %15s %49s %31s", verb, name, tok);
@@ -530,18 +834,24 @@ static void handle_request(struct answer *a, const struct ucred *c, const char *
 		return answer(a, -1, "ERR EPROTO expected \"LU1 VERB [NAME [TOKEN]]\"");
 	if (!strcmp(verb, "PING"))
 		return answer(a, -1, "OK liveupdated 1");
+	key_of(c->uid, c->pid, key, sizeof(key), unit, sizeof(unit));
 	if (!strcmp(verb, "LIST"))
-		return do_list(a, c->uid);
+		return do_list(a, c->uid, key);
 	if (fields < 2 || !name_ok(name))
 		return answer(a, -1, "ERR EINVAL a name is 1 to %d bytes of [A-Za-z0-9_-]",
 			      LIVEUPDATE_AGENT_NAME_MAX);
-	snprintf(kname, sizeof(kname), "u%u.%s", (unsigned int)c->uid, name);
+	snprintf(kname, sizeof(kname), "%s.%s", key, name);
+	if (unit[0] && (!strcmp(verb, "CREATE") || !strcmp(verb, "RETRIEVE")))
+		say("uid %u of %s: %s is %s", (unsigned int)c->uid, unit, name, kname);
 	if (!strcmp(verb, "CREATE"))
-		return do_create(a, c->uid, name, kname);
-	if (!strcmp(verb, "RETRIEVE"))
-		return do_retrieve(a, c->uid, name, kname);
+		return do_create(a, c->uid, owner_of(c->uid, c->pid), name, kname);
+	if (!strcmp(verb, "RETRIEVE")) {
+		do_retrieve(conn, c->uid, name, kname);	/* it talks to @conn itself */
+		a->text[0] = 0;
+		return;
+	}
 	if (!strcmp(verb, "PRESERVE"))
-		return do_preserve(a, c->uid, name, kname, tok, fd);
+		return do_preserve(a, c->uid, owner_of(c->uid, c->pid), name, kname, tok, fd);
 	if (!strcmp(verb, "RELEASE"))
 		return do_release(a, name, kname);
 	answer(a, -1, "ERR EPROTO unknown verb %s", verb);
@@ -560,7 +870,6 @@ static void handle(int conn, const struct ucred *cred)
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf) };
 	struct answer a = { "", -1 };
-	bool handoff;
 	ssize_t n;
 	int fd = -1;
 
@@ -586,17 +895,13 @@ static void handle(int conn, const struct ucred *cred)
 	}
 	req[n] = 0;
 	req[strcspn(req, "\n")] = 0;
-	handoff = !strncmp(req, "LU1 RETRIEVE ", 13);
-	if (handoff)
-		pthread_mutex_lock(&handoff_lock);
-	handle_request(&a, cred, req, fd);
+	handle_request(conn, &a, cred, req, fd);
 	if (fd >= 0)
 		close(fd);
-	reply(conn, a.fd, a.text);
+	if (a.text[0])
+		reply(conn, a.fd, a.text);
 	if (a.fd >= 0)
 		close(a.fd);
-	if (handoff)
-		pthread_mutex_unlock(&handoff_lock);
 }
 
 /* Counts a connection of @uid in; false if it is one too many. */
@@ -702,12 +1007,21 @@ static unsigned int count_held(void)
 	return n;
 }
 
-/* "u1000.db" -> uid 1000, or -1 if not one of ours. */
+/*
+ * "u1000.db" -> uid 1000; "s0123456789ab.db" (a unit's) -> -2 (no uid);
+ * -1 if not one of ours.
+ */
 static long uid_of(const char *kname)
 {
 	char *end;
 	long uid;
 
+	if (kname[0] == 's') {
+		for (int i = 1; i <= 12; i++)
+			if (!strchr("0123456789abcdef", kname[i]) || !kname[i])
+				return -1;
+		return kname[13] == '.' && name_ok(kname + 14) ? -2 : -1;
+	}
 	if (kname[0] != 'u')
 		return -1;
 	uid = strtol(kname + 1, &end, 10);
@@ -736,13 +1050,14 @@ static int take_listen_fds(void)
 			continue;
 		}
 		lu_listen_fd_name(i, kname, sizeof(kname));
-		if (uid_of(kname) < 0 || liveupdate_session_name(fd, kname) < 0) {
+		if (uid_of(kname) == -1 || liveupdate_session_name(fd, kname) < 0) {
 			say("ignoring passed fd %d (%s)", fd, kname[0] ? kname : "no name");
 			close(fd);
 			continue;
 		}
 		/* PRESERVE_FD of fd -1: EBADF on an outgoing session, EINVAL on an incoming one */
-		h = add_held(kname, (uid_t)uid_of(kname), fd,
+		/* a unit's session: its owner comes from the state file */
+		h = add_held(kname, uid_of(kname) >= 0 ? (uid_t)uid_of(kname) : (uid_t)-1, fd,
 			     liveupdate_preserve_fd(fd, 0, -1) == -EINVAL);
 		if (!h) {
 			close(fd);
@@ -753,7 +1068,8 @@ static int take_listen_fds(void)
 			continue;
 		}
 		/* an outgoing session again (a restart): what it holds, from the state file */
-		b = saved_bytes(kname);
+		h->owner = h->uid;
+		b = saved_bytes(kname, &h->files, &h->owner);
 		h->bytes = b > 0 ? (uint64_t)b : 0;
 		if (b < 0)
 			say("got %s back (outgoing, bytes unknown: counted as 0)", kname);
@@ -820,12 +1136,14 @@ int main(int argc, char **argv)
 			path = argv[++i];
 		} else if (!strcmp(argv[i], "--max-sessions") && i + 1 < argc) {
 			max_sessions = (unsigned int)strtoul(argv[++i], NULL, 10);
+		} else if (!strcmp(argv[i], "--max-files") && i + 1 < argc) {
+			max_files = (unsigned int)strtoul(argv[++i], NULL, 10);
 		} else if (!strcmp(argv[i], "--max-bytes") && i + 1 < argc &&
 			   parse_size(argv[i + 1], &max_bytes) == 0) {
 			i++;
 		} else {
 			fprintf(stderr, "usage: liveupdated [--socket PATH] [--max-sessions N] "
-				"[--max-bytes SIZE]\n");
+				"[--max-files N] [--max-bytes SIZE]\n");
 			return 2;
 		}
 	}
@@ -841,8 +1159,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	say("ready on %s, %u session(s) held, at most %u and %" PRIu64 " bytes per uid%s",
-	    path, count_held(), max_sessions, max_bytes, max_bytes ? "" : " (no byte limit)");
+	say("ready on %s, %u session(s) held, at most %u sessions, %u files and %" PRIu64
+	    " bytes per user%s", path, count_held(), max_sessions, max_files, max_bytes,
+	    max_bytes ? "" : " (no byte limit)");
 	lu_notify("READY=1", -1);
 	for (;;) {
 		int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
