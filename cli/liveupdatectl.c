@@ -1433,6 +1433,7 @@ static int hold_detached(int session, const char *name)
 		_exit(127);
 	}
 	close(ok[1]);
+	lu_crash_point("hold:forked-holder");
 	pfd.fd = ok[0];
 	pfd.events = POLLIN;
 	do
@@ -1445,6 +1446,7 @@ static int hold_detached(int session, const char *name)
 		waitpid(pid, NULL, 0);
 		return -ECHILD;
 	}
+	lu_crash_point("hold:holder-started");
 	return (int)pid;
 }
 
@@ -1973,9 +1975,14 @@ static int get_acquire(const char *name, int broker, struct held *h)
 	}
 	if (!strcmp(state, "finished"))
 		return fail(-ENOENT, "session \"%s\" was finished already", name);
-	fprintf(stderr, "%s: session \"%s\" was retrieved by another program (no "
-		"liveupdatectl get keeper holds it)\n", prog, name);
-	return EXIT_BUSY;
+	if (!strcmp(state, "retrieved")) {
+		fprintf(stderr, "%s: session \"%s\" is held by another program that "
+			"retrieved it (no liveupdatectl get keeper)\n", prog, name);
+		return EXIT_BUSY;
+	}
+	/* not in the module's list (past its first page), or not the module */
+	return fail(-ENOENT, "session \"%s\" was retrieved already (finished, or held by "
+		    "another program)", name);
 }
 
 /*
