@@ -47,6 +47,7 @@
 
 #include "libliveupdate.h"
 #include "sd-notify.h"
+#include "crash-point.h"
 
 
 /*
@@ -62,6 +63,7 @@ struct held {
 	int fd;			/* -1 while CREATE makes it */
 	bool incoming;		/* handed back by systemd after a kexec */
 	bool gone;		/* released, closed when @users drops to 0 */
+	bool handing;		/* incoming: being handed out on a connection */
 	unsigned int users;
 	uint64_t bytes;		/* sizes of the files preserved through PRESERVE */
 	uint64_t pending;	/* sizes of the PRESERVEs in flight */
@@ -74,12 +76,6 @@ struct held {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 /* The device has one opener: the broker's own requests take turns. */
 static pthread_mutex_t dev_lock = PTHREAD_MUTEX_INITIALIZER;
-/*
- * RETRIEVEs take turns until the broker's copy of the session fd they hand
- * out is closed: a client that got it, finished and closed it, then asks
- * again must find the session gone (ENOENT), not still open here (EBUSY).
- */
-static pthread_mutex_t handoff_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct held *held;
 static struct { uid_t uid; unsigned int n; } conns[MAX_CONNS];
 static unsigned int nconns;
@@ -450,34 +446,126 @@ static void do_preserve(struct answer *a, uid_t uid, const char *name, const cha
 	answer(a, -1, "OK %s %" PRIu64, name, token);
 }
 
-static void do_retrieve(struct answer *a, uid_t uid, const char *name, const char *kname)
+/*
+ * RETRIEVE, with the client's confirmation (docs/broker.md, "The broker's
+ * RETRIEVE"). Invariant: after a crash of the broker or the client at any
+ * step, the session is either still held here (retrievable again) or in the
+ * client's hands after it confirmed, never neither. So:
+ *   1. the incoming session becomes a held one of ours first (from systemd's
+ *      hand-back, or retrieved from the device and put in the fd store at
+ *      once), marked as being handed out: another RETRIEVE of it on another
+ *      connection gets EBUSY, not a second copy; other sessions' RETRIEVEs
+ *      go on (the wait is this session's only);
+ *   2. "OK NAME" goes out with a copy of the fd; ours stays;
+ *   3. the client answers on the same connection: "LU1 HAVE" (it holds the
+ *      fd: ours is closed, out of the fd store, and only then "OK", so that
+ *      a client that finishes and closes it and asks again finds it gone:
+ *      ENOENT, not EBUSY) or "LU1 KEEP" (given back: ours stays); a
+ *      connection that ends without either (a client killed, timed out, or
+ *      whose fd table was full: MSG_CTRUNC) leaves it here as well.
+ * The confirmation is waited for without a timeout: the connection is the
+ * client's for as long as it lives (a client delivering files takes its
+ * time), and only this session waits on it.
+ */
+static void do_retrieve(int conn, uid_t uid, const char *name, const char *kname)
 {
+	char msg[128], buf[64], cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { msg, 0 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct timeval forever = { 0, 0 };
+	struct answer a = { "", -1 };
+	bool have = false, keep = false;
 	struct held *h;
-	char msg[128];
+	ssize_t n = 0;
 	int dev, s;
 
+	lu_crash_point("retrieve:request");
 	pthread_mutex_lock(&lock);
 	h = find_held(kname, true);
-	if (h) {	/* systemd gave it back after the kexec: the fd goes to the client */
-		s = h->fd;
-		h->fd = -1;
+	if (h && h->handing) {
+		pthread_mutex_unlock(&lock);
+		answer(&a, -1, "ERR EBUSY %s is being handed out on another connection", name);
+		return reply(conn, -1, a.text);
+	}
+	if (!h) {	/* not handed back by systemd: from the device, claimed first */
+		h = add_held(kname, uid, -1, true);
+		if (!h) {
+			pthread_mutex_unlock(&lock);
+			answer_err(&a, ENOMEM, name);
+			return reply(conn, -1, a.text);
+		}
+	}
+	h->handing = true;
+	h->users++;
+	pthread_mutex_unlock(&lock);
+
+	if (h->fd < 0) {
+		dev = open_device();
+		s = dev < 0 ? dev : liveupdate_retrieve_session(dev, kname);
+		if (dev >= 0)
+			close_device(dev);
+		lu_crash_point("retrieve:from-device");
+		pthread_mutex_lock(&lock);
+		if (s < 0) {
+			h->gone = true;
+			put_held(h);
+			pthread_mutex_unlock(&lock);
+			if (dev < 0)
+				answer_err(&a, -dev, LIVEUPDATE_DEVICE);
+			else
+				answer_err(&a, s == -EINVAL ? EBUSY : -s, name);
+			return reply(conn, -1, a.text);
+		}
+		h->fd = s;
+		/* in the fd store before it goes anywhere: a broker restart keeps it */
+		snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", kname);
+		lu_notify(msg, s);
+		pthread_mutex_unlock(&lock);
+		say("uid %u retrieved %s from the device", (unsigned int)uid, kname);
+		lu_crash_point("retrieve:stored");
+	}
+
+	/* 2. the session goes out; our copy stays */
+	iov.iov_len = (size_t)snprintf(msg, sizeof(msg), "OK %s", name);
+	attach_fd(&mh, cbuf, sizeof(cbuf), h->fd);
+	if (sendmsg(conn, &mh, MSG_NOSIGNAL) < 0) {
+		say("uid %u: %s not sent (%s): kept", (unsigned int)uid, kname, strerror(errno));
+	} else {
+		lu_crash_point("retrieve:sent");
+		/* 3. the client's word, for as long as the connection lives */
+		setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &forever, sizeof(forever));
+		do {
+			n = recv(conn, buf, sizeof(buf) - 1, 0);
+		} while (n < 0 && errno == EINTR);
+		if (n > 0) {
+			buf[n] = 0;
+			buf[strcspn(buf, "\n")] = 0;
+			have = !strcmp(buf, "LU1 HAVE");
+			keep = !strcmp(buf, "LU1 KEEP");
+		}
+		lu_crash_point("retrieve:answered");
+	}
+
+	pthread_mutex_lock(&lock);
+	h->handing = false;
+	if (have) {	/* the client holds it: ours goes, before the "OK" */
 		snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", h->kname);
 		lu_notify(msg, -1);
-		free_held(h);
-		save_state();
-		pthread_mutex_unlock(&lock);
-		return answer(a, s, "OK %s", name);
+		h->gone = true;
 	}
+	put_held(h);
 	pthread_mutex_unlock(&lock);
-	dev = open_device();
-	if (dev < 0)
-		return answer_err(a, -dev, LIVEUPDATE_DEVICE);
-	s = liveupdate_retrieve_session(dev, kname);
-	close_device(dev);
-	if (s < 0)
-		return answer_err(a, s == -EINVAL ? EBUSY : -s, name);
-	say("uid %u retrieved %s", (unsigned int)uid, kname);
-	answer(a, s, "OK %s", name);
+	if (have) {
+		lu_crash_point("retrieve:dropped");
+		say("uid %u took %s", (unsigned int)uid, kname);
+		return reply(conn, -1, "OK");
+	}
+	say("uid %u left %s here (%s)", (unsigned int)uid, kname,
+	    keep ? "given back" : "no confirmation");
+	if (keep)
+		reply(conn, -1, "OK");
+	else if (n > 0)
+		reply(conn, -1, "ERR EPROTO expected \"LU1 HAVE\" or \"LU1 KEEP\"");
 }
 
 static void do_list(struct answer *a, uid_t uid)
@@ -519,7 +607,8 @@ static void do_release(struct answer *a, const char *name, const char *kname)
 	answer(a, -1, "OK %s", name);
 }
 
-static void handle_request(struct answer *a, const struct ucred *c, const char *req, int fd)
+static void handle_request(int conn, struct answer *a, const struct ucred *c, const char *req,
+			   int fd)
 {
 	char verb[16], name[LIVEUPDATE_AGENT_NAME_MAX + 2] = "", tok[32] = "";
 	char kname[LIVEUPDATE_NAME_MAX + 1];
@@ -538,8 +627,11 @@ static void handle_request(struct answer *a, const struct ucred *c, const char *
 	snprintf(kname, sizeof(kname), "u%u.%s", (unsigned int)c->uid, name);
 	if (!strcmp(verb, "CREATE"))
 		return do_create(a, c->uid, name, kname);
-	if (!strcmp(verb, "RETRIEVE"))
-		return do_retrieve(a, c->uid, name, kname);
+	if (!strcmp(verb, "RETRIEVE")) {
+		do_retrieve(conn, c->uid, name, kname);	/* it talks to @conn itself */
+		a->text[0] = 0;
+		return;
+	}
 	if (!strcmp(verb, "PRESERVE"))
 		return do_preserve(a, c->uid, name, kname, tok, fd);
 	if (!strcmp(verb, "RELEASE"))
@@ -560,7 +652,6 @@ static void handle(int conn, const struct ucred *cred)
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf) };
 	struct answer a = { "", -1 };
-	bool handoff;
 	ssize_t n;
 	int fd = -1;
 
@@ -586,17 +677,13 @@ static void handle(int conn, const struct ucred *cred)
 	}
 	req[n] = 0;
 	req[strcspn(req, "\n")] = 0;
-	handoff = !strncmp(req, "LU1 RETRIEVE ", 13);
-	if (handoff)
-		pthread_mutex_lock(&handoff_lock);
-	handle_request(&a, cred, req, fd);
+	handle_request(conn, &a, cred, req, fd);
 	if (fd >= 0)
 		close(fd);
-	reply(conn, a.fd, a.text);
+	if (a.text[0])
+		reply(conn, a.fd, a.text);
 	if (a.fd >= 0)
 		close(a.fd);
-	if (handoff)
-		pthread_mutex_unlock(&handoff_lock);
 }
 
 /* Counts a connection of @uid in; false if it is one too many. */

@@ -135,7 +135,8 @@ int liveupdate_manifest_find(const struct liveupdate_manifest_entry *entries,
  * count them against the uid's byte limit. The socket is $LIVEUPDATED_SOCKET
  * or LIVEUPDATE_AGENT_SOCKET.
  *
- * Every broker call gives up with -ETIMEDOUT when connecting, sending or
+ * Every broker call returns -ECONNREFUSED when there is no broker (no
+ * socket, or nobody listening on it), and gives up with -ETIMEDOUT when connecting, sending or
  * waiting for the reply takes longer than $LIVEUPDATED_TIMEOUT seconds (a
  * whole number, 1 or more; other values are ignored), by default
  * LIVEUPDATE_AGENT_TIMEOUT: a broker that accepts and never answers cannot
@@ -157,7 +158,33 @@ int liveupdate_agent_create_session(const char *name);
  */
 int liveupdate_agent_preserve_fd(const char *name, uint64_t token, int fd);
 
-/* The caller's incoming session @name; returns its fd. -ENOENT. */
+/*
+ * The caller's incoming session @name, handed over with a confirmation
+ * (docs/broker.md, "The broker's RETRIEVE"): returns the incoming session
+ * fd (>= 0) or -errno; the broker keeps its own copy of the session until
+ * liveupdate_agent_retrieve_end(*@handle, ...); a crash of the caller before
+ * that leaves the session retrievable again through the broker. *@handle is
+ * an fd (the connection), close-on-exec. -ENOENT (no such session),
+ * -EBUSY (being handed out on another connection right now, or retrieved
+ * from the device by someone else), -ECONNREFUSED (no broker), -ETIMEDOUT,
+ * -EMFILE (the session fd could not be received: the broker keeps it).
+ */
+int liveupdate_agent_retrieve_begin(const char *name, int *handle);
+
+/*
+ * Ends a liveupdate_agent_retrieve_begin(). @delivered != 0: the broker
+ * drops its copy (the caller now owns the session; closing the caller's fd
+ * then finishes it as before); 0: the broker keeps it (the caller must not
+ * have FINISHed it) and the caller should close its fd. Closes @handle.
+ * Returns 0 or -errno (-ECONNRESET, -ETIMEDOUT: the broker did not confirm;
+ * it may still hold its copy).
+ */
+int liveupdate_agent_retrieve_end(int handle, int delivered);
+
+/*
+ * The caller's incoming session @name; returns its fd: begin + end(1) right
+ * after the fd arrived. The errors of liveupdate_agent_retrieve_begin().
+ */
 int liveupdate_agent_retrieve_session(const char *name);
 
 /*
@@ -168,7 +195,8 @@ int liveupdate_agent_release_session(const char *name);
 
 /*
  * 1 if the broker answers on its socket, 0 if there is none (no socket, or
- * nobody listening on it: -ENOENT, -ECONNREFUSED, -ENOTDIR), -errno for
+ * nobody listening on it: the other broker calls return -ECONNREFUSED
+ * then, never -ENOENT, which means "no such session"), -errno for
  * anything else (-EACCES, -ETIMEDOUT: a broker is there but does not
  * serve this caller).
  */

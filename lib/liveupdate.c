@@ -8,11 +8,13 @@
 #define _GNU_SOURCE
 #endif
 #include "libliveupdate.h"
+#include "crash-point.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -523,11 +525,15 @@ static int lu_sock_err(int err)
  * One request of the broker's protocol (docs/broker.md), internal: sends
  * @request (with @send_fd by SCM_RIGHTS unless it is negative) and reads the
  * reply line into @reply (NUL-terminated, @len bytes at most); *@fdp gets a
- * passed fd or -1. 0 for "OK ...", -errno of "ERR ERRNO ...", -EPROTO for
- * anything else, or -errno of the socket.
+ * passed fd or -1. With @connp, an "OK" leaves the connection open and in
+ * *@connp (RETRIEVE's confirmation goes on it); else it is closed. 0 for
+ * "OK ...", -errno of "ERR ERRNO ...", -EPROTO for anything else, -EMFILE
+ * for an "OK" whose fd did not arrive (MSG_CTRUNC: the caller's fd table is
+ * full), -ECONNREFUSED when there is no broker (no socket, nobody listening:
+ * never -ENOENT, which is "no such session"), or -errno of the socket.
  */
-static int lu_agent_call_fd(const char *request, int send_fd, char *reply, size_t len,
-			    int *fdp)
+static int lu_agent_call_conn(const char *request, int send_fd, char *reply, size_t len,
+			      int *fdp, int *connp)
 {
 	const char *path = getenv("LIVEUPDATED_SOCKET");
 	struct timeval tv = { .tv_sec = lu_agent_timeout() };
@@ -540,10 +546,13 @@ static int lu_agent_call_fd(const char *request, int send_fd, char *reply, size_
 	struct msghdr mh = { 0 };
 	struct cmsghdr *c;
 	_cleanup_close_ int s = -1;
+	bool truncated;
 	ssize_t n;
 
 	if (fdp)
 		*fdp = -1;
+	if (connp)
+		*connp = -1;
 	if (!request || !reply || len < 2)
 		return -EINVAL;
 	if (!path || !*path)
@@ -558,8 +567,12 @@ static int lu_agent_call_fd(const char *request, int send_fd, char *reply, size_
 	if (setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
 	    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
 		return -errno;
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		/* no socket, or nobody listening on it: no broker */
+		if (errno == ENOENT || errno == ECONNREFUSED || errno == ENOTDIR)
+			return -ECONNREFUSED;
 		return lu_sock_err(errno);
+	}
 	iov.iov_base = (void *)request;
 	iov.iov_len = strlen(request);
 	mh.msg_iov = &iov;
@@ -587,7 +600,10 @@ static int lu_agent_call_fd(const char *request, int send_fd, char *reply, size_
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return lu_sock_err(errno);
+	if (n == 0)
+		return -ECONNRESET;	/* the broker went away without a reply */
 	reply[n] = 0;
+	truncated = mh.msg_flags & MSG_CTRUNC;
 	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
 			int fd;
@@ -599,8 +615,24 @@ static int lu_agent_call_fd(const char *request, int send_fd, char *reply, size_
 				close(fd);
 		}
 	}
-	if (!strncmp(reply, "OK", 2) && (reply[2] == 0 || reply[2] == ' ' || reply[2] == '\n'))
+	if (!strncmp(reply, "OK", 2) && (reply[2] == 0 || reply[2] == ' ' || reply[2] == '\n')) {
+		if (truncated) {
+			/*
+			 * The fd did not arrive (a full fd table): nothing
+			 * is confirmed, the broker keeps the session.
+			 */
+			if (fdp && *fdp >= 0) {
+				close(*fdp);
+				*fdp = -1;
+			}
+			return -EMFILE;
+		}
+		if (connp) {
+			*connp = s;
+			s = -1;
+		}
 		return 0;
+	}
 	if (fdp && *fdp >= 0) {
 		close(*fdp);
 		*fdp = -1;
@@ -608,6 +640,12 @@ static int lu_agent_call_fd(const char *request, int send_fd, char *reply, size_
 	if (!strncmp(reply, "ERR ", 4))
 		return -lu_errno_of(reply + 4);
 	return -EPROTO;
+}
+
+static int lu_agent_call_fd(const char *request, int send_fd, char *reply, size_t len,
+			    int *fdp)
+{
+	return lu_agent_call_conn(request, send_fd, reply, len, fdp, NULL);
 }
 
 static int lu_agent_call(const char *request, char *reply, size_t len, int *fdp)
@@ -623,8 +661,7 @@ LU_EXPORT int liveupdate_agent_available(void)
 
 	if (r == 0)
 		return 1;
-	/* no socket, or nobody listening on it: no broker */
-	if (r == -ENOENT || r == -ECONNREFUSED || r == -ENOTDIR)
+	if (r == -ECONNREFUSED)	/* no socket, or nobody listening on it */
 		return 0;
 	return r;
 }
@@ -676,24 +713,90 @@ LU_EXPORT int liveupdate_agent_preserve_fd(const char *name, uint64_t token, int
 	return lu_agent_call_fd(req, fd, reply, sizeof(reply), NULL);
 }
 
-static int lu_agent_session(const char *verb, const char *name)
+/*
+ * RETRIEVE (docs/broker.md): the broker sends the session with its "OK" and
+ * keeps its own copy until this connection confirms (HAVE: it drops it) or
+ * gives it back (KEEP), or ends without either (a killed caller: it keeps
+ * it). The connection is the handle.
+ */
+LU_EXPORT int liveupdate_agent_retrieve_begin(const char *name, int *handle)
 {
+	LU_KEEP_ERRNO;
 	char req[128], reply[256];
-	int fd = -1, r = lu_agent_name_ok(name);
+	int fd = -1, conn = -1, r;
 
+	if (!handle)
+		return -EINVAL;
+	*handle = -1;
+	r = lu_agent_name_ok(name);
 	if (r < 0)
 		return r;
-	snprintf(req, sizeof(req), "LU1 %s %s", verb, name);
-	r = lu_agent_call(req, reply, sizeof(reply), &fd);
+	lu_crash_point("agent-retrieve:begin");
+	snprintf(req, sizeof(req), "LU1 RETRIEVE %s", name);
+	r = lu_agent_call_conn(req, -1, reply, sizeof(reply), &fd, &conn);
 	if (r < 0)
 		return r;
-	return fd >= 0 ? fd : -EPROTO;
+	if (fd < 0) {
+		close(conn);
+		return -EPROTO;
+	}
+	lu_crash_point("agent-retrieve:received");
+	*handle = conn;
+	return fd;
 }
 
+LU_EXPORT int liveupdate_agent_retrieve_end(int handle, int delivered)
+{
+	LU_KEEP_ERRNO;
+	const char *msg = delivered ? "LU1 HAVE" : "LU1 KEEP";
+	char reply[256];
+	ssize_t n;
+	int r = 0;
+
+	if (handle < 0)
+		return -EBADF;
+	if (send(handle, msg, strlen(msg), MSG_NOSIGNAL) < 0) {
+		r = lu_sock_err(errno);
+		goto out;
+	}
+	lu_crash_point("agent-retrieve:confirmed");
+	do {
+		n = recv(handle, reply, sizeof(reply) - 1, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		r = lu_sock_err(errno);
+		goto out;
+	}
+	if (n == 0) {
+		r = -ECONNRESET;
+		goto out;
+	}
+	reply[n] = 0;
+	if (!strncmp(reply, "OK", 2) && (reply[2] == 0 || reply[2] == ' '))
+		r = 0;
+	else if (!strncmp(reply, "ERR ", 4))
+		r = -lu_errno_of(reply + 4);
+	else
+		r = -EPROTO;
+out:
+	close(handle);
+	return r;
+}
+
+/*
+ * begin + end(delivered) at once: the broker drops its copy only after the
+ * fd is here. If the confirmation fails (the broker went away), the caller
+ * holds the session all the same: its fd is returned.
+ */
 LU_EXPORT int liveupdate_agent_retrieve_session(const char *name)
 {
 	LU_KEEP_ERRNO;
-	return lu_agent_session("RETRIEVE", name);
+	int h, fd = liveupdate_agent_retrieve_begin(name, &h);
+
+	if (fd < 0)
+		return fd;
+	(void)liveupdate_agent_retrieve_end(h, 1);
+	return fd;
 }
 
 LU_EXPORT int liveupdate_agent_release_session(const char *name)

@@ -9,6 +9,7 @@
 
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -171,8 +172,10 @@ static void agent_absent(void)
 	n49[49] = 0;
 	setenv("LIVEUPDATED_SOCKET", "/nonexistent/liveupdated.sock", 1);
 	EXPECT_EQ(liveupdate_agent_available(), 0);
-	EXPECT_EQ(liveupdate_agent_create_session("db"), -ENOENT);
-	EXPECT_EQ(liveupdate_agent_release_session("db"), -ENOENT);
+	/* "no broker" is not "no such session" (-ENOENT) */
+	EXPECT_EQ(liveupdate_agent_create_session("db"), -ECONNREFUSED);
+	EXPECT_EQ(liveupdate_agent_release_session("db"), -ECONNREFUSED);
+	EXPECT_EQ(liveupdate_agent_retrieve_session("db"), -ECONNREFUSED);
 	EXPECT_EQ(liveupdate_agent_release_session(""), -EINVAL);
 	EXPECT_EQ(liveupdate_agent_release_session(NULL), -EINVAL);
 	EXPECT_EQ(liveupdate_agent_release_session(n49), -ENAMETOOLONG);
@@ -224,6 +227,168 @@ static void agent_timeout(void)
 }
 
 /*
+ * A stand-in broker for one RETRIEVE: answers "OK db" with a pipe's read end
+ * and writes what came next on the connection ("LU1 HAVE", "LU1 KEEP", or
+ * "EOF" when the client closed without a word) into @out. The real broker's
+ * side is tests/kexec/agent.c's (it needs the device).
+ */
+static pid_t fake_broker(const char *path, int out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int l = CHECK_OK(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+	pid_t pid;
+
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	unlink(path);
+	CHECK(bind(l, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK(listen(l, 1) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} cbuf;
+		struct iovec iov = { "OK db", 5 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf) };
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		char req[64];
+		int conn, p[2];
+		ssize_t n;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		conn = accept(l, NULL, NULL);
+		if (conn < 0 || pipe(p) < 0 || recv(conn, req, sizeof(req), 0) <= 0)
+			_exit(1);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &p[0], sizeof(int));
+		if (sendmsg(conn, &mh, MSG_NOSIGNAL) < 0)
+			_exit(1);
+		n = recv(conn, req, sizeof(req) - 1, 0);
+		if (n > 0) {
+			if (write(out, req, (size_t)n) != n)
+				_exit(1);
+			(void)send(conn, "OK db", 5, MSG_NOSIGNAL);
+		} else if (write(out, "EOF", 3) != 3) {
+			_exit(1);
+		}
+		_exit(0);
+	}
+	close(l);
+	return pid;
+}
+
+/* What the stand-in broker heard after its "OK" + fd, with @fn as the client. */
+static void retrieve_with(const char *want, int (*fn)(void))
+{
+	char dir[] = "/tmp/lut-lib-host.XXXXXX", path[sizeof(dir) + 16], got[64];
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	CHECK(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sock", dir);
+	setenv("LIVEUPDATED_SOCKET", path, 1);
+	setenv("LIVEUPDATED_TIMEOUT", "5", 1);
+	CHECK(pipe(p) == 0);
+	pid = fake_broker(path, p[1]);
+	close(p[1]);
+	EXPECT_EQ(fn(), 0);
+	n = read(p[0], got, sizeof(got) - 1);
+	got[n > 0 ? n : 0] = 0;
+	EXPECT_STR(got, want);
+	close(p[0]);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	unlink(path);
+	rmdir(dir);
+}
+
+static int confirm_have(void)
+{
+	int h, fd = liveupdate_agent_retrieve_begin("db", &h);
+
+	if (fd < 0)
+		return fd;
+	EXPECT_EQ(lu_cloexec(h), 1);
+	EXPECT_EQ(lu_cloexec(fd), 1);
+	close(fd);
+	return liveupdate_agent_retrieve_end(h, 1);
+}
+
+static int confirm_keep(void)
+{
+	int h, fd = liveupdate_agent_retrieve_begin("db", &h);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return liveupdate_agent_retrieve_end(h, 0);
+}
+
+static int confirm_none(void)
+{
+	int h, fd = liveupdate_agent_retrieve_begin("db", &h);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	close(h);	/* a caller killed before its end() */
+	return 0;
+}
+
+static int session_once(void)
+{
+	int fd = liveupdate_agent_retrieve_session("db");
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+/* A full fd table: the fd cannot arrive (MSG_CTRUNC), nothing confirmed. */
+static int ctrunc(void)
+{
+	struct rlimit rl;
+	int h = 7, r, spare[4096], n = 0;
+
+	/* the connection takes one fd; the session fd finds none free */
+	CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	rl.rlim_cur = 64;
+	CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	for (;;) {
+		int fd = dup(0);
+
+		if (fd < 0)
+			break;
+		spare[n++] = fd;
+	}
+	close(spare[--n]);	/* one free: the socket */
+	r = liveupdate_agent_retrieve_begin("db", &h);
+	while (n)
+		close(spare[--n]);
+	EXPECT_EQ(h, -1);
+	return r == -EMFILE ? 0 : r;
+}
+
+/*
+ * RETRIEVE's confirmation (docs/broker.md): the broker hears HAVE after a
+ * delivered session, KEEP after a given-back one, nothing at all from a
+ * caller killed before its end() or whose fd table was full.
+ */
+static void agent_retrieve_confirm(void)
+{
+	retrieve_with("LU1 HAVE", confirm_have);
+	retrieve_with("LU1 KEEP", confirm_keep);
+	retrieve_with("EOF", confirm_none);
+	retrieve_with("LU1 HAVE", session_once);
+	retrieve_with("EOF", ctrunc);
+}
+
+/*
  * Failures come back as -errno and errno itself is left as it was: here
  * EXDEV, which none of these calls could set.
  */
@@ -258,10 +423,11 @@ static void errno_untouched(void)
 	KEEPS(liveupdate_manifest_read(-1, &e, &len), -EBADF);
 	KEEPS(liveupdate_manifest_parse("x", 1, &e, &len), -EBADMSG);
 	KEEPS(liveupdate_agent_available(), 0);
-	KEEPS(liveupdate_agent_create_session("db"), -ENOENT);
-	KEEPS(liveupdate_agent_preserve_fd("db", 1, 0), -ENOENT);
-	KEEPS(liveupdate_agent_retrieve_session("db"), -ENOENT);
-	KEEPS(liveupdate_agent_release_session("db"), -ENOENT);
+	KEEPS(liveupdate_agent_create_session("db"), -ECONNREFUSED);
+	KEEPS(liveupdate_agent_preserve_fd("db", 1, 0), -ECONNREFUSED);
+	KEEPS(liveupdate_agent_retrieve_session("db"), -ECONNREFUSED);
+	KEEPS(liveupdate_agent_retrieve_end(-1, 1), -EBADF);
+	KEEPS(liveupdate_agent_release_session("db"), -ECONNREFUSED);
 	/* and on success */
 	errno = EXDEV;
 	fd = CHECK_OK(liveupdate_memfd_from_buffer("x", "abc", 3));
@@ -290,7 +456,15 @@ static void bad_args(void)
 	EXPECT_EQ(liveupdate_agent_preserve_fd("a b", 1, 0), -EINVAL);
 	EXPECT_EQ(liveupdate_agent_retrieve_session("a\n"), -EINVAL);
 	EXPECT_EQ(liveupdate_agent_release_session("a.b"), -EINVAL);
-	EXPECT_EQ(liveupdate_agent_create_session("Az09_-"), -ENOENT);	/* fine, no broker */
+	EXPECT_EQ(liveupdate_agent_create_session("Az09_-"), -ECONNREFUSED);	/* fine, no broker */
+	{
+		int h = 7;
+
+		EXPECT_EQ(liveupdate_agent_retrieve_begin("a b", &h), -EINVAL);
+		EXPECT_EQ(h, -1);
+		EXPECT_EQ(liveupdate_agent_retrieve_begin("db", NULL), -EINVAL);
+		EXPECT_EQ(liveupdate_agent_retrieve_end(-1, 0), -EBADF);
+	}
 }
 
 static const struct lu_test tests[] = {
@@ -302,6 +476,7 @@ static const struct lu_test tests[] = {
 	LU_TEST(available),
 	LU_TEST(agent_absent),
 	LU_TEST(agent_timeout),
+	LU_TEST(agent_retrieve_confirm),
 	LU_TEST(errno_untouched),
 	LU_TEST(bad_args),
 };
