@@ -1922,29 +1922,29 @@ static int get_acquire(const char *name, int broker, struct held *h)
 
 	*h = (struct held){ .fd = -1, .pidfd = -1, .handle = -1 };
 	if (broker) {
-#ifdef LIVEUPDATE_HAVE_AGENT_RETRIEVE_BEGIN
 		r = liveupdate_agent_retrieve_begin(name, &h->handle);
 		if (r >= 0) {
 			h->fd = r;
 			lu_crash_point("get:got-session");
 			return 0;
 		}
-#else
-		r = liveupdate_agent_retrieve_session(name);
-		if (r >= 0) {
-			h->fd = r;
-			lu_crash_point("get:got-session");
-			return 0;
-		}
-#endif
+		h->handle = -1;
 		switch (r) {
 		case -ENOENT:
-			return fail(r, "no incoming session \"%s\" of yours at the broker", name);
+			return fail(r, "no incoming session \"%s\"", name);
 		case -ETIMEDOUT:
-			fprintf(stderr, "%s: the broker did not answer in time (LIVEUPDATED_TIMEOUT): "
+			fprintf(stderr, "%s: the broker did not answer in time ($LIVEUPDATED_TIMEOUT): "
 				"it may still be retrieving session \"%s\", which it keeps; try "
 				"again\n", prog, name);
 			return EXIT_BUSY;
+		case -EBUSY:
+			fprintf(stderr, "%s: session \"%s\" is being handed to another client of "
+				"the broker right now (or was retrieved from the device by another "
+				"program); try again\n", prog, name);
+			return EXIT_BUSY;
+		case -EMFILE:
+			return fail(r, "cannot receive session \"%s\" from the broker, which keeps "
+				    "it", name);
 		default:
 			return fail(r, "the broker cannot retrieve session \"%s\"", name);
 		}
@@ -1994,10 +1994,15 @@ static void get_release(struct held *h, const char *name, int finished)
 	if (h->fd >= 0)
 		close(h->fd);
 	h->fd = -1;
-#ifdef LIVEUPDATE_HAVE_AGENT_RETRIEVE_BEGIN
-	if (h->handle >= 0)
-		(void)liveupdate_agent_retrieve_end(h->handle, finished);
-#endif
+	if (h->handle >= 0) {
+		/* finished: the broker drops its copy; else it keeps it */
+		int r = liveupdate_agent_retrieve_end(h->handle, finished);
+
+		if (r < 0 && !finished)
+			fprintf(stderr, "%s: the broker did not confirm that it keeps session "
+				"\"%s\" (%s); it keeps it unless told otherwise\n", prog, name,
+				strerror(-r));
+	}
 	if (finished) {
 		keeper_end(h);
 	} else if (h->keeper) {
@@ -2007,6 +2012,7 @@ static void get_release(struct held *h, const char *name, int finished)
 		fprintf(stderr, "%s: session \"%s\" stays retrievable (the broker keeps it)\n",
 			prog, name);
 	}
+	h->handle = -1;
 	if (h->pidfd >= 0)
 		close(h->pidfd);
 	h->pidfd = -1;
