@@ -3,7 +3,7 @@
  * liveupdatectl: look at and use live update from a shell (libliveupdate).
  *
  *   liveupdatectl status [--json]
- *   liveupdatectl check [--kernel VERSION] [--sessions]
+ *   liveupdatectl check [--kernel VERSION] [--sessions | --initramfs]
  *   liveupdatectl hold [--detach] NAME FILE...
  *   liveupdatectl get [--finish] NAME ENTRY [PATH]
  *   liveupdatectl get NAME --all DIR
@@ -60,7 +60,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: liveupdatectl status [--json]\n"
-		"       liveupdatectl check [--kernel VERSION] [--sessions]\n"
+		"       liveupdatectl check [--kernel VERSION] [--sessions | --initramfs]\n"
 		"       liveupdatectl hold [--detach] NAME FILE...\n"
 		"       liveupdatectl get [--finish] NAME ENTRY [PATH]\n"
 		"       liveupdatectl get NAME --all DIR\n"
@@ -1228,22 +1228,71 @@ static int module_built(const char *kver, char *where, size_t len)
 	return 0;
 }
 
+/*
+ * The check line for the initramfs of the kernel liveupdate-kexec would
+ * boot (@want, else the newest installed one): does it carry liveupdate.ko?
+ * The one inspection both liveupdatectl check and liveupdate-kexec use
+ * (check --initramfs).
+ */
+static void check_initramfs(struct check_count *n, const char *want)
+{
+	char kver[256], img[PATH_MAX], ird[PATH_MAX], what[PATH_MAX + 64], why[PATH_MAX + 128];
+	int r;
+
+	if (want) {
+		snprintf(kver, sizeof(kver), "%s", want);
+		r = kernel_image(kver, img, sizeof(img)) &&
+		    kernel_initramfs(kver, ird, sizeof(ird)) ? 0 : -ENOENT;
+	} else {
+		r = next_kernel(kver, sizeof(kver));
+	}
+	if (r < 0 && want) {
+		snprintf(what, sizeof(what), "the next kernel's initramfs loads the module (%s)",
+			 want);
+		check_line(n, CHECK_FAIL, what, "no %s-%s",
+			   kernel_image(kver, img, sizeof(img)) ? "/boot/initrd.img"
+								: "/boot/vmlinuz", want);
+	} else if (r < 0) {
+		check_line(n, CHECK_FAIL, "the next kernel's initramfs loads the module",
+			   "no installed kernel with an initramfs in /boot");
+	} else {
+		kernel_initramfs(kver, ird, sizeof(ird));
+		snprintf(what, sizeof(what), "the next kernel's initramfs loads the module (%s)",
+			 ird);
+		r = initramfs_has_module(ird, why, sizeof(why));
+		if (r < 0)
+			check_line(n, CHECK_UNKNOWN, what, "%s", why);
+		else
+			check_line(n, r ? CHECK_OK : CHECK_FAIL, what,
+				   "no liveupdate.ko in it: check 'dkms status liveupdate', "
+				   "then update-initramfs -u -k %s (or dracut -f --kver %s)",
+				   kver, kver);
+	}
+}
+
 static int cmd_check(int argc, char **argv)
 {
 	char cmdline[4096], buf[64], kver[256], what[PATH_MAX + 128], why[PATH_MAX + 128];
-	char img[PATH_MAX], ird[PATH_MAX];
 	const char *want = NULL;
 	struct check_count n = { 0, 0 };
 	struct status st;
-	int module, ours, r, only_sessions = 0;
+	int module, ours, r, only_sessions = 0, only_initramfs = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--kernel") && i + 1 < argc)
 			want = argv[++i];
 		else if (!strcmp(argv[i], "--sessions"))
 			only_sessions = 1;
+		else if (!strcmp(argv[i], "--initramfs"))
+			only_initramfs = 1;
 		else
 			return usage(stderr), EXIT_USAGE;
+	}
+	if (only_initramfs && only_sessions)
+		return usage(stderr), EXIT_USAGE;
+	if (only_initramfs) {
+		check_initramfs(&n, want);
+		return n.fail ? EXIT_CHECK : n.unknown ? EXIT_CHECK_UNKNOWN : EXIT_DONE;
 	}
 	get_status(&st);
 	if (only_sessions) {
@@ -1297,35 +1346,7 @@ static int cmd_check(int argc, char **argv)
 	}
 	if (ours) {
 		/* the module in the initramfs of the kernel liveupdate-kexec would boot */
-		if (want) {
-			snprintf(kver, sizeof(kver), "%s", want);
-			r = kernel_image(kver, img, sizeof(img)) &&
-			    kernel_initramfs(kver, ird, sizeof(ird)) ? 0 : -ENOENT;
-		} else {
-			r = next_kernel(kver, sizeof(kver));
-		}
-		if (r < 0 && want) {
-			snprintf(what, sizeof(what), "the next kernel's initramfs loads the module (%s)",
-				 want);
-			check_line(&n, CHECK_FAIL, what, "no %s-%s",
-				   kernel_image(kver, img, sizeof(img)) ? "/boot/initrd.img"
-									: "/boot/vmlinuz", want);
-		} else if (r < 0) {
-			check_line(&n, CHECK_FAIL, "the next kernel's initramfs loads the module",
-				   "no installed kernel with an initramfs in /boot");
-		} else {
-			kernel_initramfs(kver, ird, sizeof(ird));
-			snprintf(what, sizeof(what), "the next kernel's initramfs loads the module (%s)",
-				 ird);
-			r = initramfs_has_module(ird, why, sizeof(why));
-			if (r < 0)
-				check_line(&n, CHECK_UNKNOWN, what, "%s", why);
-			else
-				check_line(&n, r ? CHECK_OK : CHECK_FAIL, what,
-					   "no liveupdate.ko in it: check 'dkms status liveupdate', "
-					   "then update-initramfs -u -k %s (or dracut -f --kver %s)",
-					   kver, kver);
-		}
+		check_initramfs(&n, want);
 	}
 	/* informational: liveupdate-kexec loads the kernel itself */
 	read_line("/sys/kernel/kexec_loaded", buf, sizeof(buf));
