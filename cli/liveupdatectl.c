@@ -27,6 +27,7 @@
 #include <string.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -34,6 +35,8 @@
 #include <sys/wait.h>
 #include <dirent.h>
 #include <unistd.h>
+
+#include <linux/liveupdate.h>
 
 #include "libliveupdate.h"
 #include "sd-notify.h"
@@ -1101,10 +1104,65 @@ static int holder_fate(pid_t pid, int sd, char *why, size_t len)
 	return snprintf(why, len, "%s in %s, which stays", arg0, unit), FATE_KEPT;
 }
 
+static int sys_pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int sys_pidfd_getfd(int pidfd, int fd)
+{
+	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+}
+
+static int sys_pidfd_send_signal(int pidfd, int sig)
+{
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+/*
+ * Whether fd @fd of process @pid is outgoing session @name itself, not just
+ * any session of that name (an incoming session can have the same name) and
+ * whatever /proc shows of its name (6.1 and 6.12 cannot readlink a session
+ * named with 39 bytes or more: ENAMETOOLONG). Root on the real /proc only:
+ * pidfd_getfd(), GET_NAME, and a PRESERVE_FD that cannot succeed (a
+ * non-zero byte past the struct): an outgoing session refuses it with
+ * E2BIG, an incoming one with EINVAL before reading it. 1 yes, 0 no, -1
+ * cannot tell (then the link's name decides).
+ */
+static int holds_outgoing(pid_t pid, int fd, const char *name)
+{
+	struct {
+		struct liveupdate_session_preserve_fd a;
+		uint64_t tail;
+	} probe = { { .size = sizeof(probe), .fd = -1 }, 1 };
+	char got[LIVEUPDATE_NAME_MAX + 1];
+	int pidfd, f, r = -1;
+
+	if (getenv("LIVEUPDATECTL_ROOT") || geteuid() != 0)
+		return -1;
+	pidfd = sys_pidfd_open(pid);
+	if (pidfd < 0)
+		return -1;
+	f = sys_pidfd_getfd(pidfd, fd);
+	close(pidfd);
+	if (f < 0)
+		return -1;
+	if (liveupdate_session_name(f, got) < 0) {
+		r = 0;		/* not a session */
+	} else if (strcmp(got, name)) {
+		r = 0;
+	} else if (ioctl(f, LIVEUPDATE_SESSION_PRESERVE_FD, &probe) < 0) {
+		r = errno == E2BIG ? 1 : errno == EINVAL ? 0 : -1;
+	}
+	close(f);
+	return r;
+}
+
 /*
  * Whether outgoing session @name lives through the shutdown of a kexec: the
- * best fate among the processes holding an fd of it (its /proc/PID/fd link
- * is "anon_inode:[luo_session] NAME"), @why that holder's.
+ * best fate among the processes holding an fd of it (as root: that very
+ * session, holds_outgoing(); else its /proc/PID/fd link is
+ * "anon_inode:[luo_session] NAME"), @why that holder's.
  */
 static int session_fate(const char *name, int sd, char *why, size_t len)
 {
@@ -1131,12 +1189,16 @@ static int session_fate(const char *name, int sd, char *why, size_t len)
 			continue;
 		while (!held && (f = readdir(fds))) {
 			ssize_t n;
+			int is;
 
 			snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid, f->d_name);
 			n = readlink(rooted(path), link, sizeof(link) - 1);
-			if (n > 0) {
+			if (n > 0)
 				link[n] = 0;
-				held = !strcmp(link, want);
+			if (n > 0 ? !strncmp(link, "anon_inode:[luo_session]", 24) :
+				    errno == ENAMETOOLONG) {
+				is = holds_outgoing(pid, atoi(f->d_name), name);
+				held = is >= 0 ? is : n > 0 && !strcmp(link, want);
 			}
 		}
 		closedir(fds);
@@ -1665,21 +1727,6 @@ struct held {
 	int child;		/* 1 if we forked it (reap it) */
 	int handle;		/* the broker's handle, -1 */
 };
-
-static int sys_pidfd_open(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-static int sys_pidfd_getfd(int pidfd, int fd)
-{
-	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-}
-
-static int sys_pidfd_send_signal(int pidfd, int sig)
-{
-	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
-}
 
 /* Sends @r (a result) and, if @fd >= 0, @fd over the Unix socket @sock. */
 static void send_result(int sock, int r, int fd)
