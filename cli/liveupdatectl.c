@@ -1124,10 +1124,11 @@ static int sys_pidfd_send_signal(int pidfd, int sig)
  * any session of that name (an incoming session can have the same name) and
  * whatever /proc shows of its name (6.1 and 6.12 cannot readlink a session
  * named with 39 bytes or more: ENAMETOOLONG). Root on the real /proc only:
- * pidfd_getfd(), GET_NAME, and a PRESERVE_FD that cannot succeed (a
- * non-zero byte past the struct): an outgoing session refuses it with
- * E2BIG, an incoming one with EINVAL before reading it. 1 yes, 0 no, -1
- * cannot tell (then the link's name decides).
+ * pidfd_getfd(), GET_NAME, and with the module a PRESERVE_FD that cannot
+ * succeed (a non-zero byte past the struct): the module refuses it with
+ * E2BIG for an outgoing session, with EINVAL for an incoming one before
+ * reading it (a kernel with LUO built in: the exact name only). 1 yes, 0
+ * no, -1 cannot tell (then the link's name decides).
  */
 static int holds_outgoing(pid_t pid, int fd, const char *name)
 {
@@ -1151,6 +1152,8 @@ static int holds_outgoing(pid_t pid, int fd, const char *name)
 		r = 0;		/* not a session */
 	} else if (strcmp(got, name)) {
 		r = 0;
+	} else if (!exists(PARAM_DIR)) {
+		r = 1;		/* the probe is the module's order of checks; the name is exact */
 	} else if (ioctl(f, LIVEUPDATE_SESSION_PRESERVE_FD, &probe) < 0) {
 		r = errno == E2BIG ? 1 : errno == EINVAL ? 0 : -1;
 	}
@@ -1868,7 +1871,9 @@ static int keeper_retrieve(int dev, const char *name, struct held *h)
 		close(sv[0]);
 		if (fd >= 0)
 			close(fd);
-		waitpid(pid, NULL, 0);
+		/* timed out: if it gets the session after all, it keeps it */
+		if (r != -ETIMEDOUT)
+			waitpid(pid, NULL, 0);
 		h->keeper = 0;
 		h->child = 0;
 		if (h->pidfd >= 0)
@@ -2262,6 +2267,13 @@ static int cmd_get(int argc, char **argv)
 		for (size_t i = 0; i < n; i++) {
 			char path[PATH_MAX];
 
+			/* the manifest is the session maker's: no way out of DIR */
+			if (strchr(e[i].name, '/') || !strcmp(e[i].name, ".") ||
+			    !strcmp(e[i].name, "..")) {
+				r = fail(-EINVAL, "session \"%s\": entry name \"%s\" is not a "
+					 "file name", name, e[i].name);
+				goto out;
+			}
 			snprintf(path, sizeof(path), "%s/%s", dir, e[i].name);
 			r = dest_open(&d, path);
 			if (r < 0) {
