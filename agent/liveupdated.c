@@ -60,13 +60,16 @@ struct held {
 	struct held *next;
 	char kname[LIVEUPDATE_NAME_MAX + 1];	/* "uUID.NAME" */
 	uid_t uid;
+	uid_t owner;		/* whose limits it counts against: owner_of() */
 	int fd;			/* -1 while CREATE makes it */
 	bool incoming;		/* handed back by systemd after a kexec */
 	bool gone;		/* released, closed when @users drops to 0 */
 	bool handing;		/* incoming: being handed out on a connection */
 	unsigned int users;
 	uint64_t bytes;		/* sizes of the files preserved through PRESERVE */
-	uint64_t pending;	/* sizes of the PRESERVEs in flight */
+	unsigned int files;	/* files preserved through PRESERVE */
+	uint64_t pending;	/* sizes (and FILE_COST each) of the PRESERVEs in flight */
+	unsigned int pending_files;
 };
 
 /* Connections served at once, in all and per uid: a slow client takes one. */
@@ -81,6 +84,15 @@ static struct { uid_t uid; unsigned int n; } conns[MAX_CONNS];
 static unsigned int nconns;
 static unsigned int max_sessions = 16;
 static uint64_t max_bytes = 64ull << 20;	/* 0: no limit */
+static unsigned int max_files = 256;		/* per owner */
+/*
+ * What one preserved file costs on top of its size: an empty file is not
+ * free (the module's per-file state, the handover's entry, the file and
+ * inode it pins): a page.
+ */
+#define FILE_COST	4096u
+static const char *subuid_path = "/etc/subuid";
+static const char *passwd_path = "/etc/passwd";
 static char state_path[4096];			/* "" without $RUNTIME_DIRECTORY */
 
 /* A request's answer, sent after the lock is dropped; @fd goes with it. */
@@ -173,6 +185,7 @@ static struct held *add_held(const char *kname, uid_t uid, int fd, bool incoming
 		return NULL;
 	snprintf(h->kname, sizeof(h->kname), "%s", kname);
 	h->uid = uid;
+	h->owner = uid;
 	h->fd = fd;
 	h->incoming = incoming;
 	/* at the tail: LIST shows the sessions in the order they were made */
@@ -217,24 +230,37 @@ static void save_state(void)
 	}
 	for (struct held *h = held; h; h = h->next)
 		if (!h->gone && !h->incoming && h->fd >= 0)
-			fprintf(f, "%s %" PRIu64 "\n", h->kname, h->bytes);
+			fprintf(f, "%s %" PRIu64 " %u %u\n", h->kname, h->bytes, h->files,
+				(unsigned int)h->owner);
 	if (fclose(f) != 0 || rename(tmp, state_path) < 0)
 		say("%s: %s", state_path, strerror(errno));
 }
 
-/* The byte count the state file has for @kname, or -1. */
-static int64_t saved_bytes(const char *kname)
+/*
+ * The byte count the state file has for @kname, or -1; *@files and *@owner
+ * get its files and owner (left alone if the line has none).
+ */
+static int64_t saved_bytes(const char *kname, unsigned int *files, uid_t *owner)
 {
-	char line[128], name[LIVEUPDATE_NAME_MAX + 1];
+	char line[160], name[LIVEUPDATE_NAME_MAX + 1];
+	unsigned int nf, o;
 	uint64_t bytes;
 	int64_t r = -1;
 	FILE *f;
 
 	if (!state_path[0] || !(f = fopen(state_path, "re")))
 		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %" SCNu64, name, &bytes) == 2 && !strcmp(name, kname))
-			r = (int64_t)bytes;
+	while (fgets(line, sizeof(line), f)) {
+		int k = sscanf(line, "%63s %" SCNu64 " %u %u", name, &bytes, &nf, &o);
+
+		if (k < 2 || strcmp(name, kname))
+			continue;
+		r = (int64_t)bytes;
+		if (k == 4) {
+			*files = nf;
+			*owner = (uid_t)o;
+		}
+	}
 	fclose(f);
 	return r;
 }
@@ -259,25 +285,112 @@ static void put_held(struct held *h)
 		free_held(h);
 }
 
-/* Caller holds @lock. */
-static unsigned int count_outgoing(uid_t uid)
+/* Outgoing sessions held for @owner. Caller holds @lock. */
+static unsigned int count_outgoing(uid_t owner)
 {
 	unsigned int n = 0;
 
 	for (struct held *h = held; h; h = h->next)
-		n += !h->gone && h->uid == uid && !h->incoming;
+		n += !h->gone && h->owner == owner && !h->incoming;
 	return n;
 }
 
-/* Bytes held and being preserved by @uid. Caller holds @lock. */
-static uint64_t bytes_of(uid_t uid)
+/*
+ * Bytes held and being preserved for @owner, FILE_COST per file included.
+ * Caller holds @lock.
+ */
+static uint64_t bytes_of(uid_t owner)
 {
 	uint64_t n = 0;
 
 	for (struct held *h = held; h; h = h->next)
-		if (!h->gone && h->uid == uid && !h->incoming)
-			n += h->bytes + h->pending;
+		if (!h->gone && h->owner == owner && !h->incoming)
+			n += h->bytes + (uint64_t)h->files * FILE_COST + h->pending;
 	return n;
+}
+
+/* Files held and being preserved for @owner. Caller holds @lock. */
+static unsigned int files_of(uid_t owner)
+{
+	unsigned int n = 0;
+
+	for (struct held *h = held; h; h = h->next)
+		if (!h->gone && h->owner == owner && !h->incoming)
+			n += h->files + h->pending_files;
+	return n;
+}
+
+/* The uid of user @name from /etc/passwd (no NSS: static builds), or -1. */
+static long passwd_uid(const char *name)
+{
+	char line[512];
+	long r = -1;
+	FILE *f = fopen(passwd_path, "re");
+
+	if (!f)
+		return -1;
+	while (r < 0 && fgets(line, sizeof(line), f)) {
+		char *u = strchr(line, ':'), *p, *end;
+
+		if (!u || (size_t)(u - line) != strlen(name) || strncmp(line, name, strlen(name)))
+			continue;
+		p = strchr(u + 1, ':');
+		if (!p)
+			continue;
+		r = strtol(p + 1, &end, 10);
+		if (end == p + 1 || *end != ':')
+			r = -1;
+	}
+	fclose(f);
+	return r;
+}
+
+/*
+ * Whose limits a client of @uid (process @pid) counts against:
+ *  - root is root;
+ *  - a uid in a subordinate range of /etc/subuid ("OWNER:START:COUNT",
+ *    OWNER a name or a uid) counts against OWNER: the 65536 uids of a
+ *    rootless container are one user, not 65536;
+ *  - else a process of a login session (its /proc/PID/loginuid set, not
+ *    root's) counts against the login user, whatever uid it runs as;
+ *  - else the uid itself (a system service).
+ */
+static uid_t owner_of(uid_t uid, pid_t pid)
+{
+	char line[512], path[64];
+	unsigned long start, count, lu;
+	FILE *f;
+
+	if (uid == 0)
+		return 0;
+	f = fopen(subuid_path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		char who[256], *end;
+		long o;
+
+		if (sscanf(line, "%255[^:\n]:%lu:%lu", who, &start, &count) != 3 ||
+		    uid < start || uid - start >= count)
+			continue;
+		o = strtol(who, &end, 10);
+		if (end == who || *end)
+			o = passwd_uid(who);
+		if (o >= 0) {
+			fclose(f);
+			return (uid_t)o;
+		}
+	}
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/loginuid", (int)pid);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%lu", &lu) == 1 && lu != 0 && lu < (unsigned long)(uid_t)-1) {
+			fclose(f);
+			return (uid_t)lu;
+		}
+		fclose(f);
+	}
+	return uid;
 }
 
 static void answer(struct answer *a, int fd, const char *fmt, ...)
@@ -330,7 +443,8 @@ static void close_device(int dev)
  * before the device is asked, so that two CREATEs of one name cannot both
  * succeed and the session limit counts it.
  */
-static void do_create(struct answer *a, uid_t uid, const char *name, const char *kname)
+static void do_create(struct answer *a, uid_t uid, uid_t owner, const char *name,
+		      const char *kname)
 {
 	struct held *h;
 	char msg[128];
@@ -341,14 +455,16 @@ static void do_create(struct answer *a, uid_t uid, const char *name, const char 
 		pthread_mutex_unlock(&lock);
 		return answer_err(a, EEXIST, name);
 	}
-	if (count_outgoing(uid) >= max_sessions) {
+	if (count_outgoing(owner) >= max_sessions) {
 		pthread_mutex_unlock(&lock);
 		return answer(a, -1, "ERR EDQUOT uid %u holds %u sessions, the limit",
-			      (unsigned int)uid, max_sessions);
+			      (unsigned int)owner, max_sessions);
 	}
 	h = add_held(kname, uid, -1, false);
-	if (h)
+	if (h) {
 		h->users = 1;
+		h->owner = owner;
+	}
 	pthread_mutex_unlock(&lock);
 	if (!h)
 		return answer_err(a, ENOMEM, name);
@@ -378,22 +494,39 @@ static void do_create(struct answer *a, uid_t uid, const char *name, const char 
 }
 
 /*
- * PRESERVE_FD of the client's @fd in its held session: its size (fstat)
- * counts against the uid's --max-bytes first, as pending while the
- * PRESERVE_FD runs (without the lock: the client's file can make it wait,
- * and only this request waits). A preserved memfd's size is frozen (the
- * module refuses growing it), so the size after the preserve is the size
- * carried; that is what is counted.
+ * PRESERVE_FD of the client's @fd in its held session (docs/broker.md,
+ * "Limits" and "The broker's PRESERVE"). Counted against the owner's
+ * --max-bytes and --max-files: the file's size plus FILE_COST, reserved as
+ * pending before the PRESERVE_FD (which runs without the lock: the client's
+ * file can make it wait, and only this request waits).
+ *
+ * The size that counts is the one PRESERVE_FD froze (the module refuses any
+ * size change of a preserved memfd), read after it: the client still holds
+ * a writable fd and can grow the file between the check and the preserve.
+ * If it did and the owner is now past its limit, the preserve has to be
+ * undone, and there is no undoing one file: upstream's uAPI has no
+ * unpreserve, a file preserved in one session cannot be preserved in
+ * another (EBUSY), and unpreserving it to move it unfreezes its size again.
+ * So the broker releases that whole session (every file in it unpreserved)
+ * and answers EDQUOT: only the client that raced its own file loses, only
+ * its own session, and nothing past the limit stays preserved.
+ *
+ * Invariant: a crash at any step leaves the file either preserved in the
+ * session (counted, or counted once the state is saved; a restart reads the
+ * state file) or not preserved and still the client's: never half.
  */
-static void do_preserve(struct answer *a, uid_t uid, const char *name, const char *kname,
-			const char *tok, int fd)
+static void do_preserve(struct answer *a, uid_t uid, uid_t owner, const char *name,
+			const char *kname, const char *tok, int fd)
 {
-	uint64_t token, have, size, reserved, total;
+	uint64_t token, have, size, after, reserved, total;
+	bool grew_over = false;
+	char who[64] = "";
 	struct held *h;
 	struct stat st;
 	char *end;
 	int r;
 
+	lu_crash_point("preserve:request");
 	errno = 0;
 	token = strtoull(tok, &end, 0);
 	if (!*tok || *end || errno || tok[0] == '-')
@@ -408,41 +541,73 @@ static void do_preserve(struct answer *a, uid_t uid, const char *name, const cha
 	if (fcntl(fd, F_GET_SEALS) < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return answer(a, -1, "ERR EINVAL not a memfd (a shmem file)");
 	size = (uint64_t)st.st_size;
+	if (owner != uid)
+		snprintf(who, sizeof(who), " (for uid %u)", (unsigned int)uid);
 	pthread_mutex_lock(&lock);
 	h = find_held(kname, false);
 	if (!h || h->fd < 0) {
 		pthread_mutex_unlock(&lock);
 		return answer_err(a, h ? EBUSY : ENOENT, name);
 	}
-	have = bytes_of(uid);
-	if (max_bytes && size > max_bytes - (have < max_bytes ? have : max_bytes)) {
+	if (files_of(owner) >= max_files) {
 		pthread_mutex_unlock(&lock);
-		return answer(a, -1, "ERR EDQUOT uid %u would hold %" PRIu64
-			      " bytes, the limit is %" PRIu64, (unsigned int)uid,
-			      have + size, max_bytes);
+		return answer(a, -1, "ERR EDQUOT uid %u%s holds %u files, the limit",
+			      (unsigned int)owner, who, max_files);
 	}
-	reserved = size;
+	have = bytes_of(owner);
+	reserved = size > UINT64_MAX - FILE_COST ? UINT64_MAX : size + FILE_COST;
+	if (max_bytes && reserved > max_bytes - (have < max_bytes ? have : max_bytes)) {
+		pthread_mutex_unlock(&lock);
+		return answer(a, -1, "ERR EDQUOT uid %u%s would hold %" PRIu64
+			      " bytes, the limit is %" PRIu64, (unsigned int)owner, who,
+			      have + reserved, max_bytes);
+	}
 	h->pending += reserved;
+	h->pending_files++;
 	h->users++;
 	pthread_mutex_unlock(&lock);
+	lu_crash_point("preserve:reserved");
 
 	r = liveupdate_preserve_fd(h->fd, token, fd);
+	lu_crash_point("preserve:preserved");
+	after = size;
 	if (r == 0 && fstat(fd, &st) == 0)	/* frozen now */
-		size = (uint64_t)st.st_size;
+		after = (uint64_t)st.st_size;
 
 	pthread_mutex_lock(&lock);
 	h->pending -= reserved;
+	h->pending_files--;
 	if (r == 0 && !h->gone) {
-		h->bytes += size;
-		save_state();
+		have = bytes_of(owner);
+		if (after > size && max_bytes &&
+		    (have >= max_bytes || after + FILE_COST > max_bytes - have)) {
+			grew_over = true;	/* no unpreserve: the session goes */
+			total = have + after + FILE_COST;
+			drop_held(h);
+		} else {
+			h->bytes += after;
+			h->files++;
+			save_state();
+		}
 	}
-	total = bytes_of(uid);
+	if (!grew_over)
+		total = bytes_of(owner);
 	put_held(h);
 	pthread_mutex_unlock(&lock);
+	lu_crash_point("preserve:counted");
 	if (r < 0)
 		return answer_err(a, -r, name);
-	say("uid %u preserved %" PRIu64 " bytes in %s under %" PRIu64 " (%" PRIu64 " in all)",
-	    (unsigned int)uid, size, kname, token, total);
+	if (grew_over) {
+		say("uid %u%s: a file grew from %" PRIu64 " to %" PRIu64
+		    " bytes during PRESERVE, past the limit: %s released", (unsigned int)owner,
+		    who, size, after, kname);
+		return answer(a, -1, "ERR EDQUOT uid %u%s would hold %" PRIu64
+			      " bytes, the limit is %" PRIu64 ": the file grew during PRESERVE,"
+			      " session %s released", (unsigned int)owner, who, total, max_bytes,
+			      name);
+	}
+	say("uid %u%s preserved %" PRIu64 " bytes in %s under %" PRIu64 " (%" PRIu64 " in all)",
+	    (unsigned int)owner, who, after, kname, token, total);
 	answer(a, -1, "OK %s %" PRIu64, name, token);
 }
 
@@ -626,14 +791,14 @@ static void handle_request(int conn, struct answer *a, const struct ucred *c, co
 			      LIVEUPDATE_AGENT_NAME_MAX);
 	snprintf(kname, sizeof(kname), "u%u.%s", (unsigned int)c->uid, name);
 	if (!strcmp(verb, "CREATE"))
-		return do_create(a, c->uid, name, kname);
+		return do_create(a, c->uid, owner_of(c->uid, c->pid), name, kname);
 	if (!strcmp(verb, "RETRIEVE")) {
 		do_retrieve(conn, c->uid, name, kname);	/* it talks to @conn itself */
 		a->text[0] = 0;
 		return;
 	}
 	if (!strcmp(verb, "PRESERVE"))
-		return do_preserve(a, c->uid, name, kname, tok, fd);
+		return do_preserve(a, c->uid, owner_of(c->uid, c->pid), name, kname, tok, fd);
 	if (!strcmp(verb, "RELEASE"))
 		return do_release(a, name, kname);
 	answer(a, -1, "ERR EPROTO unknown verb %s", verb);
@@ -840,7 +1005,8 @@ static int take_listen_fds(void)
 			continue;
 		}
 		/* an outgoing session again (a restart): what it holds, from the state file */
-		b = saved_bytes(kname);
+		h->owner = h->uid;
+		b = saved_bytes(kname, &h->files, &h->owner);
 		h->bytes = b > 0 ? (uint64_t)b : 0;
 		if (b < 0)
 			say("got %s back (outgoing, bytes unknown: counted as 0)", kname);
@@ -907,12 +1073,14 @@ int main(int argc, char **argv)
 			path = argv[++i];
 		} else if (!strcmp(argv[i], "--max-sessions") && i + 1 < argc) {
 			max_sessions = (unsigned int)strtoul(argv[++i], NULL, 10);
+		} else if (!strcmp(argv[i], "--max-files") && i + 1 < argc) {
+			max_files = (unsigned int)strtoul(argv[++i], NULL, 10);
 		} else if (!strcmp(argv[i], "--max-bytes") && i + 1 < argc &&
 			   parse_size(argv[i + 1], &max_bytes) == 0) {
 			i++;
 		} else {
 			fprintf(stderr, "usage: liveupdated [--socket PATH] [--max-sessions N] "
-				"[--max-bytes SIZE]\n");
+				"[--max-files N] [--max-bytes SIZE]\n");
 			return 2;
 		}
 	}
@@ -928,8 +1096,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	say("ready on %s, %u session(s) held, at most %u and %" PRIu64 " bytes per uid%s",
-	    path, count_held(), max_sessions, max_bytes, max_bytes ? "" : " (no byte limit)");
+	say("ready on %s, %u session(s) held, at most %u sessions, %u files and %" PRIu64
+	    " bytes per user%s", path, count_held(), max_sessions, max_files, max_bytes,
+	    max_bytes ? "" : " (no byte limit)");
 	lu_notify("READY=1", -1);
 	for (;;) {
 		int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);

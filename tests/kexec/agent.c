@@ -12,7 +12,9 @@
 #include "kx.h"
 #include "libliveupdate.h"
 
+#include <dirent.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -104,6 +106,8 @@ static int agent_call(const char *req, char *reply, size_t len, int *fdp)
 	return agent_call_fd(req, -1, reply, len, fdp);
 }
 
+static pid_t agent_pid;
+
 static void agent_start(void)
 {
 	pid_t pid;
@@ -119,10 +123,11 @@ static void agent_start(void)
 		dup2(log, 1);
 		for (int fd = 3; fd < 1024; fd++)
 			close(fd);	/* the harness's report pipe too */
-		execl(AGENT_BIN, "liveupdated", "--max-sessions", "3", "--max-bytes", "32K",
+		execl(AGENT_BIN, "liveupdated", "--max-sessions", "3", "--max-bytes", "40K",
 		      (char *)NULL);
 		_exit(127);
 	}
+	agent_pid = pid;
 	for (int i = 0; i < 250; i++) {
 		if (liveupdate_agent_available() == 1)
 			return;
@@ -189,13 +194,13 @@ static void uid1001_stage1(void)
 	EXPECT_EQ(liveupdate_agent_create_session("x1"), 0);
 	EXPECT_EQ(liveupdate_agent_create_session("x2"), 0);
 	EXPECT_EQ(liveupdate_agent_create_session("x3"), -EDQUOT);	/* 3 per uid */
-	/* --max-bytes 32K: 11001 + 20000 fit, 2000 more do not */
+	/* --max-bytes 40K, 4096 per file on top: 11001 + 20000 fit, 2000 more do not */
 	big = CHECK_OK(lu_memfd("agent-big", MFD_ALLOW_SEALING, 20000, 7));
 	small = CHECK_OK(lu_memfd("agent-small", MFD_ALLOW_SEALING, 2000, 8));
 	EXPECT_EQ(liveupdate_agent_preserve_fd("x2", 1, big), 0);
 	EXPECT_EQ(agent_call_fd("LU1 PRESERVE x1 1", small, reply, sizeof(reply), NULL),
 		  -EDQUOT);
-	EXPECT_STR(reply, "ERR EDQUOT uid 1001 would hold 33001 bytes, the limit is 32768");
+	EXPECT_STR(reply, "ERR EDQUOT uid 1001 would hold 45289 bytes, the limit is 40960");
 	EXPECT_EQ(liveupdate_agent_preserve_fd("x1", 1, small), -EDQUOT);
 	/* the broker's other refusals */
 	EXPECT_EQ(agent_call("LU1 PRESERVE x1 1", reply, sizeof(reply), NULL), -EBADF);
@@ -213,7 +218,7 @@ static void uid1001_stage1(void)
 	EXPECT_EQ(liveupdate_agent_release_session("x2"), 0);
 	EXPECT_EQ(liveupdate_agent_release_session("x2"), -ENOENT);
 	EXPECT_EQ(liveupdate_agent_create_session("x3"), 0);	/* room again */
-	EXPECT_EQ(liveupdate_agent_preserve_fd("x1", 1, small), 0);	/* 13001 bytes */
+	EXPECT_EQ(liveupdate_agent_preserve_fd("x1", 1, small), 0);	/* 21193 bytes */
 	close(big);
 	close(small);
 	small = CHECK_OK(lu_memfd("agent-tiny", MFD_ALLOW_SEALING, 10, 9));
@@ -223,6 +228,222 @@ static void uid1001_stage1(void)
 	EXPECT_STR(reply, "OK db> x1> x3>");
 }
 
+/*
+ * Issue 26, limits that hold: empty files are not free. 4096 per file:
+ * 10 empty files fill --max-bytes 40K, the 11th is refused (the old
+ * broker counted them as 0: 300 of them passed).
+ */
+static void uid1005_empty_files(void)
+{
+	unsigned int ok = 0;
+	int r = 0;
+
+	EXPECT_EQ(liveupdate_agent_create_session("many"), 0);
+	for (uint64_t t = 1; t <= 300; t++) {
+		int m = CHECK_OK(lu_memfd("empty", MFD_ALLOW_SEALING, 0, 0));
+
+		r = liveupdate_agent_preserve_fd("many", t, m);
+		close(m);
+		if (r < 0)
+			break;
+		ok++;
+	}
+	EXPECT_EQ(ok, 10);
+	EXPECT_EQ(r, -EDQUOT);
+	EXPECT_EQ(liveupdate_agent_release_session("many"), 0);
+}
+
+/* A file of 30000 bytes into a new session @name of the calling uid. */
+static int preserve_30000(const char *name, char *reply, size_t len)
+{
+	char req[64];
+	int m, r;
+
+	EXPECT_EQ(liveupdate_agent_create_session(name), 0);
+	m = CHECK_OK(lu_memfd("sub", MFD_ALLOW_SEALING, 30000, 5));
+	snprintf(req, sizeof(req), "LU1 PRESERVE %s 1", name);
+	r = agent_call_fd(req, m, reply, len, NULL);
+	close(m);
+	return r;
+}
+
+static void uid1003_own(void)
+{
+	char reply[256];
+
+	EXPECT_EQ(preserve_30000("a", reply, sizeof(reply)), 0);	/* 34096 of 40960 */
+}
+
+/* a subuid of 1003 (/etc/subuid): 1003's limits, not a fresh uid's */
+static void subuid_of_1003(void)
+{
+	char reply[256];
+
+	EXPECT_EQ(preserve_30000("b", reply, sizeof(reply)), -EDQUOT);
+	EXPECT_STR(reply, "ERR EDQUOT uid 1003 (for uid 200007) would hold 68192 bytes,"
+		   " the limit is 40960");
+	EXPECT_EQ(liveupdate_agent_release_session("b"), 0);
+}
+
+/* uid 1006 in 1003's login session (/proc/self/loginuid 1003): 1003's limits */
+static void login_of_1003(void)
+{
+	char reply[256];
+
+	EXPECT_EQ(preserve_30000("c", reply, sizeof(reply)), -EDQUOT);
+	EXPECT_STR(reply, "ERR EDQUOT uid 1003 (for uid 1006) would hold 68192 bytes,"
+		   " the limit is 40960");
+	EXPECT_EQ(liveupdate_agent_release_session("c"), 0);
+}
+
+/* The stalled writer: 4096 bytes at 8 MiB, from a page not there yet. */
+static int write_at_8m(struct lu_stall *st)
+{
+	return (int)pwrite(st->fd, st->page, 4096, 8 << 20);
+}
+
+/* Some thread of the broker is in state D (PRESERVE_FD waiting for the inode lock). */
+static bool broker_blocked(void)
+{
+	char path[300], buf[512];
+	struct dirent *d;
+	bool found = false;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)agent_pid);
+	dir = opendir(path);
+	while (dir && !found && (d = readdir(dir))) {
+		FILE *f;
+		char *p;
+		size_t n;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)agent_pid, d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = 0;
+		p = strrchr(buf, ')');
+		found = p && p[1] && p[2] == 'D';
+	}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
+/*
+ * Issue 26, limits that hold: a file that grows between the broker's check
+ * and its PRESERVE_FD. Root's write of 4096 bytes at 8 MiB into an empty
+ * memfd stalls (userfaultfd) holding the file's inode lock; the broker
+ * checks the size (0: fits under --max-bytes 40K) and its PRESERVE_FD waits
+ * for that lock; then the write goes through (8 MiB + 4096) and the
+ * preserve freezes that size. The old broker read the size before and
+ * kept the 8 MiB file; now it is refused, and the session released (there
+ * is no unpreserving one file).
+ */
+static void grow_during_preserve(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = AGENT_SOCK };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct iovec iov = { "LU1 PRESERVE grow 1", 19 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	struct lu_stall st;
+	char reply[256];
+	int m, conn, r;
+	ssize_t n;
+
+	EXPECT_EQ(liveupdate_agent_create_session("grow"), 0);
+	m = CHECK_OK(lu_memfd("grow", 0, 0, 0));
+	r = lu_stall_missing_start(&st, m, write_at_8m, 10);
+	if (r) {
+		lu_diag("the write did not stall (%s): grow-during-preserve not tried", lu_val(r));
+		lu_stall_end(&st);
+		close(m);
+		return;
+	}
+	conn = CHECK_OK(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+	CHECK(connect(conn, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &m, sizeof(int));
+	CHECK(sendmsg(conn, &mh, 0) == 19);
+	for (int i = 0; i < 500 && !broker_blocked(); i++)
+		usleep(10000);
+	EXPECT(broker_blocked());	/* checked the size (0), waiting in PRESERVE_FD */
+	EXPECT_EQ(lu_stall_end(&st), 4096);
+	n = recv(conn, reply, sizeof(reply) - 1, 0);
+	CHECK(n > 0);
+	reply[n] = 0;
+	close(conn);
+	EXPECT_STR(reply, "ERR EDQUOT uid 0 would hold 8396800 bytes, the limit is 40960:"
+		   " the file grew during PRESERVE, session grow released");
+	EXPECT_EQ(lu_fsize(m), (8 << 20) + 4096);
+	EXPECT_EQ(lu_ftruncate(m, 1), 0);	/* not preserved any more */
+	close(m);
+	EXPECT_EQ(liveupdate_agent_release_session("grow"), -ENOENT);
+}
+
+/* After every bypass, root's 4 MiB still goes into the range. */
+static void root_after_bypasses(void)
+{
+	int dev = CHECK_OK(liveupdate_open(LIVEUPDATE_OPEN_WAIT));
+	int s = CHECK_OK(liveupdate_create_session(dev, "root-after"));
+	int m = CHECK_OK(lu_memfd("root", MFD_ALLOW_SEALING, 4 << 20, 3));
+
+	close(dev);
+	EXPECT_EQ(liveupdate_preserve_fd(s, 1, m), 0);
+	close(m);
+	close(s);	/* released: not carried */
+}
+
+static void limit_bypasses(void)
+{
+	int f = open("/etc/subuid", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int lu;
+
+	CHECK(f >= 0);
+	CHECK(write(f, "1003:200000:65536\n", 18) == 18);
+	close(f);
+	as_uid(1005, uid1005_empty_files);
+	as_uid(1003, uid1003_own);
+	as_uid(200007, subuid_of_1003);
+	lu = open("/proc/self/loginuid", O_RDONLY);
+	if (lu >= 0) {
+		pid_t pid;
+		int status;
+
+		close(lu);
+		pid = fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			lu = open("/proc/self/loginuid", O_WRONLY);
+			if (lu < 0 || write(lu, "1003", 4) != 4)
+				_exit(4);
+			close(lu);
+			if (setgid(1006) || setuid(1006))
+				_exit(3);
+			login_of_1003();
+			_exit(0);
+		}
+		CHECK(waitpid(pid, &status, 0) == pid);
+		EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	} else {
+		lu_diag("no /proc/self/loginuid (no audit): the login-user case is not tried");
+	}
+	grow_during_preserve();
+	root_after_bypasses();
+	unlink("/etc/subuid");
+}
+
 static void agent_stage1(void)
 {
 	char reply[256];
@@ -230,9 +451,10 @@ static void agent_stage1(void)
 	agent_start();
 	as_uid(1000, uid1000_stage1);
 	as_uid(1001, uid1001_stage1);
+	limit_bypasses();
 	/* root sees every uid's sessions by their kernel names */
 	EXPECT_EQ(agent_call("LU1 LIST", reply, sizeof(reply), NULL), 0);
-	EXPECT_STR(reply, "OK u1000.db> u1001.db> u1001.x1> u1001.x3>");
+	EXPECT_STR(reply, "OK u1000.db> u1001.db> u1001.x1> u1001.x3> u1003.a>");
 }
 
 static void expect_own(uint64_t seed)
@@ -253,18 +475,105 @@ static void uid1000_stage2(void)
 	expect_own(1000);
 }
 
+/* RETRIEVE of @name until it is not being handed out (a gone client's) */
+static int retrieve_settled(const char *name)
+{
+	int r = -EBUSY;
+
+	for (int i = 0; i < 250 && r == -EBUSY; i++) {
+		r = liveupdate_agent_retrieve_session(name);
+		if (r == -EBUSY)
+			usleep(20000);
+	}
+	return r;
+}
+
+/* "LU1 RETRIEVE x1" on a connection closed at once, never read */
+static void retrieve_and_vanish(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = AGENT_SOCK };
+	int c = CHECK_OK(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+
+	CHECK(connect(c, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK(send(c, "LU1 RETRIEVE x1", 15, 0) == 15);
+	close(c);
+}
+
+/* "LU1 RETRIEVE x1" answered into no control buffer: the fd is dropped (MSG_CTRUNC) */
+static void retrieve_truncated(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = AGENT_SOCK };
+	int c = CHECK_OK(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+	char reply[64];
+	struct iovec iov = { reply, sizeof(reply) - 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	CHECK(connect(c, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK(send(c, "LU1 RETRIEVE x1", 15, 0) == 15);
+	n = recvmsg(c, &mh, 0);
+	CHECK(n > 0);
+	reply[n] = 0;
+	EXPECT_STR(reply, "OK x1");
+	EXPECT(mh.msg_flags & MSG_CTRUNC);
+	close(c);
+}
+
+/*
+ * Issue 26, serious defect 3: the broker keeps its copy of a session until
+ * the client confirms it holds it. A client gone before it read the reply,
+ * one that dropped the fd (MSG_CTRUNC), one killed between begin and end,
+ * one that gave it back: x1 is retrievable again after each, with its 2000
+ * bytes; a second connection meanwhile gets EBUSY, another session is not
+ * held up. The old broker closed its copy at the send: the first retry got
+ * ENOENT, the session and its bytes gone.
+ */
 static void uid1001_stage2(void)
 {
-	int s, fd;
+	int s, fd, h, h2 = -1, status;
+	pid_t pid;
 
 	expect_own(1001);
-	s = CHECK_OK(liveupdate_agent_retrieve_session("x1"));
+	/* 1. the client vanishes before reading: x1 stays */
+	retrieve_and_vanish();
+	h = -1;
+	s = -EBUSY;
+	for (int i = 0; i < 250 && s == -EBUSY; i++) {
+		s = liveupdate_agent_retrieve_begin("x1", &h);
+		if (s == -EBUSY)
+			usleep(20000);
+	}
+	EXPECT(s >= 0);		/* the old broker: -ENOENT, x1 lost */
+	if (s < 0)
+		return;
+	/* 2. while handed out: another connection gets EBUSY, "db" of 1001 is gone */
+	EXPECT_EQ(liveupdate_agent_retrieve_begin("x1", &h2), -EBUSY);
+	EXPECT_EQ(liveupdate_agent_retrieve_session("x2"), -ENOENT);	/* released */
+	/* 3. given back: kept */
+	close(s);
+	EXPECT_EQ(liveupdate_agent_retrieve_end(h, 0), 0);
+	/* 4. the fd dropped on arrival (MSG_CTRUNC): kept */
+	retrieve_truncated();
+	/* 5. a client killed between begin and end: kept */
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int h3;
+
+		_exit(liveupdate_agent_retrieve_begin("x1", &h3) >= 0 ? 0 : 1);	/* no end */
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* 6. delivered: every byte there, and gone from the broker */
+	s = retrieve_settled("x1");
+	CHECK(s >= 0);
 	fd = CHECK_OK(liveupdate_retrieve_fd(s, 1));	/* the 2000 bytes that fitted */
 	EXPECT_EQ(lu_fsize(fd), 2000);
 	EXPECT_EQ(lu_compare(fd, 0, 2000, 8), 0);
+	EXPECT_EQ(liveupdate_finish(s), 0);
 	close(fd);
 	close(s);
-	EXPECT_EQ(liveupdate_agent_retrieve_session("x2"), -ENOENT);	/* released */
+	EXPECT_EQ(liveupdate_agent_retrieve_session("x1"), -ENOENT);
 }
 
 static void uid1002_stage2(void)
