@@ -420,6 +420,56 @@ static void reply(int conn, int fd, const char *text)
 		say("reply: %s", strerror(errno));
 }
 
+/*
+ * Whose sessions a client's are (docs/broker.md, "Names"), as the prefix of
+ * its kernel names, into @key (at least 16 bytes): a process of a system
+ * service (its cgroup, /proc/PID/cgroup "0::/system.slice/foo.service/...",
+ * has a *.service component and is not under user.slice) is bound to that
+ * unit: "s" and 12 hex digits of a hash (FNV-1a, 48 bits) of the unit name,
+ * the same in every boot, whatever uid the unit runs as (a DynamicUser= uid,
+ * a recycled one). Anyone else (a login session, a user's own services, no
+ * systemd) is bound to the uid: "u" and the uid. @unit gets the unit name or
+ * "" (for the log).
+ */
+static void key_of(uid_t uid, pid_t pid, char *key, size_t len, char *unit, size_t ulen)
+{
+	char path[64], line[1024];
+	FILE *f;
+
+	snprintf(key, len, "u%u", (unsigned int)uid);
+	unit[0] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *cg, *c, *save = NULL;
+
+		if (strncmp(line, "0::/", 4))
+			continue;
+		cg = line + 3;
+		cg[strcspn(cg, "\n")] = 0;
+		if (!strncmp(cg, "/user.slice/", 12) || !strcmp(cg, "/user.slice"))
+			break;
+		for (c = strtok_r(cg, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+			size_t n = strlen(c);
+			uint64_t hash = 0xcbf29ce484222325ull;
+
+			if (n <= 8 || strcmp(c + n - 8, ".service"))
+				continue;
+			for (size_t i = 0; i < n; i++) {
+				hash ^= (unsigned char)c[i];
+				hash *= 0x100000001b3ull;
+			}
+			snprintf(key, len, "s%012" PRIx64, (uint64_t)(hash & 0xffffffffffffull));
+			snprintf(unit, ulen, "%s", c);
+			break;
+		}
+		break;
+	}
+	fclose(f);
+}
+
 /* The device, opened for one request (the broker's requests take turns). */
 static int open_device(void)
 {
@@ -733,9 +783,9 @@ static void do_retrieve(int conn, uid_t uid, const char *name, const char *kname
 		reply(conn, -1, "ERR EPROTO expected \"LU1 HAVE\" or \"LU1 KEEP\"");
 }
 
-static void do_list(struct answer *a, uid_t uid)
+static void do_list(struct answer *a, uid_t uid, const char *key)
 {
-	size_t len = 2;
+	size_t len = 2, klen = strlen(key);
 
 	strcpy(a->text, "OK");
 	a->fd = -1;
@@ -746,7 +796,7 @@ static void do_list(struct answer *a, uid_t uid)
 		if (h->gone || h->fd < 0)
 			continue;
 		if (uid != 0) {
-			if (h->uid != uid)
+			if (strncmp(h->kname, key, klen) || h->kname[klen] != '.')
 				continue;
 			shown = strchr(shown, '.') + 1;	/* the caller's own name */
 		}
@@ -776,7 +826,7 @@ static void handle_request(int conn, struct answer *a, const struct ucred *c, co
 			   int fd)
 {
 	char verb[16], name[LIVEUPDATE_AGENT_NAME_MAX + 2] = "", tok[32] = "";
-	char kname[LIVEUPDATE_NAME_MAX + 1];
+	char kname[LIVEUPDATE_NAME_MAX + 1], key[16], unit[256];
 	int fields;
 
 	fields = sscanf(req, "LU1 %15s %49s %31s", verb, name, tok);
@@ -784,12 +834,15 @@ static void handle_request(int conn, struct answer *a, const struct ucred *c, co
 		return answer(a, -1, "ERR EPROTO expected \"LU1 VERB [NAME [TOKEN]]\"");
 	if (!strcmp(verb, "PING"))
 		return answer(a, -1, "OK liveupdated 1");
+	key_of(c->uid, c->pid, key, sizeof(key), unit, sizeof(unit));
 	if (!strcmp(verb, "LIST"))
-		return do_list(a, c->uid);
+		return do_list(a, c->uid, key);
 	if (fields < 2 || !name_ok(name))
 		return answer(a, -1, "ERR EINVAL a name is 1 to %d bytes of [A-Za-z0-9_-]",
 			      LIVEUPDATE_AGENT_NAME_MAX);
-	snprintf(kname, sizeof(kname), "u%u.%s", (unsigned int)c->uid, name);
+	snprintf(kname, sizeof(kname), "%s.%s", key, name);
+	if (unit[0] && (!strcmp(verb, "CREATE") || !strcmp(verb, "RETRIEVE")))
+		say("uid %u of %s: %s is %s", (unsigned int)c->uid, unit, name, kname);
 	if (!strcmp(verb, "CREATE"))
 		return do_create(a, c->uid, owner_of(c->uid, c->pid), name, kname);
 	if (!strcmp(verb, "RETRIEVE")) {
@@ -954,12 +1007,21 @@ static unsigned int count_held(void)
 	return n;
 }
 
-/* "u1000.db" -> uid 1000, or -1 if not one of ours. */
+/*
+ * "u1000.db" -> uid 1000; "s0123456789ab.db" (a unit's) -> -2 (no uid);
+ * -1 if not one of ours.
+ */
 static long uid_of(const char *kname)
 {
 	char *end;
 	long uid;
 
+	if (kname[0] == 's') {
+		for (int i = 1; i <= 12; i++)
+			if (!strchr("0123456789abcdef", kname[i]) || !kname[i])
+				return -1;
+		return kname[13] == '.' && name_ok(kname + 14) ? -2 : -1;
+	}
 	if (kname[0] != 'u')
 		return -1;
 	uid = strtol(kname + 1, &end, 10);
@@ -988,13 +1050,14 @@ static int take_listen_fds(void)
 			continue;
 		}
 		lu_listen_fd_name(i, kname, sizeof(kname));
-		if (uid_of(kname) < 0 || liveupdate_session_name(fd, kname) < 0) {
+		if (uid_of(kname) == -1 || liveupdate_session_name(fd, kname) < 0) {
 			say("ignoring passed fd %d (%s)", fd, kname[0] ? kname : "no name");
 			close(fd);
 			continue;
 		}
 		/* PRESERVE_FD of fd -1: EBADF on an outgoing session, EINVAL on an incoming one */
-		h = add_held(kname, (uid_t)uid_of(kname), fd,
+		/* a unit's session: its owner comes from the state file */
+		h = add_held(kname, uid_of(kname) >= 0 ? (uid_t)uid_of(kname) : (uid_t)-1, fd,
 			     liveupdate_preserve_fd(fd, 0, -1) == -EINVAL);
 		if (!h) {
 			close(fd);

@@ -13,6 +13,8 @@
 #include "libliveupdate.h"
 
 #include <dirent.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/socket.h>
@@ -31,6 +33,7 @@
 static int agent_call_fd(const char *req, int send_fd, char *reply, size_t len, int *fdp)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = AGENT_SOCK };
+	const char *sock = getenv("LIVEUPDATED_SOCKET");	/* agent_start_on()'s */
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -41,6 +44,8 @@ static int agent_call_fd(const char *req, int send_fd, char *reply, size_t len, 
 	int s, r = 0;
 	ssize_t n;
 
+	if (sock && strlen(sock) < sizeof(sa.sun_path))
+		strcpy(sa.sun_path, sock);
 	if (fdp)
 		*fdp = -1;
 	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -108,11 +113,15 @@ static int agent_call(const char *req, char *reply, size_t len, int *fdp)
 
 static pid_t agent_pid;
 
-static void agent_start(void)
+/*
+ * Starts the broker on @sock with --max-sessions 3 --max-bytes 40K and, if
+ * given, --max-files @files.
+ */
+static void agent_start_on(const char *sock, const char *files)
 {
 	pid_t pid;
 
-	setenv("LIVEUPDATED_SOCKET", AGENT_SOCK, 1);
+	setenv("LIVEUPDATED_SOCKET", sock, 1);
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
@@ -123,8 +132,12 @@ static void agent_start(void)
 		dup2(log, 1);
 		for (int fd = 3; fd < 1024; fd++)
 			close(fd);	/* the harness's report pipe too */
-		execl(AGENT_BIN, "liveupdated", "--max-sessions", "3", "--max-bytes", "40K",
-		      (char *)NULL);
+		if (files)
+			execl(AGENT_BIN, "liveupdated", "--max-sessions", "3", "--max-bytes", "40K",
+			      "--max-files", files, (char *)NULL);
+		else
+			execl(AGENT_BIN, "liveupdated", "--max-sessions", "3", "--max-bytes", "40K",
+			      (char *)NULL);
 		_exit(127);
 	}
 	agent_pid = pid;
@@ -134,6 +147,11 @@ static void agent_start(void)
 		usleep(20000);
 	}
 	CHECK(!"the broker did not answer PING within 5 s");
+}
+
+static void agent_start(void)
+{
+	agent_start_on(AGENT_SOCK, NULL);
 }
 
 /* Runs @fn as @uid in a child; its EXPECTs count for the calling test. */
@@ -296,10 +314,15 @@ static void login_of_1003(void)
 	EXPECT_EQ(liveupdate_agent_release_session("c"), 0);
 }
 
-/* The stalled writer: 4096 bytes at 8 MiB, from a page not there yet. */
-static int write_at_8m(struct lu_stall *st)
+/*
+ * The stalled writer: 4096 bytes at 36864, from a page not there yet. The
+ * size the broker sees meanwhile is 0 (6.1) or already 36864 (7.2 sets it
+ * to the offset before it copies); either fits 40K with 4096 for the file,
+ * 40960 once the write is through does not.
+ */
+static int write_at_36k(struct lu_stall *st)
 {
-	return (int)pwrite(st->fd, st->page, 4096, 8 << 20);
+	return (int)pwrite(st->fd, st->page, 4096, 36864);
 }
 
 /* Some thread of the broker is in state D (PRESERVE_FD waiting for the inode lock). */
@@ -336,12 +359,12 @@ static bool broker_blocked(void)
 
 /*
  * Issue 26, limits that hold: a file that grows between the broker's check
- * and its PRESERVE_FD. Root's write of 4096 bytes at 8 MiB into an empty
+ * and its PRESERVE_FD. Root's write of 4096 bytes at 36864 into an empty
  * memfd stalls (userfaultfd) holding the file's inode lock; the broker
- * checks the size (0: fits under --max-bytes 40K) and its PRESERVE_FD waits
- * for that lock; then the write goes through (8 MiB + 4096) and the
- * preserve freezes that size. The old broker read the size before and
- * kept the 8 MiB file; now it is refused, and the session released (there
+ * checks the size (fits under --max-bytes 40K) and its PRESERVE_FD waits
+ * for that lock; then the write goes through (40960) and the preserve
+ * freezes that size. The old broker read the size before and kept the
+ * file past the limit; now it is refused, and the session released (there
  * is no unpreserving one file).
  */
 static void grow_during_preserve(void)
@@ -362,7 +385,7 @@ static void grow_during_preserve(void)
 
 	EXPECT_EQ(liveupdate_agent_create_session("grow"), 0);
 	m = CHECK_OK(lu_memfd("grow", 0, 0, 0));
-	r = lu_stall_missing_start(&st, m, write_at_8m, 10);
+	r = lu_stall_missing_start(&st, m, write_at_36k, 10);
 	if (r) {
 		lu_diag("the write did not stall (%s): grow-during-preserve not tried", lu_val(r));
 		lu_stall_end(&st);
@@ -384,9 +407,9 @@ static void grow_during_preserve(void)
 	CHECK(n > 0);
 	reply[n] = 0;
 	close(conn);
-	EXPECT_STR(reply, "ERR EDQUOT uid 0 would hold 8396800 bytes, the limit is 40960:"
+	EXPECT_STR(reply, "ERR EDQUOT uid 0 would hold 45056 bytes, the limit is 40960:"
 		   " the file grew during PRESERVE, session grow released");
-	EXPECT_EQ(lu_fsize(m), (8 << 20) + 4096);
+	EXPECT_EQ(lu_fsize(m), 40960);
 	EXPECT_EQ(lu_ftruncate(m, 1), 0);	/* not preserved any more */
 	close(m);
 	EXPECT_EQ(liveupdate_agent_release_session("grow"), -ENOENT);
@@ -444,6 +467,77 @@ static void limit_bypasses(void)
 	unlink("/etc/subuid");
 }
 
+/*
+ * Issue 26: a session is bound to what survives the kexec. A process of a
+ * system service (its cgroup a *.service under system.slice) is bound to
+ * the unit, not to its uid (a DynamicUser= uid, a recycled one): these run
+ * in stand-in cgroups (cgroup2 mounted here, no systemd).
+ */
+static void in_unit(const char *unit)
+{
+	char path[256];
+	int fd;
+
+	if (access("/sys/fs/cgroup/cgroup.procs", F_OK) != 0)
+		CHECK(mount("none", "/sys/fs/cgroup", "cgroup2", 0, NULL) == 0);
+	mkdir("/sys/fs/cgroup/system.slice", 0755);
+	snprintf(path, sizeof(path), "/sys/fs/cgroup/system.slice/%s", unit);
+	mkdir(path, 0755);
+	if (!unit[0])
+		snprintf(path, sizeof(path), "/sys/fs/cgroup");
+	strcat(path, "/cgroup.procs");
+	fd = open(path, O_WRONLY);
+	CHECK(fd >= 0);
+	CHECK(dprintf(fd, "%d\n", (int)getpid()) > 0);
+	close(fd);
+}
+
+/* Runs @fn as @uid in @unit ("": the root cgroup, no unit). */
+static void as_uid_in(uid_t uid, const char *unit, void (*fn)(void))
+{
+	int status;
+	pid_t pid = fork();
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		in_unit(unit);
+		if (setgid(uid) || setuid(uid))
+			_exit(3);
+		fn();
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (unit[0]) {
+		char path[256];
+
+		snprintf(path, sizeof(path), "/sys/fs/cgroup/system.slice/%s", unit);
+		rmdir(path);
+	}
+}
+
+static void unit_a_stage1(void)
+{
+	char reply[256];
+	int m = CHECK_OK(lu_memfd("unit", MFD_ALLOW_SEALING, 5000, 10));
+
+	EXPECT_EQ(liveupdate_agent_create_session("svc"), 0);
+	EXPECT_EQ(liveupdate_agent_preserve_fd("svc", 1, m), 0);
+	close(m);
+	EXPECT_EQ(agent_call("LU1 LIST", reply, sizeof(reply), NULL), 0);
+	EXPECT_STR(reply, "OK svc>");
+}
+
+/* the same uid outside the unit: not its session */
+static void uid1010_no_unit(void)
+{
+	char reply[256];
+
+	EXPECT_EQ(agent_call("LU1 LIST", reply, sizeof(reply), NULL), 0);
+	EXPECT_STR(reply, "OK");
+	EXPECT_EQ(liveupdate_agent_release_session("svc"), -ENOENT);
+}
+
 static void agent_stage1(void)
 {
 	char reply[256];
@@ -455,6 +549,8 @@ static void agent_stage1(void)
 	/* root sees every uid's sessions by their kernel names */
 	EXPECT_EQ(agent_call("LU1 LIST", reply, sizeof(reply), NULL), 0);
 	EXPECT_STR(reply, "OK u1000.db> u1001.db> u1001.x1> u1001.x3> u1003.a>");
+	as_uid_in(1010, "lu-a.service", unit_a_stage1);
+	as_uid_in(1010, "", uid1010_no_unit);
 }
 
 static void expect_own(uint64_t seed)
@@ -582,12 +678,72 @@ static void uid1002_stage2(void)
 	EXPECT_EQ(liveupdate_open(0), -EACCES);
 }
 
+/* another unit with lu-a's old uid (recycled): not its session */
+static void unit_b_stage2(void)
+{
+	EXPECT_EQ(liveupdate_agent_retrieve_session("svc"), -ENOENT);	/* the old broker: lu-a's */
+}
+
+/* lu-a.service again, under another dynamic uid: its bytes */
+static void unit_a_stage2(void)
+{
+	int s = CHECK_OK(liveupdate_agent_retrieve_session("svc"));	/* the old broker: -ENOENT */
+	int fd = CHECK_OK(liveupdate_retrieve_fd(s, 1));
+
+	EXPECT_EQ(lu_fsize(fd), 5000);
+	EXPECT_EQ(lu_compare(fd, 0, 5000, 10), 0);
+	EXPECT_EQ(liveupdate_finish(s), 0);
+	close(fd);
+	close(s);
+}
+
+/*
+ * --max-files 4: the 5th empty file is refused by count; an empty file is
+ * not free either (4096 each): next to 36000 bytes it does not fit 40K.
+ */
+static void uid1008_files(void)
+{
+	char reply[256];
+	int m, r = 0, ok = 0;
+
+	EXPECT_EQ(liveupdate_agent_create_session("f"), 0);
+	for (uint64_t t = 1; t <= 300 && r == 0; t++) {
+		char req[64];
+
+		m = CHECK_OK(lu_memfd("empty", MFD_ALLOW_SEALING, 0, 0));
+		snprintf(req, sizeof(req), "LU1 PRESERVE f %llu", (unsigned long long)t);
+		r = agent_call_fd(req, m, reply, sizeof(reply), NULL);
+		close(m);
+		ok += r == 0;
+	}
+	EXPECT_EQ(ok, 4);
+	EXPECT_STR(reply, "ERR EDQUOT uid 1008 holds 4 files, the limit");
+	EXPECT_EQ(liveupdate_agent_release_session("f"), 0);
+	EXPECT_EQ(liveupdate_agent_create_session("g"), 0);
+	m = CHECK_OK(lu_memfd("big", MFD_ALLOW_SEALING, 36000, 4));
+	EXPECT_EQ(liveupdate_agent_preserve_fd("g", 1, m), 0);		/* 40096 */
+	close(m);
+	m = CHECK_OK(lu_memfd("empty", MFD_ALLOW_SEALING, 0, 0));
+	EXPECT_EQ(agent_call_fd("LU1 PRESERVE g 2", m, reply, sizeof(reply), NULL), -EDQUOT);
+	EXPECT_STR(reply, "ERR EDQUOT uid 1008 would hold 44192 bytes, the limit is 40960");
+	close(m);
+	EXPECT_EQ(liveupdate_agent_release_session("g"), 0);
+}
+
 static void agent_stage2(void)
 {
 	agent_start();
 	as_uid(1002, uid1002_stage2);	/* first: others' sessions still there */
 	as_uid(1001, uid1001_stage2);
 	as_uid(1000, uid1000_stage2);
+	as_uid_in(1010, "lu-b.service", unit_b_stage2);
+	as_uid_in(1010, "", unit_b_stage2);
+	as_uid_in(1011, "lu-a.service", unit_a_stage2);
+	/* a broker of its own, with a file limit */
+	agent_start_on("/tmp/liveupdated-files.sock", "4");
+	as_uid(1008, uid1008_files);
+	kill(agent_pid, SIGKILL);
+	setenv("LIVEUPDATED_SOCKET", AGENT_SOCK, 1);
 }
 
 KX_SCENARIO(kx_agent, "agent", { "stage1", agent_stage1 }, { "stage2", agent_stage2 });

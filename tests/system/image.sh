@@ -251,7 +251,7 @@ sys_install_files() {
 		"$g/lu-fdstore.c" || sys_die "building lu-fdstore failed"
 	install -m 755 "$g/lu-client" "$SYS_ROOT/usr/local/lib/lu-sys/"
 	install -m 755 "$g/$driver" "$SYS_ROOT/usr/local/lib/lu-sys/driver"
-	install -m 644 "$g/lu-fdstore.service" "$g/lu-sys.service" "$g/lu-client@.service" \
+	install -m 644 "$g/lu-fdstore.service" "$g/lu-sys.service" "$g/lu-client.service" \
 		"$SYS_ROOT/etc/systemd/system/"
 	ln -sf /etc/systemd/system/lu-sys.service "$SYS_ROOT/etc/systemd/system/multi-user.target.wants/lu-sys.service"
 	if [[ $SYS_SUITE == sid ]]; then
