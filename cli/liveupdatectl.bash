@@ -13,7 +13,7 @@ _liveupdatectl()
 		if [[ ${COMP_WORDS[COMP_CWORD - 1]} == --kernel ]]; then
 			mapfile -t COMPREPLY < <(compgen -W "$(ls /usr/lib/modules 2>/dev/null)" -- "$cur")
 		else
-			mapfile -t COMPREPLY < <(compgen -W '--kernel' -- "$cur")
+			mapfile -t COMPREPLY < <(compgen -W '--kernel --sessions --initramfs' -- "$cur")
 		fi ;;
 	hold)
 		if [[ $cur == -* ]]; then
@@ -22,7 +22,9 @@ _liveupdatectl()
 			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		fi ;;
 	get)
-		if ((COMP_CWORD == 3)); then
+		if [[ $cur == -* ]]; then
+			mapfile -t COMPREPLY < <(compgen -W '--finish --all' -- "$cur")
+		elif ((COMP_CWORD == 3)); then
 			mapfile -t COMPREPLY < <(compgen -W '--all' -- "$cur")
 		elif ((COMP_CWORD == 4)); then
 			mapfile -t COMPREPLY < <(compgen -f -- "$cur")

@@ -3,10 +3,11 @@
  * liveupdatectl: look at and use live update from a shell (libliveupdate).
  *
  *   liveupdatectl status [--json]
- *   liveupdatectl check [--kernel VERSION] [--sessions]
+ *   liveupdatectl check [--kernel VERSION] [--sessions | --initramfs]
  *   liveupdatectl hold [--detach] NAME FILE...
- *   liveupdatectl get NAME ENTRY [PATH]
+ *   liveupdatectl get [--finish] NAME ENTRY [PATH]
  *   liveupdatectl get NAME --all DIR
+ *   liveupdatectl get --finish NAME
  *
  * Exit codes (liveupdatectl(8)): 0 done, 1 failed, 2 usage, 3 live update
  * unavailable (no /dev/liveupdate), 4 no such session or entry, 5 busy,
@@ -26,15 +27,20 @@
 #include <string.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <dirent.h>
 #include <unistd.h>
 
+#include <linux/liveupdate.h>
+
 #include "libliveupdate.h"
 #include "sd-notify.h"
+#include "crash-point.h"
 
 enum {
 	EXIT_DONE = 0,
@@ -48,6 +54,8 @@ enum {
 };
 
 #define PARAM_DIR "/sys/module/liveupdate/parameters"
+/* argv[0] of the process keeping a session get retrieved (cmd_keep()) */
+#define KEEPER_GET "@liveupdatectl-get"
 
 static const char *prog = "liveupdatectl";
 
@@ -55,10 +63,11 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: liveupdatectl status [--json]\n"
-		"       liveupdatectl check [--kernel VERSION] [--sessions]\n"
+		"       liveupdatectl check [--kernel VERSION] [--sessions | --initramfs]\n"
 		"       liveupdatectl hold [--detach] NAME FILE...\n"
-		"       liveupdatectl get NAME ENTRY [PATH]\n"
+		"       liveupdatectl get [--finish] NAME ENTRY [PATH]\n"
 		"       liveupdatectl get NAME --all DIR\n"
+		"       liveupdatectl get --finish NAME\n"
 		"ENTRY is a name from the session's manifest or a token (decimal or 0x...).\n");
 }
 
@@ -1095,10 +1104,68 @@ static int holder_fate(pid_t pid, int sd, char *why, size_t len)
 	return snprintf(why, len, "%s in %s, which stays", arg0, unit), FATE_KEPT;
 }
 
+static int sys_pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int sys_pidfd_getfd(int pidfd, int fd)
+{
+	return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+}
+
+static int sys_pidfd_send_signal(int pidfd, int sig)
+{
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+/*
+ * Whether fd @fd of process @pid is outgoing session @name itself, not just
+ * any session of that name (an incoming session can have the same name) and
+ * whatever /proc shows of its name (6.1 and 6.12 cannot readlink a session
+ * named with 39 bytes or more: ENAMETOOLONG). Root on the real /proc only:
+ * pidfd_getfd(), GET_NAME, and with the module a PRESERVE_FD that cannot
+ * succeed (a non-zero byte past the struct): the module refuses it with
+ * E2BIG for an outgoing session, with EINVAL for an incoming one before
+ * reading it (a kernel with LUO built in: the exact name only). 1 yes, 0
+ * no, -1 cannot tell (then the link's name decides).
+ */
+static int holds_outgoing(pid_t pid, int fd, const char *name)
+{
+	struct {
+		struct liveupdate_session_preserve_fd a;
+		uint64_t tail;
+	} probe = { { .size = sizeof(probe), .fd = -1 }, 1 };
+	char got[LIVEUPDATE_NAME_MAX + 1];
+	int pidfd, f, r = -1;
+
+	if (getenv("LIVEUPDATECTL_ROOT") || geteuid() != 0)
+		return -1;
+	pidfd = sys_pidfd_open(pid);
+	if (pidfd < 0)
+		return -1;
+	f = sys_pidfd_getfd(pidfd, fd);
+	close(pidfd);
+	if (f < 0)
+		return -1;
+	if (liveupdate_session_name(f, got) < 0) {
+		r = 0;		/* not a session */
+	} else if (strcmp(got, name)) {
+		r = 0;
+	} else if (!exists(PARAM_DIR)) {
+		r = 1;		/* the probe is the module's order of checks; the name is exact */
+	} else if (ioctl(f, LIVEUPDATE_SESSION_PRESERVE_FD, &probe) < 0) {
+		r = errno == E2BIG ? 1 : errno == EINVAL ? 0 : -1;
+	}
+	close(f);
+	return r;
+}
+
 /*
  * Whether outgoing session @name lives through the shutdown of a kexec: the
- * best fate among the processes holding an fd of it (its /proc/PID/fd link
- * is "anon_inode:[luo_session] NAME"), @why that holder's.
+ * best fate among the processes holding an fd of it (as root: that very
+ * session, holds_outgoing(); else its /proc/PID/fd link is
+ * "anon_inode:[luo_session] NAME"), @why that holder's.
  */
 static int session_fate(const char *name, int sd, char *why, size_t len)
 {
@@ -1125,12 +1192,16 @@ static int session_fate(const char *name, int sd, char *why, size_t len)
 			continue;
 		while (!held && (f = readdir(fds))) {
 			ssize_t n;
+			int is;
 
 			snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid, f->d_name);
 			n = readlink(rooted(path), link, sizeof(link) - 1);
-			if (n > 0) {
+			if (n > 0)
 				link[n] = 0;
-				held = !strcmp(link, want);
+			if (n > 0 ? !strncmp(link, "anon_inode:[luo_session]", 24) :
+				    errno == ENAMETOOLONG) {
+				is = holds_outgoing(pid, atoi(f->d_name), name);
+				held = is >= 0 ? is : n > 0 && !strcmp(link, want);
 			}
 		}
 		closedir(fds);
@@ -1222,22 +1293,71 @@ static int module_built(const char *kver, char *where, size_t len)
 	return 0;
 }
 
+/*
+ * The check line for the initramfs of the kernel liveupdate-kexec would
+ * boot (@want, else the newest installed one): does it carry liveupdate.ko?
+ * The one inspection both liveupdatectl check and liveupdate-kexec use
+ * (check --initramfs).
+ */
+static void check_initramfs(struct check_count *n, const char *want)
+{
+	char kver[256], img[PATH_MAX], ird[PATH_MAX], what[PATH_MAX + 64], why[PATH_MAX + 128];
+	int r;
+
+	if (want) {
+		snprintf(kver, sizeof(kver), "%s", want);
+		r = kernel_image(kver, img, sizeof(img)) &&
+		    kernel_initramfs(kver, ird, sizeof(ird)) ? 0 : -ENOENT;
+	} else {
+		r = next_kernel(kver, sizeof(kver));
+	}
+	if (r < 0 && want) {
+		snprintf(what, sizeof(what), "the next kernel's initramfs loads the module (%s)",
+			 want);
+		check_line(n, CHECK_FAIL, what, "no %s-%s",
+			   kernel_image(kver, img, sizeof(img)) ? "/boot/initrd.img"
+								: "/boot/vmlinuz", want);
+	} else if (r < 0) {
+		check_line(n, CHECK_FAIL, "the next kernel's initramfs loads the module",
+			   "no installed kernel with an initramfs in /boot");
+	} else {
+		kernel_initramfs(kver, ird, sizeof(ird));
+		snprintf(what, sizeof(what), "the next kernel's initramfs loads the module (%s)",
+			 ird);
+		r = initramfs_has_module(ird, why, sizeof(why));
+		if (r < 0)
+			check_line(n, CHECK_UNKNOWN, what, "%s", why);
+		else
+			check_line(n, r ? CHECK_OK : CHECK_FAIL, what,
+				   "no liveupdate.ko in it: check 'dkms status liveupdate', "
+				   "then update-initramfs -u -k %s (or dracut -f --kver %s)",
+				   kver, kver);
+	}
+}
+
 static int cmd_check(int argc, char **argv)
 {
 	char cmdline[4096], buf[64], kver[256], what[PATH_MAX + 128], why[PATH_MAX + 128];
-	char img[PATH_MAX], ird[PATH_MAX];
 	const char *want = NULL;
 	struct check_count n = { 0, 0 };
 	struct status st;
-	int module, ours, r, only_sessions = 0;
+	int module, ours, r, only_sessions = 0, only_initramfs = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--kernel") && i + 1 < argc)
 			want = argv[++i];
 		else if (!strcmp(argv[i], "--sessions"))
 			only_sessions = 1;
+		else if (!strcmp(argv[i], "--initramfs"))
+			only_initramfs = 1;
 		else
 			return usage(stderr), EXIT_USAGE;
+	}
+	if (only_initramfs && only_sessions)
+		return usage(stderr), EXIT_USAGE;
+	if (only_initramfs) {
+		check_initramfs(&n, want);
+		return n.fail ? EXIT_CHECK : n.unknown ? EXIT_CHECK_UNKNOWN : EXIT_DONE;
 	}
 	get_status(&st);
 	if (only_sessions) {
@@ -1291,35 +1411,7 @@ static int cmd_check(int argc, char **argv)
 	}
 	if (ours) {
 		/* the module in the initramfs of the kernel liveupdate-kexec would boot */
-		if (want) {
-			snprintf(kver, sizeof(kver), "%s", want);
-			r = kernel_image(kver, img, sizeof(img)) &&
-			    kernel_initramfs(kver, ird, sizeof(ird)) ? 0 : -ENOENT;
-		} else {
-			r = next_kernel(kver, sizeof(kver));
-		}
-		if (r < 0 && want) {
-			snprintf(what, sizeof(what), "the next kernel's initramfs loads the module (%s)",
-				 want);
-			check_line(&n, CHECK_FAIL, what, "no %s-%s",
-				   kernel_image(kver, img, sizeof(img)) ? "/boot/initrd.img"
-									: "/boot/vmlinuz", want);
-		} else if (r < 0) {
-			check_line(&n, CHECK_FAIL, "the next kernel's initramfs loads the module",
-				   "no installed kernel with an initramfs in /boot");
-		} else {
-			kernel_initramfs(kver, ird, sizeof(ird));
-			snprintf(what, sizeof(what), "the next kernel's initramfs loads the module (%s)",
-				 ird);
-			r = initramfs_has_module(ird, why, sizeof(why));
-			if (r < 0)
-				check_line(&n, CHECK_UNKNOWN, what, "%s", why);
-			else
-				check_line(&n, r ? CHECK_OK : CHECK_FAIL, what,
-					   "no liveupdate.ko in it: check 'dkms status liveupdate', "
-					   "then update-initramfs -u -k %s (or dracut -f --kver %s)",
-					   kver, kver);
-		}
+		check_initramfs(&n, want);
 	}
 	/* informational: liveupdate-kexec loads the kernel itself */
 	read_line("/sys/kernel/kexec_loaded", buf, sizeof(buf));
@@ -1410,8 +1502,7 @@ static int hold_detached(int session, const char *name)
 		/* the session at fd 3, the "started" pipe at fd 4, nothing else */
 		if (s < 0 || o < 0 || dup2(s, 3) < 0 || dup2(o, 4) < 0)
 			_exit(127);
-		for (int fd = 5; fd < 1024; fd++)
-			close(fd);
+		close_range(5, ~0U, 0);	/* every other fd, however high */
 		snprintf(unit, sizeof(unit), "liveupdate-hold-%d.scope", (int)getpid());
 		snprintf(desc, sizeof(desc), "liveupdatectl hold %s", name);
 		if (exists("/run/systemd/system")) {
@@ -1428,6 +1519,7 @@ static int hold_detached(int session, const char *name)
 		_exit(127);
 	}
 	close(ok[1]);
+	lu_crash_point("hold:forked-holder");
 	pfd.fd = ok[0];
 	pfd.events = POLLIN;
 	do
@@ -1440,6 +1532,7 @@ static int hold_detached(int session, const char *name)
 		waitpid(pid, NULL, 0);
 		return -ECHILD;
 	}
+	lu_crash_point("hold:holder-started");
 	return (int)pid;
 }
 
@@ -1454,10 +1547,11 @@ static int cmd_keep(int argc, char **argv, const char *arg0)
 	ssize_t n;
 	int ok;
 
-	if (argc != 3)
+	if (argc != 3 && !(argc == 4 && !strcmp(argv[3], "get")))
 		return usage(stderr), EXIT_USAGE;
 	if (arg0[0] != '@') {
-		char *args[] = { "@liveupdatectl-hold", "__keep", argv[1], argv[2], NULL };
+		char *args[] = { argc == 4 ? KEEPER_GET : "@liveupdatectl-hold", "__keep",
+				 argv[1], argv[2], argv[3], NULL };
 
 		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 		if (n <= 0)
@@ -1467,8 +1561,14 @@ static int cmd_keep(int argc, char **argv, const char *arg0)
 		return EXIT_FAILED;
 	}
 	ok = atoi(argv[2]);
-	if (fcntl(atoi(argv[1]), F_GETFD) < 0 || write(ok, "1", 1) != 1)
+	if (fcntl(atoi(argv[1]), F_GETFD) < 0)
 		return EXIT_FAILED;
+	/*
+	 * Whoever started us may be gone (killed): we hold the session all the
+	 * same, so no SIGPIPE, and a failed report is no reason to let go.
+	 */
+	signal(SIGPIPE, SIG_IGN);
+	(void)!write(ok, "1", 1);
 	close(ok);
 	for (;;)
 		pause();
@@ -1537,6 +1637,7 @@ static int cmd_hold(int argc, char **argv)
 		s = liveupdate_create_session(dev, name);
 		close(dev);
 	}
+	lu_crash_point("hold:created-session");
 	if (s < -1) {
 		free(e);
 		return fail(s, "cannot create session \"%s\"", name);
@@ -1560,12 +1661,14 @@ static int cmd_hold(int argc, char **argv)
 			r = fail(r, "cannot preserve %s", path);
 			goto out;
 		}
+		lu_crash_point("hold:preserved-file");
 	}
 	r = hold_put(s, name, LIVEUPDATE_MANIFEST_TOKEN, -1, e, (size_t)nfiles);
 	if (r < 0) {
 		r = fail(r, "cannot write the manifest");
 		goto out;
 	}
+	lu_crash_point("hold:wrote-manifest");
 	for (int i = 0; i < nfiles; i++)
 		printf("%" PRIu64 "\t%s\t%s\n", e[i].token, e[i].name, argv[first + 1 + i]);
 	fflush(stdout);
@@ -1586,6 +1689,7 @@ static int cmd_hold(int argc, char **argv)
 		}
 		fprintf(stderr, "%s: session \"%s\" is in the service's fd store\n", prog, name);
 	}
+	lu_crash_point("hold:handed-over");
 	r = EXIT_DONE;
 out:
 	if (s >= 0) {
@@ -1599,18 +1703,489 @@ out:
 
 /* ---- get ------------------------------------------------------------------------ */
 
-static int write_file(const char *path, const void *buf, size_t len)
-{
-	FILE *f = path ? fopen(path, "we") : stdout;
-	int r = 0;
+/*
+ * The invariant (docs/crash.md, "liveupdatectl get"): after a crash of get
+ * at any point, every entry of the session is either still retrievable by
+ * a later get, or delivered, complete, where it was asked to go; never
+ * neither. So:
+ *  - the destination is checked (and its temporary file made) before the
+ *    session is retrieved;
+ *  - the session is never held by this process alone: without the broker a
+ *    keeper process (__keep ... get, "@liveupdatectl-get") retrieves it and
+ *    hands us a copy of its fd; with the broker, the broker keeps its copy
+ *    until we say it was delivered (liveupdate_agent_retrieve_end());
+ *  - a file is written to a temporary file in the destination's directory,
+ *    fsync()ed and renamed over the destination: never a half-written one;
+ *  - FINISH only once everything asked for was delivered and everything the
+ *    manifest names was asked for (--all, or its only entry), or --finish
+ *    was given; otherwise the session stays held (retrieving a file again
+ *    gives the same file), and a later get takes it from its keeper.
+ */
 
-	if (!f)
-		return -errno;
-	if (len && fwrite(buf, 1, len, f) != len)
-		r = -EIO;
-	if (path ? fclose(f) : fflush(f))
-		r = r ? r : -errno;
+/* A retrieved session and who else holds it while we work on it. */
+struct held {
+	int fd;			/* our copy of the session fd */
+	pid_t keeper;		/* the keeper's pid (direct), 0 if none */
+	int pidfd;		/* its pidfd, -1 */
+	int child;		/* 1 if we forked it (reap it) */
+	int handle;		/* the broker's handle, -1 */
+};
+
+/* Sends @r (a result) and, if @fd >= 0, @fd over the Unix socket @sock. */
+static void send_result(int sock, int r, int fd)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} c;
+	struct iovec iov = { &r, sizeof(r) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (fd >= 0) {
+		memset(&c, 0, sizeof(c));
+		m.msg_control = c.buf;
+		m.msg_controllen = sizeof(c.buf);
+		CMSG_FIRSTHDR(&m)->cmsg_level = SOL_SOCKET;
+		CMSG_FIRSTHDR(&m)->cmsg_type = SCM_RIGHTS;
+		CMSG_FIRSTHDR(&m)->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&m)), &fd, sizeof(int));
+	}
+	/* MSG_NOSIGNAL: the receiver may be gone; we must live on regardless */
+	(void)sendmsg(sock, &m, MSG_NOSIGNAL);
+}
+
+/* Waits up to 30 s for send_result()'s message: its result, *@fd the fd. */
+static int recv_result(int sock, int *fd)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} c;
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	int r = -ECHILD, n;
+	struct iovec iov = { &r, sizeof(r) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
+			    .msg_controllen = sizeof(c.buf) };
+	struct cmsghdr *h;
+	ssize_t got;
+
+	*fd = -1;
+	do
+		n = poll(&pfd, 1, 30000);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return -ETIMEDOUT;
+	got = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+	for (h = got > 0 ? CMSG_FIRSTHDR(&m) : NULL; h; h = CMSG_NXTHDR(&m, h))
+		if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS)
+			memcpy(fd, CMSG_DATA(h), sizeof(int));
+	if (got != sizeof(r))
+		return -ECHILD;
+	if (r >= 0 && *fd < 0)
+		return -EPROTO;
 	return r;
+}
+
+/*
+ * Runs the keeper in this (forked) process with the session at fd 3 and
+ * the parent's socket at fd 4: re-executed as "@liveupdatectl-get __keep 3
+ * 4 get" (cmd_keep()), under systemd in a scope of its own as hold --detach
+ * does, so that stopping the caller's unit does not close the session.
+ * Never returns: if no exec works it keeps the session here.
+ */
+static void keeper_exec(int session, int sock, const char *name)
+{
+	char self[PATH_MAX], unit[64], desc[128];
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int s = fcntl(session, F_DUPFD_CLOEXEC, 10), o = fcntl(sock, F_DUPFD_CLOEXEC, 10);
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	setsid();
+	signal(SIGPIPE, SIG_IGN);	/* stays ignored across exec */
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+	}
+	if (s >= 0 && o >= 0 && dup2(s, 3) == 3 && dup2(o, 4) == 4 && n > 0) {
+		self[n] = 0;
+		close_range(5, ~0U, 0);
+		snprintf(unit, sizeof(unit), "liveupdate-get-%d.scope", (int)getpid());
+		snprintf(desc, sizeof(desc), "liveupdatectl get %s", name);
+		if (exists("/run/systemd/system")) {
+			char *argv[] = { "systemd-run", "--quiet", "--scope", "--collect", "--unit",
+					 unit, "--description", desc, "-p", "DefaultDependencies=no",
+					 "--", self, "__keep", "3", "4", "get", NULL };
+
+			execvp(argv[0], argv);
+		}
+		{
+			char *argv[] = { KEEPER_GET, "__keep", "3", "4", "get", NULL };
+
+			execv(self, argv);
+		}
+	}
+	for (;;)		/* the session must not be closed by us */
+		pause();
+}
+
+/*
+ * Retrieves incoming session @name without ever being its only holder: a
+ * forked keeper does RETRIEVE_SESSION on @dev, sends us a copy of the fd
+ * and keeps its own. Return: 0 and @h filled, or -errno (the keeper's
+ * RETRIEVE_SESSION error: -ENOENT none, -EINVAL already retrieved).
+ */
+static int keeper_retrieve(int dev, const char *name, struct held *h)
+{
+	char buf[4];
+	int sv[2], r, fd;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		return r;
+	}
+	if (pid == 0) {
+		int s;
+
+		close(sv[0]);
+		s = liveupdate_retrieve_session(dev, name);
+		close(dev);	/* the next opener need not wait for our exec */
+		send_result(sv[1], s, s);
+		if (s < 0)
+			_exit(1);
+		keeper_exec(s, sv[1], name);
+	}
+	close(sv[1]);
+	h->keeper = pid;
+	h->child = 1;
+	h->pidfd = sys_pidfd_open(pid);
+	lu_crash_point("get:forked-keeper");
+	r = recv_result(sv[0], &fd);
+	if (r < 0) {
+		close(sv[0]);
+		if (fd >= 0)
+			close(fd);
+		/* timed out: if it gets the session after all, it keeps it */
+		if (r != -ETIMEDOUT)
+			waitpid(pid, NULL, 0);
+		h->keeper = 0;
+		h->child = 0;
+		if (h->pidfd >= 0)
+			close(h->pidfd);
+		h->pidfd = -1;
+		return r;
+	}
+	h->fd = fd;
+	lu_crash_point("get:got-session");
+	/* the keeper runs once it says so; if it never does, it still holds it */
+	{
+		struct pollfd pfd = { .fd = sv[0], .events = POLLIN };
+
+		do
+			r = poll(&pfd, 1, 30000);
+		while (r < 0 && errno == EINTR);
+		if (r <= 0 || read(sv[0], buf, 1) != 1)
+			fprintf(stderr, "%s: the keeper of session \"%s\" (pid %d) did not "
+				"report; it holds the session all the same\n", prog, name, (int)pid);
+	}
+	close(sv[0]);
+	lu_crash_point("get:keeper-started");
+	return 0;
+}
+
+/*
+ * Finds the keeper an earlier get left holding incoming session @name
+ * (a process "@liveupdatectl-get __keep FD ... get") and takes a copy of its
+ * fd (pidfd_getfd(), Linux 5.6+, root). 0 and @h filled, or -ENOENT.
+ */
+static int keeper_find(const char *name, struct held *h)
+{
+	DIR *procs = opendir("/proc");
+	struct dirent *p;
+	int found = -ENOENT;
+
+	if (!procs)
+		return -errno;
+	while (found < 0 && (p = readdir(procs))) {
+		char path[64], cmd[256], got[LIVEUPDATE_NAME_MAX + 1];
+		pid_t pid = (pid_t)strtol(p->d_name, NULL, 10);
+		ssize_t n;
+		int f, pidfd, fd;
+
+		if (pid <= 0 || pid == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+		f = open(path, O_RDONLY | O_CLOEXEC);
+		if (f < 0)
+			continue;
+		n = read(f, cmd, sizeof(cmd) - 1);
+		close(f);
+		if (n <= 0)
+			continue;
+		cmd[n] = 0;
+		/* argv: KEEPER_GET, __keep, FD, OKFD, get */
+		if (strcmp(cmd, KEEPER_GET) || (size_t)n < sizeof(KEEPER_GET) + 7 ||
+		    strcmp(cmd + sizeof(KEEPER_GET), "__keep"))
+			continue;
+		fd = atoi(cmd + sizeof(KEEPER_GET) + 7);
+		pidfd = sys_pidfd_open(pid);
+		if (pidfd < 0)
+			continue;
+		f = sys_pidfd_getfd(pidfd, fd);
+		if (f >= 0 && liveupdate_session_name(f, got) == 0 && !strcmp(got, name)) {
+			h->fd = f;
+			h->keeper = pid;
+			h->pidfd = pidfd;
+			h->child = 0;
+			found = 0;
+			break;
+		}
+		if (f >= 0)
+			close(f);
+		close(pidfd);
+	}
+	closedir(procs);
+	return found;
+}
+
+/* The state the module lists for incoming session @name, "" if not listed. */
+static const char *incoming_state(const char *name, char *state, size_t len)
+{
+	static char sess[65536];
+	const char *p = sess;
+	unsigned long long more;
+	struct sess_line l;
+	char n[LIVEUPDATE_NAME_MAX + 1];
+
+	state[0] = 0;
+	if (read_sessions(sess, sizeof(sess)) != 1)
+		return state;
+	while (*p)
+		if (sess_parse(&p, &l, &more) > 0 && l.in) {
+			sess_unescape(l.name, n, sizeof(n));
+			if (!strcmp(n, name))
+				snprintf(state, len, "%s", l.state);
+		}
+	return state;
+}
+
+/* Ends the keeper once its session is finished (the fd it holds is then harmless). */
+static void keeper_end(struct held *h)
+{
+	if (h->pidfd >= 0)
+		sys_pidfd_send_signal(h->pidfd, SIGKILL);
+	if (h->child)
+		waitpid(h->keeper, NULL, 0);
+}
+
+/*
+ * Our session for @name, held by someone else too (a keeper, or the
+ * broker). Prints why not and returns an exit code otherwise (> 0).
+ */
+static int get_acquire(const char *name, int broker, struct held *h)
+{
+	char state[16];
+	int dev, r;
+
+	*h = (struct held){ .fd = -1, .pidfd = -1, .handle = -1 };
+	if (broker) {
+		r = liveupdate_agent_retrieve_begin(name, &h->handle);
+		if (r >= 0) {
+			h->fd = r;
+			lu_crash_point("get:got-session");
+			return 0;
+		}
+		h->handle = -1;
+		switch (r) {
+		case -ENOENT:
+			return fail(r, "no incoming session \"%s\"", name);
+		case -ETIMEDOUT:
+			fprintf(stderr, "%s: the broker did not answer in time ($LIVEUPDATED_TIMEOUT): "
+				"it may still be retrieving session \"%s\", which it keeps; try "
+				"again\n", prog, name);
+			return EXIT_BUSY;
+		case -EBUSY:
+			fprintf(stderr, "%s: session \"%s\" is being handed to another client of "
+				"the broker right now (or was retrieved from the device by another "
+				"program); try again\n", prog, name);
+			return EXIT_BUSY;
+		case -EMFILE:
+			return fail(r, "cannot receive session \"%s\" from the broker, which keeps "
+				    "it", name);
+		default:
+			return fail(r, "the broker cannot retrieve session \"%s\"", name);
+		}
+	}
+	dev = open_device();
+	if (dev < 0)
+		return -dev;
+	lu_crash_point("get:opened-device");
+	r = keeper_retrieve(dev, name, h);
+	close(dev);
+	if (r == 0)
+		return 0;
+	if (r != -EINVAL && r != -EBUSY)	/* EINVAL: retrieved already */
+		return fail(r, r == -ENOENT ? "no incoming session \"%s\"" :
+			    "cannot retrieve session \"%s\"", name);
+	r = keeper_find(name, h);
+	incoming_state(name, state, sizeof(state));
+	if (r == 0 && strcmp(state, "finished")) {
+		lu_crash_point("get:got-session");
+		return 0;
+	}
+	if (r == 0) {	/* an earlier get was killed after FINISH, before ending it */
+		close(h->fd);
+		h->fd = -1;
+		keeper_end(h);
+		close(h->pidfd);
+		h->pidfd = -1;
+	}
+	if (!strcmp(state, "finished"))
+		return fail(-ENOENT, "session \"%s\" was finished already", name);
+	if (!strcmp(state, "retrieved")) {
+		fprintf(stderr, "%s: session \"%s\" is held by another program that "
+			"retrieved it (no liveupdatectl get keeper)\n", prog, name);
+		return EXIT_BUSY;
+	}
+	/* not in the module's list (past its first page), or not the module */
+	return fail(-ENOENT, "session \"%s\" was retrieved already (finished, or held by "
+		    "another program)", name);
+}
+
+/*
+ * Lets go of our copy: with @finish after FINISH, the keeper goes (or the
+ * broker drops its copy); without, they keep holding the session.
+ */
+static void get_release(struct held *h, const char *name, int finished)
+{
+	if (h->fd >= 0)
+		close(h->fd);
+	h->fd = -1;
+	if (h->handle >= 0) {
+		/* finished: the broker drops its copy; else it keeps it */
+		int r = liveupdate_agent_retrieve_end(h->handle, finished);
+
+		if (r < 0 && !finished)
+			fprintf(stderr, "%s: the broker did not confirm that it keeps session "
+				"\"%s\" (%s); it keeps it unless told otherwise\n", prog, name,
+				strerror(-r));
+	}
+	if (finished) {
+		keeper_end(h);
+	} else if (h->keeper) {
+		fprintf(stderr, "%s: session \"%s\" stays retrievable (held by pid %d)\n", prog,
+			name, (int)h->keeper);
+	} else if (h->handle >= 0) {
+		fprintf(stderr, "%s: session \"%s\" stays retrievable (the broker keeps it)\n",
+			prog, name);
+	}
+	h->handle = -1;
+	if (h->pidfd >= 0)
+		close(h->pidfd);
+	h->pidfd = -1;
+	lu_crash_point("get:released");
+}
+
+/* A destination file: written to a temporary file beside it, then renamed. */
+struct dest {
+	char path[PATH_MAX];	/* where it goes */
+	char tmp[PATH_MAX];	/* the temporary file, "" if none */
+	char dir[PATH_MAX];
+	int fd;
+};
+
+/*
+ * Makes the temporary file for @path (in its directory, so that rename()
+ * replaces @path in one step): proves the directory exists and is writable.
+ */
+static int dest_open(struct dest *d, const char *path)
+{
+	char tmp[PATH_MAX];
+	struct stat st;
+	mode_t mask;
+
+	snprintf(d->path, sizeof(d->path), "%s", path);
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	snprintf(d->dir, sizeof(d->dir), "%s", dirname(tmp));
+	d->fd = -1;
+	d->tmp[0] = 0;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (stat(d->dir, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	if ((size_t)snprintf(d->tmp, sizeof(d->tmp), "%s/.%s.lu-get-XXXXXX", d->dir,
+			     basename(tmp)) >= sizeof(d->tmp))
+		return -ENAMETOOLONG;
+	d->fd = mkostemp(d->tmp, O_CLOEXEC);
+	if (d->fd < 0) {
+		d->tmp[0] = 0;
+		return -errno;
+	}
+	mask = umask(0);
+	umask(mask);
+	if (fchmod(d->fd, 0666 & ~mask) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Drops the temporary file (the destination is untouched). */
+static void dest_abort(struct dest *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	if (d->tmp[0])
+		unlink(d->tmp);
+	d->fd = -1;
+	d->tmp[0] = 0;
+}
+
+/* Writes @len bytes of @buf to the temporary file, syncs it and renames it into place. */
+static int dest_commit(struct dest *d, const void *buf, size_t len)
+{
+	int dfd, r = 0;
+
+	for (size_t done = 0; done < len;) {
+		ssize_t n = write(d->fd, (const char *)buf + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += (size_t)n;
+	}
+	lu_crash_point("get:wrote-temp");
+	if (fsync(d->fd) < 0)
+		return -errno;
+	lu_crash_point("get:synced-temp");
+	if (rename(d->tmp, d->path) < 0)
+		return -errno;
+	d->tmp[0] = 0;
+	lu_crash_point("get:renamed");
+	close(d->fd);
+	d->fd = -1;
+	dfd = open(d->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		if (fsync(dfd) < 0)
+			r = -errno;
+		close(dfd);
+	}
+	return r;
+}
+
+static int write_stdout(const void *buf, size_t len)
+{
+	if (len && fwrite(buf, 1, len, stdout) != len)
+		return -EIO;
+	return fflush(stdout) ? -errno : 0;
 }
 
 /* An entry: a manifest name, else a token number. */
@@ -1631,75 +2206,133 @@ static int resolve(const struct liveupdate_manifest_entry *e, size_t n, const ch
 static int cmd_get(int argc, char **argv)
 {
 	struct liveupdate_manifest_entry *e = NULL;
+	const char *name, *entry = NULL, *out = NULL, *dir = NULL;
+	int finish = 0, delivered_all = 0, broker, r;
+	struct dest d = { .fd = -1 };
+	struct held h = { .fd = -1, .pidfd = -1, .handle = -1 };
 	size_t n = 0, len;
-	int all, dev, s, r;
 	uint64_t token;
 	void *buf;
 
-	if (argc < 3 || argc > 4)
-		return usage(stderr), EXIT_USAGE;
-	all = !strcmp(argv[2], "--all");
-	if (all && argc != 4)
-		return usage(stderr), EXIT_USAGE;
-	r = broker_up();
-	if (r < 0)
-		return fail(r, "cannot reach the broker for session \"%s\"", argv[1]);
-	if (r > 0) {
-		s = liveupdate_agent_retrieve_session(argv[1]);
-	} else {
-		dev = open_device();
-		if (dev < 0)
-			return -dev;
-		s = liveupdate_retrieve_session(dev, argv[1]);
-		close(dev);
+	if (argc > 1 && !strcmp(argv[1], "--finish")) {
+		finish = 1;
+		argc--;
+		argv++;
 	}
-	if (s < 0)
-		return fail(s, "no incoming session \"%s\"", argv[1]);
-	r = liveupdate_manifest_read(s, &e, &n);
-	if (r < 0 && (all || r != -ENOENT)) {
-		r = fail(r, "session \"%s\": reading its manifest", argv[1]);
+	if (argc < 2 || argc > 4 || (argc == 2 && !finish))
+		return usage(stderr), EXIT_USAGE;
+	name = argv[1];
+	if (argc >= 3 && !strcmp(argv[2], "--all")) {
+		if (argc != 4)
+			return usage(stderr), EXIT_USAGE;
+		dir = argv[3];
+	} else if (argc >= 3) {
+		entry = argv[2];
+		out = argc == 4 ? argv[3] : NULL;
+	}
+	/* the destination first: nothing is retrieved for a place we cannot write */
+	if (dir) {
+		char probe[PATH_MAX];
+
+		snprintf(probe, sizeof(probe), "%s/probe", dir);
+		r = dest_open(&d, probe);
+		dest_abort(&d);
+		if (r < 0)
+			return fail(r, "%s", dir), EXIT_FAILED;
+	} else if (out) {
+		r = dest_open(&d, out);
+		if (r < 0) {
+			dest_abort(&d);
+			return fail(r, "%s", out), EXIT_FAILED;
+		}
+	}
+	lu_crash_point("get:checked-destination");
+	broker = broker_up();
+	if (broker < 0) {
+		dest_abort(&d);
+		return fail(broker, "cannot reach the broker for session \"%s\"", name);
+	}
+	r = get_acquire(name, broker, &h);
+	if (r) {
+		dest_abort(&d);
+		return r;
+	}
+	r = liveupdate_manifest_read(h.fd, &e, &n);
+	lu_crash_point("get:read-manifest");
+	if (r < 0 && (dir || r != -ENOENT)) {
+		r = fail(r, "session \"%s\": reading its manifest", name);
 		goto out;
 	}
-	if (all) {
+	if (dir) {
 		for (size_t i = 0; i < n; i++) {
 			char path[PATH_MAX];
 
-			r = liveupdate_retrieve_buffer(s, e[i].token, &buf, &len);
-			if (r < 0) {
-				r = fail(r, "entry %s", e[i].name);
+			/* the manifest is the session maker's: no way out of DIR */
+			if (strchr(e[i].name, '/') || !strcmp(e[i].name, ".") ||
+			    !strcmp(e[i].name, "..")) {
+				r = fail(-EINVAL, "session \"%s\": entry name \"%s\" is not a "
+					 "file name", name, e[i].name);
 				goto out;
 			}
-			snprintf(path, sizeof(path), "%s/%s", argv[3], e[i].name);
-			r = write_file(path, buf, len);
+			snprintf(path, sizeof(path), "%s/%s", dir, e[i].name);
+			r = dest_open(&d, path);
+			if (r < 0) {
+				r = fail(r, "%s", path);
+				goto out;
+			}
+			r = liveupdate_retrieve_buffer(h.fd, e[i].token, &buf, &len);
+			if (r < 0) {
+				r = fail(r, "session \"%s\", entry %s", name, e[i].name);
+				goto out;
+			}
+			lu_crash_point("get:retrieved-entry");
+			r = dest_commit(&d, buf, len);
 			free(buf);
 			if (r < 0) {
 				r = fail(r, "%s", path);
 				goto out;
 			}
 			printf("%" PRIu64 "\t%s\t%s\n", e[i].token, e[i].name, path);
+			fflush(stdout);
 		}
-	} else {
-		if (resolve(e, n, argv[2], &token)) {
-			r = fail(-ENOENT, "session \"%s\" has no entry \"%s\"", argv[1], argv[2]);
+		delivered_all = 1;
+	} else if (entry) {
+		if (resolve(e, n, entry, &token)) {
+			r = fail(-ENOENT, "session \"%s\" has no entry \"%s\"", name, entry);
 			goto out;
 		}
-		r = liveupdate_retrieve_buffer(s, token, &buf, &len);
+		r = liveupdate_retrieve_buffer(h.fd, token, &buf, &len);
 		if (r < 0) {
-			r = fail(r, "session \"%s\", entry %s", argv[1], argv[2]);
+			r = fail(r, "session \"%s\", entry %s", name, entry);
 			goto out;
 		}
-		r = write_file(argc == 4 ? argv[3] : NULL, buf, len);
+		lu_crash_point("get:retrieved-entry");
+		r = out ? dest_commit(&d, buf, len) : write_stdout(buf, len);
 		free(buf);
 		if (r < 0) {
-			r = fail(r, "%s", argc == 4 ? argv[3] : "stdout");
+			r = fail(r, "%s", out ? out : "stdout");
 			goto out;
 		}
+		/* the manifest's only entry: everything it holds was delivered */
+		delivered_all = n == 1 && e[0].token == token;
 	}
-	r = liveupdate_finish(s);
-	r = r < 0 ? fail(r, "finishing session \"%s\"", argv[1]) : EXIT_DONE;
+	if (delivered_all || finish) {
+		r = liveupdate_finish(h.fd);
+		if (r < 0) {
+			r = fail(r, "finishing session \"%s\"", name);
+			goto out;
+		}
+		lu_crash_point("get:finished");
+		get_release(&h, name, 1);
+	} else {
+		get_release(&h, name, 0);
+	}
+	r = EXIT_DONE;
 out:
+	if (h.fd >= 0)		/* failed: the keeper or the broker keeps it */
+		get_release(&h, name, 0);
+	dest_abort(&d);
 	free(e);
-	close(s);
 	return r;
 }
 
