@@ -48,6 +48,7 @@
 #include "libliveupdate.h"
 #include "sd-notify.h"
 #include "crash-point.h"
+#include "fnv1a.h"
 
 
 /*
@@ -453,14 +454,11 @@ static void key_of(uid_t uid, pid_t pid, char *key, size_t len, char *unit, size
 			break;
 		for (c = strtok_r(cg, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
 			size_t n = strlen(c);
-			uint64_t hash = 0xcbf29ce484222325ull;
+			uint64_t hash;
 
 			if (n <= 8 || strcmp(c + n - 8, ".service"))
 				continue;
-			for (size_t i = 0; i < n; i++) {
-				hash ^= (unsigned char)c[i];
-				hash *= 0x100000001b3ull;
-			}
+			hash = lu_fnv1a64(LU_FNV1A64_START, c, n);
 			snprintf(key, len, "s%012" PRIx64, (uint64_t)(hash & 0xffffffffffffull));
 			snprintf(unit, ulen, "%s", c);
 			break;

@@ -78,6 +78,7 @@
 #include <unistd.h>
 
 #include "crash-point.h"
+#include "fnv1a.h"
 #include "sd-notify.h"
 
 #define MAX_ARGS 256
@@ -446,24 +447,11 @@ static int new_memfd(struct vm *vm, const char *what, uint64_t size, uint64_t hu
  * the state and before "cont": a state is used once, and a stop that does
  * not complete its save leaves RUNNING, which the next start refuses.
  */
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-#define FNV_START 0xcbf29ce484222325ULL
-
 /* The state memfd's length and hash into *@len and *@hash. 0 or -errno. */
 static int state_digest(int fd, uint64_t *len, uint64_t *hash)
 {
 	static char buf[65536];
-	uint64_t h = FNV_START, off = 0;
+	uint64_t h = LU_FNV1A64_START, off = 0;
 	ssize_t n;
 
 	for (;;) {
@@ -474,7 +462,7 @@ static int state_digest(int fd, uint64_t *len, uint64_t *hash)
 			return -errno;
 		if (n == 0)
 			break;
-		h = fnv1a(h, buf, (size_t)n);
+		h = lu_fnv1a64(h, buf, (size_t)n);
 		off += (uint64_t)n;
 	}
 	*len = off;
@@ -496,7 +484,7 @@ static int meta_read(int fd, struct vm_meta *m)
 		return 0;
 	if (n != (ssize_t)sizeof(*m) || memcmp(m->magic, META_MAGIC, 8) ||
 	    m->version != META_VERSION || m->phase > META_SAVED ||
-	    m->sum != fnv1a(FNV_START, m, offsetof(struct vm_meta, sum)))
+	    m->sum != lu_fnv1a64(LU_FNV1A64_START, m, offsetof(struct vm_meta, sum)))
 		return -EBADMSG;
 	return 1;
 }
@@ -508,7 +496,7 @@ static int meta_write(struct vm *vm, struct vm_meta *m)
 
 	memcpy(m->magic, META_MAGIC, 8);
 	m->version = META_VERSION;
-	m->sum = fnv1a(FNV_START, m, offsetof(struct vm_meta, sum));
+	m->sum = lu_fnv1a64(LU_FNV1A64_START, m, offsetof(struct vm_meta, sum));
 	do
 		n = pwrite(vm->meta_fd, m, sizeof(*m), 0);
 	while (n < 0 && errno == EINTR);
