@@ -77,19 +77,22 @@ sys_unmount() {
 	return 0
 }
 
-# Runs a command in DIR with /proc, /sys and /dev mounted (unmounted after).
+# Runs a command in DIR with /proc, /sys and /dev mounted, in a mount
+# namespace of its own: the mounts go away with the command, even when it is
+# killed, so no tree under build/ is ever left with the host's /dev bound into
+# it (an rm -rf of such a tree empties the host's devtmpfs).
 sys_chroot() {
-	local dir=$1 rc
+	local dir=$1
 	shift
-	mount -t proc proc "$dir/proc"
-	mount -t sysfs sys "$dir/sys"
-	mount --bind /dev "$dir/dev"
-	mount -t devpts devpts "$dir/dev/pts" -o newinstance,ptmxmode=0666 2>/dev/null || true
-	LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive chroot "$dir" "$@"
-	rc=$?
-	umount "$dir/dev/pts" 2>/dev/null
-	umount "$dir/dev" "$dir/sys" "$dir/proc"
-	return $rc
+	LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
+	unshare --mount --propagation private -- /bin/sh -ec '
+		dir=$1
+		shift
+		mount -t proc proc "$dir/proc"
+		mount -t sysfs sys "$dir/sys"
+		mount --bind /dev "$dir/dev"
+		mount -t devpts devpts "$dir/dev/pts" -o newinstance,ptmxmode=0666 2>/dev/null || true
+		exec chroot "$dir" "$@"' sys_chroot "$dir" "$@"
 }
 
 sys_base_stamp() {
