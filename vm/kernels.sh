@@ -234,7 +234,7 @@ lu_bpo_make() {
 # Runs make for the module in DIR (a copy of module/ and include/) against
 # KDIR, in the chroot (bookworm: on the host). Output to the log.
 lu_module_make() {
-	local suite=$1 kver=$2 src=$3 log=$4 kdir cc
+	local suite=$1 kver=$2 src=$3 log=$4 kdir cc bdir
 	if [[ $suite == bookworm ]]; then
 		kdir=/usr/src/linux-headers-$kver
 		[[ -d $kdir ]] || lu_kdie "no kernel headers at $kdir (vm/deps.sh)"
@@ -251,20 +251,23 @@ lu_module_make() {
 	# The headers' compiler: "x86_64-linux-gnu-gcc-16 (Debian ...)" -> gcc-16
 	cc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="[^ ]*-\(gcc-[0-9]*\) .*/\1/p' "$LU_CHROOT$kdir/.config")
 	[[ -n $cc ]] || lu_kdie "cannot tell the compiler of $kver"
-	rm -rf "$LU_CHROOT/build/$kver"
+	# One build folder per source tree: clones sharing the chroot (build/chroot
+	# linked from another clone) never build in each other's folder.
+	bdir=/build/$kver-$(printf %s "$src" | md5sum | cut -c1-8)
+	rm -rf "$LU_CHROOT$bdir"
 	mkdir -p "$LU_CHROOT/build"
-	cp -r "$src" "$LU_CHROOT/build/$kver"
+	cp -r "$src" "$LU_CHROOT$bdir"
 	(
 		# objtool needs /proc; the lock keeps two builds from unmounting it
 		# under each other.
 		flock 9
 		mountpoint -q "$LU_CHROOT/proc" || mount -t proc proc "$LU_CHROOT/proc"
-		chroot "$LU_CHROOT" make -C "/build/$kver/module" KDIR="$kdir" CC="$cc" >"$log" 2>&1
+		chroot "$LU_CHROOT" make -C "$bdir/module" KDIR="$kdir" CC="$cc" >"$log" 2>&1
 		rc=$?
 		umount "$LU_CHROOT/proc" 2>/dev/null
 		exit $rc
 	) 9>"$LU_KBUILD/chroot/lock" || return
-	cp "$LU_CHROOT/build/$kver/module/liveupdate.ko" "$src/module/"
+	cp "$LU_CHROOT$bdir/module/liveupdate.ko" "$src/module/"
 }
 
 # Path of liveupdate.ko built for SUITE's kernel; rebuilt only when a module
