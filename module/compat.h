@@ -43,14 +43,19 @@
 
 /*
  * shmem_file_setup() takes vma_flags_t, built with mk_vma_flags(), instead
- * of VM_* bits in 7.x (checked against Debian's 6.12 and 7.2 headers).
+ * of VM_* bits in 7.x (checked against Debian's 6.12 and 7.2 headers). The
+ * _reserved variant commits the file's size at once (no VM_NORESERVE).
  */
 #ifdef mk_vma_flags
 #define luo_shmem_file_setup(name, size) \
 	shmem_file_setup(name, size, mk_vma_flags(VMA_NORESERVE_BIT))
+#define luo_shmem_file_setup_reserved(name, size) \
+	shmem_file_setup(name, size, EMPTY_VMA_FLAGS)
 #else
 #define luo_shmem_file_setup(name, size) \
 	shmem_file_setup(name, size, VM_NORESERVE)
+#define luo_shmem_file_setup_reserved(name, size) \
+	shmem_file_setup(name, size, 0)
 #endif
 
 /*

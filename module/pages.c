@@ -1153,9 +1153,11 @@ static int luo_pages_copy_extent(struct luo_pages_in *in, struct file *file,
 /*
  * Taking over runs on every CPU the caller may use: the caller and one
  * worker per other allowed online CPU (up to take_threads) take units of
- * LUO_TAKE_UNIT pages from a shared cursor. A give costs about as much as a
- * copy of the page (shmem allocates, zeroes and charges a placeholder), so
- * one CPU per unit of work is what scales. The workers charge what they
+ * LUO_TAKE_UNIT pages from a shared cursor. By the direct route
+ * (luo_ram_direct()) a page costs a page-cache insert, a memory cgroup
+ * charge and an LRU add, and shmem's bookkeeping is done once per unit; by
+ * the placeholder route about as much as a copy of the page (shmem
+ * allocates, zeroes and charges a placeholder). The workers charge what they
  * allocate to the caller's memory cgroup and account it under the caller's
  * credentials, as if the caller had done it; they do not run in its CPU
  * cgroup. A fatal signal to the caller, or an error in any task, stops
@@ -1208,6 +1210,7 @@ enum luo_take_job {
  * @cred:    its credentials (a reference), the workers' meanwhile.
  * @job:     what this round does with each entry of @todo.
  * @parallel: workers take entries too.
+ * @direct:  gives take the direct route (luo_ram_direct()).
  * @todo:    extents to check, or units to give.
  * @nr_todo: entries in @todo.
  * @next:    the next entry of @todo to take.
@@ -1228,6 +1231,7 @@ struct luo_take {
 	const struct cred *cred;
 	enum luo_take_job job;
 	bool parallel;
+	bool direct;
 	u32 *todo;
 	u32 nr_todo;
 	atomic_t next;
@@ -1273,6 +1277,45 @@ static int luo_take_check(struct luo_take *t, u32 ext)
 }
 
 /*
+ * Takes the rest of unit @u over by the direct route (luo_ram_insert()),
+ * shmem's bookkeeping done once for the pages inserted; the unit's pages
+ * were counted in the managed pages if @counted, and what was not inserted
+ * is taken back from there.
+ */
+static int luo_take_unit_direct(struct luo_take *t, struct luo_take_unit *u,
+				bool counted, u64 *given)
+{
+	const struct luo_memfd_extent *e = &t->in->ext[u->ext];
+	u64 index = le64_to_cpu(e->index) + u->first;
+	u64 page = le32_to_cpu(e->page) + u->first;
+	unsigned long first = luo_store_page_pfn(page + u->done);
+	u32 left = u->count - u->done, n = 0;
+	struct folio *folio = NULL;
+	int ret = 0;
+
+	for (; u->done < u->count; u->done++) {
+		if (luo_take_stopped(t)) {
+			ret = -EINTR;
+			break;
+		}
+		ret = luo_ram_insert(t->file, index + u->done,
+				     luo_store_page_pfn(page + u->done),
+				     counted, &folio);
+		if (ret)
+			break;
+		n++;
+		if (!((u->done + 1) % 64))
+			cond_resched();
+	}
+	if (n)
+		luo_ram_account(t->file, folio, n);
+	if (counted && n < left)
+		luo_ram_count(first, -(long)(left - n));
+	*given += n;
+	return ret;
+}
+
+/*
  * Takes unit @u's pages over as the file's page cache: no copy, but where
  * shmem put a large folio (a shmem THP setting), whose pages are copied
  * into it and released. The pages are counted in their zone's managed
@@ -1290,6 +1333,8 @@ static int luo_take_unit(struct luo_take *t, struct luo_take_unit *u,
 	int ret = 0;
 
 	counted = luo_ram_count(first, left);
+	if (t->direct)
+		return luo_take_unit_direct(t, u, counted, given);
 	for (; u->done < u->count; u->done++) {
 		if (luo_take_stopped(t)) {
 			ret = -EINTR;
@@ -1481,6 +1526,7 @@ static int luo_take_round(struct luo_pages_in *in, struct file *file,
 	t->caller = current;
 	t->job = job;
 	t->parallel = n;
+	t->direct = job == LUO_TAKE_GIVE && in->direct;
 	t->todo = todo;
 	t->nr_todo = nr;
 	init_completion(&t->done);
@@ -1583,11 +1629,26 @@ static int luo_take_over(struct luo_pages_in *in, struct file *file,
 	ret = luo_take_round(in, file, LUO_TAKE_CHECK, todo, nr, given, copied,
 			     tasks, NULL);
 	if (!ret) {
-		for (nr = 0, i = 0; i < in->nr_units; i++)
-			if (in->units[i].done < in->units[i].count)
+		u64 left = 0, before = *given;
+		struct file *holder = NULL;
+
+		for (nr = 0, i = 0; i < in->nr_units; i++) {
+			if (in->units[i].done < in->units[i].count) {
 				todo[nr++] = i;
-		ret = luo_take_round(in, file, LUO_TAKE_GIVE, todo, nr, given,
-				     copied, tasks, NULL);
+				left += in->units[i].count - in->units[i].done;
+			}
+		}
+		in->direct = nr && luo_ram_direct();
+		if (in->direct) {
+			holder = luo_ram_reserve(left);
+			if (IS_ERR(holder))
+				ret = PTR_ERR(holder);
+		}
+		if (!ret)
+			ret = luo_take_round(in, file, LUO_TAKE_GIVE, todo, nr,
+					     given, copied, tasks, NULL);
+		if (!IS_ERR_OR_NULL(holder))
+			luo_ram_unreserve(holder, *given - before);
 	}
 	kvfree(todo);
 	return ret;

@@ -81,6 +81,8 @@ struct luo_pages_out {
  *              (or that has none).
  * @started:    a restore is under way into the caller's file.
  * @given:      that restore takes pages over (fixed at its start).
+ * @direct:     the give round under way takes the direct route
+ *              (luo_ram_direct()), not shmem placeholders.
  * @done:       restored; the range pages are given or released.
  * @huge_order: a hugetlbfs file: the order of its pages (restored by
  *              copying into pages allocated ahead); 0: shmem.
@@ -101,6 +103,7 @@ struct luo_pages_in {
 	unsigned long *checked;
 	bool started;
 	bool given;
+	bool direct;
 	bool done;
 	unsigned int huge_order;
 	struct folio **folios;

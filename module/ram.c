@@ -32,8 +32,12 @@
  * pages. A memory notifier vetoes offlining any block of the range, and the
  * module stays pinned for the rest of the boot (see luo_ram_add()).
  *
- * luo_ram_give() makes one kept page the page-cache page of a shmem file at
- * an index: shmem allocates and accounts a placeholder folio there (inode
+ * luo_ram_insert() makes a kept page the page-cache page of a shmem file at
+ * an index, directly (filemap_add_folio()), and luo_ram_account() does
+ * shmem's bookkeeping for a run of such pages; see "The direct route"
+ * below. That is the default; luo_ram_give() is the fallback route (a
+ * CONFIG_DEBUG_VM kernel, a failed self-check; test_take_placeholder=1):
+ * shmem allocates and accounts a placeholder folio there (inode
  * blocks, ``alloced``, the memory cgroup charge of the current task, the
  * vm_enough_memory commitment), exactly as for a write, and
  * replace_page_cache_folio() swaps the kept page in, moving the charge and
@@ -70,10 +74,12 @@
 #include <linux/mutex.h>
 #include <linux/page-flags.h>
 #include <linux/pagemap.h>
+#include <linux/quotaops.h>
 #include <linux/sched/task.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/swap.h>
+#include <linux/vmstat.h>
 
 #include "compat.h"
 #include "ram.h"
@@ -691,7 +697,8 @@ static void luo_ram_copy_into_large(struct folio *folio, pgoff_t index,
 }
 
 /**
- * luo_ram_give() - make a kept page a shmem file's page-cache page
+ * luo_ram_give() - make a kept page a shmem file's page-cache page through
+ * a shmem placeholder (the fallback route, see luo_ram_direct())
  * @file:  shmem file (shmem_file_setup()), sized by the caller to cover
  *         @index; nothing may be at @index yet.
  * @index: page index in @file.
@@ -765,6 +772,310 @@ int luo_ram_give(struct file *file, pgoff_t index, unsigned long pfn,
 out_keep:
 	clear_bit(pfn - luo_ram.start_pfn, luo_ram.given);
 	return ret;
+}
+
+/*
+ * The direct route (the default): a kept page goes into the page cache with
+ * filemap_add_folio() as a swap-backed, uptodate, dirty folio, which charges
+ * the memory cgroup of the current task (or the active one), counts
+ * NR_FILE_PAGES and puts it on the LRU; shmem's own bookkeeping, which
+ * shmem_add_to_page_cache() and its callers would have done, is then done
+ * once for a run of pages (luo_ram_account()): NR_SHMEM, the inode's
+ * ``alloced`` and i_blocks, and the vm_enough_memory commitment, which a
+ * commit holder (luo_ram_reserve()) took in the caller's context for the
+ * whole take-over. No placeholder page is allocated or zeroed. When shmem
+ * frees such a page (truncate, punch, swap-out, eviction) its recount
+ * (shmem_recalc_inode()) finds the page in ``alloced`` and gives back its
+ * blocks and commitment as for any page it allocated itself.
+ *
+ * filemap_add_folio() has a VM_BUG_ON() for a swap-backed folio, compiled in
+ * with CONFIG_DEBUG_VM (off in Debian's kernels); such a kernel, or one on
+ * which the self-check at first use (luo_ram_direct_check()) finds shmem
+ * does not see the page as its own, takes the placeholder route
+ * (luo_ram_give()), and says so once.
+ */
+
+static bool luo_test_take_placeholder;
+module_param_named(test_take_placeholder, luo_test_take_placeholder, bool, 0600);
+MODULE_PARM_DESC(test_take_placeholder, "For tests and benchmarks: take pages over through shmem placeholders (the fallback route)");
+
+enum luo_ram_route {
+	LUO_RAM_ROUTE_UNKNOWN,
+	LUO_RAM_ROUTE_DIRECT,
+	LUO_RAM_ROUTE_PLACEHOLDER,
+};
+
+static enum luo_ram_route luo_ram_route;
+
+/*
+ * shmem's block accounting for @nr pages of @file just added to its page
+ * cache: ``alloced`` and i_blocks, under info->lock on 6.1; i_blocks through
+ * the quota helpers since tmpfs has quotas (6.6; Kbuild: LUO_SHMEM_QUOTA),
+ * as shmem_inode_acct_blocks() and shmem_recalc_inode() do. shmem's
+ * internal mount, where memfds live, has no quota, so the allocation only
+ * adds the bytes (NOFAIL: nothing to undo).
+ */
+static void luo_ram_acct_blocks(struct inode *inode, long nr)
+{
+	struct shmem_inode_info *info = SHMEM_I(inode);
+
+#ifdef LUO_SHMEM_QUOTA
+	__dquot_alloc_space(inode, (qsize_t)nr << PAGE_SHIFT, DQUOT_SPACE_NOFAIL);
+	spin_lock(&info->lock);
+	info->alloced += nr;
+	spin_unlock(&info->lock);
+#else
+	spin_lock_irq(&info->lock);
+	info->alloced += nr;
+	inode->i_blocks += (blkcnt_t)nr << (PAGE_SHIFT - 9);
+	spin_unlock_irq(&info->lock);
+#endif
+}
+
+/**
+ * luo_ram_account() - shmem's bookkeeping for a run of directly added pages
+ * @file:  the shmem file.
+ * @folio: one of the run's folios, charged to the same memory cgroup as
+ *         the others (added by the same task); the caller's reference,
+ *         which this drops.
+ * @nr:    pages added with luo_ram_insert() since the last call.
+ *
+ * Context: process context.
+ */
+void luo_ram_account(struct file *file, struct folio *folio, long nr)
+{
+	lruvec_stat_mod_folio(folio, NR_SHMEM, nr);
+	luo_ram_acct_blocks(file_inode(file), nr);
+	folio_put(folio);
+}
+
+/*
+ * Adds @folio (order 0, ours, locked by nobody) to shmem @mapping at
+ * @index as shmem's own: swap-backed, uptodate, dirty (only swap could hold
+ * a copy), on the LRU. On an error the folio is as it was.
+ */
+static int luo_ram_add_folio(struct address_space *mapping,
+			     struct folio *folio, pgoff_t index)
+{
+	int ret;
+
+	__folio_set_swapbacked(folio);
+	folio_mark_uptodate(folio);
+	ret = filemap_add_folio(mapping, folio, index, mapping_gfp_mask(mapping));
+	if (ret) {
+		folio_clear_uptodate(folio);
+		__folio_clear_swapbacked(folio);
+		return ret;
+	}
+	folio_mark_dirty(folio);
+	folio_unlock(folio);
+	return 0;
+}
+
+/**
+ * luo_ram_insert() - make a kept page a shmem file's page, the direct way
+ * @file:    shmem file (shmem_file_setup()) covering @index, nothing there.
+ * @index:   page index in @file.
+ * @pfn:     page of the range, kept and never given before in this boot.
+ * @counted: the caller counted @pfn in its zone's managed pages already
+ *           (luo_ram_count()), else this does.
+ * @first:   NULL for the first page of a run: then set to its folio, with a
+ *           reference for luo_ram_account().
+ *
+ * The memory cgroup charge, NR_FILE_PAGES and the LRU are done here; the
+ * caller then calls luo_ram_account() once for the run. Only after
+ * luo_ram_direct() said true.
+ *
+ * Context: process context, may sleep; inserts of different pfns and
+ * indices may run concurrently, on the same file too.
+ * Return: 0; -EINVAL, -EBUSY as luo_ram_give(); -EEXIST if @file has a
+ * page at @index; -ENOMEM if the memory cgroup (or the machine) cannot
+ * hold it: the page then stays kept and can be inserted again later.
+ */
+int luo_ram_insert(struct file *file, pgoff_t index, unsigned long pfn,
+		   bool counted, struct folio **first)
+{
+	struct page *page = luo_ram_claim(pfn);
+	bool offline;
+	int ret;
+
+	if (IS_ERR(page))
+		return PTR_ERR(page);
+	offline = PageOffline(page);
+	if (offline)
+		__ClearPageOffline(page);
+	else
+		ClearPageReserved(page);
+	ret = luo_ram_add_folio(file->f_mapping, page_folio(page), index);
+	if (ret) {
+		/* Kept again, as the online callback left it. */
+		if (offline)
+			__SetPageOffline(page);
+		else
+			SetPageReserved(page);
+		clear_bit(pfn - luo_ram.start_pfn, luo_ram.given);
+		return ret;
+	}
+	if (!counted)
+		adjust_managed_page_count(page, 1);
+	if (!*first)
+		*first = page_folio(page);	/* our reference, for the stats */
+	else
+		put_page(page);		/* the page cache holds the only one */
+	return 0;
+}
+
+/**
+ * luo_ram_reserve() - take the commitment of pages about to be inserted
+ * @pages: how many.
+ *
+ * shmem commits a memfd's memory (vm_enough_memory, Committed_AS) page by
+ * page as it allocates; luo_ram_insert() allocates nothing, so the
+ * commitment is taken here, at once, in the caller's context, by a commit
+ * holder: an unlinked shmem file without VM_NORESERVE, which commits its
+ * size when made and gives back its size when freed. luo_ram_unreserve()
+ * shrinks it by the pages inserted, whose commitment thus stays taken
+ * until shmem frees them (and gives it back as for its own pages).
+ *
+ * Context: process context (the caller's).
+ * Return: the holder, or an ERR_PTR() (-ENOMEM: no room to commit).
+ */
+struct file *luo_ram_reserve(u64 pages)
+{
+	return luo_shmem_file_setup_reserved("liveupdate-commit",
+					     (loff_t)pages << PAGE_SHIFT);
+}
+
+/**
+ * luo_ram_unreserve() - keep what was inserted, give back the rest
+ * @holder: from luo_ram_reserve().
+ * @used:   pages inserted meanwhile (at most those reserved).
+ *
+ * Context: process context (the caller's).
+ */
+void luo_ram_unreserve(struct file *holder, u64 used)
+{
+	struct inode *inode = file_inode(holder);
+	u64 pages = i_size_read(inode) >> PAGE_SHIFT;
+
+	/* The holder has no pages: its size is all that eviction reads. */
+	i_size_write(inode, (loff_t)(pages - min(pages, used)) << PAGE_SHIFT);
+	fput(holder);
+}
+
+/*
+ * The self-check at first use: a page of our own goes into a private shmem
+ * file by the direct route; shmem must find it, read it, count it as one
+ * page of the file, and give all of it back when it truncates the file.
+ * Returns NULL if the route behaves, else what did not; an ERR_PTR() if the
+ * check could not run (no memory).
+ */
+static const char *luo_ram_direct_check(void)
+{
+	static const char pattern[] = "liveupdate";
+	struct file *file, *holder;
+	struct folio *folio, *found, *first = NULL;
+	struct address_space *mapping;
+	struct inode *inode;
+	const char *bad = NULL;
+	char buf[sizeof(pattern)];
+	struct page *page;
+	loff_t pos = 0;
+	void *addr;
+	int ret;
+
+	file = luo_shmem_file_setup("liveupdate-check", PAGE_SIZE);
+	if (IS_ERR(file))
+		return ERR_CAST(file);
+	holder = luo_ram_reserve(1);
+	if (IS_ERR(holder)) {
+		fput(file);
+		return ERR_CAST(holder);
+	}
+	inode = file_inode(file);
+	mapping = file->f_mapping;
+	page = alloc_page(GFP_KERNEL | __GFP_NOWARN);
+	if (!page) {
+		bad = ERR_PTR(-ENOMEM);
+		goto out;
+	}
+	addr = kmap_local_page(page);
+	memcpy(addr, pattern, sizeof(pattern));
+	kunmap_local(addr);
+	folio = page_folio(page);
+	ret = luo_ram_add_folio(mapping, folio, 0);
+	if (ret) {
+		put_page(page);
+		bad = ERR_PTR(ret);
+		goto out;
+	}
+	first = folio;		/* our reference */
+	folio_get(first);
+	luo_ram_account(file, folio, 1);
+	found = filemap_get_folio(mapping, 0);
+	if (IS_ERR_OR_NULL(found) || found != first)
+		bad = "page cache lookup";
+	if (!IS_ERR_OR_NULL(found))
+		folio_put(found);
+	if (!bad && (!folio_test_swapbacked(first) || !folio_test_uptodate(first) ||
+		     !folio_test_dirty(first)))
+		bad = "folio flags";
+	if (!bad && (mapping->nrpages != 1 || SHMEM_I(inode)->alloced != 1 ||
+		     inode->i_blocks != PAGE_SIZE >> 9))
+		bad = "inode accounting";
+	if (!bad && (kernel_read(file, buf, sizeof(buf), &pos) != sizeof(buf) ||
+		     memcmp(buf, pattern, sizeof(pattern))))
+		bad = "read";
+	shmem_truncate_range(inode, 0, (loff_t)-1);
+	if (!bad && (mapping->nrpages || SHMEM_I(inode)->alloced ||
+		     inode->i_blocks))
+		bad = "truncate";
+	folio_put(first);
+out:
+	luo_ram_unreserve(holder, first ? 1 : 0);
+	fput(file);
+	return bad;
+}
+
+/**
+ * luo_ram_direct() - whether take-overs use the direct route
+ *
+ * Decided at the first call (luo_ram_direct_check()), once for the boot;
+ * the placeholder route is taken, and the log says why once, on a
+ * CONFIG_DEBUG_VM kernel or when the self-check fails. With
+ * test_take_placeholder set, false (nothing logged).
+ *
+ * Context: process context, may sleep.
+ * Return: true to use luo_ram_insert(), false for luo_ram_give().
+ */
+bool luo_ram_direct(void)
+{
+	static DEFINE_MUTEX(lock);
+	const char *bad;
+
+	if (READ_ONCE(luo_test_take_placeholder))
+		return false;
+	if (READ_ONCE(luo_ram_route) != LUO_RAM_ROUTE_UNKNOWN)
+		return READ_ONCE(luo_ram_route) == LUO_RAM_ROUTE_DIRECT;
+	guard(mutex)(&lock);
+	if (luo_ram_route != LUO_RAM_ROUTE_UNKNOWN)
+		return luo_ram_route == LUO_RAM_ROUTE_DIRECT;
+	if (IS_ENABLED(CONFIG_DEBUG_VM)) {
+		pr_info("ram: CONFIG_DEBUG_VM kernel: pages are taken over through shmem placeholders\n");
+		WRITE_ONCE(luo_ram_route, LUO_RAM_ROUTE_PLACEHOLDER);
+		return false;
+	}
+	bad = luo_ram_direct_check();
+	if (IS_ERR(bad))	/* could not run: try again next time */
+		return false;
+	if (bad) {
+		pr_warn("ram: the direct page-cache route failed its self-check (%s): pages are taken over through shmem placeholders\n",
+			bad);
+		WRITE_ONCE(luo_ram_route, LUO_RAM_ROUTE_PLACEHOLDER);
+		return false;
+	}
+	WRITE_ONCE(luo_ram_route, LUO_RAM_ROUTE_DIRECT);
+	return true;
 }
 
 /**

@@ -26,6 +26,12 @@ bool luo_ram_count(unsigned long pfn, long nr);
 #define LUO_RAM_GIVE_PARALLEL	BIT(1)	/* other tasks give into the file too */
 int luo_ram_give(struct file *file, pgoff_t index, unsigned long pfn,
 		 unsigned int flags);
+bool luo_ram_direct(void);
+struct file *luo_ram_reserve(u64 pages);
+void luo_ram_unreserve(struct file *holder, u64 used);
+int luo_ram_insert(struct file *file, pgoff_t index, unsigned long pfn,
+		   bool counted, struct folio **first);
+void luo_ram_account(struct file *file, struct folio *folio, long nr);
 int luo_ram_migrate(struct file *file, pgoff_t index, unsigned long pfn);
 bool luo_ram_contains(unsigned long pfn);
 
