@@ -994,6 +994,9 @@ static const char *luo_ram_direct_check(void)
 	}
 	inode = file_inode(file);
 	mapping = file->f_mapping;
+	/* A caller's full memory cgroup: ENOMEM, not the OOM killer. */
+	mapping_set_gfp_mask(mapping, mapping_gfp_mask(mapping) |
+			     __GFP_NORETRY | __GFP_NOWARN);
 	page = alloc_page(GFP_KERNEL | __GFP_NOWARN);
 	if (!page) {
 		bad = ERR_PTR(-ENOMEM);
