@@ -278,7 +278,13 @@ static void acct_swap(void)
 	acct_close(m, s);
 	a2 = snap();
 	expect_delta("closed (swap)", &a0, &a2, 0);
-	EXPECT_EQ(meminfo("SwapFree"), swapfree);
+	/*
+	 * Swap slots freed go back through per-CPU caches first (6.1, 6.12:
+	 * up to 64 slots a CPU, SWAP_SLOTS_CACHE_SIZE); nothing else swaps here
+	 */
+	lu_diag("zc-acct: SwapFree after close %+lld", meminfo("SwapFree") - swapfree);
+	EXPECT(meminfo("SwapFree") <= swapfree);
+	EXPECT(swapfree - meminfo("SwapFree") <= 64LL * 4096 * sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 /* A memory cgroup that holds a part only stops the insert; the next resumes. */
