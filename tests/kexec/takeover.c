@@ -11,9 +11,9 @@
  *               CAP_SYS_ADMIN) under strict overcommit, with the admin
  *               reserve larger than what is left: every give must fail
  *               (64 tries, each with the errno a plain memfd's write
- *               gets: ENOSPC on 6.1, ENOMEM later; not a page given). A worker running
- *               with the kernel's credentials (CAP_SYS_ADMIN, which may
- *               use the reserve) gives pages.
+ *               gets: ENOSPC on 6.1, 6.12 and 7.2; not a page given).
+ *               A worker running with the kernel's credentials
+ *               (CAP_SYS_ADMIN, which may use the reserve) gives pages.
  *               charge: then root in a fresh memory cgroup retrieves it:
  *               the cgroup is charged the whole file (memory.current
  *               grew by at least 16 MiB, less than 1 MiB more), with both
@@ -85,7 +85,7 @@ static long long zw_meminfo(const char *key)
  * Strict overcommit that leaves room for root (CAP_SYS_ADMIN) only: the
  * commit limit is what is committed now plus 4x the file, the admin
  * reserve 8x the file. A child drops to uid 65534, asks a plain memfd what
- * a page costs it (a write fails: ENOSPC on 6.1, ENOMEM later) and
+ * a page costs it (a write fails: ENOSPC on 6.1, 6.12 and 7.2) and
  * retrieves ZW_TRIES times: each must fail with that errno (exit 0), or its
  * exit is the first other errno (100 + try for a success; 98: the plain
  * write did not fail).
@@ -111,7 +111,7 @@ static void zw_creds(int s)
 
 		if (setgid(65534) || setuid(65534))
 			_exit(99);
-		/* what shmem says to this caller: 6.1 ENOSPC, later ENOMEM */
+		/* what shmem says to this caller (ENOSPC on 6.1, 6.12, 7.2) */
 		plain = memfd_create("zc-workers-plain", 0);
 		if (plain < 0)
 			_exit(97);
