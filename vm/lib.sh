@@ -10,6 +10,8 @@ lu_note() { [[ ${LU_QUIET:-0} == 1 ]] || echo "vm: $*" >&2; }
 
 # shellcheck source=vm/kernels.sh
 . "$LU_REPO/vm/kernels.sh"
+# shellcheck source=vm/qemu.sh
+. "$LU_REPO/vm/qemu.sh"
 
 # "6.1,trixie,7.2" -> one suite name per line; dies on an unknown kernel.
 lu_kernel_list() {

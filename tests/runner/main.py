@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """tests/run: the project's test command (README and CI call it).
 
-usage: tests/run [--kernel 6.1,6.12,7.2] [--only SEL[,SEL...]] [--list]
+usage: tests/run [--kernel 6.1,6.12,7.2] [--only SEL[,SEL...]] [--list [--json]]
                  [-j N] [--quiet]
   --kernel  kernels to test (bookworm|6.1, trixie|6.12, sid|7.2); default all
   --only    what to run: a kind (host, module, kexec, zerocopy, matrix,
@@ -11,7 +11,10 @@ usage: tests/run [--kernel 6.1,6.12,7.2] [--only SEL[,SEL...]] [--list]
             judged. Repeatable. Default: everything but mutants (system and
             qemu only when the kernels include 7.2, their kernels being fixed).
   --list    print the name of every test the selection would report (each
-            asked from its producer), run nothing, exit 0
+            asked from its producer), run nothing, exit 0; with --json, the
+            jobs instead (name, kind, kernel, CPUs, vCPUs, host threads,
+            names) as JSON: tests/runner/readme-table makes tests/README.md's
+            table of jobs from it
   -j N      host CPUs to fill (default: all); a job counts as many CPUs as
             it keeps busy (a TCG VM: its host threads)
   --quiet   print only what did not pass, not one line per passed test
@@ -50,6 +53,7 @@ def parse_args(argv):
     p.add_argument("--kernel", default="6.1,6.12,7.2")
     p.add_argument("--only", action="append", default=[])
     p.add_argument("--list", action="store_true")
+    p.add_argument("--json", action="store_true")
     p.add_argument("-j", type=int, default=os.cpu_count() or 1)
     p.add_argument("--quiet", action="store_true")
     p.add_argument("-h", "--help", action="store_true")
@@ -68,6 +72,19 @@ def parse_args(argv):
     if a.j < 1:
         p.error("-j wants a number of CPUs, 1 or more")
     return a
+
+
+def job_doc(job):
+    """What --list --json says of @job."""
+    smp, threads = None, None
+    if job.vm:
+        a = job.argv
+        smp = int(a[a.index("--smp") + 1]) if "--smp" in a else 1
+        single = "--tcg-thread" in a and a[a.index("--tcg-thread") + 1] == "single"
+        threads = 1 if single else smp
+    return {"name": job.name, "kind": job.kind, "kernel": job.kernel, "cost": job.cost,
+            "vm": job.vm, "vcpus": smp, "threads": threads, "deps": job.deps,
+            "names": job.names}
 
 
 def select(jobs, only, kernels):
@@ -319,6 +336,10 @@ def main(argv):
     except suite.ListError as e:
         say(f"asking a test for its names failed: {e}")
         return 1
+    if a.list and a.json:
+        json.dump([job_doc(j) for j in jobs], sys.stdout, indent=1)
+        print()
+        return 0
     if a.list:
         for j in jobs:
             for n in j.names:

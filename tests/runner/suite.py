@@ -42,6 +42,18 @@ KERNELS = {"6.1": "6.1", "bookworm": "6.1", "6.12": "6.12", "trixie": "6.12",
 # ("Oops: int3" early in a kexec'd boot, before the module is loaded). Such
 # a VM uses one host CPU, so it counts once in the schedule.
 SMP2 = ["--smp", "2", "--tcg-thread", "single"]
+# Two vCPUs on two host threads, for the jobs whose code under test runs in
+# parallel (the take-over's workers, the kexec's parallel copy, the broker's
+# threads): vm/run runs them in bookworm-backports' QEMU 10 (vm/qemu.sh),
+# which has no such race. They count twice in the schedule.
+MT2 = ["--smp", "2", "--tcg-thread", "multi"]
+
+
+def vm_cost(args):
+    """Host CPUs a vm/run with @args keeps busy: one per vCPU thread."""
+    if "--tcg-thread" in args and args[args.index("--tcg-thread") + 1] == "single":
+        return 1
+    return int(args[args.index("--smp") + 1]) if "--smp" in args else 1
 
 # The hugetlb VMs (tests/kexec/hugetlb.plan): both pools on every boot's
 # command line (1 GiB pages: -cpu max has pdpe1gb), a range for 1 GiB and
@@ -55,7 +67,7 @@ HUGETLB_VM = ["--range", "1408M@0x140000000", "--mem", "5G",
 # Seconds each job took on this 2-core machine with two VMs side by side
 # (a clean clone, 2026-12-05): the schedule starts the longest chains first.
 # A run's own times, kept in build/tests/durations.json, replace these.
-ESTIMATES = {"prepare": 80, "host": 5, "fuzz": 65, "module": 25, "debug": 27,
+ESTIMATES = {"prepare": 80, "host": 5, "docs": 20, "fuzz": 65, "module": 25, "debug": 27,
              "range": 13, "kexec": 250, "zerocopy": 160, "swap": 37,
              "hugetlb": 85, "hugetlb-upgrade": 90,
              "zc-fallback": 22, "zc-fault": 45, "ram": 35, "matrix": 135,
@@ -160,7 +172,7 @@ class Suite:
                 "--events", ev, "--timeout", str(timeout)] + args
         job = Job(name, kind, argv, kernel, prefix, [prefix + n for n in names],
                   deps if deps is not None else ["prepare-" + kernel],
-                  timeout=timeout + 300, vm=True)
+                  timeout=timeout + 300, vm=True, cost=vm_cost(args))
         klog = self.t("tools", "lu-serial-klog")
         nboots = str(args.count("--stage"))
         job.post.append(([klog, "--job", name, "--allow", self.t("tools", "klog.allow"),
@@ -185,6 +197,7 @@ class Suite:
                 ("host-layers", [self.t("tools", "lu-layers")], "host"),
                 ("host-golden", [self.t("golden", "check-format1")], "host"),
                 ("host-runner", [self.t("runner", "selftest")], "host"),
+                ("host-docs", [self.t("runner", "readme-table")], "docs"),
                 ("host-coverage", [self.b("lu-coverage")], "host")]
         for name, argv, est in host:
             self.add(Job(name, "host", argv, names=ask([argv[0], "--list"]),
@@ -246,14 +259,14 @@ class Suite:
                 [post_verdict(job, check)]
             # zero-copy: a 1 GiB memfd and more taken over in place
             chain_vm("zerocopy-" + k, "zerocopy", k, k + "/zerocopy/", "zerocopy",
-                     ["--range", "1280M@0x100000000", "--mem", "5G", "--kmods"] + SMP2,
+                     ["--range", "1280M@0x100000000", "--mem", "5G", "--kmods"] + MT2,
                      "zerocopy", 1800)
             # hugetlb memfds, 2 MiB pages (and 1 GiB where the VM has room)
             chain_vm("hugetlb-" + k, "zerocopy", k, k + "/hugetlb/", "hugetlb",
                      HUGETLB_VM + files("lu-poke"), "hugetlb", 900)
             # zram swap while write-sealed memfds are copied at PRESERVE_FD
             chain_vm("swap-" + k, "zerocopy", k, k + "/swap/", "swap",
-                     ["--kmods", "--range", "512M", "--mem", "2G"] + SMP2, "swap", 600)
+                     ["--kmods", "--range", "512M", "--mem", "2G"] + MT2, "swap", 600)
             if k == first:
                 chain_vm("zc-fallback-" + k, "zerocopy", k, k + "/zc-fallback/",
                          "zerocopy-fallback", ["--range", "192M"], "zc-fallback", 600)

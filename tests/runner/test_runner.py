@@ -8,6 +8,7 @@ the report. Run: `PYTHONPATH=tests python3 -m unittest runner.test_runner`
 import json
 import os
 import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -379,6 +380,109 @@ class Select(unittest.TestCase):
     def test_unknown_selector(self):
         with self.assertRaises(SystemExit):
             self.names(["nothing-*"])
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class Parallel(unittest.TestCase):
+    """VMs whose code under test runs in parallel get several host threads,
+    a QEMU without 7.2's multi-threaded TCG race, and count as many CPUs."""
+
+    def test_vm_cost(self):
+        self.assertEqual(suite.vm_cost(["--kernel", "6.1"]), 1)
+        self.assertEqual(suite.vm_cost(["--mem", "2G"] + suite.SMP2), 1)
+        self.assertEqual(suite.vm_cost(suite.MT2 + ["--mem", "2G"]), 2)
+        self.assertEqual(suite.vm_cost(["--smp", "4"]), 4)  # vm/run's default: multi
+
+    def test_parallel_jobs_are_multi_threaded(self):
+        with tempfile.TemporaryDirectory() as out:
+            jobs = {j.name: j for j in suite.Suite(REPO, ["6.1"], out).build()}
+        for name in ("zerocopy-6.1", "swap-6.1"):
+            a = jobs[name].argv
+            self.assertEqual(a[a.index("--tcg-thread") + 1], "multi", name)
+            self.assertEqual(a[a.index("--smp") + 1], "2", name)
+            self.assertEqual(jobs[name].cost, 2, name)
+        self.assertEqual(jobs["module-6.1-debug"].cost, 1)
+        self.assertEqual(jobs["kexec-6.1"].cost, 1)
+
+    def qemu_cmd(self, smp, thread, env=None):
+        """vm/qemu.sh's choice, in a tree whose backports QEMU is a stub."""
+        with tempfile.TemporaryDirectory() as repo:
+            os.makedirs(os.path.join(repo, "vm"))
+            for f in ("qemu.sh", "kernels.sh"):
+                os.symlink(os.path.join(REPO, "vm", f), os.path.join(repo, "vm", f))
+            stub = os.path.join(repo, "build", "qemu", "root", "usr", "bin")
+            os.makedirs(stub)
+            with open(os.path.join(stub, "qemu-system-x86_64"), "w") as f:
+                f.write("#!/bin/sh\necho 'QEMU emulator version 10.0.2 (stub)'\n")
+            os.chmod(os.path.join(stub, "qemu-system-x86_64"), 0o755)
+            script = ('LU_REPO=%s; . "$LU_REPO/vm/kernels.sh"; . "$LU_REPO/vm/qemu.sh"; '
+                      'lu_qemu_cmd %d %s; echo "version $(lu_qemu_version %d %s)"'
+                      % (repo, smp, thread, smp, thread))
+            e = dict(os.environ, LU_QUIET="1")
+            e.pop("LU_QEMU", None)
+            e.update(env or {})
+            p = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=e)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            return p.stdout.replace(repo, "REPO").split("\n")[:-1]
+
+    def test_launcher_picks_the_qemu(self):
+        mt = self.qemu_cmd(2, "multi")
+        self.assertEqual(mt[:3], ["env", "QEMU_MODULE_DIR=REPO/build/qemu/root/usr/lib/"
+                                  "x86_64-linux-gnu/qemu",
+                                  "REPO/build/qemu/root/usr/bin/qemu-system-x86_64"])
+        self.assertEqual(mt[3:5], ["-L", "REPO/build/qemu/root/usr/share/qemu"])
+        self.assertEqual(mt[-1], "version 10.0.2")
+        # one vCPU, or all on one thread: bookworm's own QEMU
+        self.assertEqual(self.qemu_cmd(1, "multi")[0], "qemu-system-x86_64")
+        self.assertEqual(self.qemu_cmd(2, "single")[0], "qemu-system-x86_64")
+        self.assertEqual(self.qemu_cmd(2, "multi", {"LU_QEMU": "/x/qemu"})[0], "/x/qemu")
+
+
+def readme_table():
+    import importlib.machinery
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "readme-table")
+    loader = importlib.machinery.SourceFileLoader("readme_table", path)
+    mod = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(mod)
+    return mod
+
+
+class ReadmeTable(unittest.TestCase):
+    """tests/README.md's table of jobs is made from --list --json, and a
+    table that says anything else fails host-docs."""
+
+    JOBS = [{"name": "zerocopy-%s" % k, "kind": "zerocopy", "kernel": k, "vm": True,
+             "vcpus": 2, "threads": 2, "names": ["a", "b"]} for k in ("6.1", "6.12")] + \
+        [{"name": "module-6.1-debug", "kind": "module", "kernel": "6.1", "vm": True,
+          "vcpus": 2, "threads": 1, "names": ["a"]},
+         {"name": "range-6.1", "kind": "module", "kernel": "6.1", "vm": True,
+          "vcpus": 1, "threads": 1, "names": ["a", "b", "c"]},
+         {"name": "range-6.12", "kind": "module", "kernel": "6.12", "vm": True,
+          "vcpus": 1, "threads": 1, "names": ["a"]},
+         {"name": "host-lib", "kind": "host", "kernel": None, "vm": False,
+          "vcpus": None, "threads": None, "names": ["x"]}]
+
+    def test_render_folds_kernels(self):
+        t = readme_table().render(self.JOBS)
+        self.assertEqual(t[2:], [
+            "| `zerocopy-K` | zerocopy | 6.1, 6.12 | 2 / 2 (QEMU 10) | 2 |",
+            "| `module-K-debug` | module | 6.1 | 2 / 1 | 1 |",
+            "| `range-K` | module | 6.1, 6.12 | 1 / 1 | 6.1: 3, 6.12: 1 |",
+            "| `host-lib` | host | - | - | 1 |"])
+
+    def test_check_finds_drift(self):
+        rt = readme_table()
+        table = rt.render(self.JOBS)
+        doc = "\n".join(["# x", rt.BEGIN] + table + [rt.END, "after"])
+        self.assertIsNone(rt.check(doc, table))
+        drifted = doc.replace("| 2 |", "| 3 |")
+        why, diff = rt.check(drifted, table)
+        self.assertIn("not what the suite says", why)
+        self.assertIn("-| `zerocopy-K` | zerocopy | 6.1, 6.12 | 2 / 2 (QEMU 10) | 3 |", diff)
+        self.assertEqual(rt.check("# no markers", table)[0], "no table between the markers")
 
 
 class Report(unittest.TestCase):

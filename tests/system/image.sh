@@ -27,6 +27,8 @@
 
 # shellcheck source=vm/kernels.sh
 . "$LU_REPO/vm/kernels.sh"
+# shellcheck source=vm/qemu.sh
+. "$LU_REPO/vm/qemu.sh"	# lu_qemu: the launcher vm/run uses too
 
 SYS_DIR=$LU_REPO/build/system
 SYS_SUITE=${LU_SYS_SUITE:-sid}
