@@ -949,11 +949,41 @@ struct conn {
 	struct ucred cred;
 };
 
+/*
+ * STATUS= for "systemctl status liveupdated": what the broker holds now
+ * (outgoing: the files preserved through it, counted as the limits count
+ * them; incoming: handed back after a kexec, not yet retrieved).
+ */
+static void notify_status(void)
+{
+	unsigned int out = 0, in = 0, files = 0;
+	uint64_t bytes = 0;
+	char msg[192];
+
+	pthread_mutex_lock(&lock);
+	for (struct held *h = held; h; h = h->next) {
+		if (h->gone || h->fd < 0)
+			continue;
+		if (h->incoming) {
+			in++;
+		} else {
+			out++;
+			files += h->files;
+			bytes += h->bytes;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	snprintf(msg, sizeof(msg), "STATUS=holding %u outgoing session(s) with %u file(s), "
+		 "%" PRIu64 " bytes; %u incoming", out, files, bytes, in);
+	lu_notify(msg, -1);
+}
+
 static void *conn_thread(void *arg)
 {
 	struct conn *c = arg;
 
 	handle(c->fd, &c->cred);
+	notify_status();
 	close(c->fd);
 	conn_leave(c->cred.uid);
 	free(c);
@@ -1210,6 +1240,7 @@ int main(int argc, char **argv)
 	    " bytes per user%s", path, count_held(), max_sessions, max_files, max_bytes,
 	    max_bytes ? "" : " (no byte limit)");
 	lu_notify("READY=1", -1);
+	notify_status();
 	for (;;) {
 		int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
 
