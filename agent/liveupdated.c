@@ -23,7 +23,8 @@
  * SOCK_SEQPACKET socket, "LU1 VERB [NAME [TOKEN]]", answered "OK [...]"
  * (RETRIEVE with the session fd by SCM_RIGHTS), or "ERR ERRNO text".
  *
- * usage: liveupdated [--socket PATH] [--max-sessions N] [--max-bytes SIZE]
+ * usage: liveupdated [--socket PATH] [--max-sessions N] [--max-files N] [--max-bytes SIZE]
+ *        liveupdated --help | --version
  * Socket activation (LISTEN_FDS) is used when present.
  */
 #ifndef _GNU_SOURCE
@@ -31,7 +32,9 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -49,6 +52,7 @@
 #include "sd-notify.h"
 #include "crash-point.h"
 #include "fnv1a.h"
+#include "args.h"
 
 
 /*
@@ -945,11 +949,41 @@ struct conn {
 	struct ucred cred;
 };
 
+/*
+ * STATUS= for "systemctl status liveupdated": what the broker holds now
+ * (outgoing: the files preserved through it, counted as the limits count
+ * them; incoming: handed back after a kexec, not yet retrieved).
+ */
+static void notify_status(void)
+{
+	unsigned int out = 0, in = 0, files = 0;
+	uint64_t bytes = 0;
+	char msg[192];
+
+	pthread_mutex_lock(&lock);
+	for (struct held *h = held; h; h = h->next) {
+		if (h->gone || h->fd < 0)
+			continue;
+		if (h->incoming) {
+			in++;
+		} else {
+			out++;
+			files += h->files;
+			bytes += h->bytes;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	snprintf(msg, sizeof(msg), "STATUS=holding %u outgoing session(s) with %u file(s), "
+		 "%" PRIu64 " bytes; %u incoming", out, files, bytes, in);
+	lu_notify(msg, -1);
+}
+
 static void *conn_thread(void *arg)
 {
 	struct conn *c = arg;
 
 	handle(c->fd, &c->cred);
+	notify_status();
 	close(c->fd);
 	conn_leave(c->cred.uid);
 	free(c);
@@ -1101,24 +1135,38 @@ static int make_listener(const char *path)
 	return s;
 }
 
-/* "64M" -> 67108864 (K, M, G: powers of 1024); -EINVAL. */
-static int parse_size(const char *s, uint64_t *v)
+static void usage(FILE *f)
 {
-	char *end;
-	unsigned int shift = 0;
+	fprintf(f, "usage: liveupdated [--socket PATH] [--max-sessions N] [--max-files N] "
+		"[--max-bytes SIZE]\n"
+		"       liveupdated --help | --version\n"
+		"SIZE: bytes, or with K, M, G or T (powers of 1024); 0 for no byte limit.\n");
+}
 
-	errno = 0;
-	*v = strtoull(s, &end, 10);
-	if (end == s || errno || s[0] == '-')
-		return -EINVAL;
-	switch (*end) {
-	case 'K': case 'k': shift = 10; end++; break;
-	case 'M': case 'm': shift = 20; end++; break;
-	case 'G': case 'g': shift = 30; end++; break;
-	}
-	if (*end || *v > (UINT64_MAX >> shift))
-		return -EINVAL;
-	*v <<= shift;
+/* A usage error: says which word was wrong, exit 2. */
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("liveupdated: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	usage(stderr);
+	return 2;
+}
+
+/* --max-sessions and --max-files: counts up to UINT_MAX. */
+static int parse_count(const char *opt, const char *arg, unsigned int *v)
+{
+	unsigned long n;
+	int r = lu_parse_uint(arg, UINT_MAX, &n);
+
+	if (r)
+		return usage_error("%s: \"%s\" is not a %s", opt, arg,
+				   r == -ERANGE ? "count up to 4294967295" : "number");
+	*v = (unsigned int)n;
 	return 0;
 }
 
@@ -1129,22 +1177,53 @@ int main(int argc, char **argv)
 
 	if (!path || !*path)
 		path = LIVEUPDATE_AGENT_SOCKET;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
-			path = argv[++i];
-		} else if (!strcmp(argv[i], "--max-sessions") && i + 1 < argc) {
-			max_sessions = (unsigned int)strtoul(argv[++i], NULL, 10);
-		} else if (!strcmp(argv[i], "--max-files") && i + 1 < argc) {
-			max_files = (unsigned int)strtoul(argv[++i], NULL, 10);
-		} else if (!strcmp(argv[i], "--max-bytes") && i + 1 < argc &&
-			   parse_size(argv[i + 1], &max_bytes) == 0) {
-			i++;
-		} else {
-			fprintf(stderr, "usage: liveupdated [--socket PATH] [--max-sessions N] "
-				"[--max-files N] [--max-bytes SIZE]\n");
-			return 2;
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "max-sessions", required_argument, NULL, 'S' },
+		{ "max-files", required_argument, NULL, 'F' },
+		{ "max-bytes", required_argument, NULL, 'B' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{}
+	};
+	int c, r;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			path = optarg;
+			break;
+		case 'S':
+			if ((r = parse_count("--max-sessions", optarg, &max_sessions)))
+				return r;
+			break;
+		case 'F':
+			if ((r = parse_count("--max-files", optarg, &max_files)))
+				return r;
+			break;
+		case 'B':
+			r = lu_parse_size(optarg, &max_bytes);
+			if (r)
+				return usage_error("--max-bytes: \"%s\" is not a size%s", optarg,
+						   r == -ERANGE ? " up to 2^64-1" : "");
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("liveupdated %s\n", LU_VERSION);
+			return 0;
+		case ':':
+			return usage_error("option %s needs a value", argv[optind - 1]);
+		default:
+			if (optopt)
+				return usage_error("unknown option -%c", optopt);
+			return usage_error("unknown option %s", argv[optind - 1]);
 		}
 	}
+	if (optind < argc)
+		return usage_error("unexpected argument \"%s\"", argv[optind]);
 	/* systemd's RuntimeDirectory= (a list: the first one) */
 	if (rt && *rt)
 		snprintf(state_path, sizeof(state_path), "%.*s/held", (int)strcspn(rt, ":"), rt);
@@ -1161,6 +1240,7 @@ int main(int argc, char **argv)
 	    " bytes per user%s", path, count_held(), max_sessions, max_files, max_bytes,
 	    max_bytes ? "" : " (no byte limit)");
 	lu_notify("READY=1", -1);
+	notify_status();
 	for (;;) {
 		int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
 

@@ -18,6 +18,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
@@ -41,6 +42,7 @@
 #include "libliveupdate.h"
 #include "sd-notify.h"
 #include "crash-point.h"
+#include "args.h"
 
 enum {
 	EXIT_DONE = 0,
@@ -59,6 +61,23 @@ enum {
 
 static const char *prog = "liveupdatectl";
 
+/* Each verb's synopsis: VERB --help prints its own, a usage error too. */
+static const struct verb {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;
+} *verb;
+
+static const char USAGE_STATUS[] = "usage: liveupdatectl status [--json]\n";
+static const char USAGE_CHECK[] =
+	"usage: liveupdatectl check [--kernel VERSION] [--sessions | --initramfs]\n";
+static const char USAGE_HOLD[] = "usage: liveupdatectl hold [--detach] NAME FILE...\n";
+static const char USAGE_GET[] =
+	"usage: liveupdatectl get [--finish] NAME ENTRY [PATH]\n"
+	"       liveupdatectl get NAME --all DIR\n"
+	"       liveupdatectl get --finish NAME\n"
+	"ENTRY is a name from the session's manifest or a token (decimal or 0x...).\n";
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -68,8 +87,54 @@ static void usage(FILE *f)
 		"       liveupdatectl get [--finish] NAME ENTRY [PATH]\n"
 		"       liveupdatectl get NAME --all DIR\n"
 		"       liveupdatectl get --finish NAME\n"
+		"       liveupdatectl [VERB] --help | --version\n"
 		"ENTRY is a name from the session's manifest or a token (decimal or 0x...).\n");
 }
+
+/* "liveupdatectl: VERB: WHAT" and the verb's synopsis on stderr: exit 2. */
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: %s: ", prog, verb->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fputs(verb->usage, stderr);
+	return EXIT_USAGE;
+}
+
+enum { OPT_HELP = -3, OPT_BAD = -2 };
+
+/*
+ * The next option of the verb's arguments (getopt_long; @shorts starts with
+ * ':'). --help and -h print the verb's synopsis on stdout (OPT_HELP); an
+ * unknown option or one without its value is a usage error naming it
+ * (OPT_BAD); -1 at the end of the options.
+ */
+static int next_opt(int argc, char **argv, const char *shorts, const struct option *longs)
+{
+	int c = getopt_long(argc, argv, shorts, longs, NULL);
+
+	switch (c) {
+	case 'h':
+		fputs(verb->usage, stdout);
+		return OPT_HELP;
+	case ':':
+		usage_error("option %s needs a value", argv[optind - 1]);
+		return OPT_BAD;
+	case '?':
+		if (optopt)
+			usage_error("unknown option -%c", optopt);
+		else
+			usage_error("unknown option %s", argv[optind - 1]);
+		return OPT_BAD;
+	}
+	return c;
+}
+
+#define OPT_DONE(c) ((c) == OPT_HELP ? EXIT_DONE : EXIT_USAGE)
 
 /* Prints "liveupdatectl: WHAT: strerror(-r)" and maps r to an exit code. */
 static int fail(int r, const char *fmt, ...)
@@ -442,12 +507,18 @@ static int cmd_status(int argc, char **argv)
 	struct status st;
 	int json = 0;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			json = 1;
-		else
-			return usage(stderr), EXIT_USAGE;
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, {}
+	};
+	int c;
+
+	while ((c = next_opt(argc, argv, ":h", opts)) != -1) {
+		if (c < 0)
+			return OPT_DONE(c);
+		json = 1;
 	}
+	if (optind < argc)
+		return usage_error("unexpected argument \"%s\"", argv[optind]);
 	get_status(&st);
 	if (json) {
 		printf("{\"device\":%s,\"provider\":", st.device ? "true" : "false");
@@ -884,18 +955,17 @@ static int next_kernel(char *kver, size_t len)
 	return kver[0] ? 0 : -ENOENT;
 }
 
-/* A size with an optional K/M/G suffix (memmap=, liveupdate.size=); 0 if bad. */
-static unsigned long long parse_size(const char *s)
+/*
+ * A size (memmap=, liveupdate.size=; common/args.c's rules, as the kernel
+ * writes them: digits, K/M/G) up to @end (a '$' of memmap=) or the end; 0 if bad.
+ */
+static unsigned long long parse_size(const char *s, char end)
 {
-	char *end;
-	unsigned long long v = strtoull(s, &end, 0);
+	char buf[64];
+	uint64_t v;
 
-	switch (*end) {
-	case 'K': case 'k': return v << 10;
-	case 'M': case 'm': return v << 20;
-	case 'G': case 'g': return v << 30;
-	default: return end == s ? 0 : v;
-	}
+	snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(s, (char[]){ end, 0 }), s);
+	return lu_parse_size(buf, &v) ? 0 : v;
 }
 
 /*
@@ -916,9 +986,9 @@ static unsigned long long cmdline_range_size(const char *cmdline)
 		snprintf(word, sizeof(word), "%.*s", (int)len, p);
 		p += len;
 		if (!strncmp(word, "liveupdate.size=", 16))
-			return parse_size(word + 16);
+			return parse_size(word + 16, 0);
 		if (!size && !strncmp(word, "memmap=", 7) && strchr(word, '$'))
-			size = parse_size(word + 7);
+			size = parse_size(word + 7, '$');
 	}
 	return size;
 }
@@ -1343,18 +1413,28 @@ static int cmd_check(int argc, char **argv)
 	struct status st;
 	int module, ours, r, only_sessions = 0, only_initramfs = 0;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--kernel") && i + 1 < argc)
-			want = argv[++i];
-		else if (!strcmp(argv[i], "--sessions"))
-			only_sessions = 1;
-		else if (!strcmp(argv[i], "--initramfs"))
-			only_initramfs = 1;
-		else
-			return usage(stderr), EXIT_USAGE;
+	static const struct option opts[] = {
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "sessions", no_argument, NULL, 's' },
+		{ "initramfs", no_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' }, {}
+	};
+	int c;
+
+	while ((c = next_opt(argc, argv, ":h", opts)) != -1) {
+		switch (c) {
+		case 'k': want = optarg; break;
+		case 's': only_sessions = 1; break;
+		case 'i': only_initramfs = 1; break;
+		default: return OPT_DONE(c);
+		}
 	}
+	if (optind < argc)
+		return usage_error("unexpected argument \"%s\"", argv[optind]);
+	if (want && !*want)
+		return usage_error("--kernel: an empty version");
 	if (only_initramfs && only_sessions)
-		return usage(stderr), EXIT_USAGE;
+		return usage_error("--sessions and --initramfs exclude each other");
 	if (only_initramfs) {
 		check_initramfs(&n, want);
 		return n.fail ? EXIT_CHECK : n.unknown ? EXIT_CHECK_UNKNOWN : EXIT_DONE;
@@ -1601,12 +1681,22 @@ static int cmd_hold(int argc, char **argv)
 	int detach = 0, first = 1, dev, s, r, nfiles, broker;
 	const char *name;
 
-	if (argc > 1 && !strcmp(argv[1], "--detach")) {
+	static const struct option opts[] = {
+		{ "detach", no_argument, NULL, 'd' }, { "help", no_argument, NULL, 'h' }, {}
+	};
+	int c;
+
+	/* '+': options before NAME only; FILEs are taken as they are */
+	while ((c = next_opt(argc, argv, "+:h", opts)) != -1) {
+		if (c < 0)
+			return OPT_DONE(c);
 		detach = 1;
-		first = 2;
 	}
+	first = optind;
+	if (argc - first < 1)
+		return usage_error("missing NAME (the session's name)");
 	if (argc - first < 2)
-		return usage(stderr), EXIT_USAGE;
+		return usage_error("missing FILE (what session \"%s\" is to hold)", argv[first]);
 	name = argv[first];
 	nfiles = argc - first - 1;
 	if (strlen(name) == 0 || strlen(name) > LIVEUPDATE_NAME_MAX)
@@ -2214,21 +2304,34 @@ static int cmd_get(int argc, char **argv)
 	uint64_t token;
 	void *buf;
 
-	if (argc > 1 && !strcmp(argv[1], "--finish")) {
-		finish = 1;
-		argc--;
-		argv++;
+	static const struct option opts[] = {
+		{ "finish", no_argument, NULL, 'f' },
+		{ "all", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' }, {}
+	};
+	int c, npos;
+
+	while ((c = next_opt(argc, argv, ":h", opts)) != -1) {
+		switch (c) {
+		case 'f': finish = 1; break;
+		case 'a': dir = optarg; break;
+		default: return OPT_DONE(c);
+		}
 	}
-	if (argc < 2 || argc > 4 || (argc == 2 && !finish))
-		return usage(stderr), EXIT_USAGE;
-	name = argv[1];
-	if (argc >= 3 && !strcmp(argv[2], "--all")) {
-		if (argc != 4)
-			return usage(stderr), EXIT_USAGE;
-		dir = argv[3];
-	} else if (argc >= 3) {
-		entry = argv[2];
-		out = argc == 4 ? argv[3] : NULL;
+	npos = argc - optind;
+	if (npos < 1)
+		return usage_error("missing NAME (the session's name)");
+	name = argv[optind];
+	if (dir && npos > 1)
+		return usage_error("unexpected argument \"%s\" (--all DIR takes every entry)",
+				   argv[optind + 1]);
+	if (!dir && npos == 1 && !finish)
+		return usage_error("missing ENTRY (or --all DIR) for session \"%s\"", name);
+	if (npos > 3)
+		return usage_error("unexpected argument \"%s\"", argv[optind + 3]);
+	if (!dir && npos >= 2) {
+		entry = argv[optind + 1];
+		out = npos == 3 ? argv[optind + 2] : NULL;
 	}
 	/* the destination first: nothing is retrieved for a place we cannot write */
 	if (dir) {
@@ -2338,24 +2441,29 @@ out:
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int argc, char **argv);
-	} cmds[] = {
-		{ "status", cmd_status }, { "check", cmd_check },
-		{ "hold", cmd_hold }, { "get", cmd_get },
+	static const struct verb verbs[] = {
+		{ "status", cmd_status, USAGE_STATUS }, { "check", cmd_check, USAGE_CHECK },
+		{ "hold", cmd_hold, USAGE_HOLD }, { "get", cmd_get, USAGE_GET },
 	};
 
-	if (argc < 2)
+	opterr = 0;
+	if (argc < 2) {
+		fprintf(stderr, "%s: missing VERB (status, check, hold or get)\n", prog);
 		return usage(stderr), EXIT_USAGE;
+	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
 		return usage(stdout), EXIT_DONE;
+	if (!strcmp(argv[1], "--version"))
+		return printf("%s %s\n", prog, LU_VERSION), EXIT_DONE;
 	if (!strcmp(argv[1], "__keep"))
 		return cmd_keep(argc - 1, argv + 1, argv[0]);
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (!strcmp(argv[1], cmds[i].name))
-			return cmds[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "%s: unknown command \"%s\"\n", prog, argv[1]);
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (!strcmp(argv[1], verbs[i].name)) {
+			verb = &verbs[i];
+			return verbs[i].fn(argc - 1, argv + 1);
+		}
+	fprintf(stderr, "%s: unknown %s \"%s\"\n", prog,
+		argv[1][0] == '-' ? "option" : "command", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;
 }

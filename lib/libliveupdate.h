@@ -202,6 +202,28 @@ int liveupdate_agent_release_session(const char *name);
  */
 int liveupdate_agent_available(void);
 
+/*
+ * The broker's socket for this process's later broker calls, instead of
+ * $LIVEUPDATED_SOCKET or LIVEUPDATE_AGENT_SOCKET; NULL goes back to those.
+ * 0, -EINVAL (empty), -ENAMETOOLONG (longer than a socket address holds).
+ * (LIBLIVEUPDATE_1.2)
+ */
+int liveupdate_agent_set_socket(const char *path);
+
+/*
+ * How long a broker call waits (connecting, sending, for the reply) before
+ * -ETIMEDOUT, in seconds, instead of $LIVEUPDATED_TIMEOUT or
+ * LIVEUPDATE_AGENT_TIMEOUT; 0 goes back to those. 0, -EINVAL (more than a
+ * year). (LIBLIVEUPDATE_1.2)
+ */
+int liveupdate_agent_set_timeout(unsigned int seconds);
+
+/*
+ * The library's version, the package's ("0.2"): a static string.
+ * (LIBLIVEUPDATE_1.2)
+ */
+const char *liveupdate_version(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -508,13 +509,59 @@ static int lu_errno_of(const char *name)
 	return EPROTO;
 }
 
-/* $LIVEUPDATED_TIMEOUT: whole seconds, 1 or more; anything else is ignored */
+/* debian/changelog's version, from the Makefile */
+#ifndef LU_VERSION
+#define LU_VERSION "unknown"
+#endif
+
+LU_EXPORT const char *liveupdate_version(void)
+{
+	return LU_VERSION;
+}
+
+/* What liveupdate_agent_set_socket() and _set_timeout() set ("", 0: unset). */
+static pthread_mutex_t lu_agent_lock = PTHREAD_MUTEX_INITIALIZER;
+static char lu_agent_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static unsigned int lu_agent_seconds;
+
+LU_EXPORT int liveupdate_agent_set_socket(const char *path)
+{
+	if (path && !*path)
+		return -EINVAL;
+	if (path && strlen(path) >= sizeof(lu_agent_path))
+		return -ENAMETOOLONG;
+	pthread_mutex_lock(&lu_agent_lock);
+	snprintf(lu_agent_path, sizeof(lu_agent_path), "%s", path ? path : "");
+	pthread_mutex_unlock(&lu_agent_lock);
+	return 0;
+}
+
+LU_EXPORT int liveupdate_agent_set_timeout(unsigned int seconds)
+{
+	if (seconds > 86400 * 365)
+		return -EINVAL;
+	pthread_mutex_lock(&lu_agent_lock);
+	lu_agent_seconds = seconds;
+	pthread_mutex_unlock(&lu_agent_lock);
+	return 0;
+}
+
+/*
+ * liveupdate_agent_set_timeout()'s, else $LIVEUPDATED_TIMEOUT: whole
+ * seconds, 1 or more (anything else is ignored), else the default.
+ */
 static time_t lu_agent_timeout(void)
 {
 	const char *v = getenv("LIVEUPDATED_TIMEOUT");
+	unsigned int set;
 	char *end;
 	long t;
 
+	pthread_mutex_lock(&lu_agent_lock);
+	set = lu_agent_seconds;
+	pthread_mutex_unlock(&lu_agent_lock);
+	if (set)
+		return (time_t)set;
 	if (!v || !*v)
 		return LIVEUPDATE_AGENT_TIMEOUT;
 	errno = 0;
@@ -545,6 +592,7 @@ static int lu_agent_call_conn(const char *request, int send_fd, char *reply, siz
 			      int *fdp, int *connp)
 {
 	const char *path = getenv("LIVEUPDATED_SOCKET");
+	char set_path[sizeof(lu_agent_path)];
 	struct timeval tv = { .tv_sec = lu_agent_timeout() };
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	union {		/* aligned for struct cmsghdr, which a char[] is not */
@@ -564,7 +612,12 @@ static int lu_agent_call_conn(const char *request, int send_fd, char *reply, siz
 		*connp = -1;
 	if (!request || !reply || len < 2)
 		return -EINVAL;
-	if (!path || !*path)
+	pthread_mutex_lock(&lu_agent_lock);
+	memcpy(set_path, lu_agent_path, sizeof(set_path));
+	pthread_mutex_unlock(&lu_agent_lock);
+	if (set_path[0])
+		path = set_path;
+	else if (!path || !*path)
 		path = LIVEUPDATE_AGENT_SOCKET;
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;

@@ -2,10 +2,12 @@
 /*
  * common/sd-notify.c on the host: the notify message and its fd as a
  * service manager receives them, and the passed-fd variables as systemd
- * sets them. Runs as bin/lut-sd-notify-host, TAP names common/host/NAME.
+ * sets them; and common/args.c, the size and count parser liveupdatectl and
+ * liveupdated share. Runs as bin/lut-sd-notify-host, TAP names common/host/NAME.
  */
 #include "harness.h"
 #include "sd-notify.h"
+#include "args.h"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -177,7 +179,49 @@ static void listen_fd_names(void)
 	EXPECT(!getenv("LISTEN_PID") && !getenv("LISTEN_FDS") && !getenv("LISTEN_FDNAMES"));
 }
 
+/* Sizes: the accepted forms exactly, everything else refused with its errno. */
+static void size_parse(void)
+{
+	static const struct { const char *s; int r; uint64_t v; } c[] = {
+		{ "0", 0, 0 }, { "4096", 0, 4096 }, { "64M", 0, 64ull << 20 },
+		{ "64m", 0, 64ull << 20 }, { "1K", 0, 1024 }, { "2G", 0, 2ull << 30 },
+		{ "1T", 0, 1ull << 40 }, { "0x1000", 0, 4096 }, { "0X10M", 0, 16ull << 20 },
+		{ "18446744073709551615", 0, UINT64_MAX },
+		{ "18446744073709551616", -ERANGE, 0 }, { "16777216T", -ERANGE, 0 },
+		{ "", -EINVAL, 0 }, { "foo", -EINVAL, 0 }, { "12Q", -EINVAL, 0 },
+		{ "-1", -EINVAL, 0 }, { "+1", -EINVAL, 0 }, { " 1", -EINVAL, 0 },
+		{ "1 ", -EINVAL, 0 }, { "1MB", -EINVAL, 0 }, { "0x", -EINVAL, 0 },
+		{ "M", -EINVAL, 0 },
+	};
+
+	for (size_t i = 0; i < LU_ARRAY_SIZE(c); i++) {
+		uint64_t v = 12345;
+
+		EXPECT_EQ(lu_parse_size(c[i].s, &v), c[i].r);
+		EXPECT_EQ(v, c[i].r ? 12345 : c[i].v);
+	}
+}
+
+/* Counts: decimal digits up to the maximum. */
+static void count_parse(void)
+{
+	unsigned long v = 7;
+
+	EXPECT_EQ(lu_parse_uint("16", 100, &v), 0);
+	EXPECT_EQ(v, 16);
+	EXPECT_EQ(lu_parse_uint("100", 100, &v), 0);
+	EXPECT_EQ(lu_parse_uint("101", 100, &v), -ERANGE);
+	EXPECT_EQ(lu_parse_uint("foo", 100, &v), -EINVAL);
+	EXPECT_EQ(lu_parse_uint("", 100, &v), -EINVAL);
+	EXPECT_EQ(lu_parse_uint("-1", 100, &v), -EINVAL);
+	EXPECT_EQ(lu_parse_uint("0x10", 100, &v), -EINVAL);
+	EXPECT_EQ(lu_parse_uint("1K", 100, &v), -EINVAL);
+	EXPECT_EQ(v, 100);
+}
+
 static const struct lu_test tests[] = {
+	LU_TEST(size_parse),
+	LU_TEST(count_parse),
 	LU_TEST(notify_text),
 	LU_TEST(notify_fd),
 	LU_TEST(notify_abstract),

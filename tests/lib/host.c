@@ -517,7 +517,53 @@ static void eintr_bounded(void)
 	close(fd);
 }
 
+/* liveupdate_version(): the package's version (debian/changelog). */
+static void version(void)
+{
+	CHECK(strcmp(LU_VERSION, "unknown"));
+	EXPECT_EQ(strcmp(liveupdate_version(), LU_VERSION), 0);
+}
+
+/*
+ * liveupdate_agent_set_socket() and _set_timeout() win over the environment
+ * and give it back when reset: a listener that never answers, named only by
+ * the call, gives -ETIMEDOUT after the call's 1 s; reset, the environment's
+ * nonexistent socket gives "no broker" again.
+ */
+static void agent_set_socket_timeout(void)
+{
+	char dir[] = "/tmp/lut-lib-host.XXXXXX", path[sizeof(dir) + 16], longp[200];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int l;
+
+	CHECK(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sock", dir);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	l = CHECK_OK(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+	CHECK(bind(l, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK(listen(l, 4) == 0);	/* connections wait in the backlog, unanswered */
+	setenv("LIVEUPDATED_SOCKET", "/nonexistent/liveupdated.sock", 1);
+	setenv("LIVEUPDATED_TIMEOUT", "3600", 1);
+	EXPECT_EQ(liveupdate_agent_set_socket(""), -EINVAL);
+	memset(longp, 'x', sizeof(longp) - 1);
+	longp[sizeof(longp) - 1] = 0;
+	EXPECT_EQ(liveupdate_agent_set_socket(longp), -ENAMETOOLONG);
+	EXPECT_EQ(liveupdate_agent_set_timeout(86400 * 365 + 1), -EINVAL);
+	EXPECT_EQ(liveupdate_agent_available(), 0);		/* the environment's */
+	EXPECT_EQ(liveupdate_agent_set_socket(path), 0);
+	EXPECT_EQ(liveupdate_agent_set_timeout(1), 0);
+	EXPECT_EQ(liveupdate_agent_create_session("db"), -ETIMEDOUT);
+	EXPECT_EQ(liveupdate_agent_set_socket(NULL), 0);
+	EXPECT_EQ(liveupdate_agent_set_timeout(0), 0);
+	EXPECT_EQ(liveupdate_agent_create_session("db"), -ECONNREFUSED);
+	close(l);
+	unlink(path);
+	rmdir(dir);
+}
+
 static const struct lu_test tests[] = {
+	LU_TEST(version),
+	LU_TEST(agent_set_socket_timeout),
 	LU_TEST(eintr_bounded),
 	LU_TEST(memfd_from_buffer),
 	LU_TEST(memfd_from_fd),

@@ -341,10 +341,19 @@ sys_image_locked() {
 	rm -f "$SYS_ROOT"/tmp/debs/*-dbgsym_*.deb	# what a user installs: no debug symbols
 	# liveupdate-vm needs systemd 262 (it carries the fd store across kexec)
 	[[ $SYS_SUITE == sid ]] || rm -f "$SYS_ROOT"/tmp/debs/liveupdate-vm_*.deb
+	# kexec-tools as a fresh unattended install configures it (the base
+	# turned its reboot handling off for its own boots): bookworm's
+	# debconf default load_kexec=true, its services unmasked. The test
+	# reboots at the end and checks that a plain reboot stays a reboot.
+	rm -f "$SYS_ROOT/etc/default/kexec" "$SYS_ROOT/etc/systemd/system/kexec-load.service" \
+		"$SYS_ROOT/etc/systemd/system/kexec.service"
+	sys_chroot "$SYS_ROOT" sh -c '{ echo "RESET kexec-tools/load_kexec" | debconf-communicate || true; } &&
+		DEBIAN_FRONTEND=noninteractive dpkg-reconfigure kexec-tools' >"$log" 2>&1 ||
+		{ tail -n 30 "$log" >&2; sys_die "dpkg-reconfigure kexec-tools failed (log: $log)"; }
 	# As a user would: apt install of the local files (their dependencies
 	# are in the base already; its package lists are dropped).
 	sys_chroot "$SYS_ROOT" sh -c 'apt-get install -y --no-install-recommends /tmp/debs/*.deb' \
-		>"$log" 2>&1 || { tail -n 30 "$log" >&2; sys_die "apt install failed (log: $log)"; }
+		>>"$log" 2>&1 || { tail -n 30 "$log" >&2; sys_die "apt install failed (log: $log)"; }
 	rm -rf "$SYS_ROOT/tmp/debs"
 	sys_install_files
 	sys_make_disk
