@@ -502,6 +502,144 @@ static void print_sessions(const struct status *st)
 			       l.in ? l.state : "-", l.files, l.bytes, l.name);
 }
 
+/* ---- the record of the last live update ---------------------------------------- */
+
+/* What liveupdate-kexec writes before it kexecs (docs/fleet.md). */
+#define LAST_KEXEC "/var/lib/liveupdate/last-kexec"
+
+static void uname_r(char *kver, size_t len);
+
+struct update {
+	char rec[1024];		/* LAST_KEXEC, "" if none */
+	char from[256], to[256], running[256], state[16];
+	unsigned long long held, requested_us;
+	int have_ms;
+	long long ms;		/* kexec request to PID 1's start */
+	unsigned long long in, retrieved, unretrieved;
+};
+
+/*
+ * When this boot's userspace started (PID 1's start), in µs since the epoch:
+ * the boot's wall-clock time (/proc/stat btime, whole seconds) plus PID 1's
+ * start in clock ticks after it. 0 if unknown.
+ */
+static unsigned long long userspace_start_us(void)
+{
+	char buf[4096], *line = NULL, *p;
+	unsigned long long btime = 0, ticks = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	size_t cap = 0;
+	FILE *f = fopen(rooted("/proc/stat"), "re");
+
+	/* line by line: the "intr" line before it is long on a large machine */
+	while (f && getline(&line, &cap, f) > 0)
+		if (!strncmp(line, "btime ", 6))
+			btime = strtoull(line + 6, NULL, 10);
+	free(line);
+	if (f)
+		fclose(f);
+	if (!btime)
+		return 0;
+	read_all("/proc/1/stat", buf, sizeof(buf));
+	p = strrchr(buf, ')');	/* comm may hold anything; the fields follow it */
+	if (!p || hz <= 0)
+		return 0;
+	/* field 22, starttime: the 20th after ") " (state is field 3) */
+	for (int i = 0; i < 20 && p; i++)
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return 0;
+	ticks = strtoull(p + 1, NULL, 10);
+	return btime * 1000000ULL + ticks * 1000000ULL / (unsigned long long)hz;
+}
+
+/* Reads the record and judges it against this boot; 0 if there is none. */
+static int get_update(const struct status *st, struct update *u)
+{
+	char boot[64], rboot[64], v[32];
+	const char *p = st->sess;
+	unsigned long long more = 0, start;
+	struct sess_line l;
+
+	memset(u, 0, sizeof(*u));
+	read_all(LAST_KEXEC, u->rec, sizeof(u->rec));
+	if (!field(u->rec, "to", u->to, sizeof(u->to)))
+		return 0;
+	field(u->rec, "from", u->from, sizeof(u->from));
+	u->held = strtoull(field(u->rec, "sessions", v, sizeof(v)) ?: "0", NULL, 10);
+	u->requested_us = strtoull(field(u->rec, "requested_us", v, sizeof(v)) ?: "0", NULL, 10);
+	uname_r(u->running, sizeof(u->running));
+	read_line("/proc/sys/kernel/random/boot_id", boot, sizeof(boot));
+	if (!field(u->rec, "boot_id", rboot, sizeof(rboot)) || !strcmp(rboot, boot))
+		snprintf(u->state, sizeof(u->state), "requested");
+	else if (strcmp(u->running, u->to))
+		snprintf(u->state, sizeof(u->state), "other_kernel");
+	else if (!strcmp(st->handover, "loaded") || !strcmp(st->handover, "consumed"))
+		snprintf(u->state, sizeof(u->state), "done");
+	else
+		snprintf(u->state, sizeof(u->state), "no_handover");
+	start = userspace_start_us();
+	if (strcmp(u->state, "requested") && start && u->requested_us) {
+		u->have_ms = 1;
+		u->ms = ((long long)start - (long long)u->requested_us) / 1000;
+	}
+	while (st->sessions == 1 && *p) {
+		if (sess_parse(&p, &l, &more) <= 0 || !l.in)
+			continue;
+		u->in++;
+		if (!strcmp(l.state, "unretrieved"))
+			u->unretrieved++;
+		else
+			u->retrieved++;
+	}
+	return 1;
+}
+
+static void print_update_json(const struct status *st)
+{
+	struct update u;
+
+	fputs(",\"last_update\":", stdout);
+	if (!get_update(st, &u)) {
+		fputs("null", stdout);
+		return;
+	}
+	printf("{\"schema\":\"liveupdate-update/1\",\"state\":\"%s\",\"from\":", u.state);
+	json_name(u.from);
+	fputs(",\"to\":", stdout);
+	json_name(u.to);
+	fputs(",\"running\":", stdout);
+	json_name(u.running);
+	printf(",\"requested_us\":%llu,\"sessions_held\":%llu", u.requested_us, u.held);
+	if (st->sessions == 1)
+		printf(",\"sessions_in\":%llu,\"sessions_retrieved\":%llu,"
+		       "\"sessions_unretrieved\":%llu", u.in, u.retrieved, u.unretrieved);
+	else
+		fputs(",\"sessions_in\":null,\"sessions_retrieved\":null,"
+		      "\"sessions_unretrieved\":null", stdout);
+	fputs(",\"request_to_userspace_ms\":", stdout);
+	if (u.have_ms)
+		printf("%lld", u.ms);
+	else
+		fputs("null", stdout);
+	putchar('}');
+}
+
+static void print_update(const struct status *st)
+{
+	struct update u;
+
+	if (!get_update(st, &u))
+		return;
+	printf("%-16s %s -> %s, %s (%llu sessions held)", "last update:", u.from, u.to,
+	       u.state, u.held);
+	if (st->sessions == 1 && strcmp(u.state, "requested"))
+		printf(", %llu of %llu incoming sessions retrieved", u.retrieved, u.in);
+	if (u.have_ms)
+		printf(", %lld ms from the kexec request to userspace", u.ms);
+	putchar('\n');
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	struct status st;
@@ -521,7 +659,8 @@ static int cmd_status(int argc, char **argv)
 		return usage_error("unexpected argument \"%s\"", argv[optind]);
 	get_status(&st);
 	if (json) {
-		printf("{\"device\":%s,\"provider\":", st.device ? "true" : "false");
+		printf("{\"schema\":\"liveupdate-status/1\",\"device\":%s,\"provider\":",
+		       st.device ? "true" : "false");
 		json_str(st.provider);
 		printf(",\"handover_status\":");
 		if (st.handover[0])
@@ -556,6 +695,7 @@ static int cmd_status(int argc, char **argv)
 			fputs("null", stdout);
 		}
 		print_sessions_json(&st);
+		print_update_json(&st);
 		printf("}\n");
 	} else {
 		printf("%-16s %s\n", "device:", st.device ? LIVEUPDATE_DEVICE : "absent");
@@ -579,6 +719,7 @@ static int cmd_status(int argc, char **argv)
 				printf("%-16s %s sessions, %s files, %s bytes (checked in %s us)\n",
 				       "last handover:", v[0], v[1], v[2], v[3]);
 		}
+		print_update(&st);
 		print_sessions(&st);
 	}
 	if (!st.device)	/* what to do, on stderr: stdout stays the table */
