@@ -13,7 +13,7 @@ _liveupdatectl()
 		if [[ ${COMP_WORDS[COMP_CWORD - 1]} == --kernel ]]; then
 			mapfile -t COMPREPLY < <(compgen -W "$(ls /usr/lib/modules 2>/dev/null)" -- "$cur")
 		else
-			mapfile -t COMPREPLY < <(compgen -W '--kernel --sessions --initramfs --help' -- "$cur")
+			mapfile -t COMPREPLY < <(compgen -W '--json --kernel --sessions --initramfs --help' -- "$cur")
 		fi ;;
 	hold)
 		if [[ $cur == -* ]]; then

@@ -3,7 +3,7 @@
  * liveupdatectl: look at and use live update from a shell (libliveupdate).
  *
  *   liveupdatectl status [--json]
- *   liveupdatectl check [--kernel VERSION] [--sessions | --initramfs]
+ *   liveupdatectl check [--json] [--kernel VERSION] [--sessions | --initramfs]
  *   liveupdatectl hold [--detach] NAME FILE...
  *   liveupdatectl get [--finish] NAME ENTRY [PATH]
  *   liveupdatectl get NAME --all DIR
@@ -70,7 +70,7 @@ static const struct verb {
 
 static const char USAGE_STATUS[] = "usage: liveupdatectl status [--json]\n";
 static const char USAGE_CHECK[] =
-	"usage: liveupdatectl check [--kernel VERSION] [--sessions | --initramfs]\n";
+	"usage: liveupdatectl check [--json] [--kernel VERSION] [--sessions | --initramfs]\n";
 static const char USAGE_HOLD[] = "usage: liveupdatectl hold [--detach] NAME FILE...\n";
 static const char USAGE_GET[] =
 	"usage: liveupdatectl get [--finish] NAME ENTRY [PATH]\n"
@@ -82,7 +82,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: liveupdatectl status [--json]\n"
-		"       liveupdatectl check [--kernel VERSION] [--sessions | --initramfs]\n"
+		"       liveupdatectl check [--json] [--kernel VERSION] [--sessions | --initramfs]\n"
 		"       liveupdatectl hold [--detach] NAME FILE...\n"
 		"       liveupdatectl get [--finish] NAME ENTRY [PATH]\n"
 		"       liveupdatectl get NAME --all DIR\n"
@@ -502,6 +502,144 @@ static void print_sessions(const struct status *st)
 			       l.in ? l.state : "-", l.files, l.bytes, l.name);
 }
 
+/* ---- the record of the last live update ---------------------------------------- */
+
+/* What liveupdate-kexec writes before it kexecs (docs/fleet.md). */
+#define LAST_KEXEC "/var/lib/liveupdate/last-kexec"
+
+static void uname_r(char *kver, size_t len);
+
+struct update {
+	char rec[1024];		/* LAST_KEXEC, "" if none */
+	char from[256], to[256], running[256], state[16];
+	unsigned long long held, requested_us;
+	int have_ms;
+	long long ms;		/* kexec request to PID 1's start */
+	unsigned long long in, retrieved, unretrieved;
+};
+
+/*
+ * When this boot's userspace started (PID 1's start), in µs since the epoch:
+ * the boot's wall-clock time (/proc/stat btime, whole seconds) plus PID 1's
+ * start in clock ticks after it. 0 if unknown.
+ */
+static unsigned long long userspace_start_us(void)
+{
+	char buf[4096], *line = NULL, *p;
+	unsigned long long btime = 0, ticks = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	size_t cap = 0;
+	FILE *f = fopen(rooted("/proc/stat"), "re");
+
+	/* line by line: the "intr" line before it is long on a large machine */
+	while (f && getline(&line, &cap, f) > 0)
+		if (!strncmp(line, "btime ", 6))
+			btime = strtoull(line + 6, NULL, 10);
+	free(line);
+	if (f)
+		fclose(f);
+	if (!btime)
+		return 0;
+	read_all("/proc/1/stat", buf, sizeof(buf));
+	p = strrchr(buf, ')');	/* comm may hold anything; the fields follow it */
+	if (!p || hz <= 0)
+		return 0;
+	/* field 22, starttime: the 20th after ") " (state is field 3) */
+	for (int i = 0; i < 20 && p; i++)
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return 0;
+	ticks = strtoull(p + 1, NULL, 10);
+	return btime * 1000000ULL + ticks * 1000000ULL / (unsigned long long)hz;
+}
+
+/* Reads the record and judges it against this boot; 0 if there is none. */
+static int get_update(const struct status *st, struct update *u)
+{
+	char boot[64], rboot[64], v[32];
+	const char *p = st->sess;
+	unsigned long long more = 0, start;
+	struct sess_line l;
+
+	memset(u, 0, sizeof(*u));
+	read_all(LAST_KEXEC, u->rec, sizeof(u->rec));
+	if (!field(u->rec, "to", u->to, sizeof(u->to)))
+		return 0;
+	field(u->rec, "from", u->from, sizeof(u->from));
+	u->held = strtoull(field(u->rec, "sessions", v, sizeof(v)) ?: "0", NULL, 10);
+	u->requested_us = strtoull(field(u->rec, "requested_us", v, sizeof(v)) ?: "0", NULL, 10);
+	uname_r(u->running, sizeof(u->running));
+	read_line("/proc/sys/kernel/random/boot_id", boot, sizeof(boot));
+	if (!field(u->rec, "boot_id", rboot, sizeof(rboot)) || !strcmp(rboot, boot))
+		snprintf(u->state, sizeof(u->state), "requested");
+	else if (strcmp(u->running, u->to))
+		snprintf(u->state, sizeof(u->state), "other_kernel");
+	else if (!strcmp(st->handover, "loaded") || !strcmp(st->handover, "consumed"))
+		snprintf(u->state, sizeof(u->state), "done");
+	else
+		snprintf(u->state, sizeof(u->state), "no_handover");
+	start = userspace_start_us();
+	if (strcmp(u->state, "requested") && start && u->requested_us) {
+		u->have_ms = 1;
+		u->ms = ((long long)start - (long long)u->requested_us) / 1000;
+	}
+	while (st->sessions == 1 && *p) {
+		if (sess_parse(&p, &l, &more) <= 0 || !l.in)
+			continue;
+		u->in++;
+		if (!strcmp(l.state, "unretrieved"))
+			u->unretrieved++;
+		else
+			u->retrieved++;
+	}
+	return 1;
+}
+
+static void print_update_json(const struct status *st)
+{
+	struct update u;
+
+	fputs(",\"last_update\":", stdout);
+	if (!get_update(st, &u)) {
+		fputs("null", stdout);
+		return;
+	}
+	printf("{\"schema\":\"liveupdate-update/1\",\"state\":\"%s\",\"from\":", u.state);
+	json_name(u.from);
+	fputs(",\"to\":", stdout);
+	json_name(u.to);
+	fputs(",\"running\":", stdout);
+	json_name(u.running);
+	printf(",\"requested_us\":%llu,\"sessions_held\":%llu", u.requested_us, u.held);
+	if (st->sessions == 1)
+		printf(",\"sessions_in\":%llu,\"sessions_retrieved\":%llu,"
+		       "\"sessions_unretrieved\":%llu", u.in, u.retrieved, u.unretrieved);
+	else
+		fputs(",\"sessions_in\":null,\"sessions_retrieved\":null,"
+		      "\"sessions_unretrieved\":null", stdout);
+	fputs(",\"request_to_userspace_ms\":", stdout);
+	if (u.have_ms)
+		printf("%lld", u.ms);
+	else
+		fputs("null", stdout);
+	putchar('}');
+}
+
+static void print_update(const struct status *st)
+{
+	struct update u;
+
+	if (!get_update(st, &u))
+		return;
+	printf("%-16s %s -> %s, %s (%llu sessions held)", "last update:", u.from, u.to,
+	       u.state, u.held);
+	if (st->sessions == 1 && strcmp(u.state, "requested"))
+		printf(", %llu of %llu incoming sessions retrieved", u.retrieved, u.in);
+	if (u.have_ms)
+		printf(", %lld ms from the kexec request to userspace", u.ms);
+	putchar('\n');
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	struct status st;
@@ -521,7 +659,8 @@ static int cmd_status(int argc, char **argv)
 		return usage_error("unexpected argument \"%s\"", argv[optind]);
 	get_status(&st);
 	if (json) {
-		printf("{\"device\":%s,\"provider\":", st.device ? "true" : "false");
+		printf("{\"schema\":\"liveupdate-status/1\",\"device\":%s,\"provider\":",
+		       st.device ? "true" : "false");
 		json_str(st.provider);
 		printf(",\"handover_status\":");
 		if (st.handover[0])
@@ -556,6 +695,7 @@ static int cmd_status(int argc, char **argv)
 			fputs("null", stdout);
 		}
 		print_sessions_json(&st);
+		print_update_json(&st);
 		printf("}\n");
 	} else {
 		printf("%-16s %s\n", "device:", st.device ? LIVEUPDATE_DEVICE : "absent");
@@ -579,6 +719,7 @@ static int cmd_status(int argc, char **argv)
 				printf("%-16s %s sessions, %s files, %s bytes (checked in %s us)\n",
 				       "last handover:", v[0], v[1], v[2], v[3]);
 		}
+		print_update(&st);
 		print_sessions(&st);
 	}
 	if (!st.device)	/* what to do, on stderr: stdout stays the table */
@@ -999,13 +1140,57 @@ struct check_count {
 	int fail, unknown;
 };
 
-/* One line: "ok      WHAT", "FAIL    WHAT: HINT" or "unknown WHAT: WHY". */
-static void check_line(struct check_count *n, int result, const char *what,
-		       const char *fmt, ...)
+/*
+ * check --json: the lines are collected and printed as one document at the
+ * end (docs/fleet.md, docs/liveupdate-check.schema.json).
+ */
+#define CHECK_MAX 64
+static struct {
+	int on, n, lost;
+	struct {
+		const char *id;
+		int result;
+		char *what, *why, *session;
+	} c[CHECK_MAX];
+} cj;
+
+/* @session: the (unescaped) session the check is about, or NULL. */
+static void check_record(const char *id, int result, const char *what, const char *session,
+			 const char *fmt, va_list ap)
+{
+	char *why = NULL;
+
+	if (cj.n >= CHECK_MAX)
+		return;
+	if (result != CHECK_OK && fmt && vasprintf(&why, fmt, ap) < 0)
+		why = NULL;
+	cj.c[cj.n].id = id;
+	cj.c[cj.n].result = result;
+	cj.c[cj.n].what = strdup(what);
+	cj.c[cj.n].why = why;
+	cj.c[cj.n].session = session ? strdup(session) : NULL;
+	cj.lost += result == CHECK_FAIL && session;
+	cj.n++;
+}
+
+/*
+ * One line: "ok      WHAT", "FAIL    WHAT: HINT" or "unknown WHAT: WHY"
+ * (check --json: one element of "checks", named @id).
+ */
+static void check_line_s(struct check_count *n, const char *id, const char *session,
+			 int result, const char *what, const char *fmt, ...)
 {
 	static const char *const word[] = { "ok", "FAIL", "unknown" };
 	va_list ap;
 
+	n->fail += result == CHECK_FAIL;
+	n->unknown += result == CHECK_UNKNOWN;
+	if (cj.on) {
+		va_start(ap, fmt);
+		check_record(id, result, what, session, fmt, ap);
+		va_end(ap);
+		return;
+	}
 	printf("%-7s %s", word[result], what);
 	if (result != CHECK_OK && fmt) {
 		fputs(": ", stdout);
@@ -1014,9 +1199,9 @@ static void check_line(struct check_count *n, int result, const char *what,
 		va_end(ap);
 	}
 	putchar('\n');
-	n->fail += result == CHECK_FAIL;
-	n->unknown += result == CHECK_UNKNOWN;
 }
+
+#define check_line(n, id, ...) check_line_s(n, id, NULL, __VA_ARGS__)
 
 /* ---- held sessions and the shutdown ------------------------------------------- */
 
@@ -1303,7 +1488,7 @@ static int check_sessions(struct check_count *n, const struct status *st)
 
 	if (st->sessions != 1) {
 		if (st->device)
-			check_line(n, CHECK_UNKNOWN, "the outgoing sessions are held until the kexec",
+			check_line(n, "sessions", CHECK_UNKNOWN, "the outgoing sessions are held until the kexec",
 				   st->sessions ? "the module stayed busy" :
 				   "cannot read " PARAM_DIR "/sessions (root only)");
 		return 0;
@@ -1320,7 +1505,7 @@ static int check_sessions(struct check_count *n, const struct status *st)
 			 fate == FATE_KEPT ? ")" : "");
 		if (fate == FATE_LOST)
 			lost++;
-		check_line(n, fate == FATE_KEPT ? CHECK_OK : fate == FATE_LOST ? CHECK_FAIL :
+		check_line_s(n, "session", name, fate == FATE_KEPT ? CHECK_OK : fate == FATE_LOST ? CHECK_FAIL :
 			   CHECK_UNKNOWN, what, "%s%s", why, fate == FATE_LOST ?
 			   "; hold it through liveupdated (liveupdatectl hold does when it runs) "
 			   "or with liveupdatectl hold --detach" : "");
@@ -1384,11 +1569,11 @@ static void check_initramfs(struct check_count *n, const char *want)
 	if (r < 0 && want) {
 		snprintf(what, sizeof(what), "the next kernel's initramfs loads the module (%s)",
 			 want);
-		check_line(n, CHECK_FAIL, what, "no %s-%s",
+		check_line(n, "initramfs", CHECK_FAIL, what, "no %s-%s",
 			   kernel_image(kver, img, sizeof(img)) ? "/boot/initrd.img"
 								: "/boot/vmlinuz", want);
 	} else if (r < 0) {
-		check_line(n, CHECK_FAIL, "the next kernel's initramfs loads the module",
+		check_line(n, "initramfs", CHECK_FAIL, "the next kernel's initramfs loads the module",
 			   "no installed kernel with an initramfs in /boot");
 	} else {
 		kernel_initramfs(kver, ird, sizeof(ird));
@@ -1396,13 +1581,71 @@ static void check_initramfs(struct check_count *n, const char *want)
 			 ird);
 		r = initramfs_has_module(ird, why, sizeof(why));
 		if (r < 0)
-			check_line(n, CHECK_UNKNOWN, what, "%s", why);
+			check_line(n, "initramfs", CHECK_UNKNOWN, what, "%s", why);
 		else
-			check_line(n, r ? CHECK_OK : CHECK_FAIL, what,
+			check_line(n, "initramfs", r ? CHECK_OK : CHECK_FAIL, what,
 				   "no liveupdate.ko in it: check 'dkms status liveupdate', "
 				   "then update-initramfs -u -k %s (or dracut -f --kver %s)",
 				   kver, kver);
 	}
+}
+
+/*
+ * The exit status of check; with --json, the document first: the verdict,
+ * the running and the next kernel (@want, else the newest installed one with
+ * an initramfs, else null), every check, and the sessions a kexec would lose.
+ */
+static int check_done(const struct check_count *n, const char *want)
+{
+	static const char *const verdict[] = { "ok", "fail", "unknown" };
+	int result = n->fail ? CHECK_FAIL : n->unknown ? CHECK_UNKNOWN : CHECK_OK;
+	int r = n->fail ? EXIT_CHECK : n->unknown ? EXIT_CHECK_UNKNOWN : EXIT_DONE;
+	char kver[256];
+
+	if (!cj.on)
+		return r;
+	printf("{\"schema\":\"liveupdate-check/1\",\"verdict\":\"%s\",\"exit\":%d,"
+	       "\"kernel\":{\"running\":", verdict[result], r);
+	uname_r(kver, sizeof(kver));
+	if (kver[0])
+		json_name(kver);
+	else
+		fputs("null", stdout);
+	fputs(",\"next\":", stdout);
+	if (want)
+		json_name(want);
+	else if (next_kernel(kver, sizeof(kver)) >= 0)
+		json_name(kver);
+	else
+		fputs("null", stdout);
+	fputs("},\"checks\":[", stdout);
+	for (int i = 0; i < cj.n; i++) {
+		printf("%s{\"id\":\"%s\",\"verdict\":\"%s\",\"what\":", i ? "," : "",
+		       cj.c[i].id, verdict[cj.c[i].result]);
+		json_name(cj.c[i].what ?: "");
+		if (cj.c[i].session) {
+			fputs(",\"session\":", stdout);
+			json_name(cj.c[i].session);
+		}
+		fputs(",\"why\":", stdout);
+		if (cj.c[i].why)
+			json_name(cj.c[i].why);
+		else
+			fputs("null", stdout);
+		putchar('}');
+	}
+	fputs("],\"would_lose\":[", stdout);
+	for (int i = 0, k = 0; i < cj.n; i++) {
+		if (cj.c[i].result != CHECK_FAIL || !cj.c[i].session)
+			continue;
+		fputs(k++ ? ",{\"session\":" : "{\"session\":", stdout);
+		json_name(cj.c[i].session);
+		fputs(",\"why\":", stdout);
+		json_name(cj.c[i].why ?: "");
+		putchar('}');
+	}
+	printf("]}\n");
+	return r;
 }
 
 static int cmd_check(int argc, char **argv)
@@ -1417,6 +1660,7 @@ static int cmd_check(int argc, char **argv)
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "sessions", no_argument, NULL, 's' },
 		{ "initramfs", no_argument, NULL, 'i' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' }, {}
 	};
 	int c;
@@ -1426,6 +1670,7 @@ static int cmd_check(int argc, char **argv)
 		case 'k': want = optarg; break;
 		case 's': only_sessions = 1; break;
 		case 'i': only_initramfs = 1; break;
+		case 'j': cj.on = 1; break;
 		default: return OPT_DONE(c);
 		}
 	}
@@ -1437,25 +1682,25 @@ static int cmd_check(int argc, char **argv)
 		return usage_error("--sessions and --initramfs exclude each other");
 	if (only_initramfs) {
 		check_initramfs(&n, want);
-		return n.fail ? EXIT_CHECK : n.unknown ? EXIT_CHECK_UNKNOWN : EXIT_DONE;
+		return check_done(&n, want);
 	}
 	get_status(&st);
 	if (only_sessions) {
 		check_sessions(&n, &st);
-		return n.fail ? EXIT_CHECK : n.unknown ? EXIT_CHECK_UNKNOWN : EXIT_DONE;
+		return check_done(&n, want);
 	}
 	module = !strcmp(st.provider, "module");
 	/* the module, loaded or not yet (not a kernel with LUO built in) */
 	ours = strcmp(st.provider, "kernel") != 0;
 	read_line("/proc/cmdline", cmdline, sizeof(cmdline));
-	check_line(&n, st.device ? CHECK_OK : CHECK_FAIL, LIVEUPDATE_DEVICE " exists",
+	check_line(&n, "device", st.device ? CHECK_OK : CHECK_FAIL, LIVEUPDATE_DEVICE " exists",
 		   "the liveupdate module is not loaded: the initramfs loads it at boot when "
 		   "the command line has liveupdate.addr= (liveupdate-reserve, then reboot)");
 	if (ours) {
 		unsigned long long next = cmdline_range_size(cmdline);
 		int addr = cmdline_has(cmdline, "liveupdate.addr=");
 
-		check_line(&n, next && addr ? CHECK_OK : CHECK_FAIL,
+		check_line(&n, "range", next && addr ? CHECK_OK : CHECK_FAIL,
 			   "the command line reserves a range (memmap=, liveupdate.addr=)",
 			   next ? "no liveupdate.addr=: the initramfs loads the module only "
 				  "with it (liveupdate-reserve writes both)" :
@@ -1465,7 +1710,7 @@ static int cmd_check(int argc, char **argv)
 			uname_r(kver, sizeof(kver));
 			snprintf(what, sizeof(what), "the module is built for this kernel (%s)", kver);
 			r = module_built(kver, why, sizeof(why));
-			check_line(&n, r ? CHECK_OK : CHECK_FAIL, what,
+			check_line(&n, "module_built", r ? CHECK_OK : CHECK_FAIL, what,
 				   "no liveupdate.ko in /usr/lib/modules/%s: check 'dkms status "
 				   "liveupdate' (DKMS needs linux-headers-%s)", kver, kver);
 		}
@@ -1473,17 +1718,17 @@ static int cmd_check(int argc, char **argv)
 	if (module) {
 		unsigned long long next = cmdline_range_size(cmdline);
 
-		check_line(&n, strcmp(st.handover, "failed") ? CHECK_OK : CHECK_FAIL,
+		check_line(&n, "handover", strcmp(st.handover, "failed") ? CHECK_OK : CHECK_FAIL,
 			   "the previous handover did not fail to restore",
 			   "see the kernel log (liveupdate:)");
 		/* the module reserves as it goes: used is what the handover will take */
 		if (!st.have_space) {
-			check_line(&n, CHECK_UNKNOWN, "the outgoing sessions fit the range",
+			check_line(&n, "space", CHECK_UNKNOWN, "the outgoing sessions fit the range",
 				   "cannot read " PARAM_DIR "/space (root only)");
 		} else if (next) {
 			snprintf(what, sizeof(what), "the outgoing sessions fit the range "
 				 "(%llu of %llu bytes used)", st.used, next);
-			check_line(&n, st.used <= next ? CHECK_OK : CHECK_FAIL, what,
+			check_line(&n, "space", st.used <= next ? CHECK_OK : CHECK_FAIL, what,
 				   "the handover needs more than the range the command line "
 				   "reserves for the next kernel (liveupdate.size=, memmap=)");
 		}
@@ -1495,10 +1740,10 @@ static int cmd_check(int argc, char **argv)
 	}
 	/* informational: liveupdate-kexec loads the kernel itself */
 	read_line("/sys/kernel/kexec_loaded", buf, sizeof(buf));
-	check_line(&n, CHECK_OK, !strcmp(buf, "1") ?
+	check_line(&n, "kexec_loaded", CHECK_OK, !strcmp(buf, "1") ?
 		   "a kexec kernel is loaded (liveupdate-kexec replaces it)" :
 		   "no kexec kernel loaded yet (liveupdate-kexec loads one)", NULL);
-	return n.fail ? EXIT_CHECK : n.unknown ? EXIT_CHECK_UNKNOWN : EXIT_DONE;
+	return check_done(&n, want);
 }
 
 /* ---- hold ---------------------------------------------------------------------- */

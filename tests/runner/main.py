@@ -120,6 +120,8 @@ def setup(jobs):
     extra = []
     if any(j.name == "host-fuzz" for j in jobs):
         extra += ["clang-14", "libclang-rt-14-dev"]
+    if any(j.name == "host-fleet" for j in jobs):
+        extra += ["ansible-core"]   # the role's syntax and check-mode runs
     if any(j.name == "host-package" for j in jobs):
         extra += ["debhelper", "dh-dkms", "lintian"]
     if kinds & {"system", "qemu"} or any(j.kernel not in (None, "6.1") for j in jobs):

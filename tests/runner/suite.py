@@ -190,6 +190,8 @@ class Suite:
                 ("host-cli", [self.b("lu-cli-host"), self.b("liveupdatectl-host")], "host"),
                 ("host-tools", [self.t("tools", "lu-kexec-host"), self.b("liveupdatectl-host")],
                  "host"),
+                ("host-fleet", [self.t("fleet", "lu-fleet-host"),
+                                self.b("liveupdatectl-host")], "host"),
                 ("host-agent", [self.t("agent", "lu-agent-host"), self.b("liveupdated")], "host"),
                 ("host-vmm", [self.t("vmm", "lu-vm-host"), self.b("liveupdate-vm")], "host"),
                 ("host-package", [self.t("package", "lintian")], "package"),
