@@ -1061,9 +1061,11 @@ static void broker_done(struct vm *vm)
 /*
  * The start's first step where the broker holds guests: with the fd store
  * empty, the memfds the broker carried across the kexec go back into it
- * (not yet confirmed: broker_done()); with the fd store holding them, what
- * the broker still has of them goes (an outgoing session of a stop
- * without a kexec, or the copy of a start killed before it confirmed).
+ * (not yet confirmed: broker_done()), or an outgoing session of a stop
+ * without a kexec is released (systemd 252: the fd store did not keep
+ * them). With the fd store holding them, the copy of a start killed before
+ * it confirmed goes; an outgoing session of a stop without a kexec stays
+ * until hold_start() replaces it, right before the guest runs.
  * 0, or -EPERM with a message (the broker did not answer as it should:
  * try again).
  */
@@ -1081,16 +1083,15 @@ static int take_from_broker(struct vm *vm)
 		s = liveupdate_agent_retrieve_begin(vm->session, &handle);
 	if (s == -ECONNREFUSED)
 		return 0;	/* no broker: nothing it could hold */
+	if (s == -ENOENT && kept)
+		return 0;	/* hold_start() replaces what the broker holds of them */
 	if (s == -ENOENT) {
 		r = liveupdate_agent_release_session(vm->session);
 		lu_crash_point("vm-start:broker-released-old");
-		if (!r && !kept)
+		if (!r)
 			say(vm->name, "the guest saved at the last stop was held by the broker for a "
 			    "kexec that did not come, and this systemd kept no fd store over the stop: "
 			    "it is gone; booting afresh");
-		else if (!r)
-			say(vm->name, "released the broker's hold of the last stop (no kexec came; "
-			    "the fd store kept the guest)");
 		if (!r || r == -ENOENT || r == -ECONNREFUSED)
 			return 0;
 		say(vm->name, "the broker did not release session %s (%s): cannot start yet (its "
