@@ -1131,8 +1131,11 @@ static int take_from_broker(struct vm *vm)
 		snprintf(got + strlen(got), sizeof(got) - strlen(got), " %s", f[i].what);
 	}
 	lu_crash_point("vm-start:broker-stored");
-	say(vm->name, "taken back from the broker (session %s):%s", vm->session,
-	    got[0] ? got : " nothing");
+	if (got[0])
+		say(vm->name, "taken back from the broker (session %s):%s", vm->session, got);
+	else
+		say(vm->name, "the broker's session %s came back empty: a start was killed while it "
+		    "replaced the broker's hold, and a guest saved before it is lost", vm->session);
 	return 0;
 }
 
