@@ -2,7 +2,8 @@
 /*
  * liveupdate-vm: run a QEMU VM as a systemd service so that it keeps running
  * across a kernel update (kexec), on a stock kernel with the liveupdate
- * module and systemd 262 or later.
+ * module: systemd 262 or later carries it, earlier ones (Debian 12, 13)
+ * with the broker liveupdated.
  *
  *   liveupdate-vm run NAME          the service's main process
  *                                   (liveupdate-vm@NAME.service)
@@ -21,9 +22,9 @@
  * state, meta), which systemd keeps over a stop
  * (FileDescriptorStorePreserve=yes, v254+) and, from v262, carries across
  * "systemctl kexec" through /dev/liveupdate. Before v262 (Debian 12: 252,
- * 13: 257) the stop also hands the three to the broker, liveupdated, which
- * holds them through the shutdown, in a session named for the unit; the
- * next start takes them back from it (see hold_in_broker()). On stop (SIGTERM) this program
+ * 13: 257) the broker liveupdated also holds the three, in a session
+ * named for the VM, through the shutdown; the next start takes them back
+ * from it ("Before systemd 262" below). On stop (SIGTERM) this program
  * has QEMU save its device state into the state memfd with the cpr-reboot
  * migration mode and x-ignore-shared (guest RAM, a shared file, is not
  * copied: it is already in the memfd), records it as saved, then quits
@@ -936,8 +937,9 @@ static void on_child(int sig)
  * once the start has decided (resumed or booted, before the guest runs, or
  * refused): a start killed before that leaves them with the broker,
  * retrievable again. A stop without a kexec leaves an outgoing session,
- * which the next start releases (its memfds stay in the fd store from
- * systemd 254 on; 252 keeps no fd store over a stop, and says so).
+ * which the next start replaces right before the guest runs (its memfds
+ * stay in the fd store from systemd 254 on; 252 keeps no fd store over a
+ * stop: the start releases it and says so).
  */
 
 /*

@@ -63,7 +63,7 @@ ESTIMATES = {"prepare": 80, "host": 5, "fuzz": 65, "module": 25, "debug": 27,
              "zc-fallback": 22, "zc-fault": 45, "ram": 35, "matrix": 135,
              "system": 900, "system-bookworm": 1000, "system-trixie": 1000,
              "package": 120, "prepare-first": 25, "qemu": 850, "image": 600,
-             "qemu-bookworm": 700, "qemu-trixie": 700,
+             "qemu-bookworm": 1100, "qemu-trixie": 1100,
              "mutants": 2400}
 
 
