@@ -20,11 +20,8 @@ all: lib cli agent vmm module-if-headers
 lib:
 	$(MAKE) -C lib
 
-cli agent: lib
+cli agent vmm: lib
 	$(MAKE) -C $@
-
-vmm:
-	$(MAKE) -C vmm
 
 module:
 	@test -f $(KDIR)/Makefile || { echo "module: no kernel headers at $(KDIR)" \

@@ -570,7 +570,7 @@ static void do_create(struct answer *a, uid_t uid, uid_t owner, const char *name
 static void do_preserve(struct answer *a, uid_t uid, uid_t owner, const char *name,
 			const char *kname, const char *tok, int fd)
 {
-	uint64_t token, have, size, after, reserved, total;
+	uint64_t token, have, size, after, reserved, total, limit;
 	bool grew_over = false;
 	char who[64] = "";
 	struct held *h;
@@ -608,7 +608,9 @@ static void do_preserve(struct answer *a, uid_t uid, uid_t owner, const char *na
 	}
 	have = bytes_of(owner);
 	reserved = size > UINT64_MAX - FILE_COST ? UINT64_MAX : size + FILE_COST;
-	if (max_bytes && reserved > max_bytes - (have < max_bytes ? have : max_bytes)) {
+	/* root could preserve through the device itself: no byte limit */
+	limit = owner == 0 ? 0 : max_bytes;
+	if (limit && reserved > max_bytes - (have < max_bytes ? have : max_bytes)) {
 		pthread_mutex_unlock(&lock);
 		return answer(a, -1, "ERR EDQUOT uid %u%s would hold %" PRIu64
 			      " bytes, the limit is %" PRIu64, (unsigned int)owner, who,
@@ -631,8 +633,8 @@ static void do_preserve(struct answer *a, uid_t uid, uid_t owner, const char *na
 	h->pending_files--;
 	if (r == 0 && !h->gone) {
 		have = bytes_of(owner);
-		if (after > size && max_bytes &&
-		    (have >= max_bytes || after + FILE_COST > max_bytes - have)) {
+		if (after > size && limit &&
+		    (have >= limit || after + FILE_COST > limit - have)) {
 			grew_over = true;	/* no unpreserve: the session goes */
 			total = have + after + FILE_COST;
 			drop_held(h);

@@ -2,7 +2,8 @@
 /*
  * liveupdate-vm: run a QEMU VM as a systemd service so that it keeps running
  * across a kernel update (kexec), on a stock kernel with the liveupdate
- * module and systemd 262 or later.
+ * module: systemd 262 or later carries it, earlier ones (Debian 12, 13)
+ * with the broker liveupdated.
  *
  *   liveupdate-vm run NAME          the service's main process
  *                                   (liveupdate-vm@NAME.service)
@@ -19,8 +20,11 @@
  * vm_meta: off, running at generation G, or saved at G with the state's
  * length and hash). All three live in the service's fd store (FDNAME ram,
  * state, meta), which systemd keeps over a stop
- * (FileDescriptorStorePreserve=yes) and, from v262, carries across
- * "systemctl kexec" through /dev/liveupdate. On stop (SIGTERM) this program
+ * (FileDescriptorStorePreserve=yes, v254+) and, from v262, carries across
+ * "systemctl kexec" through /dev/liveupdate. Before v262 (Debian 12: 252,
+ * 13: 257) the broker liveupdated also holds the three, in a session
+ * named for the VM, through the shutdown; the next start takes them back
+ * from it ("Before systemd 262" below). On stop (SIGTERM) this program
  * has QEMU save its device state into the state memfd with the cpr-reboot
  * migration mode and x-ignore-shared (guest RAM, a shared file, is not
  * copied: it is already in the memfd), records it as saved, then quits
@@ -79,6 +83,7 @@
 
 #include "crash-point.h"
 #include "fnv1a.h"
+#include "libliveupdate.h"
 #include "sd-notify.h"
 
 #define MAX_ARGS 256
@@ -119,7 +124,15 @@ struct vm {
 	char buf[65536];
 	size_t len;
 	bool migration_done, migration_failed;
+	char session[LIVEUPDATE_AGENT_NAME_MAX + 1];	/* the broker's session */
+	int held;		/* the broker's RETRIEVE until the guest runs, or -1 */
+	int held_session;	/* its incoming session fd, or -1 */
+	bool broker;		/* the broker holds the guest across kexec */
+	bool held_out;		/* ... and holds this start's record and RAM */
 };
+
+/* The tokens of the ram, state and meta memfds in the broker's session. */
+enum { TOKEN_STATE = 1, TOKEN_RAM = 2, TOKEN_META = 3 };
 
 static volatile sig_atomic_t got_term;
 
@@ -796,6 +809,8 @@ static int resume(struct vm *vm)
 	return 0;
 }
 
+static int hold_state(struct vm *vm);
+
 /*
  * The stop: the cpr-reboot save into the state memfd, the record SAVED,
  * then quit. Invariant (docs/crash.md): the record says RUNNING until the
@@ -845,6 +860,8 @@ static int save_and_quit(struct vm *vm)
 	lu_crash_point("vm-stop:hashed");
 	if (!r && !len)
 		r = -ENODATA;
+	if (!r && vm->broker)
+		hold_state(vm);	/* not held: the next boot refuses it, said */
 	if (!r) {
 		vm->meta.phase = META_SAVED;
 		vm->meta.state_gen = vm->meta.ram_gen;
@@ -898,12 +915,238 @@ static void on_child(int sig)
 	(void)sig;
 }
 
+/* ---- Before systemd 262: the broker holds the guest through the kexec ------
+ *
+ * systemd before 262 (Debian 12: 252, 13: 257) carries no fd store across
+ * "systemctl kexec". There the broker (liveupdated, which the shutdown
+ * never stops) holds the memfds through it, in a session named for the VM,
+ * "vm-NAME" (the broker binds it to this unit: sHASH.vm-NAME), the same
+ * memfds that are in the fd store:
+ *
+ *   start  the record (TOKEN_META) and the RAM (TOKEN_RAM) are preserved
+ *          in it before the guest may run, so that from then on a kexec
+ *          at any moment carries the record: a guest whose stop did not
+ *          complete is refused in the next boot, never lost silently;
+ *   stop   the state (TOKEN_STATE) is preserved once it is whole and
+ *          hashed, and only then is the record written SAVED: a stop killed
+ *          before that leaves RUNNING (refused), after it everything the
+ *          resume needs is held.
+ *
+ * The next start, with nothing in its fd store, takes the three back
+ * (RETRIEVE), puts them into the fd store and confirms the RETRIEVE only
+ * once the start has decided (resumed or booted, before the guest runs, or
+ * refused): a start killed before that leaves them with the broker,
+ * retrievable again. A stop without a kexec leaves an outgoing session,
+ * which the next start replaces right before the guest runs (its memfds
+ * stay in the fd store from systemd 254 on; 252 keeps no fd store over a
+ * stop: the start releases it and says so).
+ */
+
+/*
+ * Whether the stop hands the guest to the broker: the fd store is not
+ * carried across "systemctl kexec" by PID 1 here (its Version before 262,
+ * or unknown), and there is a /dev/liveupdate to carry anything.
+ * LIVEUPDATE_VM_HOLD=broker or fdstore decides instead.
+ */
+static bool use_broker(struct vm *vm)
+{
+	const char *e = getenv("LIVEUPDATE_VM_HOLD");
+	char line[64] = "";
+	long v;
+	FILE *f;
+
+	if (e && !strcmp(e, "broker"))
+		return true;
+	if (e && !strcmp(e, "fdstore"))
+		return false;
+	if (access("/dev/liveupdate", F_OK) < 0) {
+		say(vm->name, "no /dev/liveupdate (the module is not loaded): nothing is kept across "
+		    "a kexec");
+		return false;
+	}
+	f = popen("systemctl show --property=Version --value 2>/dev/null", "re");
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		pclose(f);
+	}
+	v = strtol(line, NULL, 10);
+	if (v >= 262)
+		return false;
+	say(vm->name, "systemd %s carries no fd store across kexec: the broker (liveupdated) "
+	    "holds the guest through it (session %s)", v > 0 ? trim(line) : "(version unknown)",
+	    vm->session);
+	return true;
+}
+
+/* vm-NAME; a name that is not a broker name (a '.', too long): vmh-HASH. */
+static void session_name(struct vm *vm)
+{
+	size_t len = strlen(vm->name);
+
+	if (len + 3 <= LIVEUPDATE_AGENT_NAME_MAX && !strchr(vm->name, '.'))
+		snprintf(vm->session, sizeof(vm->session), "vm-%s", vm->name);
+	else
+		snprintf(vm->session, sizeof(vm->session), "vmh-%016" PRIx64,
+			 lu_fnv1a64(LU_FNV1A64_START, vm->name, len));
+}
+
+/*
+ * The record and the RAM into a new session of the broker's (a leftover of
+ * an earlier stop released first), before the guest may run. 0 or -errno,
+ * said either way: without it a kexec loses the guest.
+ */
+static int hold_start(struct vm *vm)
+{
+	int r;
+
+	r = liveupdate_agent_release_session(vm->session);
+	lu_crash_point("vm-start:broker-released");
+	if (r == -ENOENT)
+		r = 0;
+	if (!r)
+		r = liveupdate_agent_create_session(vm->session);
+	lu_crash_point("vm-start:broker-created");
+	if (!r)
+		r = liveupdate_agent_preserve_fd(vm->session, TOKEN_META, vm->meta_fd);
+	lu_crash_point("vm-start:broker-meta");
+	if (!r)
+		r = liveupdate_agent_preserve_fd(vm->session, TOKEN_RAM, vm->ram_fd);
+	lu_crash_point("vm-start:broker-ram");
+	if (r) {
+		say(vm->name, "cannot have the broker hold the guest (%s%s): a kexec loses it (this "
+		    "systemd carries no fd store across kexec)", strerror(-r),
+		    r == -ECONNREFUSED ? ": is liveupdated installed and running?" : "");
+		return r;
+	}
+	vm->held_out = true;
+	return 0;
+}
+
+/* The saved state into the broker's session, before the record says SAVED. */
+static int hold_state(struct vm *vm)
+{
+	int r = vm->held_out ? 0 : hold_start(vm);
+
+	if (!r)
+		r = liveupdate_agent_preserve_fd(vm->session, TOKEN_STATE, vm->state_fd);
+	lu_crash_point("vm-stop:broker-state");
+	if (r)
+		say(vm->name, "the broker did not take the device state (%s): a kexec loses the "
+		    "guest (the next boot refuses it)", strerror(-r));
+	else
+		say(vm->name, "guest held by the broker for the kexec (session %s: meta, ram, state)",
+		    vm->session);
+	return r;
+}
+
+/* The start decided (the guest runs, or is refused): the broker drops its copy. */
+static void broker_done(struct vm *vm)
+{
+	int r;
+
+	if (vm->held < 0)
+		return;
+	r = liveupdate_agent_retrieve_end(vm->held, 1);
+	vm->held = -1;
+	lu_crash_point("vm-start:broker-confirmed");
+	if (r)
+		say(vm->name, "the broker did not confirm the hand-back (%s): it may still hold "
+		    "session %s", strerror(-r), vm->session);
+	if (vm->held_session >= 0) {
+		liveupdate_finish(vm->held_session);
+		close(vm->held_session);
+		vm->held_session = -1;
+	}
+}
+
+/*
+ * The start's first step where the broker holds guests: with the fd store
+ * empty, the memfds the broker carried across the kexec go back into it
+ * (not yet confirmed: broker_done()), or an outgoing session of a stop
+ * without a kexec is released (systemd 252: the fd store did not keep
+ * them). With the fd store holding them, the copy of a start killed before
+ * it confirmed goes; an outgoing session of a stop without a kexec stays
+ * until hold_start() replaces it, right before the guest runs.
+ * 0, or -EPERM with a message (the broker did not answer as it should:
+ * try again).
+ */
+static int take_from_broker(struct vm *vm)
+{
+	const struct { const char *what; uint64_t token; int *fd; } f[] = {
+		{ "meta", TOKEN_META, &vm->meta_fd },
+		{ "state", TOKEN_STATE, &vm->state_fd },
+		{ "ram", TOKEN_RAM, &vm->ram_fd },
+	};
+	bool kept = vm->meta_fd >= 0 || vm->ram_fd >= 0 || vm->state_fd >= 0;
+	int handle, s, r = 0;
+	char got[32] = "";
+
+		s = liveupdate_agent_retrieve_begin(vm->session, &handle);
+	if (s == -ECONNREFUSED)
+		return 0;	/* no broker: nothing it could hold */
+	if (s == -ENOENT && kept)
+		return 0;	/* hold_start() replaces what the broker holds of them */
+	if (s == -ENOENT) {
+		r = liveupdate_agent_release_session(vm->session);
+		lu_crash_point("vm-start:broker-released-old");
+		if (!r)
+			say(vm->name, "the guest saved at the last stop was held by the broker for a "
+			    "kexec that did not come, and this systemd kept no fd store over the stop: "
+			    "it is gone; booting afresh");
+		if (!r || r == -ENOENT || r == -ECONNREFUSED)
+			return 0;
+		say(vm->name, "the broker did not release session %s (%s): cannot start yet (its "
+		    "memfds stay frozen while it holds them); try again", vm->session, strerror(-r));
+		return -EPERM;
+	}
+	if (s < 0) {
+		say(vm->name, "cannot ask the broker for session %s (%s): cannot start yet (a guest "
+		    "it holds would be lost); try again", vm->session, strerror(-s));
+		return -EPERM;
+	}
+	lu_crash_point("vm-start:broker-retrieved");
+	vm->held = handle;
+	vm->held_session = s;
+	if (kept) {
+		/* the same memfds, already in the fd store */
+		say(vm->name, "the broker still held session %s, already in the fd store: dropped",
+		    vm->session);
+		broker_done(vm);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		int fd = liveupdate_retrieve_fd(s, f[i].token);
+
+		if (fd == -ENOENT)
+			continue;
+		if (fd < 0) {
+			say(vm->name, "cannot retrieve the %s memfd from session %s (%s)", f[i].what,
+			    vm->session, strerror(-fd));
+			continue;	/* check_kept() says what is missing */
+		}
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		*f[i].fd = fd;
+		r = store_fd(vm, f[i].what, fd);
+		if (r)
+			return -EPERM;
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), " %s", f[i].what);
+	}
+	lu_crash_point("vm-start:broker-stored");
+	if (got[0])
+		say(vm->name, "taken back from the broker (session %s):%s", vm->session, got);
+	else
+		say(vm->name, "the broker's session %s came back empty: a start was killed while it "
+		    "replaced the broker's hold, and a guest saved before it is lost", vm->session);
+	return 0;
+}
+
 /*
  * What the fd store holds decides the start: true into *@incoming for a
  * state that belongs to the kept RAM (resume), false for nothing to
  * resume (boot afresh). -EPERM when neither is right: a guest that cannot
- * be resumed, or not yet; the fd store is left as it is, the message says
- * why and what to do.
+ * be resumed; -EAGAIN: not yet (the RAM did not come back). The fd store
+ * is left as it is, the message says why and what to do.
  */
 static int check_kept(struct vm *vm, bool *incoming)
 {
@@ -939,7 +1182,7 @@ static int check_kept(struct vm *vm, bool *incoming)
 		    "back (a short hugetlb pool in this boot gives ENOMEM: grow it, hugepages= on the "
 		    "kernel command line, and retry); the fd store is kept (systemctl clean "
 		    "--what=fdstore %s boots the VM afresh)", unit);
-		return -EPERM;
+		return -EAGAIN;
 	}
 	if (!have_meta) {
 		say(vm->name, "cannot resume: a device state of %lld bytes without a meta record (kept by "
@@ -1055,8 +1298,15 @@ static int cmd_run(struct vm *vm)
 		say(vm->name, "mkdir /run/liveupdate-vm: %s", strerror(errno));
 		return 1;
 	}
-	if (check_kept(vm, &incoming))
+	vm->broker = use_broker(vm);
+	if (vm->broker && take_from_broker(vm))
 		return 1;
+	r = check_kept(vm, &incoming);
+	if (r) {
+		if (r != -EAGAIN)
+			broker_done(vm);	/* decided: the fd store keeps it */
+		return 1;
+	}
 	if (!incoming && boot_afresh(vm))
 		return 1;
 
@@ -1091,6 +1341,10 @@ static int cmd_run(struct vm *vm)
 			goto fail;
 		}
 	}
+	if (vm->broker) {
+		broker_done(vm);	/* decided: the fd store has it */
+		hold_start(vm);		/* not held: a kexec loses it, said */
+	}
 	/* from here the guest may change its RAM: no state belongs to it */
 	vm->meta.phase = META_RUNNING;
 	vm->meta.ram_gen++;
@@ -1115,6 +1369,7 @@ static int cmd_run(struct vm *vm)
 	    incoming ? "resumed" : "booted", vm->meta.ram_gen, t1 - t0);
 	lu_notify("READY=1\nSTATUS=guest running", -1);
 	lu_crash_point("vm-start:ready");
+	broker_done(vm);
 
 	for (;;) {
 		if (waitpid(vm->pid, &status, WNOHANG) == vm->pid) {
@@ -1205,7 +1460,8 @@ static int usage(int rc)
 
 int main(int argc, char **argv)
 {
-	struct vm vm = { .qmp = -1, .pid = -1, .ram_fd = -1, .state_fd = -1, .meta_fd = -1 };
+	struct vm vm = { .qmp = -1, .pid = -1, .ram_fd = -1, .state_fd = -1, .meta_fd = -1,
+			 .held = -1, .held_session = -1 };
 
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
 		return usage(0);
@@ -1218,6 +1474,7 @@ int main(int argc, char **argv)
 	}
 	snprintf(vm.qmp_path, sizeof(vm.qmp_path), "/run/liveupdate-vm/%s.qmp", vm.name);
 	snprintf(vm.unit, sizeof(vm.unit), "liveupdate-vm@%s", vm.name);
+	session_name(&vm);
 	if (read_conf(&vm))
 		return 1;
 	if (!strcmp(argv[1], "run") && argc == 3)

@@ -17,7 +17,9 @@ Kinds (what --only takes besides names and globs):
   system    the Debian packages with systemd in a sid, a bookworm and a
             trixie image (tests/system)
   qemu      a QEMU VM kept running across host kexecs by liveupdate-vm in
-            the sid image (tests/qemu)
+            the sid image (two VMs, two kexecs; the fd store), and in the
+            bookworm and trixie images (qemu-bookworm, qemu-trixie: one small
+            VM, one kexec; the broker holds it) (tests/qemu)
   mutants   seeded defects (tests/mutants/*.patch), each applied to a copy
             of the tree and the job that should notice it run there; not
             in the default selection (each mutant is a tests/run)
@@ -73,6 +75,7 @@ ESTIMATES = {"prepare": 80, "host": 5, "docs": 20, "fuzz": 65, "module": 25, "de
              "zc-fallback": 22, "zc-fault": 45, "ram": 35, "matrix": 135,
              "system": 900, "system-bookworm": 1000, "system-trixie": 1000,
              "package": 120, "prepare-first": 25, "qemu": 850, "image": 600,
+             "qemu-bookworm": 1100, "qemu-trixie": 1100,
              "mutants": 2400}
 
 
@@ -322,6 +325,14 @@ class Suite:
         self.add(Job("qemu", "qemu", [qrun, "--quiet"], None, "",
                      ask([qrun, "--list"]), ["image-sid"], timeout=3000,
                      verdict="vm/qemu"), "qemu")
+        # ... and in the stable suites' images (shared with system-SUITE,
+        # built under a lock by whichever starts first): systemd 252 and 257
+        # carry no fd store across kexec, the broker holds the guest
+        for suite in SYSTEM_SUITES:
+            argv = [qrun, "--suite", suite]
+            self.add(Job("qemu-" + suite, "qemu", argv + ["--quiet"], None, "",
+                         ask(argv + ["--list"]), [], timeout=3000,
+                         verdict="vm/qemu-" + suite), "qemu-" + suite)
         # seeded defects: only when asked for (tests/run --only mutants)
         mut = self.t("mutants", "run")
         self.add(Job("mutants", "mutants", [mut], None, "", ask([mut, "--list"]), [],

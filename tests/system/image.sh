@@ -38,13 +38,15 @@ SYS_SUITE=${LU_SYS_SUITE:-sid}
 # What the suite's -backports adds for an upgrade boot (bookworm: 6.12 with
 # LU_SYS_BACKPORTS=1; trixie-backports has 7.3, a kernel the module is not
 # ported to: none).
-SYS_BACKPORTS='' SYS_EXTRA_PKGS=''
+# QEMU for tests/qemu (a VM kept across the kexec: liveupdate-vm) in every
+# image: sid's and trixie's own (11.1, 10.0), bookworm-backports' on bookworm
+# (bookworm's own 7.2 has no cpr-reboot; SYS_BPO_PKGS come from -backports).
+SYS_BACKPORTS='' SYS_EXTRA_PKGS=qemu-system-x86 SYS_BPO_PKGS=''
 case $SYS_SUITE in
-sid) SYS_INITRAMFS=${LU_SYS_INITRAMFS:-dracut} SYS_GCC=gcc-14
-	# QEMU for tests/qemu (a VM kept across the kexec: liveupdate-vm)
-	SYS_EXTRA_PKGS=qemu-system-x86 ;;
+sid) SYS_INITRAMFS=${LU_SYS_INITRAMFS:-dracut} SYS_GCC=gcc-14 ;;
 trixie) SYS_INITRAMFS=${LU_SYS_INITRAMFS:-initramfs-tools} SYS_GCC=gcc-14 ;;
 bookworm) SYS_INITRAMFS=${LU_SYS_INITRAMFS:-initramfs-tools} SYS_GCC=gcc-12
+	SYS_EXTRA_PKGS='' SYS_BPO_PKGS=qemu-system-x86
 	# LU_SYS_BACKPORTS=1: also bookworm-backports' 6.12 (gcc-12), the upgrade
 	# a bookworm user makes. Off by default: under bookworm's QEMU 7.2 (TCG,
 	# -cpu max) 6.12.95+deb12 crashes right after SLUB's cmpxchg16b, cold
@@ -101,7 +103,7 @@ sys_base_stamp() {
 	local k=''
 	# sid's kernels are pinned by lu_kver; a stable suite takes its newest
 	[[ $SYS_SUITE == sid ]] && k="$(lu_kver sid) $(lu_kver trixie)"
-	echo "v$SYS_BASE_VERSION $SYS_SUITE $SYS_BOOTSTRAP_PKGS $SYS_APT_PKGS${SYS_BACKPORTS:+ backports: $SYS_BACKPORTS} $k"
+	echo "v$SYS_BASE_VERSION $SYS_SUITE $SYS_BOOTSTRAP_PKGS $SYS_APT_PKGS${SYS_BACKPORTS:+ backports: $SYS_BACKPORTS}${SYS_BPO_PKGS:+ bpo: $SYS_BPO_PKGS} $k"
 }
 
 # build/system/base-TAG/, made once.
@@ -133,11 +135,11 @@ sys_base() {
 		>>"$log" 2>&1 || sys_die "installing the kernel failed (log: $log)"
 	# bookworm: also bookworm-backports' 6.12 (built with bookworm's gcc-12),
 	# the kernel a bookworm user upgrades to: the test's upgrade boot.
-	if [[ -n $SYS_BACKPORTS ]]; then
+	if [[ -n $SYS_BACKPORTS$SYS_BPO_PKGS ]]; then
 		# shellcheck disable=SC2086
 		sys_chroot "$SYS_BASE" apt-get install -y -q --no-install-recommends \
-			-t "$SYS_SUITE-backports" $SYS_BACKPORTS >>"$log" 2>&1 ||
-			sys_die "installing the backports kernel failed (log: $log)"
+			-t "$SYS_SUITE-backports" $SYS_BACKPORTS $SYS_BPO_PKGS >>"$log" 2>&1 ||
+			sys_die "installing from $SYS_SUITE-backports failed (log: $log)"
 	fi
 	# sid: trixie's 6.12 too, installed like any kernel package (its
 	# postinst makes the initramfs with initramfs-tools), for the upgrade.
@@ -151,13 +153,13 @@ sys_base() {
 # -security, with the URIs of the host's /etc/apt/sources.list.d/debian.sources
 # (the first one for the archive, the one that ends in -security for that).
 sys_sources() {
-	local dir=$1 main sec
+	local dir=$1 main sec bpo=$SYS_BACKPORTS$SYS_BPO_PKGS
 	main=$(lu_mirror)
 	sec=$(awk '/^URIs:/ && $2 ~ /-security\/?$/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources)
 	rm -f "$dir/etc/apt/sources.list"
 	{
 		printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates%s\nComponents: main\n' "$main" "$SYS_SUITE" \
-			"$SYS_SUITE" "${SYS_BACKPORTS:+ $SYS_SUITE-backports}"
+			"$SYS_SUITE" "${bpo:+ $SYS_SUITE-backports}"
 		printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
 		[[ -z $sec ]] || printf '\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$sec" "$SYS_SUITE"
 	} >"$dir/etc/apt/sources.list.d/debian.sources"
@@ -259,9 +261,7 @@ sys_install_files() {
 	install -m 644 "$g/lu-fdstore.service" "$g/lu-sys.service" "$g/lu-client.service" \
 		"$SYS_ROOT/etc/systemd/system/"
 	ln -sf /etc/systemd/system/lu-sys.service "$SYS_ROOT/etc/systemd/system/multi-user.target.wants/lu-sys.service"
-	if [[ $SYS_SUITE == sid ]]; then
-		sys_install_qemu_files
-	fi
+	sys_install_qemu_files
 	# PID 1 logs at debug level in the test: journald must not drop its
 	# messages (the restore lines the test looks for among them).
 	mkdir -p "$SYS_ROOT/etc/systemd/journald.conf.d"
@@ -269,7 +269,7 @@ sys_install_files() {
 		>"$SYS_ROOT/etc/systemd/journald.conf.d/lu.conf"
 }
 
-# tests/qemu's files (sid): its driver, the counter guest (built here), the
+# tests/qemu's files (every suite: lu-qemu.service runs only with lu.qemu): its driver, the counter guest (built here), the
 # two VMs' liveupdate-vm configurations and a drop-in that copies
 # liveupdate-vm's lines to the console. liveupdate-vm comes from its package.
 sys_install_qemu_files() {
@@ -339,8 +339,6 @@ sys_image_locked() {
 	mkdir -p "$SYS_ROOT/tmp/debs"
 	cp "${debs[@]}" "$SYS_ROOT/tmp/debs/"
 	rm -f "$SYS_ROOT"/tmp/debs/*-dbgsym_*.deb	# what a user installs: no debug symbols
-	# liveupdate-vm needs systemd 262 (it carries the fd store across kexec)
-	[[ $SYS_SUITE == sid ]] || rm -f "$SYS_ROOT"/tmp/debs/liveupdate-vm_*.deb
 	# kexec-tools as a fresh unattended install configures it (the base
 	# turned its reboot handling off for its own boots): bookworm's
 	# debconf default load_kexec=true, its services unmasked. The test
