@@ -24,6 +24,7 @@
  * (RETRIEVE with the session fd by SCM_RIGHTS), or "ERR ERRNO text".
  *
  * usage: liveupdated [--socket PATH] [--max-sessions N] [--max-files N] [--max-bytes SIZE]
+ *                    [--root-max-bytes SIZE]
  *        liveupdated --help | --version
  * Socket activation (LISTEN_FDS) is used when present.
  */
@@ -89,6 +90,8 @@ static struct { uid_t uid; unsigned int n; } conns[MAX_CONNS];
 static unsigned int nconns;
 static unsigned int max_sessions = 16;
 static uint64_t max_bytes = 64ull << 20;	/* 0: no limit */
+/* root could preserve through the device itself: no byte limit by default */
+static uint64_t root_max_bytes;
 static unsigned int max_files = 256;		/* per owner */
 /*
  * What one preserved file costs on top of its size: an empty file is not
@@ -608,13 +611,12 @@ static void do_preserve(struct answer *a, uid_t uid, uid_t owner, const char *na
 	}
 	have = bytes_of(owner);
 	reserved = size > UINT64_MAX - FILE_COST ? UINT64_MAX : size + FILE_COST;
-	/* root could preserve through the device itself: no byte limit */
-	limit = owner == 0 ? 0 : max_bytes;
-	if (limit && reserved > max_bytes - (have < max_bytes ? have : max_bytes)) {
+	limit = owner == 0 ? root_max_bytes : max_bytes;
+	if (limit && reserved > limit - (have < limit ? have : limit)) {
 		pthread_mutex_unlock(&lock);
 		return answer(a, -1, "ERR EDQUOT uid %u%s would hold %" PRIu64
 			      " bytes, the limit is %" PRIu64, (unsigned int)owner, who,
-			      have + reserved, max_bytes);
+			      have + reserved, limit);
 	}
 	h->pending += reserved;
 	h->pending_files++;
@@ -657,7 +659,7 @@ static void do_preserve(struct answer *a, uid_t uid, uid_t owner, const char *na
 		    who, size, after, kname);
 		return answer(a, -1, "ERR EDQUOT uid %u%s would hold %" PRIu64
 			      " bytes, the limit is %" PRIu64 ": the file grew during PRESERVE,"
-			      " session %s released", (unsigned int)owner, who, total, max_bytes,
+			      " session %s released", (unsigned int)owner, who, total, limit,
 			      name);
 	}
 	say("uid %u%s preserved %" PRIu64 " bytes in %s under %" PRIu64 " (%" PRIu64 " in all)",
@@ -1141,8 +1143,10 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: liveupdated [--socket PATH] [--max-sessions N] [--max-files N] "
 		"[--max-bytes SIZE]\n"
+		"                   [--root-max-bytes SIZE]\n"
 		"       liveupdated --help | --version\n"
-		"SIZE: bytes, or with K, M, G or T (powers of 1024); 0 for no byte limit.\n");
+		"SIZE: bytes, or with K, M, G or T (powers of 1024); 0 for no byte limit\n"
+		"(--root-max-bytes, root's own: 0 by default).\n");
 }
 
 /* A usage error: says which word was wrong, exit 2. */
@@ -1184,6 +1188,7 @@ int main(int argc, char **argv)
 		{ "max-sessions", required_argument, NULL, 'S' },
 		{ "max-files", required_argument, NULL, 'F' },
 		{ "max-bytes", required_argument, NULL, 'B' },
+		{ "root-max-bytes", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{}
@@ -1208,6 +1213,12 @@ int main(int argc, char **argv)
 			r = lu_parse_size(optarg, &max_bytes);
 			if (r)
 				return usage_error("--max-bytes: \"%s\" is not a size%s", optarg,
+						   r == -ERANGE ? " up to 2^64-1" : "");
+			break;
+		case 'R':
+			r = lu_parse_size(optarg, &root_max_bytes);
+			if (r)
+				return usage_error("--root-max-bytes: \"%s\" is not a size%s", optarg,
 						   r == -ERANGE ? " up to 2^64-1" : "");
 			break;
 		case 'h':

@@ -114,8 +114,9 @@ static int agent_call(const char *req, char *reply, size_t len, int *fdp)
 static pid_t agent_pid;
 
 /*
- * Starts the broker on @sock with --max-sessions 3 --max-bytes 40K and, if
- * given, --max-files @files.
+ * Starts the broker on @sock with --max-sessions 3 --max-bytes 40K (root too:
+ * --root-max-bytes 40K; root has no byte limit by default) and, if given,
+ * --max-files @files.
  */
 static void agent_start_on(const char *sock, const char *files)
 {
@@ -134,10 +135,10 @@ static void agent_start_on(const char *sock, const char *files)
 			close(fd);	/* the harness's report pipe too */
 		if (files)
 			execl(AGENT_BIN, "liveupdated", "--max-sessions", "3", "--max-bytes", "40K",
-			      "--max-files", files, (char *)NULL);
+			      "--root-max-bytes", "40K", "--max-files", files, (char *)NULL);
 		else
 			execl(AGENT_BIN, "liveupdated", "--max-sessions", "3", "--max-bytes", "40K",
-			      (char *)NULL);
+			      "--root-max-bytes", "40K", (char *)NULL);
 		_exit(127);
 	}
 	agent_pid = pid;
