@@ -49,37 +49,8 @@ struct acct {
 	long long cg_current;	/* memory.current of ACCT_CG, bytes */
 };
 
-static long long meminfo(const char *key)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[128];
-	long long v = -1;
-	size_t n = strlen(key);
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ':')
-			v = strtoll(line + n + 1, NULL, 10) * 1024;
-	fclose(f);
-	return v;
-}
-
-static long long memstat(const char *cg, const char *key)
-{
-	FILE *f = fopen(lu_fmt("%s/memory.stat", cg), "r");
-	char line[128];
-	long long v = -1;
-	size_t n = strlen(key);
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ' ')
-			v = strtoll(line + n + 1, NULL, 10);
-	fclose(f);
-	return v;
-}
+/* /proc/meminfo's @key in bytes (negative: not there) */
+#define meminfo_bytes(key) (kx_meminfo_kib(key) * 1024)
 
 /*
  * The counters, folded: stat_refresh folds the per-CPU vmstat deltas into
@@ -94,9 +65,9 @@ static struct acct snap(void)
 	lu_write_text("/proc/sys/vm/stat_refresh", "1");
 	usleep(2500 * 1000);
 	lu_write_text("/proc/sys/vm/stat_refresh", "1");
-	a.shmem = meminfo("Shmem");
-	a.committed = meminfo("Committed_AS");
-	a.cg_shmem = memstat(ACCT_CG, "shmem");
+	a.shmem = meminfo_bytes("Shmem");
+	a.committed = meminfo_bytes("Committed_AS");
+	a.cg_shmem = kx_memstat(ACCT_CG, "shmem");
 	a.cg_current = lu_read_number(ACCT_CG "/memory.current");
 	return a;
 }
@@ -211,7 +182,7 @@ static void acct_file(void)
 /* zram as swap, unless some swap is on already. */
 static int acct_swap_on(void)
 {
-	if (meminfo("SwapTotal") > 0)
+	if (meminfo_bytes("SwapTotal") > 0)
 		return 0;
 	if (lu_system("lu-kmod zram") ||
 	    (lu_write_text("/sys/block/zram0/comp_algorithm", "lzo-rle") &&
@@ -242,14 +213,14 @@ static void acct_swap(void)
 	CHECK(p != MAP_FAILED);
 	for (uint64_t off = 0; off < ACCT_SIZE; off += 4096)
 		(void)*(volatile char *)(p + off);
-	swapfree = meminfo("SwapFree");
+	swapfree = meminfo_bytes("SwapFree");
 	EXPECT_EQ(madvise(p, ACCT_SIZE, MADV_PAGEOUT), 0);
 	a2 = snap();
 	lu_diag("zc-acct: MADV_PAGEOUT: Shmem %+lld, SwapFree %+lld",
-		a2.shmem - a1.shmem, meminfo("SwapFree") - swapfree);
+		a2.shmem - a1.shmem, meminfo_bytes("SwapFree") - swapfree);
 	/* most pages went to swap; the file's blocks count them all the same */
 	EXPECT(a1.shmem - a2.shmem >= (long long)ACCT_SIZE / 2);
-	EXPECT(swapfree - meminfo("SwapFree") >= (long long)ACCT_SIZE / 2);
+	EXPECT(swapfree - meminfo_bytes("SwapFree") >= (long long)ACCT_SIZE / 2);
 	EXPECT_EQ(blocks(m), (long long)ACCT_SIZE);
 	EXPECT_EQ(a2.committed - a1.committed, 0);
 
@@ -282,9 +253,9 @@ static void acct_swap(void)
 	 * Swap slots freed go back through per-CPU caches first (6.1, 6.12:
 	 * up to 64 slots a CPU, SWAP_SLOTS_CACHE_SIZE); nothing else swaps here
 	 */
-	lu_diag("zc-acct: SwapFree after close %+lld", meminfo("SwapFree") - swapfree);
-	EXPECT(meminfo("SwapFree") <= swapfree);
-	EXPECT(swapfree - meminfo("SwapFree") <= 64LL * 4096 * sysconf(_SC_NPROCESSORS_ONLN));
+	lu_diag("zc-acct: SwapFree after close %+lld", meminfo_bytes("SwapFree") - swapfree);
+	EXPECT(meminfo_bytes("SwapFree") <= swapfree);
+	EXPECT(swapfree - meminfo_bytes("SwapFree") <= 64LL * 4096 * sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 /* A memory cgroup that holds a part only stops the insert; the next resumes. */
@@ -309,7 +280,7 @@ static void acct_limit(void)
 	EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == ENOMEM);
 	part = lh("restore_pages_given") - given;
 	usleep(2500 * 1000);
-	lim_shmem = memstat(ACCT_LIM, "shmem");
+	lim_shmem = kx_memstat(ACCT_LIM, "shmem");
 	lu_diag("zc-acct: in a 12 MiB memory cgroup: %lld pages inserted, its shmem %lld",
 		part, lim_shmem);
 	EXPECT(part > 0 && part < (long long)ACCT_PAGES);
@@ -331,7 +302,7 @@ static void acct_limit(void)
 	EXPECT_EQ(a1.shmem, a0.shmem);
 	EXPECT_EQ(a1.committed, a0.committed);
 	EXPECT_EQ(a1.cg_shmem, a0.cg_shmem);
-	EXPECT_EQ(memstat(ACCT_LIM, "shmem"), 0);
+	EXPECT_EQ(kx_memstat(ACCT_LIM, "shmem"), 0);
 	EXPECT_EQ(rmdir(ACCT_LIM), 0);
 }
 

@@ -62,25 +62,6 @@ static int zw_set_vm(const char *name, long long v)
 	return lu_write_text(lu_fmt("/proc/sys/vm/%s", name), lu_fmt("%lld", v));
 }
 
-/* /proc/meminfo's @key in KiB, or -1. */
-static long long zw_meminfo(const char *key)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[128];
-	long long v = -1;
-	size_t n = strlen(key);
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ':') {
-			v = atoll(line + n + 1);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
 /*
  * Strict overcommit that leaves room for root (CAP_SYS_ADMIN) only: the
  * commit limit is what is committed now plus 4x the file, the admin
@@ -99,7 +80,7 @@ static void zw_creds(int s)
 	pid_t pid;
 
 	CHECK(mode >= 0 && kb >= 0 && ratio >= 0 && admin >= 0);
-	committed = zw_meminfo("Committed_AS");
+	committed = kx_meminfo_kib("Committed_AS");
 	CHECK(committed > 0);
 	set = zw_set_vm("admin_reserve_kbytes", 8 * ZW_SIZE / 1024) ||
 	      zw_set_vm("overcommit_kbytes", committed + 4 * ZW_SIZE / 1024) ||
