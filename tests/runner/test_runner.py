@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 
-from . import ktap, main, report, schedule, suite
+from . import facts, ktap, main, report, schedule, suite, sysjudge
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "testdata")
 
@@ -483,6 +483,181 @@ class ReadmeTable(unittest.TestCase):
         self.assertIn("not what the suite says", why)
         self.assertIn("-| `zerocopy-K` | zerocopy | 6.1, 6.12 | 2 / 2 (QEMU 10) | 3 |", diff)
         self.assertEqual(rt.check("# no markers", table)[0], "no table between the markers")
+
+
+class SystemJudge(unittest.TestCase):
+    """tests/system/run's judge (sysjudge.py) on the facts of a recorded
+    passing sid run (main's serial log of 2026-12-07), and on those facts
+    broken the way a broken product would break them: each check fails."""
+
+    SID_NAMES = ["package", "range", "boot1", "klog/b1", "upgrade/boot", "upgrade/memfd",
+                 "upgrade/fdnames", "upgrade/kexeccount", "upgrade/journal", "klog/b2",
+                 "same/boot", "same/memfd", "same/fdnames", "same/kexeccount", "same/journal",
+                 "klog/b3", "blacklist/boot", "blacklist/refused", "blacklist/memfd",
+                 "blacklist/fdnames", "blacklist/kexeccount", "blacklist/journal", "klog/b4",
+                 "broker/hold", "broker/restart", "broker/kexec", "broker/bytes",
+                 "check/initramfs", "check/space", "check/exit"]
+    HOLD_NAMES = ["package", "range", "boot1", "hold/detach", "hold/broker", "check/lost",
+                  "check/refused", "check/stopped", "klog/b1", "kexec/boot", "kexec/record",
+                  "kexec/nonce", "kexec/broker", "klog/b2", "blacklist/boot", "blacklist/nonce",
+                  "blacklist/broker", "klog/b3", "reboot/cold"]
+
+    def sid(self):
+        return facts.Facts.load(os.path.join(DATA, "system-sid.facts.json"))
+
+    def results(self, f, ctx=None):
+        out, failed = sysjudge.judge(f, ctx or f.extra["context"])
+        p = ktap.parse(out)
+        self.assertEqual(p.problems, [])
+        return {n: r.status for n, r in p.results.items()}, failed, out
+
+    def failing(self, f, ctx=None):
+        r, failed, _ = self.results(f, ctx)
+        bad = sorted(n for n, x in r.items() if x != "PASS")
+        self.assertEqual(failed, len(bad))
+        return bad
+
+    def test_names_kept(self):
+        # the bash judge's names, so the history compares
+        self.assertEqual(sysjudge.registry("sid").names, self.SID_NAMES)
+        for suite_ in ("bookworm", "trixie"):
+            self.assertEqual(sysjudge.registry(suite_).names, self.HOLD_NAMES)
+        self.assertTrue(all(sysjudge.registry("sid").desc.values()))
+
+    def test_recorded_sid_passes(self):
+        r, failed, out = self.results(self.sid())
+        self.assertEqual((len(r), failed), (30, 0))
+        self.assertIn("#   upgrade (6.12 -> 7.2): liveupdate-kexec -> driver: 59.725", out)
+
+    def test_nothing_passes_an_empty_log(self):
+        f = sysjudge.read_serial("", "sid")
+        self.assertEqual(len(self.failing(f, self.sid().extra["context"])), 30)
+        f = sysjudge.read_serial("", "bookworm")
+        ctx = {"suite": "bookworm", "first": "6.1.0-57-cloud-amd64",
+               "kver": "6.1.0-57-cloud-amd64", "kvers": ["6.1.0-57-cloud-amd64"], "qemu_rc": 1}
+        self.assertEqual(len(self.failing(f, ctx)), 19)
+
+    def test_memfd_not_carried(self):
+        f = self.sid()
+        f.values["2"]["restored"] = ["-"]
+        self.assertEqual(self.failing(f), ["system/upgrade/memfd"])
+
+    def test_blacklisted_yet_carried(self):
+        f = self.sid()
+        f.values["4"]["restored"] = f.values["1"]["nonce"]
+        f.values["4"]["fdnames"] = ["nonce"]
+        self.assertEqual(self.failing(f), ["system/blacklist/fdnames", "system/blacklist/memfd"])
+
+    def test_fdnames_not_reported(self):
+        f = self.sid()
+        del f.values["4"]["fdnames"]
+        self.assertEqual(self.failing(f), ["system/blacklist/fdnames"])
+
+    def test_refused_by_a_crash(self):
+        f = self.sid()
+        f.values["4"]["kexec-refused-rc"] = ["127 liveupdate-kexec: command not found"]
+        self.assertEqual(self.failing(f), ["system/blacklist/refused"])
+
+    def test_warning_in_a_boot(self):
+        f = self.sid()
+        f.values["3"]["klog-bad"] = ["1"]
+        self.assertEqual(self.failing(f), ["system/klog/b3"])
+
+    def test_broker_bytes_differ(self):
+        f = self.sid()
+        f.values["2"]["client-got-sha"] = ["0" * 64 + " 70001"]
+        f.values["2"]["client-cmp"] = ["differ: byte 1, line 1;rc 1"]
+        self.assertEqual(self.failing(f), ["system/broker/bytes"])
+
+    def test_kexeccount_and_journal(self):
+        f = self.sid()
+        f.values["3"]["kexeccount"] = ["1"]
+        f.values["2"]["journal"] = [x for x in f.values["2"]["journal"] if "Restored" not in x]
+        self.assertEqual(self.failing(f), ["system/same/kexeccount", "system/upgrade/journal"])
+
+    def hold(self):
+        """bookworm's facts: the sid facts' shape, boot by boot, as lu-hold
+        reports them (a passing run's values, hand-made)."""
+        k = "6.1.0-57-cloud-amd64"
+        n1, n2, sha = "21f3dda8b1ed34ad79cea35505021653", "44880f6a3c6dbd1a1e4b40308f2cedab", "cd6b" * 16
+        chk = ["ok      session lu-detach is held until the kexec (pid 273, @liveupdatectl-hold "
+               "in liveupdate-hold-273.scope, which stays)",
+               "ok      session sebab574108d3.lu-client is held until the kexec (pid 312, "
+               "@liveupdated in liveupdated.service, which stays)"]
+        v = {"1": {"boot": [f"1 kernel {k}"], "systemd": ["252"], "module": ["loaded"],
+                   "dkms": [f"{k} /lib/modules/{k}/updates/dkms/liveupdate.ko"],
+                   "reserve": [sysjudge.RESERVE], "packages": [
+                       "libliveupdate-dev 0.2;libliveupdate1 0.2;liveupdate-dkms 0.2;"
+                       "liveupdate-tools 0.2;liveupdated 0.2;"],
+                   "nonce": [n1], "client-sha": [sha], "client-uid": ["61976"],
+                   "detach-rc": ['0 1 nonce /var/lib/lu-sys/nonce;liveupdatectl: session '
+                                 '"lu-detach" held by pid 273 until the kexec;'],
+                   "client-hold-rc": ['0 1 client.bin /var/lib/lu-sys/client.bin;uid 61976;'
+                                      'liveupdatectl: session "lu-client" is held by liveupdated;'],
+                   "check-rc": ["6"], "check": chk + [
+                       "FAIL    session lu-fdonly is held until the kexec: pid 1, PID 1 (a "
+                       "service's fd store): systemd 252 closes it (it carries sessions from 262 on)"],
+                   "refused-rc": ["1"], "refusal": [
+                       "liveupdate-kexec: session lu-fdonly is held until the kexec: pid 1, ...",
+                       "liveupdate-kexec: the sessions above would be closed before the kexec "
+                       "(--force to kexec anyway)"],
+                   "check2-rc": ["0"], "check2": chk, "klog-bad": ["0"]},
+             "2": {"boot": [f"2 kernel {k}"], "module": ["loaded"], "handover_status": ["pending"],
+                   "kexec-record": [f"kexec {k} -> {k}, range memmap=128M$0x138000000, "
+                                    "2 session(s) held;"],
+                   "get-rc": ["0"], "got": [n1], "client-get-rc": ["0 uid 61976;"],
+                   "client-uid": ["61976"], "client-got-sha": [sha + " 70001"], "nonce": [n2],
+                   "klog-bad": ["0"]},
+             "3": {"boot": [f"3 kernel {k}"], "module": ["absent"], "get-rc": ["3 no device"],
+                   "got": ["-"], "client-get-rc": ["1 uid 61976;reset"],
+                   "client-got-sha": ["e3b0 0"], "klog-bad": ["0"], "done": [""]}}
+        ctx = {"suite": "bookworm", "first": k, "kver": k, "kvers": [k], "qemu_rc": "0"}
+        return facts.Facts(v, {}, {"restarted": True, "kexec_after_done": False,
+                                   "context": ctx}), ctx
+
+    def test_hold_passes(self):
+        f, _ = self.hold()
+        self.assertEqual(self.failing(f), [])
+
+    def test_hold_nonce_lost_and_record(self):
+        f, _ = self.hold()
+        f.values["2"]["got"] = ["-"]
+        f.values["2"]["kexec-record"] = ["kexec a -> b, range memmap=128M$0x138000000, "
+                                         "1 session(s) held;"]
+        self.assertEqual(self.failing(f), ["system/bookworm/kexec/nonce",
+                                           "system/bookworm/kexec/record"])
+
+    def test_hold_reboot_became_a_kexec(self):
+        f, _ = self.hold()
+        f.extra["kexec_after_done"] = True
+        self.assertEqual(self.failing(f), ["system/bookworm/reboot/cold"])
+        f, _ = self.hold()
+        f.values["4"] = {"boot": ["4 kernel x"]}
+        self.assertEqual(self.failing(f), ["system/bookworm/reboot/cold"])
+
+    def test_hold_check_did_not_see_the_loss(self):
+        f, _ = self.hold()
+        f.values["1"]["check-rc"] = ["0"]
+        f.values["3"]["got"] = [f.values["1"]["nonce"][0]]
+        self.assertEqual(self.failing(f), ["system/bookworm/blacklist/nonce",
+                                           "system/bookworm/check/lost"])
+
+    def test_serial_facts(self):
+        log = ("100 SeaBIOS\n200 [ 1.0] driver[1]: @@S boot 1 kernel K\n"
+               "300 [ 1.1] driver[1]: @@S check ok a\n400 [ 1.2] driver[1]: @@S check ok b\n"
+               "450 [ 1.3] driver[1]: @@S fdnames \n500 x lu-fdstore: restored fd 3\n"
+               "600 [ 2.0] driver[1]: @@S boot 2 kernel K\n700 @@S done\n"
+               "800 [ 3.0] kexec_core: Starting new kernel\n")
+        f = sysjudge.read_serial(log, "sid")
+        self.assertEqual(sysjudge.V(f, 1, "check"), "ok a\nok b\n")
+        self.assertEqual(sysjudge.V(f, 1, "fdnames"), "")
+        self.assertIsNone(sysjudge.V(f, 2, "fdnames"))
+        self.assertEqual((f.t(1, "check"), f.t(1, "restored-fd"), f.t(2, "boot")), (300, 500, 600))
+        self.assertEqual((f.extra["kexec_after_done"], f.extra["restarted"]), (True, False))
+        self.assertTrue(facts.glob("x got sabcdefabcdef.lu-client back (incoming) y",
+                                   "*got s????????????.lu-client back (incoming)*"))
+        self.assertFalse(facts.glob("got s123.lu-client back (incoming)",
+                                    "*got s????????????.lu-client back (incoming)*"))
 
 
 class Report(unittest.TestCase):
