@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 
-from . import facts, ktap, main, report, schedule, suite, sysjudge
+from . import facts, ktap, main, qemujudge, qemulog, report, schedule, suite, sysjudge
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "testdata")
 
@@ -658,6 +658,86 @@ class SystemJudge(unittest.TestCase):
                                    "*got s????????????.lu-client back (incoming)*"))
         self.assertFalse(facts.glob("got s123.lu-client back (incoming)",
                                     "*got s????????????.lu-client back (incoming)*"))
+
+
+class QemuJudge(unittest.TestCase):
+    """tests/qemu/run's judge (qemujudge.py) on a hand-made serial log of a
+    passing run (qemulog.py; the old bash judge passed it whole too, and
+    printed the same tables), and on that log broken one fact at a time."""
+
+    def failing(self, log, suite_="bookworm"):
+        f = qemujudge.read_serial(log.render())
+        out, failed = qemujudge.judge(f, {"suite": suite_, "kver": log.kver, "qemu_rc": "0"})
+        p = ktap.parse(out)
+        self.assertEqual(p.problems, [])
+        self.assertEqual(len(p.results), len(qemujudge.registry(suite_).names))
+        bad = sorted(n for n, r in p.results.items() if r.status != "PASS")
+        self.assertEqual(failed, len(bad))
+        return bad, out, f
+
+    def test_names_kept(self):
+        self.assertEqual(len(qemujudge.registry("sid").names), 32)
+        self.assertEqual(qemujudge.registry("trixie").names, [
+            "boot1", "kexec-alone", "klog/b1", "vms/boot", "vms/filesave", "klog/b2",
+            "kexec1/small/unit", "kexec1/small/same-guest", "kexec1/small/count",
+            "kexec1/small/ram", "kexec1/small/hugetlb", "kexec1/handover", "klog/b3",
+            "blacklist/boot", "blacklist/small", "klog/b4"])
+
+    def test_passing_log(self):
+        for s in ("bookworm", "sid"):
+            bad, out, f = self.failing(qemulog.QemuLog(s), s)
+            self.assertEqual(bad, [])
+            # the blackout is a measurement: diagnostics and the side file
+            self.assertIn("# | 1: copy        | small | 256M 2M  |    %s |" % (
+                "42.00" if s == "sid" else "41.60"), out)
+            self.assertEqual(f.extra["timings"]["alone"]["blackout"], "22.95")
+
+    def test_empty_log_fails_everything(self):
+        f = qemujudge.read_serial("")
+        out, failed = qemujudge.judge(f, {"suite": "sid", "kver": "K", "qemu_rc": "1"})
+        self.assertEqual(failed, 32)
+
+    def test_guest_rebooted_instead_of_resumed(self):
+        log = qemulog.QemuLog()
+        log.mutate(3, "guest-first small", "lu-guest: boot ffff0000 count 1 pass 0 bad 0")
+        log.mutate(3, "guest-boots small", "1")
+        bad, _, _ = self.failing(log)
+        self.assertEqual(bad, ["qemu/bookworm/kexec1/small/count",
+                               "qemu/bookworm/kexec1/small/same-guest"])
+
+    def test_bad_word_in_guest_ram(self):
+        log = qemulog.QemuLog()
+        log.mutate(3, "guest-pass small", "lu-guest: boot a1b2c3d4 count 220 pass 5 bad 3")
+        bad, _, _ = self.failing(log)
+        self.assertEqual(bad, ["qemu/bookworm/kexec1/small/ram"])
+
+    def test_fd_store_lost(self):
+        log = qemulog.QemuLog()
+        log.mutate(3, "unit small", "active fdstore 0")
+        bad, _, _ = self.failing(log)
+        self.assertEqual(bad, ["qemu/bookworm/kexec1/small/unit"])
+
+    def test_handover_copied_too_little(self):
+        log = qemulog.QemuLog("sid")
+        log.mutate(4, "handover", None)
+        log.boots[4].insert(3, ("@@S", "handover pages_copied 300000"))
+        log.boots[4].insert(3, ("@@S", "handover pages_inplace 0"))
+        log.boots[4].insert(3, ("@@S", "handover restore_pages_copied 61500"))
+        bad, _, _ = self.failing(log, "sid")
+        self.assertEqual(bad, ["qemu/kexec2/handover"])
+
+    def test_resumed_though_blacklisted(self):
+        log = qemulog.QemuLog()
+        log.mutate(4, "module", "loaded")
+        log.mutate(4, "guest-boot small", "lu-guest: boot a1b2c3d4 mem 256 MiB")
+        bad, _, _ = self.failing(log)
+        self.assertEqual(bad, ["qemu/bookworm/blacklist/boot", "qemu/bookworm/blacklist/small"])
+
+    def test_warning_in_the_kexec_boot(self):
+        log = qemulog.QemuLog()
+        log.mutate(3, "klog-bad", "2")
+        bad, _, _ = self.failing(log)
+        self.assertEqual(bad, ["qemu/bookworm/klog/b3"])
 
 
 class Report(unittest.TestCase):
