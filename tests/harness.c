@@ -275,7 +275,9 @@ int lu_main(const char *suite, const struct lu_test *tests, size_t n,
 	if (list) {
 		for (i = 0; i < n; i++)
 			if (lu_selected(&tests[i], argc, argv))
-				printf("%s/%s\n", suite, tests[i].name);
+				printf("%s/%s%s%s\n", suite, tests[i].name,
+				       tests[i].desc ? "\t" : "",
+				       tests[i].desc ? tests[i].desc : "");
 		return 0;
 	}
 	/*

@@ -50,9 +50,13 @@
 struct lu_test {
 	const char *name;
 	void (*fn)(void);
+	const char *desc;	/* what it asserts, one line (NULL: not said) */
 };
 
-#define LU_TEST(fn) { #fn, fn }
+#define LU_TEST(fn) { #fn, fn, NULL }
+/* a test with a one-line description of what it asserts: --list prints it
+ * after a tab, and tests/run --list --json carries it (tests/README.md) */
+#define LU_TEST_D(fn, desc) { #fn, fn, desc }
 #define LU_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /*
@@ -61,7 +65,8 @@ struct lu_test {
  * "@@T done SUITE ...". With LU_TAP_NESTED set the version and plan lines
  * are left to the script that runs several binaries as one stream, and the
  * numbers start at LU_TAP_FIRST. "--list [NAME...]" prints the TAP names
- * (SUITE/name) it would report, without running anything.
+ * (SUITE/name) it would report, each with a tab and its description when it
+ * has one (LU_TEST_D), without running anything.
  */
 int lu_main(const char *suite, const struct lu_test *tests, size_t n,
 	    int argc, char **argv);

@@ -220,14 +220,22 @@ static void count_parse(void)
 }
 
 static const struct lu_test tests[] = {
-	LU_TEST(size_parse),
-	LU_TEST(count_parse),
-	LU_TEST(notify_text),
-	LU_TEST(notify_fd),
-	LU_TEST(notify_abstract),
-	LU_TEST(notify_nowhere),
-	LU_TEST(listen_fds),
-	LU_TEST(listen_fd_names),
+	LU_TEST_D(size_parse,
+		  "lu_parse_size: 22 inputs, each accepted with its exact value (K/M/G/T, 0x, up to UINT64_MAX) or refused with ERANGE/EINVAL, the output untouched then"),
+	LU_TEST_D(count_parse,
+		  "lu_parse_uint: decimal up to the maximum; 101 > 100 ERANGE; foo, empty, -1, 0x10, 1K EINVAL, the output untouched"),
+	LU_TEST_D(notify_text,
+		  "lu_notify to a path socket returns 1; the manager receives exactly the two lines READY=1, STATUS=up and no fd"),
+	LU_TEST_D(notify_fd,
+		  "lu_notify with an fd returns 1; the manager receives exactly the lines FDSTORE=1, FDNAME=ram and the same file (dev, inode)"),
+	LU_TEST_D(notify_abstract,
+		  "lu_notify to an abstract socket (@name) returns 1; the manager receives exactly STOPPING=1"),
+	LU_TEST_D(notify_nowhere,
+		  "lu_notify returns 0 with NOTIFY_SOCKET unset, relative, empty or too long, -ENOENT for a socket nobody binds"),
+	LU_TEST_D(listen_fds,
+		  "lu_listen_fds: 3 for LISTEN_FDS=3 of this pid; 0 for 0, -2, 100000, another pid's, no LISTEN_PID; done unsets LISTEN_FDS"),
+	LU_TEST_D(listen_fd_names,
+		  "lu_listen_fd_name: each name of LISTEN_FDNAMES by index, empty ones and past the end empty, cut to the buffer; done unsets all three variables"),
 };
 
 int main(int argc, char **argv)

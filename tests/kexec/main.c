@@ -123,7 +123,7 @@ static const char *kx_suite(const struct kx_scenario *sc)
 int main(int argc, char **argv)
 {
 	const struct kx_scenario *sc = NULL;
-	struct lu_test t = { NULL, NULL };
+	struct lu_test t = { NULL, NULL, NULL };
 	int list = argc > 1 && !strcmp(argv[1], "--list");
 
 	/* --scenarios: "SCENARIO STAGE" of every stage a plan should run */

@@ -277,13 +277,20 @@ static void reload_default(void)
 }
 
 static const struct lu_test tests[] = {
-	LU_TEST(reload_1m),
-	LU_TEST(exact_fit),
-	LU_TEST(metadata_slack),
-	LU_TEST(enospc_changes_nothing),
-	LU_TEST(session_capacity),
-	LU_TEST(metadata_needs_a_run),
-	LU_TEST(reload_default),
+	LU_TEST_D(reload_1m,
+		  "rmmod and lu-load size=1M reload the module; the size parameter reads exactly 1 MiB"),
+	LU_TEST_D(exact_fit,
+		  "1 MiB range: a 253-page memfd fits next to a session, one byte more is ENOSPC, then a 1-byte memfd is ENOSPC and stays unsealed; closing gives the space back (3 rounds)"),
+	LU_TEST_D(metadata_slack,
+		  "the metadata's last page takes exactly slack/72 more sessions, then ENOSPC; closing one allows exactly one more"),
+	LU_TEST_D(enospc_changes_nothing,
+		  "a PRESERVE_FD refused with ENOSPC leaves the memfd's seals, size and freedom as they were and its token free; it preserves later"),
+	LU_TEST_D(session_capacity,
+		  "exactly 14506 empty sessions fit in 1 MiB, the next ENOSPC; the 48 bytes left plus a freed session hold one 80-byte memfd, no second"),
+	LU_TEST_D(metadata_needs_a_run,
+		  "PRESERVE_FD refuses metadata no run of free pages holds: with 11 free pages in runs of 3 and 8, empty memfds fit exactly until an 8-page run is full; taken back to 4096 after"),
+	LU_TEST_D(reload_default,
+		  "rmmod and lu-load with no parameters reload the module with its default size"),
 };
 
 int main(int argc, char **argv)

@@ -13,8 +13,8 @@ side is in two steps, both Python:
      facts and prints KTAP: one result per registered check, measurements
      (timings) as "# " diagnostics and in the facts file's "timings".
 A check is registered once, with its name and a one-line description of
-what it asserts (Checks.add); --list prints the names (a tab and the
-description behind each with --describe)."""
+what it asserts (Checks.add); --list prints each name with a tab and its description
+(the runner reads them: tests/runner/suite.py, DESCRIPTIONS)."""
 
 import json
 import re

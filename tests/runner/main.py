@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """tests/run: the project's test command (README and CI call it).
 
-usage: tests/run [--kernel 6.1,6.12,7.2] [--only SEL[,SEL...]] [--list [--json]]
+usage: tests/run [--kernel 6.1,6.12,7.2] [--only SEL[,SEL...]] [--list [--json|--describe]]
                  [-j N] [--quiet]
   --kernel  kernels to test (bookworm|6.1, trixie|6.12, sid|7.2); default all
   --only    what to run: a kind (host, module, kexec, zerocopy, matrix,
@@ -13,8 +13,10 @@ usage: tests/run [--kernel 6.1,6.12,7.2] [--only SEL[,SEL...]] [--list [--json]]
   --list    print the name of every test the selection would report (each
             asked from its producer), run nothing, exit 0; with --json, the
             jobs instead (name, kind, kernel, CPUs, vCPUs, host threads,
-            names) as JSON: tests/runner/readme-table makes tests/README.md's
-            table of jobs from it
+            names, what each test asserts where its producer says) as JSON:
+            tests/runner/readme-table makes tests/README.md's table of jobs
+            and tests/LIST.md from it; with --describe, a tab and what the
+            test asserts behind each name that has a description
   -j N      host CPUs to fill (default: all); a job counts as many CPUs as
             it keeps busy (a TCG VM: its host threads)
   --quiet   print only what did not pass, not one line per passed test
@@ -54,6 +56,7 @@ def parse_args(argv):
     p.add_argument("--only", action="append", default=[])
     p.add_argument("--list", action="store_true")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--describe", action="store_true")
     p.add_argument("-j", type=int, default=os.cpu_count() or 1)
     p.add_argument("--quiet", action="store_true")
     p.add_argument("-h", "--help", action="store_true")
@@ -84,7 +87,7 @@ def job_doc(job):
         threads = 1 if single else smp
     return {"name": job.name, "kind": job.kind, "kernel": job.kernel, "cost": job.cost,
             "vm": job.vm, "vcpus": smp, "threads": threads, "deps": job.deps,
-            "names": job.names}
+            "names": job.names, "descriptions": job.desc}
 
 
 def select(jobs, only, kernels):
@@ -345,7 +348,7 @@ def main(argv):
     if a.list:
         for j in jobs:
             for n in j.names:
-                print(n)
+                print(n + ("\t" + j.desc[n] if a.describe and n in j.desc else ""))
         return 0
     setup(jobs)
     load_estimates(jobs)

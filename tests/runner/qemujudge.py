@@ -2,7 +2,7 @@
 """The judge of tests/qemu/run: a QEMU VM kept running across host kexecs
 (facts.py says how facts and checks flow).
 
-usage: python3 -m runner.qemujudge --suite S --list [--describe]
+usage: python3 -m runner.qemujudge --suite S --list
        python3 -m runner.qemujudge --suite S --log SERIAL.log --facts OUT.json
            --kver KVER [--qemu-rc N]
        python3 -m runner.qemujudge --suite S --from-facts FACTS.json --kver KVER
@@ -435,7 +435,6 @@ def main(argv):
     p = argparse.ArgumentParser(prog="qemujudge")
     p.add_argument("--suite", default="sid", choices=("sid", "bookworm", "trixie"))
     p.add_argument("--list", action="store_true")
-    p.add_argument("--describe", action="store_true")
     p.add_argument("--log")
     p.add_argument("--facts")
     p.add_argument("--from-facts")
@@ -443,7 +442,7 @@ def main(argv):
     p.add_argument("--qemu-rc", default="?")
     a = p.parse_args(argv)
     if a.list:
-        sys.stdout.write(registry(a.suite).listing(a.describe))
+        sys.stdout.write(registry(a.suite).listing(True))
         return 0
     if a.from_facts:
         f = Facts.load(a.from_facts)

@@ -97,11 +97,15 @@ class Job:
     # each also has a verdict, exit/JOB/PROGRAM, that passes iff it exits 0
     post: list = field(default_factory=list)
     env: dict = field(default_factory=dict)
+    desc: dict = field(default_factory=dict)  # name -> what it asserts (one line)
 
 
 def post_verdict(job, check):
     """The name that passes iff @job's post-check @check exits 0."""
-    return "exit/%s/%s" % (job.name, os.path.basename(check))
+    name = "exit/%s/%s" % (job.name, os.path.basename(check))
+    DESCRIPTIONS.setdefault(name, "the post-check %s exited 0 on the job's log"
+                            % os.path.basename(check))
+    return name
 
 
 class ListError(Exception):
@@ -113,15 +117,32 @@ def _ask(argv):
     return subprocess.run(list(argv), capture_output=True, text=True, timeout=120)
 
 
+# What each test asserts, one line, as its producer registered it: a --list
+# line may be "NAME<TAB>DESCRIPTION" (tests/README.md, "Registering a test").
+# Keyed by the name as the producer says it (before a job's prefix); a name
+# two producers describe differently is described by neither.
+DESCRIPTIONS = {}
+
+
 def ask(argv):
-    """The names a producer says it will report (its --list answer)."""
+    """The names a producer says it will report (its --list answer); the
+    descriptions after a tab go to DESCRIPTIONS."""
     try:
         p = _ask(tuple(argv))
     except (OSError, subprocess.TimeoutExpired) as e:
         raise ListError(f"{' '.join(argv)}: {e}") from e
     if p.returncode != 0:
         raise ListError(f"{' '.join(argv)}: exit {p.returncode}: {p.stderr.strip()[-300:]}")
-    names = [n for n in p.stdout.split("\n") if n]
+    names = []
+    for line in p.stdout.split("\n"):
+        name, _, desc = line.partition("\t")
+        if not name:
+            continue
+        names.append(name)
+        desc = desc.strip()
+        if desc:
+            old = DESCRIPTIONS.get(name)
+            DESCRIPTIONS[name] = desc if old in (None, desc) else ""
     if not names:
         raise ListError(f"{' '.join(argv)}: no names")
     return names
@@ -162,6 +183,12 @@ class Suite:
         # results it printed: a host program exiting 1 after "ok 1" fails
         job.verdict = job.verdict or "exit/" + job.name
         job.names.append(job.verdict)
+        DESCRIPTIONS.setdefault(job.verdict, "the job's own program (%s) ran to its end and exited 0"
+                                % os.path.basename(job.argv[0]))
+        for n in job.names:
+            bare = n[len(job.prefix):] if job.prefix and n.startswith(job.prefix) else n
+            if DESCRIPTIONS.get(bare):
+                job.desc[n] = DESCRIPTIONS[bare]
         self.jobs.append(job)
 
     def vm(self, name, kind, kernel, prefix, names, args, est, timeout, deps=None,

@@ -2,11 +2,11 @@
 """The judge of tests/system/run: the Debian packages with systemd in a
 system image (facts.py says how facts and checks flow).
 
-usage: python3 -m runner.sysjudge --suite S --list [--describe]
+usage: python3 -m runner.sysjudge --suite S --list
        python3 -m runner.sysjudge --suite S --log SERIAL.log --facts OUT.json
            --first KVER --kver KVER [--kvers K1,K2] [--qemu-rc N]
        python3 -m runner.sysjudge --suite S --from-facts FACTS.json ...
-The first form lists the check names (and what each asserts); the second
+The first form lists the check names, each with a tab and what it asserts; the second
 reads the serial log, writes its facts to OUT.json and judges them; the
 third judges a facts file as it is (the runner's self-tests feed it broken
 facts). KTAP on stdout; exit 1 if a check failed.
@@ -365,7 +365,6 @@ def main(argv):
     p = argparse.ArgumentParser(prog="sysjudge")
     p.add_argument("--suite", default="sid", choices=("sid", "bookworm", "trixie"))
     p.add_argument("--list", action="store_true")
-    p.add_argument("--describe", action="store_true")
     p.add_argument("--log")
     p.add_argument("--facts")
     p.add_argument("--from-facts")
@@ -375,7 +374,7 @@ def main(argv):
     p.add_argument("--qemu-rc", default="?")
     a = p.parse_args(argv)
     if a.list:
-        sys.stdout.write(registry(a.suite).listing(a.describe))
+        sys.stdout.write(registry(a.suite).listing(True))
         return 0
     if a.from_facts:
         f = Facts.load(a.from_facts)

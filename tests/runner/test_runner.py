@@ -740,6 +740,52 @@ class QemuJudge(unittest.TestCase):
         self.assertEqual(bad, ["qemu/bookworm/klog/b3"])
 
 
+class Descriptions(unittest.TestCase):
+    """One way to register a test with what it asserts: a producer's --list
+    line "NAME<TAB>DESCRIPTION"; the runner keeps it per job (--list --json,
+    --list --describe) and tests/LIST.md is made from it."""
+
+    def test_ask_reads_descriptions(self):
+        with tempfile.TemporaryDirectory() as d:
+            prod = os.path.join(d, "prod")
+            with open(prod, "w") as f:
+                f.write("#!/bin/sh\nprintf 'p/a\\tasserts a\\np/b\\n'\n")
+            os.chmod(prod, 0o755)
+            self.assertEqual(suite.ask([prod, "--list"]), ["p/a", "p/b"])
+            self.assertEqual(suite.DESCRIPTIONS["p/a"], "asserts a")
+            self.assertNotIn("p/b", suite.DESCRIPTIONS)
+            s = suite.Suite(main.REPO, [], d)
+            s.add(suite.Job("host-p", "host", [prod], names=["p/a", "p/b"]), "host")
+            self.assertEqual(s.jobs[0].desc["p/a"], "asserts a")
+            self.assertIn("exited 0", s.jobs[0].desc["exit/host-p"])
+            self.assertEqual(main.job_doc(s.jobs[0])["descriptions"]["p/a"], "asserts a")
+
+    def test_c_harness_and_judges_list_them(self):
+        p = subprocess.run([os.path.join(main.REPO, "tests", "bin", "lut-sd-notify-host"),
+                            "--list"], capture_output=True, text=True)
+        lines = p.stdout.splitlines()
+        self.assertTrue(lines and all(len(x.split("\t")) == 2 for x in lines), lines)
+        for reg in (sysjudge.registry("sid"), qemujudge.registry("bookworm")):
+            for line in reg.listing(True).splitlines():
+                name, desc = line.split("\t")
+                self.assertTrue(name and desc)
+
+    def test_list_md_lists_described_tests_only(self):
+        jobs = [{"name": "zerocopy-6.1", "kind": "zerocopy", "kernel": "6.1", "vm": True,
+                 "names": ["6.1/z/a", "6.1/z/b", "vm/zerocopy-6.1"],
+                 "descriptions": {"6.1/z/a": "a is | exact", "vm/zerocopy-6.1": "exit 0"}},
+                {"name": "host-x", "kind": "host", "kernel": None, "vm": False,
+                 "names": ["x", "exit/host-x"], "descriptions": {"exit/host-x": "exit 0"}}]
+        out = readme_table().render_list(jobs)
+        self.assertIn("| `zerocopy-K` | 3 | 1 |", out)
+        self.assertIn("| `host-x` | 2 | 0 |", out)
+        self.assertIn("| `K/z/a` | a is \\| exact |", out)
+        self.assertNotIn("## `host-x`", out)
+        rt = readme_table()
+        self.assertIsNone(rt.check_list("\n".join(out), out))
+        self.assertIn("not what the suite says", rt.check_list("stale", out)[0])
+
+
 class Report(unittest.TestCase):
     def test_tables_from_json_only(self):
         events = ("100000000 qemu start\n104000000 init boot=1 kernel=6.1.0-57-cloud-amd64\n"
