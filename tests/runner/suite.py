@@ -183,13 +183,19 @@ class Suite:
         # results it printed: a host program exiting 1 after "ok 1" fails
         job.verdict = job.verdict or "exit/" + job.name
         job.names.append(job.verdict)
-        DESCRIPTIONS.setdefault(job.verdict, "the job's own program (%s) ran to its end and exited 0"
-                                % os.path.basename(job.argv[0]))
+        self.jobs.append(job)
+        self.describe(job)
+
+    @staticmethod
+    def describe(job):
+        """@job.desc: what each of its names asserts, where it was said."""
+        if job.verdict:
+            DESCRIPTIONS.setdefault(job.verdict, "the job's own program (%s) ran to its end "
+                                    "and exited 0" % os.path.basename(job.argv[0]))
         for n in job.names:
             bare = n[len(job.prefix):] if job.prefix and n.startswith(job.prefix) else n
             if DESCRIPTIONS.get(bare):
                 job.desc[n] = DESCRIPTIONS[bare]
-        self.jobs.append(job)
 
     def vm(self, name, kind, kernel, prefix, names, args, est, timeout, deps=None,
            stem="kexec"):
