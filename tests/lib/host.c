@@ -587,7 +587,7 @@ static const struct lu_test tests[] = {
 	LU_TEST_D(agent_retrieve_confirm,
 		  "the broker hears exactly LU1 HAVE after a delivered session, LU1 KEEP after one given back, nothing from a caller gone before end() or with a full fd table (-EMFILE)"),
 	LU_TEST_D(errno_untouched,
-		  "20 failing calls (one per entry point) return -errno and leave errno as it was (EXDEV); so do two successful ones"),
+		  "18 failing calls (19 without the device) return -errno and leave errno as it was (EXDEV); so do available(), agent_available() and two successful calls"),
 	LU_TEST_D(bad_args,
 		  "arguments the library judges itself: NULL outputs -EINVAL; broker names outside [A-Za-z0-9_-] -EINVAL (handle -1); a valid one reaches the (absent) broker"),
 };
