@@ -113,10 +113,14 @@ static void detects_changes(void)
 }
 
 static const struct lu_test tests[] = {
-	LU_TEST(known_answers),
-	LU_TEST(copy_sums_what_it_copies),
-	LU_TEST(pieces),
-	LU_TEST(detects_changes),
+	LU_TEST_D(known_answers,
+		  "luo_sum of 4 buffers equals the low 32 bits of an independent XXH64 (xxhsum -H1) over the same bytes"),
+	LU_TEST_D(copy_sums_what_it_copies,
+		  "luo_sum_copy page by page copies exactly (nothing past the end, unaligned too) and sums to the known answer"),
+	LU_TEST_D(pieces,
+		  "summing in pieces of growing block multiples gives the known one-shot sum and length"),
+	LU_TEST_D(detects_changes,
+		  "every single flipped bit of a page, two swapped words, and a different length change the sum"),
 };
 
 int main(int argc, char **argv)

@@ -103,9 +103,12 @@ static void preserve_helpers(void)
 }
 
 static const struct lu_test tests[] = {
-	LU_TEST(open_busy_retry),
-	LU_TEST(sessions_and_errors),
-	LU_TEST(preserve_helpers),
+	LU_TEST_D(open_busy_retry,
+		  "liveupdate_open: FD_CLOEXEC; EBUSY at once while held; WAIT gets it after the holder's 0.3 s; EBUSY after 4.5-10 s when held longer"),
+	LU_TEST_D(sessions_and_errors,
+		  "library sessions: FD_CLOEXEC, the name; the kernel's EEXIST, EINVAL, ENOENT, EBADF come back unchanged; a 63-byte name works"),
+	LU_TEST_D(preserve_helpers,
+		  "preserve_buffer, preserve_file (source copied, still preservable), manifest_write (once: token 0 EEXIST); bad manifests EINVAL before anything is preserved"),
 };
 
 int main(int argc, char **argv)
