@@ -165,10 +165,14 @@ static void preserve_room(void)
 }
 
 static const struct lu_test tests[] = {
-	LU_TEST(preserve_frozen),
-	LU_TEST(preserve_busy_across_sessions),
-	LU_TEST(preserve_hugetlbfs_files),
-	LU_TEST(preserve_room),
+	LU_TEST_D(preserve_frozen,
+		  "a 4 MiB hugetlb memfd preserves; ftruncate to another size EPERM (same size 0, a reopened fd too), user's seals, bytes kept, EBUSY again; resizable after close"),
+	LU_TEST_D(preserve_busy_across_sessions,
+		  "a preserved hugetlb memfd is EBUSY in another session, F_SEAL_SEAL untouched; after the first session closes the other takes it"),
+	LU_TEST_D(preserve_hugetlbfs_files,
+		  "a linked hugetlbfs file is ENOENT; an O_TMPFILE one preserves"),
+	LU_TEST_D(preserve_room,
+		  "a hugetlb memfd one 2 MiB page larger than the free space is ENOSPC (holes count); 2 MiB takes >= 2 MiB of space, given back exactly on close"),
 };
 
 int main(int argc, char **argv)

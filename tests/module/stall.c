@@ -194,10 +194,14 @@ static void close_session_inode_stalled(void)
 }
 
 static const struct lu_test tests[] = {
-	LU_TEST(get_name_stalled),
-	LU_TEST(create_session_stalled),
-	LU_TEST(preserve_fd_inode_stalled),
-	LU_TEST(close_session_inode_stalled),
+	LU_TEST_D(get_name_stalled,
+		  "a GET_NAME whose reply page userfaultfd holds stalls only itself: other ioctls, CREATE, close, handover_status finish meanwhile; its reply is the name"),
+	LU_TEST_D(create_session_stalled,
+		  "a CREATE_SESSION whose reply is stalled blocks nobody else, and still made its session (its name, EEXIST again)"),
+	LU_TEST_D(preserve_fd_inode_stalled,
+		  "a PRESERVE_FD waiting (state D) for the inode lock of a stalled write blocks nobody else; it succeeds once the write is through (size frozen)"),
+	LU_TEST_D(close_session_inode_stalled,
+		  "closing a session while a write into its memfd stalls returns within 5 s; the memfd is EBUSY until the write is through, then truncatable and preservable"),
 };
 
 int main(int argc, char **argv)
