@@ -835,6 +835,49 @@ class SystemJudgeRecordedLog(unittest.TestCase):
         self.assertEqual(len(self.run_judge(lambda t: cut)), 10)
 
 
+class QemuJudgeRecordedLog(unittest.TestCase):
+    """The qemu judge end to end on the serial log of a passing
+    qemu-bookworm run (2026-12-07, main's code: the old bash judge gave 16
+    passed; this one gives the same 16 results and the same tables), and
+    on that log with lines changed as a broken product would change them."""
+
+    K = "6.1.0-57-cloud-amd64"
+
+    def run_judge(self, edit=None):
+        text = read("qemu-bookworm.serial.log")
+        if edit:
+            text = edit(text)
+        f = qemujudge.read_serial(text)
+        out, failed = qemujudge.judge(f, {"suite": "bookworm", "kver": self.K, "qemu_rc": "0"})
+        p = ktap.parse(out)
+        self.assertEqual((p.problems, len(p.results)), ([], 16))
+        bad = sorted(n for n, r in p.results.items() if r.status != "PASS")
+        self.assertEqual(failed, len(bad))
+        return bad, out
+
+    def test_recorded_log_passes(self):
+        bad, out = self.run_judge()
+        self.assertEqual(bad, [])
+        self.assertIn("# ==== blackout, bookworm", out)
+
+    def test_count_restarted(self):
+        bad, _ = self.run_judge(lambda t: t.replace(
+            "guest-first small lu-guest: boot 5811d8309d9bd1ba count 80 pass 29",
+            "guest-first small lu-guest: boot 5811d8309d9bd1ba count 5 pass 29"))
+        self.assertEqual(bad, ["qemu/bookworm/kexec1/small/count"])
+
+    def test_warning_in_the_resumed_boot(self):
+        def edit(t):
+            i = t.index("@@S klog-bad 0", t.index("@@S boot 3 "))
+            return t[:i] + "@@S klog-bad 1" + t[i + len("@@S klog-bad 0"):]
+        self.assertEqual(self.run_judge(edit)[0], ["qemu/bookworm/klog/b3"])
+
+    def test_blacklisted_boot_resumed(self):
+        self.assertEqual(self.run_judge(lambda t: t.replace(
+            "liveupdate-vm: small: booting afresh", "liveupdate-vm: small: resuming: x"))[0],
+            ["qemu/bookworm/blacklist/small"])
+
+
 class Report(unittest.TestCase):
     def test_tables_from_json_only(self):
         events = ("100000000 qemu start\n104000000 init boot=1 kernel=6.1.0-57-cloud-amd64\n"
