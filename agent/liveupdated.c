@@ -1069,7 +1069,8 @@ static long uid_of(const char *kname)
 /* Takes over the fds systemd passed: the socket and stored sessions. */
 static int take_listen_fds(void)
 {
-	int listener = -1, n = lu_listen_fds();
+	char **names;
+	int listener = -1, n = lu_listen_fds(&names);
 
 	if (!n)
 		return -1;
@@ -1080,12 +1081,11 @@ static int take_listen_fds(void)
 		struct held *h;
 		int64_t b;
 
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
 		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == 0 && acc) {
 			listener = fd;
 			continue;
 		}
-		lu_listen_fd_name(i, kname, sizeof(kname));
+		snprintf(kname, sizeof(kname), "%s", names[i]);
 		if (uid_of(kname) == -1 || liveupdate_session_name(fd, kname) < 0) {
 			say("ignoring passed fd %d (%s)", fd, kname[0] ? kname : "no name");
 			close(fd);
@@ -1112,7 +1112,7 @@ static int take_listen_fds(void)
 		else
 			say("got %s back (outgoing, %" PRIu64 " bytes)", kname, h->bytes);
 	}
-	lu_listen_fds_done();
+	lu_listen_names_free(names);
 	save_state();
 	return listener;
 }

@@ -381,15 +381,14 @@ static bool is_memfd(int fd)
 /* The fd store's ram, state and meta memfds (LISTEN_FDS, LISTEN_FDNAMES), if any. */
 static void take_listen_fds(struct vm *vm)
 {
-	int n = lu_listen_fds();
+	char **names;
+	int n = lu_listen_fds(&names);
 
 	vm->ram_fd = vm->state_fd = vm->meta_fd = -1;
 	for (int i = 0; i < n; i++) {
 		int fd = LU_LISTEN_FDS_START + i;
-		char fdname[64];
+		const char *fdname = names[i];
 
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
-		lu_listen_fd_name(i, fdname, sizeof(fdname));
 		if (!strcmp(fdname, "ram") && vm->ram_fd < 0 && is_memfd(fd)) {
 			vm->ram_fd = fd;
 		} else if (!strcmp(fdname, "state") && vm->state_fd < 0 && is_memfd(fd)) {
@@ -401,7 +400,7 @@ static void take_listen_fds(struct vm *vm)
 			close(fd);
 		}
 	}
-	lu_listen_fds_done();
+	lu_listen_names_free(names);
 }
 
 static int store_fd(struct vm *vm, const char *fdname, int fd)
