@@ -1058,50 +1058,57 @@ static const char *kernel_initramfs(const char *kver, char *buf, size_t len)
 	return exists(buf) ? buf : NULL;
 }
 
-/* Compares kernel versions the way sort -V mostly does: digit runs as numbers. */
-static int vercmp(const char *a, const char *b)
-{
-	while (*a && *b) {
-		if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
-			unsigned long long x = strtoull(a, (char **)&a, 10);
-			unsigned long long y = strtoull(b, (char **)&b, 10);
+static int run_capture(char *const argv[], char *out, size_t len);
 
-			if (x != y)
-				return x < y ? -1 : 1;
-		} else {
-			if (*a != *b)
-				return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
-			a++;
-			b++;
-		}
-	}
-	return *a ? 1 : *b ? -1 : 0;
-}
+#define KERNELS_MAX 64
 
 /*
  * The kernel liveupdate-kexec boots by default: the newest version in
- * /usr/lib/modules with a kernel image and an initramfs. 0, or -ENOENT.
+ * /usr/lib/modules with a kernel image and an initramfs, in Debian's order
+ * of kernel versions (linux-version sort, linux-base: 6.12.0-rc7 before
+ * 6.12.0, as the kernel packages order them). 0; -ENOENT if there is none;
+ * -ENOEXEC if there are several and linux-version cannot order them.
  */
 static int next_kernel(char *kver, size_t len)
 {
-	char img[PATH_MAX], ird[PATH_MAX];
+	char img[PATH_MAX], ird[PATH_MAX], sorted[KERNELS_MAX * 257], *last;
+	char *argv[KERNELS_MAX + 3] = { "linux-version", "sort" };
 	DIR *d = opendir(rooted("/usr/lib/modules"));
 	struct dirent *de;
+	int n = 0, r;
 
 	kver[0] = 0;
 	if (!d)
 		return -ENOENT;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || strlen(de->d_name) >= len)
+	while ((de = readdir(d)) && n < KERNELS_MAX) {
+		if (de->d_name[0] == '.' || strlen(de->d_name) >= len || strlen(de->d_name) > 256 ||
+		    strchr(de->d_name, '\n'))
 			continue;
 		if (!kernel_image(de->d_name, img, sizeof(img)) ||
 		    !kernel_initramfs(de->d_name, ird, sizeof(ird)))
 			continue;
-		if (!kver[0] || vercmp(de->d_name, kver) > 0)
-			snprintf(kver, len, "%s", de->d_name);
+		argv[2 + n] = strdup(de->d_name);
+		if (argv[2 + n])
+			n++;
 	}
 	closedir(d);
-	return kver[0] ? 0 : -ENOENT;
+	if (n == 1)
+		snprintf(kver, len, "%s", argv[2]);
+	if (n > 1) {
+		size_t l;
+
+		r = run_capture(argv, sorted, sizeof(sorted));
+		l = strlen(sorted);
+		if (l && sorted[l - 1] == '\n')
+			sorted[l - 1] = 0;
+		last = strrchr(sorted, '\n');
+		last = last ? last + 1 : sorted;
+		if (r == 0 && *last)
+			snprintf(kver, len, "%s", last);
+	}
+	for (int i = 0; i < n; i++)
+		free(argv[2 + i]);
+	return kver[0] ? 0 : n > 1 ? -ENOEXEC : -ENOENT;
 }
 
 /*
@@ -1580,6 +1587,10 @@ static void check_initramfs(struct check_count *n, const char *want)
 		check_line(n, "initramfs", CHECK_FAIL, what, "no %s-%s",
 			   kernel_image(kver, img, sizeof(img)) ? "/boot/initrd.img"
 								: "/boot/vmlinuz", want);
+	} else if (r == -ENOEXEC) {
+		check_line(n, "initramfs", CHECK_UNKNOWN, "the next kernel's initramfs loads the module",
+			   "linux-version sort (linux-base) cannot order the installed kernels: "
+			   "name one with --kernel");
 	} else if (r < 0) {
 		check_line(n, "initramfs", CHECK_FAIL, "the next kernel's initramfs loads the module",
 			   "no installed kernel with an initramfs in /boot");
