@@ -1176,6 +1176,17 @@ static int parse_count(const char *opt, const char *arg, unsigned int *v)
 	return 0;
 }
 
+/* --max-bytes and --root-max-bytes: sizes (common/args.c's rules). */
+static int parse_bytes(const char *opt, const char *arg, uint64_t *v)
+{
+	int r = lu_parse_size(arg, v);
+
+	if (r)
+		return usage_error("%s: \"%s\" is not a size%s", opt, arg,
+				   r == -ERANGE ? " up to 2^64-1" : "");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = getenv("LIVEUPDATED_SOCKET"), *rt = getenv("RUNTIME_DIRECTORY");
@@ -1210,16 +1221,12 @@ int main(int argc, char **argv)
 				return r;
 			break;
 		case 'B':
-			r = lu_parse_size(optarg, &max_bytes);
-			if (r)
-				return usage_error("--max-bytes: \"%s\" is not a size%s", optarg,
-						   r == -ERANGE ? " up to 2^64-1" : "");
+			if ((r = parse_bytes("--max-bytes", optarg, &max_bytes)))
+				return r;
 			break;
 		case 'R':
-			r = lu_parse_size(optarg, &root_max_bytes);
-			if (r)
-				return usage_error("--root-max-bytes: \"%s\" is not a size%s", optarg,
-						   r == -ERANGE ? " up to 2^64-1" : "");
+			if ((r = parse_bytes("--root-max-bytes", optarg, &root_max_bytes)))
+				return r;
 			break;
 		case 'h':
 			usage(stdout);
