@@ -202,7 +202,7 @@ SYS_DEBS=$SYS_DIR/debs-$SYS_SUITE
 # build chroot is left alone), made once: the packages are built where they
 # are installed, against that suite's libc and debhelper.
 sys_pkgchroot() {
-	local log=$SYS_PKGCHROOT.log pkgs=build-essential,dpkg-dev,debhelper,dh-dkms
+	local log=$SYS_PKGCHROOT.log pkgs=build-essential,dpkg-dev,debhelper,dh-dkms,libjson-c-dev,libsystemd-dev
 	[[ -f $SYS_PKGCHROOT/.stamp && $(cat "$SYS_PKGCHROOT/.stamp") == "$pkgs" ]] && return 0
 	sys_note "debootstrap $SYS_SUITE with $pkgs into $SYS_PKGCHROOT (once; log: $log)"
 	sys_unmount "$SYS_PKGCHROOT"
