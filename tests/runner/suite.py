@@ -77,7 +77,7 @@ ESTIMATES = {"prepare": 80, "host": 5, "docs": 20, "fuzz": 65, "module": 25, "de
              "zc-fallback": 22, "zc-fault": 45, "ram": 35, "matrix": 135,
              "system": 900, "system-bookworm": 1000, "system-trixie": 1000,
              "package": 120, "prepare-first": 25, "qemu": 850, "image": 600,
-             "qemu-bookworm": 1100, "qemu-trixie": 1100, "package-suite": 150,
+             "qemu-bookworm": 1100, "qemu-trixie": 1100, "package-suite": 200,
              "mutants": 2400}
 
 
