@@ -24,7 +24,7 @@ from .facts import Checks, Facts, glob, serial_lines, fact_of
 VM_MIB = {"small": 256, "big": 1024}
 HUGE_PAGES = 128
 MULTI = ("klog-warn", "kexec-helper", "handover", "vmlog", "start", "enable", "filesave",
-         "unit", "unit-start")
+         "unit", "unit-start", "kgap")
 PER_VM = ("filesave", "unit", "unit-start")
 VM_EVENTS = (("pausing the guest", "pause"), ("device state saved", "saved"),
              ("resuming:", "resuming"), ("booting afresh", "fresh"),
@@ -321,23 +321,27 @@ def blackout(f, x):
     out, nums = [], {"kexecs": {}, "timeline": {}}
     out.append(f"==== blackout, {x.suite}: a VM across a host kexec (s unless ms; host clock; "
                "QEMU TCG nested in TCG) ====")
-    fmt = "| %-14s | %-5s | %-8s | %8s | %6s | %5s | %7s | %7s | %6s | %6s | %9s | %7s | %10s | %6s |"
-    cols = ("kexec", "VM", "RAM", "blackout", "ratio", "guest", "save ms", "->kernel", "->PID1",
-            "->unit", "->QEMU ms", "load ms", "->run ms", "file s")
+    fmt = ("| %-14s | %-5s | %-8s | %8s | %6s | %5s | %7s | %8s | %6s | %6s | %6s | %9s | %7s "
+           "| %10s | %6s |")
+    cols = ("kexec", "VM", "RAM", "blackout", "ratio", "guest", "save ms", "shutdown", "kexec",
+            "->PID1", "->unit", "->QEMU ms", "load ms", "->run ms", "file s")
     out.append(fmt % cols)
-    out.append("|----------------|-------|----------|----------|--------|-------|---------|---------"
-               "|--------|--------|-----------|---------|------------|--------|")
+    out.append("|----------------|-------|----------|----------|--------|-------|---------|----------"
+               "|--------|--------|--------|-----------|---------|------------|--------|")
     missing = False
     go = f.t(1, "kexec-go")
     alone = s3(go, x.pid1(2))
-    row = ("0: kexec alone", "-", "-", alone, "1.00", "-", "-", s3(go, x.kstart(2)),
+    # the old boot's last journal line (host us) before boot B
+    jlast = lambda b: x.journal_at(b - 1, field("last", v(b, "prev-shutdown")))
+    j2 = jlast(2)
+    row = ("0: kexec alone", "-", "-", alone, "1.00", "-", "-", s3(go, j2), s3(j2, x.kstart(2)),
            f2(field("init", v(2, "boot"))), "-", "-", "-", "-", "-")
     out.append(fmt % row)
     nums["alone"] = dict(zip(cols, row))
     ratios = {}
     for k in range(1, kexecs + 1):
         a, bb = k + 1, k + 2
-        p, ks = x.pid1(bb), x.kstart(bb)
+        p, ks, j = x.pid1(bb), x.kstart(bb), jlast(bb)
         for vm in vms:
             bo = s3(f.t(a, f"vm.{vm}.pause"), f.t(bb, f"vm.{vm}.running"))
             if bo == "-":
@@ -347,7 +351,7 @@ def blackout(f, x):
             mem = f"{VM_MIB[vm]}M" + (" 2M" if vm == "small" else "")
             row = (f"{k}: {'copy' if k == 1 else 'in place'}", vm, mem, bo, ratios[(k, vm)],
                    field("after", first(V(f, bb, f"guest-resumed.{vm}"))),
-                   ms_of(v(a, f"vm.{vm}.saved")), s3(f.t(a, f"vm.{vm}.saved"), ks),
+                   ms_of(v(a, f"vm.{vm}.saved")), s3(f.t(a, f"vm.{vm}.saved"), j), s3(j, ks),
                    f2(field("init", v(bb, "boot"))), s3(p, f.t(bb, f"vm.{vm}.resuming")),
                    ms_of(v(bb, f"vm.{vm}.up")), ms_of(v(bb, f"vm.{vm}.loaded")),
                    ms_of(v(bb, f"vm.{vm}.running")),
@@ -356,11 +360,25 @@ def blackout(f, x):
             nums["kexecs"][f"{k}/{vm}"] = dict(zip(cols, row))
     out += ['blackout: guest paused -> running again; ratio: to the kexec alone (systemctl kexec -> the next',
             "PID 1, same image, same run); guest: the pause as the guest's clock saw it; save: the device",
-            'state into its memfd (cpr-reboot, x-ignore-shared); ->kernel: saved -> the next kernel starts',
-            "(the rest of the shutdown, the handover, the jump); ->PID1: that kernel's boot; ->unit: PID 1 ->",
+            'state into its memfd (cpr-reboot, x-ignore-shared); shutdown: saved (alone: systemctl kexec) ->',
+            "the old boot's last journal line (the rest of the shutdown); kexec: -> the next kernel starts",
+            "(systemd-shutdown, the handover, purgatory, the jump); ->PID1: that kernel's boot; ->unit: PID 1 ->",
             "liveupdate-vm starts; ->QEMU: QEMU answers; load: the device state loaded; ->run: the unit's",
             'start -> the guest runs. file: the same VM saved with its RAM to a file in boot 2, what a reboot',
             'without preserved RAM must write (and read back) instead. RAM 2M: on 2 MiB huge pages.']
+    # the floor of this ordering: the kexec alone up to local-fs.target, after
+    # which the unit can start at the earliest
+    lf = s3(go, x.mono_at(2, field("local-fs", v(2, "mono"))))
+    nums["alone_to_local_fs"] = lf
+    out.append("kexec alone -> local-fs.target (the earliest this unit can start): %s s; blackout / that:%s"
+               % (lf, "".join(" %d.%s %s" % (k, vm, ratio(s3(f.t(k + 1, f"vm.{vm}.pause"),
+                                                             f.t(k + 2, f"vm.{vm}.running")), lf))
+                              for k in range(1, kexecs + 1) for vm in vms)))
+    for b in range(1, kexecs + 3):
+        gaps = "".join(' %s s between "%s";' % (g.split(" ", 1)[0], g.split(" ", 1)[1] if " " in g else "")
+                       for g in v(b, "kgap").split("\n") if g)
+        out.append("boot %d kernel (to PID 1 %s s): clocksource %s; largest gaps:%s"
+                   % (b, f2(field("init", v(b, "boot"))), v(b, "kclock") or "?", gaps))
     keys = ("pages_copied", "pages_inplace", "copy_us", "copy_threads", "write_us",
             "restore_pages_given", "restore_pages_copied", "restore_us", "restore_threads",
             "restore_alloc_us")
