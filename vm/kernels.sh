@@ -192,7 +192,9 @@ lu_chroot_ensure() {
 	# never leaves a half chroot that looks usable.
 	rm -rf "$LU_CHROOT" "$LU_CHROOT.tmp"
 	mkdir -p "$(dirname "$LU_CHROOT")"
-	debootstrap --variant=minbase \
+	# its own mount namespace: the /proc and /sys debootstrap mounts in the
+	# target die with it, even when it is killed (then rm -rf stays safe)
+	unshare --mount --propagation private -- debootstrap --variant=minbase \
 		--include=make,gcc-14,gcc-16,libc6-dev,pahole,libelf1t64,libssl3t64,zlib1g \
 		sid "$LU_CHROOT.tmp" "$(lu_mirror)" >"$LU_KBUILD/chroot/debootstrap.log" 2>&1 ||
 		lu_kdie "debootstrap failed (log: $LU_KBUILD/chroot/debootstrap.log)"

@@ -120,7 +120,9 @@ sys_base() {
 	: >"$log"
 	# kexec-tools: the image's own reboot must stay a reboot; the test kexecs
 	# with the package's helper.
-	debootstrap --variant=minbase --include="$SYS_BOOTSTRAP_PKGS" "$SYS_SUITE" "$SYS_BASE" \
+	# its own mount namespace: the /proc and /sys debootstrap mounts in the
+	# target die with it, even when it is killed (then rm -rf stays safe)
+	unshare --mount --propagation private -- debootstrap --variant=minbase --include="$SYS_BOOTSTRAP_PKGS" "$SYS_SUITE" "$SYS_BASE" \
 		"$(lu_mirror)" >>"$log" 2>&1 || sys_die "debootstrap failed (log: $log)"
 	# A stable suite as installed: with its -updates and -security suites
 	# (bookworm's main has an older 6.1 point release than its security
@@ -208,7 +210,9 @@ sys_pkgchroot() {
 	sys_unmount "$SYS_PKGCHROOT"
 	rm -rf "$SYS_PKGCHROOT"
 	mkdir -p "$SYS_DIR"
-	debootstrap --variant=minbase --include="$pkgs" "$SYS_SUITE" "$SYS_PKGCHROOT" "$(lu_mirror)" \
+	# its own mount namespace: the /proc and /sys debootstrap mounts in the
+	# target die with it, even when it is killed (then rm -rf stays safe)
+	unshare --mount --propagation private -- debootstrap --variant=minbase --include="$pkgs" "$SYS_SUITE" "$SYS_PKGCHROOT" "$(lu_mirror)" \
 		>"$log" 2>&1 || sys_die "debootstrap of the packaging chroot failed (log: $log)"
 	echo "$pkgs" >"$SYS_PKGCHROOT/.stamp"
 }
