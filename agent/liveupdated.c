@@ -1069,7 +1069,8 @@ static long uid_of(const char *kname)
 /* Takes over the fds systemd passed: the socket and stored sessions. */
 static int take_listen_fds(void)
 {
-	int listener = -1, n = lu_listen_fds();
+	char **names;
+	int listener = -1, n = lu_listen_fds(&names);
 
 	if (!n)
 		return -1;
@@ -1080,12 +1081,11 @@ static int take_listen_fds(void)
 		struct held *h;
 		int64_t b;
 
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
 		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == 0 && acc) {
 			listener = fd;
 			continue;
 		}
-		lu_listen_fd_name(i, kname, sizeof(kname));
+		snprintf(kname, sizeof(kname), "%s", names[i]);
 		if (uid_of(kname) == -1 || liveupdate_session_name(fd, kname) < 0) {
 			say("ignoring passed fd %d (%s)", fd, kname[0] ? kname : "no name");
 			close(fd);
@@ -1112,7 +1112,7 @@ static int take_listen_fds(void)
 		else
 			say("got %s back (outgoing, %" PRIu64 " bytes)", kname, h->bytes);
 	}
-	lu_listen_fds_done();
+	lu_listen_names_free(names);
 	save_state();
 	return listener;
 }
@@ -1176,6 +1176,17 @@ static int parse_count(const char *opt, const char *arg, unsigned int *v)
 	return 0;
 }
 
+/* --max-bytes and --root-max-bytes: sizes (common/args.c's rules). */
+static int parse_bytes(const char *opt, const char *arg, uint64_t *v)
+{
+	int r = lu_parse_size(arg, v);
+
+	if (r)
+		return usage_error("%s: \"%s\" is not a size%s", opt, arg,
+				   r == -ERANGE ? " up to 2^64-1" : "");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = getenv("LIVEUPDATED_SOCKET"), *rt = getenv("RUNTIME_DIRECTORY");
@@ -1210,16 +1221,12 @@ int main(int argc, char **argv)
 				return r;
 			break;
 		case 'B':
-			r = lu_parse_size(optarg, &max_bytes);
-			if (r)
-				return usage_error("--max-bytes: \"%s\" is not a size%s", optarg,
-						   r == -ERANGE ? " up to 2^64-1" : "");
+			if ((r = parse_bytes("--max-bytes", optarg, &max_bytes)))
+				return r;
 			break;
 		case 'R':
-			r = lu_parse_size(optarg, &root_max_bytes);
-			if (r)
-				return usage_error("--root-max-bytes: \"%s\" is not a size%s", optarg,
-						   r == -ERANGE ? " up to 2^64-1" : "");
+			if ((r = parse_bytes("--root-max-bytes", optarg, &root_max_bytes)))
+				return r;
 			break;
 		case 'h':
 			usage(stdout);

@@ -37,6 +37,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
 #include <linux/liveupdate.h>
 
 #include "libliveupdate.h"
@@ -368,22 +369,14 @@ static void get_status(struct status *st)
 	st->sessions = read_sessions(st->sess, sizeof(st->sess));
 }
 
-/* A JSON string of printable ASCII (what sysfs gives here); others escaped. */
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20 || c > 0x7e)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
+/*
+ * JSON through json-c (docs/fleet.md: the documents' schemas). Strings go
+ * in as valid UTF-8: a byte that is not part of valid UTF-8 (a session name
+ * is any bytes) becomes the character of the same number (U+0080..U+00FF),
+ * the value the hand-made writer's \u00XX gave it; json-c escapes quotes,
+ * backslashes and control characters.
+ */
+#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /* Length of the valid UTF-8 sequence at @s (no overlong, surrogate), or 0. */
 static size_t utf8_len(const unsigned char *s)
@@ -402,34 +395,46 @@ static size_t utf8_len(const unsigned char *s)
 	return n;
 }
 
-/*
- * A session name as a JSON string: valid UTF-8 as is, control characters
- * and any byte not part of valid UTF-8 as \u00XX.
- */
-static void json_name(const char *s)
+/* A JSON string of @s (see above); NULL: JSON null. */
+static struct json_object *jstr(const char *s)
 {
-	putchar('"');
+	struct json_object *o;
+	size_t len, k = 0;
+	char *u;
+
+	if (!s)
+		return NULL;
+	len = strlen(s);
+	u = malloc(2 * len + 1);
+	if (!u)
+		return json_object_new_string(s);
 	while (*s) {
 		unsigned char c = (unsigned char)*s;
-		size_t n = c >= 0x80 ? utf8_len((const unsigned char *)s) : 0;
+		size_t n = c >= 0x80 ? utf8_len((const unsigned char *)s) : 1;
 
-		if (n) {
-			fwrite(s, 1, n, stdout);
-			s += n;
+		if (!n) {		/* U+0080..U+00FF in UTF-8 */
+			u[k++] = (char)(0xc0 | c >> 6);
+			u[k++] = (char)(0x80 | (c & 0x3f));
+			s++;
 			continue;
 		}
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-		s++;
+		memcpy(u + k, s, n);
+		k += n;
+		s += n;
 	}
-	putchar('"');
+	u[k] = 0;
+	o = json_object_new_string_len(u, (int)k);
+	free(u);
+	return o;
 }
 
-static void json_num_or_null(const char *s)
+static struct json_object *juint(unsigned long long v)
+{
+	return json_object_new_uint64(v);
+}
+
+/* A decimal or 0x number of sysfs as a JSON number, null if it is not one. */
+static struct json_object *jnum_or_null(const char *s)
 {
 	char *end;
 	unsigned long long v;
@@ -437,41 +442,53 @@ static void json_num_or_null(const char *s)
 	errno = 0;
 	v = strtoull(s, &end, 0);
 	if (!*s || *end || errno)
-		fputs("null", stdout);
-	else
-		printf("%llu", v);
+		return NULL;
+	return juint(v);
 }
 
-/* ,"sessions":[...] or null,"sessions_more":N or null */
-static void print_sessions_json(const struct status *st)
+#define jadd json_object_object_add
+
+/* Prints @doc and a newline, and frees it. */
+static void json_print(struct json_object *doc)
+{
+	puts(json_object_to_json_string_ext(doc, JSON_FLAGS));
+	json_object_put(doc);
+}
+
+/* "sessions":[...] or null, "sessions_more":N or null, into @doc */
+static void add_sessions_json(struct json_object *doc, const struct status *st)
 {
 	unsigned long long more = 0;
 	const char *p = st->sess;
+	struct json_object *arr;
 	struct sess_line l;
-	int first = 1, r;
+	int r;
 
 	if (st->sessions != 1) {
-		fputs(",\"sessions\":null,\"sessions_more\":null", stdout);
+		jadd(doc, "sessions", NULL);
+		jadd(doc, "sessions_more", NULL);
 		return;
 	}
-	fputs(",\"sessions\":[", stdout);
+	arr = json_object_new_array();
 	while (*p) {
+		struct json_object *o;
 		char name[256];
 
 		r = sess_parse(&p, &l, &more);
 		if (r <= 0)
 			continue;
 		sess_unescape(l.name, name, sizeof(name));
-		printf("%s{\"direction\":\"%s\",\"name\":", first ? "" : ",", l.in ? "in" : "out");
-		json_name(name);
-		if (l.in) {
-			fputs(",\"state\":", stdout);
-			json_str(l.state);
-		}
-		printf(",\"files\":%llu,\"bytes\":%llu}", l.files, l.bytes);
-		first = 0;
+		o = json_object_new_object();
+		jadd(o, "direction", jstr(l.in ? "in" : "out"));
+		jadd(o, "name", jstr(name));
+		if (l.in)
+			jadd(o, "state", jstr(l.state));
+		jadd(o, "files", juint(l.files));
+		jadd(o, "bytes", juint(l.bytes));
+		json_object_array_add(arr, o);
 	}
-	printf("],\"sessions_more\":%llu", more);
+	jadd(doc, "sessions", arr);
+	jadd(doc, "sessions_more", juint(more));
 }
 
 /* The sessions as a table, names as the module escaped them (one word). */
@@ -595,34 +612,29 @@ static int get_update(const struct status *st, struct update *u)
 	return 1;
 }
 
-static void print_update_json(const struct status *st)
+/* "last_update": the record of liveupdate-kexec judged, or null, into @doc */
+static void add_update_json(struct json_object *doc, const struct status *st)
 {
+	struct json_object *o;
 	struct update u;
 
-	fputs(",\"last_update\":", stdout);
 	if (!get_update(st, &u)) {
-		fputs("null", stdout);
+		jadd(doc, "last_update", NULL);
 		return;
 	}
-	printf("{\"schema\":\"liveupdate-update/1\",\"state\":\"%s\",\"from\":", u.state);
-	json_name(u.from);
-	fputs(",\"to\":", stdout);
-	json_name(u.to);
-	fputs(",\"running\":", stdout);
-	json_name(u.running);
-	printf(",\"requested_us\":%llu,\"sessions_held\":%llu", u.requested_us, u.held);
-	if (st->sessions == 1)
-		printf(",\"sessions_in\":%llu,\"sessions_retrieved\":%llu,"
-		       "\"sessions_unretrieved\":%llu", u.in, u.retrieved, u.unretrieved);
-	else
-		fputs(",\"sessions_in\":null,\"sessions_retrieved\":null,"
-		      "\"sessions_unretrieved\":null", stdout);
-	fputs(",\"request_to_userspace_ms\":", stdout);
-	if (u.have_ms)
-		printf("%lld", u.ms);
-	else
-		fputs("null", stdout);
-	putchar('}');
+	o = json_object_new_object();
+	jadd(o, "schema", jstr("liveupdate-update/1"));
+	jadd(o, "state", jstr(u.state));
+	jadd(o, "from", jstr(u.from));
+	jadd(o, "to", jstr(u.to));
+	jadd(o, "running", jstr(u.running));
+	jadd(o, "requested_us", juint(u.requested_us));
+	jadd(o, "sessions_held", juint(u.held));
+	jadd(o, "sessions_in", st->sessions == 1 ? juint(u.in) : NULL);
+	jadd(o, "sessions_retrieved", st->sessions == 1 ? juint(u.retrieved) : NULL);
+	jadd(o, "sessions_unretrieved", st->sessions == 1 ? juint(u.unretrieved) : NULL);
+	jadd(o, "request_to_userspace_ms", u.have_ms ? json_object_new_int64(u.ms) : NULL);
+	jadd(doc, "last_update", o);
 }
 
 static void print_update(const struct status *st)
@@ -659,44 +671,40 @@ static int cmd_status(int argc, char **argv)
 		return usage_error("unexpected argument \"%s\"", argv[optind]);
 	get_status(&st);
 	if (json) {
-		printf("{\"schema\":\"liveupdate-status/1\",\"device\":%s,\"provider\":",
-		       st.device ? "true" : "false");
-		json_str(st.provider);
-		printf(",\"handover_status\":");
-		if (st.handover[0])
-			json_str(st.handover);
-		else
-			fputs("null", stdout);
-		printf(",\"range\":{\"address\":");
-		json_num_or_null(st.addr);
-		printf(",\"size\":");
-		json_num_or_null(st.size);
-		printf("},\"space\":");
-		if (st.have_space)
-			printf("{\"used\":%llu,\"free\":%llu}", st.used, st.free);
-		else
-			fputs("null", stdout);
-		printf(",\"last_handover\":");
+		struct json_object *doc = json_object_new_object(), *o;
+
+		jadd(doc, "schema", jstr("liveupdate-status/1"));
+		jadd(doc, "device", json_object_new_boolean(st.device));
+		jadd(doc, "provider", jstr(st.provider));
+		jadd(doc, "handover_status", st.handover[0] ? jstr(st.handover) : NULL);
+		o = json_object_new_object();
+		jadd(o, "address", jnum_or_null(st.addr));
+		jadd(o, "size", jnum_or_null(st.size));
+		jadd(doc, "range", o);
+		o = NULL;
+		if (st.have_space) {
+			o = json_object_new_object();
+			jadd(o, "used", juint(st.used));
+			jadd(o, "free", juint(st.free));
+		}
+		jadd(doc, "space", o);
+		o = NULL;
 		if (st.last[0]) {
 			static const char *const keys[] = {
 				"sessions", "files", "bytes", "write_us", "check_us", "build_us",
 			};
 			char v[32];
 
-			printf("{\"status\":");
-			json_str(field(st.last, "status", v, sizeof(v)) ?: "");
+			o = json_object_new_object();
+			jadd(o, "status", jstr(field(st.last, "status", v, sizeof(v)) ?: ""));
 			for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-				if (field(st.last, keys[i], v, sizeof(v))) {
-					printf(",\"%s\":", keys[i]);
-					json_num_or_null(v);
-				}
-			putchar('}');
-		} else {
-			fputs("null", stdout);
+				if (field(st.last, keys[i], v, sizeof(v)))
+					jadd(o, keys[i], jnum_or_null(v));
 		}
-		print_sessions_json(&st);
-		print_update_json(&st);
-		printf("}\n");
+		jadd(doc, "last_handover", o);
+		add_sessions_json(doc, &st);
+		add_update_json(doc, &st);
+		json_print(doc);
 	} else {
 		printf("%-16s %s\n", "device:", st.device ? LIVEUPDATE_DEVICE : "absent");
 		printf("%-16s %s\n", "provider:", st.provider);
@@ -1050,50 +1058,57 @@ static const char *kernel_initramfs(const char *kver, char *buf, size_t len)
 	return exists(buf) ? buf : NULL;
 }
 
-/* Compares kernel versions the way sort -V mostly does: digit runs as numbers. */
-static int vercmp(const char *a, const char *b)
-{
-	while (*a && *b) {
-		if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
-			unsigned long long x = strtoull(a, (char **)&a, 10);
-			unsigned long long y = strtoull(b, (char **)&b, 10);
+static int run_capture(char *const argv[], char *out, size_t len);
 
-			if (x != y)
-				return x < y ? -1 : 1;
-		} else {
-			if (*a != *b)
-				return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
-			a++;
-			b++;
-		}
-	}
-	return *a ? 1 : *b ? -1 : 0;
-}
+#define KERNELS_MAX 64
 
 /*
  * The kernel liveupdate-kexec boots by default: the newest version in
- * /usr/lib/modules with a kernel image and an initramfs. 0, or -ENOENT.
+ * /usr/lib/modules with a kernel image and an initramfs, in Debian's order
+ * of kernel versions (linux-version sort, linux-base: 6.12.0-rc7 before
+ * 6.12.0, as the kernel packages order them). 0; -ENOENT if there is none;
+ * -ENOEXEC if there are several and linux-version cannot order them.
  */
 static int next_kernel(char *kver, size_t len)
 {
-	char img[PATH_MAX], ird[PATH_MAX];
+	char img[PATH_MAX], ird[PATH_MAX], sorted[KERNELS_MAX * 257], *last;
+	char *argv[KERNELS_MAX + 3] = { "linux-version", "sort" };
 	DIR *d = opendir(rooted("/usr/lib/modules"));
 	struct dirent *de;
+	int n = 0, r;
 
 	kver[0] = 0;
 	if (!d)
 		return -ENOENT;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || strlen(de->d_name) >= len)
+	while ((de = readdir(d)) && n < KERNELS_MAX) {
+		if (de->d_name[0] == '.' || strlen(de->d_name) >= len || strlen(de->d_name) > 256 ||
+		    strchr(de->d_name, '\n'))
 			continue;
 		if (!kernel_image(de->d_name, img, sizeof(img)) ||
 		    !kernel_initramfs(de->d_name, ird, sizeof(ird)))
 			continue;
-		if (!kver[0] || vercmp(de->d_name, kver) > 0)
-			snprintf(kver, len, "%s", de->d_name);
+		argv[2 + n] = strdup(de->d_name);
+		if (argv[2 + n])
+			n++;
 	}
 	closedir(d);
-	return kver[0] ? 0 : -ENOENT;
+	if (n == 1)
+		snprintf(kver, len, "%s", argv[2]);
+	if (n > 1) {
+		size_t l;
+
+		r = run_capture(argv, sorted, sizeof(sorted));
+		l = strlen(sorted);
+		if (l && sorted[l - 1] == '\n')
+			sorted[l - 1] = 0;
+		last = strrchr(sorted, '\n');
+		last = last ? last + 1 : sorted;
+		if (r == 0 && *last)
+			snprintf(kver, len, "%s", last);
+	}
+	for (int i = 0; i < n; i++)
+		free(argv[2 + i]);
+	return kver[0] ? 0 : n > 1 ? -ENOEXEC : -ENOENT;
 }
 
 /*
@@ -1572,6 +1587,10 @@ static void check_initramfs(struct check_count *n, const char *want)
 		check_line(n, "initramfs", CHECK_FAIL, what, "no %s-%s",
 			   kernel_image(kver, img, sizeof(img)) ? "/boot/initrd.img"
 								: "/boot/vmlinuz", want);
+	} else if (r == -ENOEXEC) {
+		check_line(n, "initramfs", CHECK_UNKNOWN, "the next kernel's initramfs loads the module",
+			   "linux-version sort (linux-base) cannot order the installed kernels: "
+			   "name one with --kernel");
 	} else if (r < 0) {
 		check_line(n, "initramfs", CHECK_FAIL, "the next kernel's initramfs loads the module",
 			   "no installed kernel with an initramfs in /boot");
@@ -1600,51 +1619,46 @@ static int check_done(const struct check_count *n, const char *want)
 	static const char *const verdict[] = { "ok", "fail", "unknown" };
 	int result = n->fail ? CHECK_FAIL : n->unknown ? CHECK_UNKNOWN : CHECK_OK;
 	int r = n->fail ? EXIT_CHECK : n->unknown ? EXIT_CHECK_UNKNOWN : EXIT_DONE;
+	struct json_object *doc, *o, *arr;
 	char kver[256];
 
 	if (!cj.on)
 		return r;
-	printf("{\"schema\":\"liveupdate-check/1\",\"verdict\":\"%s\",\"exit\":%d,"
-	       "\"kernel\":{\"running\":", verdict[result], r);
+	doc = json_object_new_object();
+	jadd(doc, "schema", jstr("liveupdate-check/1"));
+	jadd(doc, "verdict", jstr(verdict[result]));
+	jadd(doc, "exit", json_object_new_int(r));
+	o = json_object_new_object();
 	uname_r(kver, sizeof(kver));
-	if (kver[0])
-		json_name(kver);
-	else
-		fputs("null", stdout);
-	fputs(",\"next\":", stdout);
+	jadd(o, "running", kver[0] ? jstr(kver) : NULL);
 	if (want)
-		json_name(want);
-	else if (next_kernel(kver, sizeof(kver)) >= 0)
-		json_name(kver);
+		jadd(o, "next", jstr(want));
 	else
-		fputs("null", stdout);
-	fputs("},\"checks\":[", stdout);
+		jadd(o, "next", next_kernel(kver, sizeof(kver)) >= 0 ? jstr(kver) : NULL);
+	jadd(doc, "kernel", o);
+	arr = json_object_new_array();
 	for (int i = 0; i < cj.n; i++) {
-		printf("%s{\"id\":\"%s\",\"verdict\":\"%s\",\"what\":", i ? "," : "",
-		       cj.c[i].id, verdict[cj.c[i].result]);
-		json_name(cj.c[i].what ?: "");
-		if (cj.c[i].session) {
-			fputs(",\"session\":", stdout);
-			json_name(cj.c[i].session);
-		}
-		fputs(",\"why\":", stdout);
-		if (cj.c[i].why)
-			json_name(cj.c[i].why);
-		else
-			fputs("null", stdout);
-		putchar('}');
+		o = json_object_new_object();
+		jadd(o, "id", jstr(cj.c[i].id));
+		jadd(o, "verdict", jstr(verdict[cj.c[i].result]));
+		jadd(o, "what", jstr(cj.c[i].what ?: ""));
+		if (cj.c[i].session)
+			jadd(o, "session", jstr(cj.c[i].session));
+		jadd(o, "why", jstr(cj.c[i].why));
+		json_object_array_add(arr, o);
 	}
-	fputs("],\"would_lose\":[", stdout);
-	for (int i = 0, k = 0; i < cj.n; i++) {
+	jadd(doc, "checks", arr);
+	arr = json_object_new_array();
+	for (int i = 0; i < cj.n; i++) {
 		if (cj.c[i].result != CHECK_FAIL || !cj.c[i].session)
 			continue;
-		fputs(k++ ? ",{\"session\":" : "{\"session\":", stdout);
-		json_name(cj.c[i].session);
-		fputs(",\"why\":", stdout);
-		json_name(cj.c[i].why ?: "");
-		putchar('}');
+		o = json_object_new_object();
+		jadd(o, "session", jstr(cj.c[i].session));
+		jadd(o, "why", jstr(cj.c[i].why ?: ""));
+		json_object_array_add(arr, o);
 	}
-	printf("]}\n");
+	jadd(doc, "would_lose", arr);
+	json_print(doc);
 	return r;
 }
 

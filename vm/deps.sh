@@ -10,6 +10,7 @@ LU_DEPS_PKGS=(
 	cpio			# packing the initramfs
 	xz-utils binutils	# extra guest modules (--kmods): unpacked, their depends= read
 	gcc make libc6-dev	# the module and the static demo program
+	libjson-c-dev libsystemd-dev # the CLI and the broker in tests/bin (shared, as packaged)
 	linux-headers-cloud-amd64 # the kernel the guest boots; module builds against it
 )
 

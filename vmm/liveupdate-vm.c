@@ -81,6 +81,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "crash-point.h"
 #include "fnv1a.h"
 #include "libliveupdate.h"
@@ -379,15 +381,14 @@ static bool is_memfd(int fd)
 /* The fd store's ram, state and meta memfds (LISTEN_FDS, LISTEN_FDNAMES), if any. */
 static void take_listen_fds(struct vm *vm)
 {
-	int n = lu_listen_fds();
+	char **names;
+	int n = lu_listen_fds(&names);
 
 	vm->ram_fd = vm->state_fd = vm->meta_fd = -1;
 	for (int i = 0; i < n; i++) {
 		int fd = LU_LISTEN_FDS_START + i;
-		char fdname[64];
+		const char *fdname = names[i];
 
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
-		lu_listen_fd_name(i, fdname, sizeof(fdname));
 		if (!strcmp(fdname, "ram") && vm->ram_fd < 0 && is_memfd(fd)) {
 			vm->ram_fd = fd;
 		} else if (!strcmp(fdname, "state") && vm->state_fd < 0 && is_memfd(fd)) {
@@ -399,7 +400,7 @@ static void take_listen_fds(struct vm *vm)
 			close(fd);
 		}
 	}
-	lu_listen_fds_done();
+	lu_listen_names_free(names);
 }
 
 static int store_fd(struct vm *vm, const char *fdname, int fd)
@@ -522,25 +523,45 @@ static int meta_write(struct vm *vm, struct vm_meta *m)
 
 /* ---- QMP ------------------------------------------------------------------ */
 
-/* One line of QMP with its white space removed outside strings is enough to
- * match the few answers this program looks for. */
-static void squeeze(char *s)
-{
-	char *d = s;
-	bool in_str = false;
+/*
+ * QMP through json-c: each line QEMU sends is one JSON object (RFC 8259),
+ * parsed whole; the program looks at members, never at the text, so a
+ * string that holds what looks like a member, or white space anywhere,
+ * changes nothing. Commands are built the same way (a file name with
+ * quotes in it stays one string).
+ */
 
-	for (; *s; s++) {
-		if (*s == '"' && (s == d || s[-1] != '\\'))
-			in_str = !in_str;
-		if (!in_str && isspace((unsigned char)*s))
-			continue;
-		*d++ = *s;
-	}
-	*d = '\0';
+/* @o's member @key as a string, NULL if it is absent or not a string. */
+static const char *qmp_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
 }
 
-/* The next QMP line into @line (squeezed). 0, -ETIMEDOUT or -errno. */
-static int qmp_line(struct vm *vm, char *line, size_t size, int timeout_ms)
+/* Notes the MIGRATION event's "completed" and "failed" (data.status). */
+static void qmp_event(struct vm *vm, struct json_object *o)
+{
+	const char *ev = qmp_str(o, "event"), *status;
+	struct json_object *data;
+
+	if (!ev || strcmp(ev, "MIGRATION") || !json_object_object_get_ex(o, "data", &data))
+		return;
+	status = qmp_str(data, "status");
+	if (status && !strcmp(status, "completed"))
+		vm->migration_done = true;
+	if (status && !strcmp(status, "failed"))
+		vm->migration_failed = true;
+}
+
+/*
+ * The next QMP message, parsed, into *@out (the caller puts it); events
+ * are noted. 0, -ETIMEDOUT, -EPROTO (a line that is not a JSON object) or
+ * -errno.
+ */
+static int qmp_next(struct vm *vm, struct json_object **out, int timeout_ms)
 {
 	double end = now_ms() + timeout_ms;
 
@@ -551,18 +572,30 @@ static int qmp_line(struct vm *vm, char *line, size_t size, int timeout_ms)
 		int left;
 
 		if (nl) {
-			size_t l = (size_t)(nl - vm->buf);
+			size_t l = (size_t)(nl - vm->buf), at = l;
+			struct json_tokener *tok = json_tokener_new();
+			struct json_object *o = NULL;
 
-			snprintf(line, size, "%.*s", (int)l, vm->buf);
+			if (tok) {
+				o = json_tokener_parse_ex(tok, vm->buf, (int)l);
+				at = o ? json_tokener_get_parse_end(tok) : 0;
+				json_tokener_free(tok);
+			}
+			/* one object, the line's "\r" and white space aside */
+			while (at < l && isspace((unsigned char)vm->buf[at]))
+				at++;
+			if (at != l) {
+				json_object_put(o);
+				o = NULL;
+			}
 			memmove(vm->buf, nl + 1, vm->len - l - 1);
 			vm->len -= l + 1;
-			squeeze(line);
-			if (strstr(line, "\"event\":\"MIGRATION\"")) {
-				if (strstr(line, "\"status\":\"completed\""))
-					vm->migration_done = true;
-				if (strstr(line, "\"status\":\"failed\""))
-					vm->migration_failed = true;
+			if (!json_object_is_type(o, json_type_object)) {
+				json_object_put(o);
+				return -EPROTO;
 			}
+			qmp_event(vm, o);
+			*out = o;
 			return 0;
 		}
 		if (vm->len == sizeof(vm->buf))
@@ -588,48 +621,71 @@ static int qmp_line(struct vm *vm, char *line, size_t size, int timeout_ms)
 	}
 }
 
-/* Sends one command and waits for its answer (into @ans, squeezed, if not
- * NULL); events in between are noted. 0 on "return", -EIO on "error"
- * (printed), -errno otherwise. */
-static int qmp_ans(struct vm *vm, const char *cmd, char *ans, size_t size)
+/*
+ * Sends the command @execute with @args (taken; NULL: none) and waits for
+ * its answer: the "return" member into *@ans (the caller puts it) if @ans
+ * is not NULL; events in between are noted. 0 on "return", -EIO on
+ * "error" (printed), -errno otherwise.
+ */
+static int qmp_ans(struct vm *vm, const char *execute, struct json_object *args,
+		   struct json_object **ans)
 {
-	char line[8192];
-	size_t len = strlen(cmd);
+	struct json_object *cmd = json_object_new_object(), *o, *v;
+	const char *text;
+	size_t len;
 	int r;
 
-	if (write(vm->qmp, cmd, len) != (ssize_t)len || write(vm->qmp, "\n", 1) != 1)
-		return -errno ? -errno : -EIO;
-	for (;;) {
-		r = qmp_line(vm, line, sizeof(line), QMP_TIMEOUT_MS);
-		if (r)
-			return r;
-		if (!strncmp(line, "{\"return\"", 9)) {
-			if (ans)
-				snprintf(ans, size, "%s", line);
-			return 0;
-		}
-		if (!strncmp(line, "{\"error\"", 8)) {
-			say(vm->name, "QMP %s: %s", cmd, line);
-			return -EIO;
-		}
+	json_object_object_add(cmd, "execute", json_object_new_string(execute));
+	if (args)
+		json_object_object_add(cmd, "arguments", args);
+	text = json_object_to_json_string_ext(cmd, JSON_C_TO_STRING_PLAIN |
+					      JSON_C_TO_STRING_NOSLASHESCAPE);
+	len = strlen(text);
+	if (write(vm->qmp, text, len) != (ssize_t)len || write(vm->qmp, "\n", 1) != 1) {
+		r = errno ? -errno : -EIO;
+		json_object_put(cmd);
+		return r;
 	}
+	for (;;) {
+		r = qmp_next(vm, &o, QMP_TIMEOUT_MS);
+		if (r)
+			break;
+		if (json_object_object_get_ex(o, "return", &v)) {
+			if (ans)
+				*ans = json_object_get(v);
+			json_object_put(o);
+			break;
+		}
+		if (json_object_object_get_ex(o, "error", &v)) {
+			say(vm->name, "QMP %s: %s", text,
+			    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							   JSON_C_TO_STRING_NOSLASHESCAPE));
+			json_object_put(o);
+			r = -EIO;
+			break;
+		}
+		json_object_put(o);
+	}
+	json_object_put(cmd);
+	return r;
 }
 
-static int qmp(struct vm *vm, const char *cmd)
+static int qmp(struct vm *vm, const char *execute, struct json_object *args)
 {
-	return qmp_ans(vm, cmd, NULL, 0);
+	return qmp_ans(vm, execute, args, NULL);
 }
 
 /* Waits for the MIGRATION event "completed" (0) or "failed" (-EIO). */
 static int qmp_wait_migration(struct vm *vm)
 {
-	char line[8192];
+	struct json_object *o;
 	int r;
 
 	while (!vm->migration_done && !vm->migration_failed) {
-		r = qmp_line(vm, line, sizeof(line), QMP_TIMEOUT_MS);
+		r = qmp_next(vm, &o, QMP_TIMEOUT_MS);
 		if (r)
 			return r;
+		json_object_put(o);
 	}
 	return vm->migration_failed ? -EIO : 0;
 }
@@ -642,14 +698,20 @@ static int qmp_wait_migration(struct vm *vm)
  */
 static int qmp_wait_state(struct vm *vm, const char *state, bool leave)
 {
-	char line[8192], want[64];
-	int r;
-
-	snprintf(want, sizeof(want), "\"status\":\"%s\"", state);
 	for (int i = 0; i < 1000; i++) {
-		r = qmp_ans(vm, "{\"execute\":\"query-status\"}", line, sizeof(line));
-		if (r || !strstr(line, want) == leave)
+		struct json_object *ans = NULL;
+		const char *status;
+		bool is;
+		int r;
+
+		r = qmp_ans(vm, "query-status", NULL, &ans);
+		if (r)
 			return r;
+		status = qmp_str(ans, "status");
+		is = status && !strcmp(status, state);
+		json_object_put(ans);
+		if (is != leave)
+			return 0;
 		usleep(5000);
 	}
 	return -ETIMEDOUT;
@@ -660,7 +722,7 @@ static int qmp_connect(struct vm *vm, int timeout_ms)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	double end = now_ms() + timeout_ms;
-	char line[8192];
+	struct json_object *greeting;
 	int r;
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", vm->qmp_path);
@@ -686,11 +748,15 @@ static int qmp_connect(struct vm *vm, int timeout_ms)
 	}
 	vm->len = 0;
 	vm->migration_done = vm->migration_failed = false;
-	r = qmp_line(vm, line, sizeof(line), timeout_ms);	/* the greeting */
-	if (!r && !strstr(line, "\"QMP\""))
-		r = -EPROTO;
+	r = qmp_next(vm, &greeting, timeout_ms);
+	if (!r) {
+		/* {"QMP": {"version": ..., "capabilities": ...}} */
+		if (!json_object_object_get_ex(greeting, "QMP", NULL))
+			r = -EPROTO;
+		json_object_put(greeting);
+	}
 	if (!r)
-		r = qmp(vm, "{\"execute\":\"qmp_capabilities\"}");
+		r = qmp(vm, "qmp_capabilities", NULL);
 	if (r) {
 		close(vm->qmp);
 		vm->qmp = -1;
@@ -707,23 +773,58 @@ static void qmp_close(struct vm *vm)
 
 /* The migration settings of a cpr-reboot save or load: guest RAM (a shared
  * file) stays where it is; @file_mode: a plain save of everything instead. */
+static struct json_object *capability(const char *name, bool state)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "capability", json_object_new_string(name));
+	json_object_object_add(o, "state", json_object_new_boolean(state));
+	return o;
+}
+
+/* {"@key": @value} */
+static struct json_object *qmp_arg(const char *key, struct json_object *value)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, key, value);
+	return o;
+}
+
+/* {"uri": "file:@path"} */
+static struct json_object *qmp_file_uri(const char *path)
+{
+	struct json_object *o;
+	char *uri;
+
+	if (asprintf(&uri, "file:%s", path) < 0)
+		return NULL;
+	o = qmp_arg("uri", json_object_new_string(uri));
+	free(uri);
+	return o;
+}
+
+/* {"uri": "file:/proc/self/fd/@fd"} */
+static struct json_object *qmp_fd_uri(int fd)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return qmp_file_uri(path);
+}
+
 static int qmp_migration_setup(struct vm *vm, bool file_mode)
 {
-	char cmd[512];
+	struct json_object *caps = json_object_new_array();
 	int r;
 
-	snprintf(cmd, sizeof(cmd),
-		 "{\"execute\":\"migrate-set-capabilities\",\"arguments\":{\"capabilities\":["
-		 "{\"capability\":\"events\",\"state\":true},"
-		 "{\"capability\":\"x-ignore-shared\",\"state\":%s}]}}",
-		 file_mode ? "false" : "true");
-	r = qmp(vm, cmd);
+	json_object_array_add(caps, capability("events", true));
+	json_object_array_add(caps, capability("x-ignore-shared", !file_mode));
+	r = qmp(vm, "migrate-set-capabilities", qmp_arg("capabilities", caps));
 	if (r)
 		return r;
-	snprintf(cmd, sizeof(cmd),
-		 "{\"execute\":\"migrate-set-parameters\",\"arguments\":{\"mode\":\"%s\"}}",
-		 file_mode ? "normal" : "cpr-reboot");
-	return qmp(vm, cmd);
+	return qmp(vm, "migrate-set-parameters",
+		   qmp_arg("mode", json_object_new_string(file_mode ? "normal" : "cpr-reboot")));
 }
 
 /* ---- QEMU ----------------------------------------------------------------- */
@@ -788,17 +889,13 @@ static int start_qemu(struct vm *vm, bool incoming)
  * the guest stays paused. */
 static int resume(struct vm *vm)
 {
-	char cmd[256];
 	double t0 = now_ms();
 	int r;
 
 	r = qmp_migration_setup(vm, false);
 	if (r)
 		return r;
-	snprintf(cmd, sizeof(cmd),
-		 "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"file:/proc/self/fd/%d\"}}",
-		 vm->state_fd);
-	r = qmp(vm, cmd);
+	r = qmp(vm, "migrate-incoming", qmp_fd_uri(vm->state_fd));
 	lu_crash_point("vm-start:load-started");
 	if (!r)
 		r = qmp_wait_migration(vm);
@@ -821,7 +918,6 @@ static int hold_state(struct vm *vm);
  */
 static int save_and_quit(struct vm *vm)
 {
-	char cmd[256];
 	uint64_t len = 0, hash = 0;
 	double t0, t1;
 	int r, status;
@@ -842,10 +938,7 @@ static int save_and_quit(struct vm *vm)
 	t0 = now_ms();
 	say(vm->name, "pausing the guest to save its device state");
 	if (!r) {
-		snprintf(cmd, sizeof(cmd),
-			 "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"file:/proc/self/fd/%d\"}}",
-			 vm->state_fd);
-		r = qmp(vm, cmd);
+		r = qmp(vm, "migrate", qmp_fd_uri(vm->state_fd));
 	}
 	lu_crash_point("vm-stop:migrate-started");
 	if (!r)
@@ -881,7 +974,7 @@ static int save_and_quit(struct vm *vm)
 		    "; guest RAM %" PRIu64 " MiB left in its memfd) ms=%.1f",
 		    len, vm->meta.state_gen, vm->memory >> 20, t1 - t0);
 	}
-	qmp(vm, "{\"execute\":\"quit\"}");
+	qmp(vm, "quit", NULL);
 	lu_crash_point("vm-stop:quit-sent");
 	qmp_close(vm);
 	if (waitpid(vm->pid, &status, 0) == vm->pid)
@@ -1357,7 +1450,7 @@ static int cmd_run(struct vm *vm)
 		goto fail;
 	}
 	lu_crash_point("vm-start:state-emptied");
-	r = qmp(vm, "{\"execute\":\"cont\"}");
+	r = qmp(vm, "cont", NULL);
 	if (r) {
 		say(vm->name, "QEMU did not let the guest run (cont: %s)", strerror(-r));
 		goto fail;
@@ -1407,13 +1500,12 @@ fail:
 /* save-file: the running VM's full state (RAM copied) to a file, then on. */
 static int cmd_save_file(struct vm *vm, const char *file)
 {
-	char cmd[1024];
 	double t0, t1;
 	struct stat st;
 	int r;
 
-	if (strchr(file, '"') || strchr(file, '\\') || file[0] != '/') {
-		say(vm->name, "save-file wants an absolute path without quotes");
+	if (file[0] != '/') {
+		say(vm->name, "save-file wants an absolute path");
 		return 2;
 	}
 	vm->pid = -1;
@@ -1425,9 +1517,7 @@ static int cmd_save_file(struct vm *vm, const char *file)
 	r = qmp_migration_setup(vm, true);
 	t0 = now_ms();
 	if (!r) {
-		snprintf(cmd, sizeof(cmd),
-			 "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"file:%s\"}}", file);
-		r = qmp(vm, cmd);
+		r = qmp(vm, "migrate", qmp_file_uri(file));
 	}
 	if (!r)
 		r = qmp_wait_migration(vm);
@@ -1435,7 +1525,7 @@ static int cmd_save_file(struct vm *vm, const char *file)
 	if (!r)
 		r = qmp_wait_state(vm, "finish-migrate", true);
 	if (!r)
-		r = qmp(vm, "{\"execute\":\"cont\"}");
+		r = qmp(vm, "cont", NULL);
 	qmp_close(vm);
 	if (r) {
 		say(vm->name, "save to %s failed: %s", file, strerror(-r));

@@ -9,6 +9,7 @@
 #include "sd-notify.h"
 #include "args.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -112,7 +113,11 @@ static void notify_abstract(void)
 	unsetenv("NOTIFY_SOCKET");
 }
 
-/* Not under systemd: 0, nothing sent; a socket nobody binds: -errno. */
+/*
+ * Not under systemd: 0, nothing sent; an address that is not a socket's
+ * (libsystemd: -EINVAL, -ENAMETOOLONG, where the hand-made sender said 0,
+ * not under systemd) or a socket nobody binds: -errno.
+ */
 static void notify_nowhere(void)
 {
 	char longpath[200];
@@ -120,63 +125,109 @@ static void notify_nowhere(void)
 	unsetenv("NOTIFY_SOCKET");
 	EXPECT_EQ(lu_notify("READY=1", -1), 0);
 	setenv("NOTIFY_SOCKET", "relative/path", 1);
-	EXPECT_EQ(lu_notify("READY=1", -1), 0);
+	EXPECT_EQ(lu_notify("READY=1", -1), -EINVAL);
 	setenv("NOTIFY_SOCKET", "", 1);
-	EXPECT_EQ(lu_notify("READY=1", -1), 0);
+	EXPECT_EQ(lu_notify("READY=1", -1), -EINVAL);
 	memset(longpath, 'x', sizeof(longpath) - 1);
 	longpath[0] = '/';
 	longpath[sizeof(longpath) - 1] = 0;
 	setenv("NOTIFY_SOCKET", longpath, 1);
-	EXPECT_EQ(lu_notify("READY=1", -1), 0);
+	EXPECT_EQ(lu_notify("READY=1", -1), -ENAMETOOLONG);
 	setenv("NOTIFY_SOCKET", "/nonexistent/notify", 1);
 	EXPECT_EQ(lu_notify("READY=1", -1), -ENOENT);
 	unsetenv("NOTIFY_SOCKET");
 }
 
-static void listen_fds(void)
+/* The three variables as systemd sets them for this process (@names NULL: none). */
+static void passed(const char *pid, const char *nfds, const char *names)
 {
-	setenv("LISTEN_PID", lu_fmt("%d", getpid()), 1);
-	setenv("LISTEN_FDS", "3", 1);
-	EXPECT_EQ(lu_listen_fds(), 3);
-	setenv("LISTEN_FDS", "0", 1);
-	EXPECT_EQ(lu_listen_fds(), 0);
-	setenv("LISTEN_FDS", "-2", 1);
-	EXPECT_EQ(lu_listen_fds(), 0);
-	setenv("LISTEN_FDS", "100000", 1);
-	EXPECT_EQ(lu_listen_fds(), 0);
-	/* meant for another process (a parent's, inherited) */
-	setenv("LISTEN_FDS", "3", 1);
-	setenv("LISTEN_PID", lu_fmt("%d", getppid()), 1);
-	EXPECT_EQ(lu_listen_fds(), 0);
-	unsetenv("LISTEN_PID");
-	EXPECT_EQ(lu_listen_fds(), 0);
-	lu_listen_fds_done();
-	EXPECT(!getenv("LISTEN_FDS"));
+	setenv("LISTEN_PID", pid ? pid : lu_fmt("%d", getpid()), 1);
+	setenv("LISTEN_FDS", nfds, 1);
+	if (names)
+		setenv("LISTEN_FDNAMES", names, 1);
+	else
+		unsetenv("LISTEN_FDNAMES");
 }
 
-static void listen_fd_names(void)
+static int gone(void)
 {
-	char buf[8];
+	return !getenv("LISTEN_PID") && !getenv("LISTEN_FDS") && !getenv("LISTEN_FDNAMES");
+}
 
-	setenv("LISTEN_FDNAMES", "ram:state::u0.a-much-longer-name", 1);
-	lu_listen_fd_name(0, buf, sizeof(buf));
-	EXPECT_STR(buf, "ram");
-	lu_listen_fd_name(1, buf, sizeof(buf));
-	EXPECT_STR(buf, "state");
-	lu_listen_fd_name(2, buf, sizeof(buf));
-	EXPECT_STR(buf, "");
-	lu_listen_fd_name(3, buf, sizeof(buf));
-	EXPECT_STR(buf, "u0.a-mu");		/* cut to the buffer */
-	lu_listen_fd_name(4, buf, sizeof(buf));
-	EXPECT_STR(buf, "");
-	unsetenv("LISTEN_FDNAMES");
-	lu_listen_fd_name(0, buf, sizeof(buf));
-	EXPECT_STR(buf, "");
-	setenv("LISTEN_PID", "1", 1);
-	setenv("LISTEN_FDS", "1", 1);
-	setenv("LISTEN_FDNAMES", "x", 1);
-	lu_listen_fds_done();
-	EXPECT(!getenv("LISTEN_PID") && !getenv("LISTEN_FDS") && !getenv("LISTEN_FDNAMES"));
+/*
+ * fds 3, 4, 5 open (memfds without close-on-exec), as systemd passes them;
+ * the test's own fds are above them.
+ */
+static void open_three(void)
+{
+	int m;
+
+	for (int fd = LU_LISTEN_FDS_START; fd < LU_LISTEN_FDS_START + 3; fd++)
+		CHECK(fcntl(fd, F_GETFD) < 0);	/* free before the test */
+	m = CHECK_OK(fcntl(CHECK_OK(memfd_create("passed", MFD_CLOEXEC)), F_DUPFD_CLOEXEC, 64));
+	for (int fd = LU_LISTEN_FDS_START; fd < LU_LISTEN_FDS_START + 3; fd++)
+		CHECK_EQ(dup2(m, fd), fd);
+	close(m);
+}
+
+static void close_three(void)
+{
+	for (int fd = LU_LISTEN_FDS_START; fd < LU_LISTEN_FDS_START + 3; fd++)
+		close(fd);
+}
+
+static void listen_fds(void)
+{
+	char **names = (char **)1;
+
+	open_three();
+	passed(NULL, "3", "ram:state:");
+	EXPECT_EQ(lu_listen_fds(&names), 3);
+	CHECK(names);
+	EXPECT_STR(names[0], "ram");
+	EXPECT_STR(names[1], "state");
+	EXPECT_STR(names[2], "");
+	EXPECT(!names[3]);
+	lu_listen_names_free(names);
+	EXPECT(gone());
+	/* libsystemd marks them close-on-exec (the callers did it themselves) */
+	for (int fd = LU_LISTEN_FDS_START; fd < LU_LISTEN_FDS_START + 3; fd++)
+		EXPECT_EQ(fcntl(fd, F_GETFD), FD_CLOEXEC);
+	/* no names: "unknown" each (sd_listen_fds_with_names(3)) */
+	passed(NULL, "2", NULL);
+	EXPECT_EQ(lu_listen_fds(&names), 2);
+	CHECK(names);
+	EXPECT_STR(names[0], "unknown");
+	EXPECT_STR(names[1], "unknown");
+	EXPECT(!names[2]);
+	lu_listen_names_free(names);
+	/* more or fewer names than fds: none taken */
+	passed(NULL, "3", "ram:state");
+	EXPECT_EQ(lu_listen_fds(&names), 0);
+	EXPECT(!names && gone());
+	/* an fd that is not open (the hand-made reader counted it) */
+	close(LU_LISTEN_FDS_START + 2);
+	passed(NULL, "3", "a:b:c");
+	EXPECT_EQ(lu_listen_fds(&names), 0);
+	EXPECT(!names && gone());
+	close_three();
+	static const char *const bad[] = { "0", "-2", "100000", "x" };
+	for (size_t i = 0; i < LU_ARRAY_SIZE(bad); i++) {
+		passed(NULL, bad[i], NULL);
+		names = (char **)1;
+		EXPECT_EQ(lu_listen_fds(&names), 0);
+		EXPECT(!names && gone());
+	}
+	/* meant for another process (a parent's, inherited), or for nobody */
+	open_three();
+	passed(lu_fmt("%d", getppid()), "3", "a:b:c");
+	EXPECT_EQ(lu_listen_fds(&names), 0);
+	EXPECT(!names && gone());
+	passed(NULL, "3", "a:b:c");
+	unsetenv("LISTEN_PID");
+	EXPECT_EQ(lu_listen_fds(&names), 0);
+	EXPECT(!names && gone());
+	close_three();
 }
 
 /* Sizes: the accepted forms exactly, everything else refused with its errno. */
@@ -231,11 +282,9 @@ static const struct lu_test tests[] = {
 	LU_TEST_D(notify_abstract,
 		  "lu_notify to an abstract socket (@name) returns 1; the manager receives exactly STOPPING=1"),
 	LU_TEST_D(notify_nowhere,
-		  "lu_notify returns 0 with NOTIFY_SOCKET unset, relative, empty or too long, -ENOENT for a socket nobody binds"),
+		  "lu_notify: 0 with NOTIFY_SOCKET unset; -EINVAL relative or empty; -ENAMETOOLONG too long; -ENOENT for a socket nobody binds"),
 	LU_TEST_D(listen_fds,
-		  "lu_listen_fds: 3 for LISTEN_FDS=3 of this pid; 0 for 0, -2, 100000, another pid's, no LISTEN_PID; done unsets LISTEN_FDS"),
-	LU_TEST_D(listen_fd_names,
-		  "lu_listen_fd_name: each name of LISTEN_FDNAMES by index, empty ones and past the end empty, cut to the buffer; done unsets all three variables"),
+		  "lu_listen_fds (libsystemd): 3 fds with names ram/state/empty, close-on-exec after; 'unknown' without names; 0 and all variables unset for a name-count mismatch, a closed fd, 0/-2/100000/x, another pid's or no LISTEN_PID"),
 };
 
 int main(int argc, char **argv)

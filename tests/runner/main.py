@@ -127,6 +127,8 @@ def setup(jobs):
         extra += ["ansible-core"]   # the role's syntax and check-mode runs
     if any(j.name == "host-package" for j in jobs):
         extra += ["debhelper", "dh-dkms", "lintian"]
+    if any(j.name.startswith("package-") for j in jobs):
+        extra += ["autopkgtest"]    # the host's runs debian/tests in each suite's testbed
     if kinds & {"system", "qemu"} or any(j.kernel not in (None, "6.1") for j in jobs):
         extra.append("debootstrap")
     if kinds - {"host"}:

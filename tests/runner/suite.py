@@ -15,7 +15,9 @@ Kinds (what --only takes besides names and globs):
             also zerocopy-fallback.plan, zerocopy-fault.plan, tests/ram
   matrix    one VM booting every ordered pair of the kernels (lu-matrix)
   system    the Debian packages with systemd in a sid, a bookworm and a
-            trixie image (tests/system)
+            trixie image (tests/system); each suite's packages by
+            autopkgtest (debian/tests) and the suite's lintian in a chroot
+            of that suite (tests/package/autopkgtest)
   qemu      a QEMU VM kept running across host kexecs by liveupdate-vm in
             the sid image (two VMs, two kexecs; the fd store), and in the
             bookworm and trixie images (qemu-bookworm, qemu-trixie: one small
@@ -75,7 +77,7 @@ ESTIMATES = {"prepare": 80, "host": 5, "docs": 20, "fuzz": 65, "module": 25, "de
              "zc-fallback": 22, "zc-fault": 45, "ram": 35, "matrix": 135,
              "system": 900, "system-bookworm": 1000, "system-trixie": 1000,
              "package": 120, "prepare-first": 25, "qemu": 850, "image": 600,
-             "qemu-bookworm": 1100, "qemu-trixie": 1100,
+             "qemu-bookworm": 1100, "qemu-trixie": 1100, "package-suite": 200,
              "mutants": 2400}
 
 
@@ -341,30 +343,41 @@ class Suite:
         # store; trixie's 6.12 -> sid's 7.2), bookworm (252) and trixie
         # (257): liveupdatectl hold --detach and the broker
         sysrun = self.t("system", "run")
-        # the sid image, which the sid system test and the qemu test share:
-        # built once before either starts
-        self.add(Job("image-sid", "system", [sysrun, "--image"], None, "", [], [],
-                     timeout=3000, verdict="build/image-sid"), "image")
+        # each suite's image (its packages built in its package chroot,
+        # installed by apt), which its system test, its qemu test and its
+        # package checks share: built once before any of them starts
+        for suite in ("sid",) + SYSTEM_SUITES:
+            self.add(Job("image-" + suite, "system", [sysrun, "--suite", suite, "--image"],
+                         None, "", [], [], timeout=3000, verdict="build/image-" + suite),
+                     "image")
         self.add(Job("system", "system", [sysrun, "--quiet"], None, "",
                      ask([sysrun, "--list"]), ["image-sid"], timeout=3000,
                      verdict="vm/system"), "system")
         for suite in SYSTEM_SUITES:
             argv = [sysrun, "--suite", suite]
             self.add(Job("system-" + suite, "system", argv + ["--quiet"], None, "",
-                         ask(argv + ["--list"]), [], timeout=3000,
+                         ask(argv + ["--list"]), ["image-" + suite], timeout=3000,
                          verdict="vm/system-" + suite), "system-" + suite)
+        # that image build's packages in a throwaway overlay of the suite's
+        # package chroot: debian/tests by autopkgtest, the suite's lintian
+        # (no VM; apt needs the suite's mirror)
+        pkg = self.t("package", "autopkgtest")
+        for suite in ("bookworm", "trixie", "sid"):
+            argv = [pkg, "--suite", suite]
+            self.add(Job("package-" + suite, "system", argv, None, "",
+                         ask(argv + ["--list"]), ["image-" + suite], timeout=1800),
+                     "package-suite")
         # a VM kept across host kexecs (in the sid image)
         qrun = self.t("qemu", "run")
         self.add(Job("qemu", "qemu", [qrun, "--quiet"], None, "",
                      ask([qrun, "--list"]), ["image-sid"], timeout=3000,
                      verdict="vm/qemu"), "qemu")
-        # ... and in the stable suites' images (shared with system-SUITE,
-        # built under a lock by whichever starts first): systemd 252 and 257
-        # carry no fd store across kexec, the broker holds the guest
+        # ... and in the stable suites' images: systemd 252 and 257 carry no
+        # fd store across kexec, the broker holds the guest
         for suite in SYSTEM_SUITES:
             argv = [qrun, "--suite", suite]
             self.add(Job("qemu-" + suite, "qemu", argv + ["--quiet"], None, "",
-                         ask(argv + ["--list"]), [], timeout=3000,
+                         ask(argv + ["--list"]), ["image-" + suite], timeout=3000,
                          verdict="vm/qemu-" + suite), "qemu-" + suite)
         # seeded defects: only when asked for (tests/run --only mutants)
         mut = self.t("mutants", "run")
