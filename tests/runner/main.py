@@ -5,11 +5,12 @@ usage: tests/run [--kernel 6.1,6.12,7.2] [--only SEL[,SEL...]] [--list [--json|-
                  [-j N] [--quiet]
   --kernel  kernels to test (bookworm|6.1, trixie|6.12, sid|7.2); default all
   --only    what to run: a kind (host, module, kexec, zerocopy, matrix,
-            system, qemu, mutants), a job (kexec-6.1, module-6.1-debug, host-fuzz), or a
+            system, qemu, fleet, mutants), a job (kexec-6.1, module-6.1-debug, host-fuzz), or a
             test name or glob ('6.1/kexec/b3/*', 'host/*' is not a name:
             use 'host'); a job runs whole, and every name it reports is
-            judged. Repeatable. Default: everything but mutants (system and
-            qemu only when the kernels include 7.2, their kernels being fixed).
+            judged. Repeatable. Default: everything but mutants (system,
+            qemu and fleet only when the kernels include 7.2, their kernels
+            being fixed).
   --list    print the name of every test the selection would report (each
             asked from its producer), run nothing, exit 0; with --json, the
             jobs instead (name, kind, kernel, CPUs, vCPUs, host threads,
@@ -96,7 +97,7 @@ def select(jobs, only, kernels):
     by_name = {j.name: j for j in jobs}
     if not only:
         chosen = [j for j in jobs if j.kind != "mutants" and
-                  (j.kind not in ("system", "qemu") or "7.2" in kernels)]
+                  (j.kind not in ("system", "qemu", "fleet") or "7.2" in kernels)]
     else:
         chosen = []
         for sel in only:
@@ -123,13 +124,14 @@ def setup(jobs):
     extra = []
     if any(j.name == "host-fuzz" for j in jobs):
         extra += ["clang-14", "libclang-rt-14-dev"]
-    if any(j.name == "host-fleet" for j in jobs):
-        extra += ["ansible-core"]   # the role's syntax and check-mode runs
+    if any(j.name == "host-fleet" or j.kind == "fleet" for j in jobs):
+        # the role's syntax and check-mode runs; the fleet test's hosts
+        extra += ["ansible-core", "openssh-client"]
     if any(j.name == "host-package" for j in jobs):
         extra += ["debhelper", "dh-dkms", "lintian"]
     if any(j.name.startswith("package-") for j in jobs):
         extra += ["autopkgtest"]    # the host's runs debian/tests in each suite's testbed
-    if kinds & {"system", "qemu"} or any(j.kernel not in (None, "6.1") for j in jobs):
+    if kinds & {"system", "qemu", "fleet"} or any(j.kernel not in (None, "6.1") for j in jobs):
         extra.append("debootstrap")
     if kinds - {"host"}:
         subprocess.run(["bash", os.path.join(REPO, "vm", "deps.sh")], check=True)

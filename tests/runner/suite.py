@@ -22,6 +22,10 @@ Kinds (what --only takes besides names and globs):
             the sid image (two VMs, two kexecs; the fd store), and in the
             bookworm and trixie images (qemu-bookworm, qemu-trixie: one small
             VM, one kexec; the broker holds it) (tests/qemu)
+  fleet     ansible/live-update.yml from Debian's ansible-core against two
+            VMs of the bookworm image reachable over SSH on loopback ports:
+            both live-updated with their sessions, then a stop before the
+            second (tests/fleet/run)
   mutants   seeded defects (tests/mutants/*.patch), each applied to a copy
             of the tree and the job that should notice it run there; not
             in the default selection (each mutant is a tests/run)
@@ -37,7 +41,8 @@ from dataclasses import dataclass, field
 # The suites whose system image runs tests/system/guest/lu-hold.
 SYSTEM_SUITES = ("bookworm", "trixie")
 
-KINDS = ("host", "module", "kexec", "zerocopy", "matrix", "system", "qemu", "mutants")
+KINDS = ("host", "module", "kexec", "zerocopy", "matrix", "system", "qemu", "fleet",
+         "mutants")
 KERNELS = {"6.1": "6.1", "bookworm": "6.1", "6.12": "6.12", "trixie": "6.12",
            "7.2": "7.2", "sid": "7.2", "unstable": "7.2"}
 
@@ -78,6 +83,7 @@ ESTIMATES = {"prepare": 80, "host": 5, "docs": 20, "fuzz": 65, "module": 25, "de
              "system": 900, "system-bookworm": 1000, "system-trixie": 1000,
              "package": 120, "prepare-first": 25, "qemu": 850, "image": 600,
              "qemu-bookworm": 1100, "qemu-trixie": 1100, "package-suite": 200,
+             "fleet-bookworm": 600,
              "mutants": 2400}
 
 
@@ -379,6 +385,13 @@ class Suite:
             self.add(Job("qemu-" + suite, "qemu", argv + ["--quiet"], None, "",
                          ask(argv + ["--list"]), ["image-" + suite], timeout=3000,
                          verdict="vm/qemu-" + suite), "qemu-" + suite)
+        # the Ansible role against two VMs of the bookworm image over SSH (its
+        # own image, made from that suite's system image): two TCG VMs
+        frun = self.t("fleet", "run")
+        argv = [frun, "--suite", "bookworm"]
+        self.add(Job("fleet-bookworm", "fleet", argv + ["--quiet"], None, "",
+                     ask(argv + ["--list"]), ["image-bookworm"], cost=2, timeout=3000,
+                     verdict="vm/fleet-bookworm"), "fleet-bookworm")
         # seeded defects: only when asked for (tests/run --only mutants)
         mut = self.t("mutants", "run")
         self.add(Job("mutants", "mutants", [mut], None, "", ask([mut, "--list"]), [],
