@@ -4,7 +4,8 @@
  *
  * The handler keeps what its file type needs (memfd: size, seals, name) and
  * lets pages.c keep the pages, as upstream's handlers let KHO keep them.
- * Two kinds of files: shmem (memfd.c) and hugetlbfs (hugetlb.c, @huge):
+ * Two kinds of files (shmem_like.c, for memfd.c and hugetlb.c): shmem and
+ * hugetlbfs (@huge):
  * hugetlb pages are never swapped, migrated or taken over, and are
  * restored by copying into huge pages the new file allocates first.
  *
