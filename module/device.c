@@ -35,8 +35,8 @@
 #include <linux/reboot.h>
 #include <linux/string.h>
 
+#include "engine.h"
 #include "internal.h"
-#include "pages.h"
 #include "ram.h"
 
 /**
@@ -355,7 +355,7 @@ static void __exit luo_exit(void)
 		luo_session_drop_incoming();
 	luo_store_exit();
 	luo_file_exit();
-	luo_pages_exit();
+	luo_engine_exit();
 }
 
 module_init(luo_init);

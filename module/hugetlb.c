@@ -23,14 +23,14 @@
  * can harm the handover: only the size frozen at PRESERVE_FD is carried,
  * and room is reserved for all of it.
  *
- * Pages: hugetlb pages do not lie in the range, so pages.c copies them into
+ * Pages: hugetlb pages do not lie in the range, so pages_out.c copies them into
  * it on every CPU at the kexec (a write-sealed file at PRESERVE_FD), with
  * a checksum per extent, as for a shmem memfd's pages.
  *
  * Restore, at the first RETRIEVE_FD: a new file is made on a hugetlbfs
  * mount of the same page size the module keeps (made at the first restore
  * of that size), named "memfd:NAME" as memfd_create() names it and of the
- * same size; pages.c allocates the huge pages that held data with
+ * same size; pages_in.c allocates the huge pages that held data with
  * fallocate() in the caller's context (charged to it and its hugetlb
  * cgroup; a short pool gives ENOMEM, and the handed-over data stays for
  * the next call) and copies the data in on every CPU the caller may use.

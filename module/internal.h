@@ -14,11 +14,15 @@
  *               differs between the two
  *   shmem_like.c
  *               their shared base (shmem_like.h); pages go through pages.h
- *   pages.c     a preserved file's pages: pins, extents, precopy,
- *               migration, restore; the store's page functions
- *               (store_pages.h) are for it alone
+ *   pages_out.c, pages_in.c
+ *               a preserved file's pages (pages.h), one file a direction:
+ *               outgoing pins, extents, precopy, migration, serialize;
+ *               incoming claim, verify, take over or copy; the store's
+ *               page functions (store_pages.h) are for them alone
  *   store.c     the store: the range's pages, space, the commit's header
- *               and metadata, parallel page copies; calls nobody above
+ *               and metadata, the kexec's page copies; calls nobody above
+ *   engine.c    the one parallel engine (engine.h): the take-over's rounds
+ *               and the kexec's copy
  *   ram.c       the range as RAM the module manages (zero-copy restore)
  *   range.c     which range: parameters, memmap=, firmware map, iomem
  *   ucmd.c      ioctl argument plumbing (used by device.c and session.c)

@@ -35,12 +35,12 @@
  * dups) keep shmem's file operations: through them only the size change by
  * truncation is refused.
  *
- * Pages: pages.c keeps them (pinning those already in the range, the
+ * Pages: pages.h keeps them (pinning those already in the range, the
  * extents, migrate=1, the copy or zero-copy restore): this handler only
  * tells it the file's page cache and size, and when.
  *
  * Restore, at the first RETRIEVE_FD: a new memfd of the same name and size
- * is made, pages.c fills it, and it gets the seals and position. A restore
+ * is made, pages_in.c fills it, and it gets the seals and position. A restore
  * stopped by a signal or a memory limit resumes at the next RETRIEVE_FD.
  */
 

@@ -21,8 +21,8 @@
  *
  * Carried over: contents (holes stay holes), size, file position (sampled
  * at kexec), seals, and the name /proc shows ("memfd:NAME"). The pages go
- * through pages.c. Restore, at the first RETRIEVE_FD: a new file of the
- * same name and size (the kind makes it), pages.c fills it, and it gets the
+ * through pages.h. Restore, at the first RETRIEVE_FD: a new file of the
+ * same name and size (the kind makes it), pages_in.c fills it, and it gets the
  * seals and position. A restore stopped by a signal or a memory limit
  * resumes at the next RETRIEVE_FD.
  */
@@ -52,7 +52,7 @@ static struct workqueue_struct *luo_shm_wq;
 /**
  * struct luo_shm_out - an outgoing shmem-like file's state
  * @kind:       its handler.
- * @pages:      its pages (pages.c).
+ * @pages:      its pages (pages_out.c).
  * @reader:     a private read-only file of the inode, when the user's
  *              file cannot read (the commit may have to read swapped
  *              pages back), or NULL.
@@ -212,11 +212,11 @@ static u64 luo_shm_meta(size_t hdr, u64 size, struct file *file)
  * @args: the file.
  *
  * Freezes the size under the inode lock, pins the pages already in the
- * range (pages.c) and reserves room for the payload and the data.
+ * range (pages_out.c) and reserves room for the payload and the data.
  *
  * Return: 0, or -ENOMEM, -EBUSY (an unpreserve of the inode is still under
  * way), -EOPNOTSUPP (not the filesystem's own tables, or a seal the module
- * does not know), -EINTR, pages.c's error.
+ * does not know), -EINTR, pages_out.c's error.
  */
 static int luo_shm_preserve(struct luo_file_args *args)
 {
@@ -311,7 +311,7 @@ static int luo_shm_preserve(struct luo_file_args *args)
 }
 
 /**
- * luo_shm_prepare() - move page work out of the kexec (pages.c: migrate=1,
+ * luo_shm_prepare() - move page work out of the kexec (pages_out.c: migrate=1,
  * precopy, a write-sealed file's copy)
  * @args: the file.
  */
@@ -386,7 +386,7 @@ static void luo_shm_unpreserve(struct luo_file_args *args)
  * @w:    the commit's writer.
  *
  * Context: inside the kexec.
- * Return: 0, or -ENOSPC (the metadata is full), pages.c's error.
+ * Return: 0, or -ENOSPC (the metadata is full), pages_out.c's error.
  */
 static int luo_shm_serialize(struct luo_file_args *args, struct luo_writer *w)
 {
@@ -473,10 +473,10 @@ void luo_shm_restore_name(char name[LUO_MEMFD_NAME_MAX + 1],
 }
 
 /**
- * luo_shm_retrieve() - the base's retrieve: a new file, filled by pages.c
+ * luo_shm_retrieve() - the base's retrieve: a new file, filled by pages_in.c
  * @args: the file.
  *
- * Return: the restored file, or ERR_PTR: the kind's or pages.c's error
+ * Return: the restored file, or ERR_PTR: the kind's or pages_in.c's error
  * (-EIO: damaged data).
  */
 static struct file *luo_shm_retrieve(struct luo_file_args *args)

@@ -4,7 +4,7 @@
  * memfd.c and hugetlb.c both use and neither calls the other: a file of an
  * in-memory filesystem whose page cache is its data, its size frozen while
  * preserved by a copy of its inode operations whose setattr refuses another
- * size, carried as a memfd-type payload (header, name, extents: pages.c) and
+ * size, carried as a memfd-type payload (header, name, extents: pages.h) and
  * restored into a new file of the same name, size, seals and position.
  *
  * A handler fills a struct luo_shm_kind (type, name, can_preserve and exit
@@ -43,7 +43,7 @@ struct luo_shm_hdr {
  * @m:       the checked payload (pointers into @payload).
  * @shift:   a huge kind's: log2 of its huge page size.
  * @payload: a copy of the payload.
- * @pages:   its pages (pages.c).
+ * @pages:   its pages (pages_in.c).
  * @file:    a restore under way, resumed at the next retrieve.
  */
 struct luo_shm_in {

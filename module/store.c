@@ -36,7 +36,7 @@
  * open of /dev/liveupdate the core has it checked (luo_store_check(): the
  * header and the metadata, copied out first) and builds the incoming
  * sessions; each file's data is checked and restored at its first
- * RETRIEVE_FD (pages.c), by taking its pages over when the range can be
+ * RETRIEVE_FD (pages_in.c), by taking its pages over when the range can be
  * RAM (ram.c) and by copying otherwise. A handover that fails any check is
  * reported in the kernel log and yields no incoming sessions; the
  * handover_status parameter tells what happened.
@@ -60,6 +60,7 @@
 #include <linux/workqueue.h>
 
 #include "data_sum.h"
+#include "engine.h"
 #include "internal.h"
 #include "ram.h"
 #include "store_pages.h"
@@ -108,8 +109,14 @@ static bool luo_committed;
  */
 static bool luo_untrusted, luo_foreign;
 
-/* The zero-copy switch, as pages.c's zerocopy parameter set it. */
+/*
+ * Zero-copy: "auto" (the default) takes pages over where the range can be
+ * RAM, "off" never (luo_store_zerocopy()). Set only at load; "space"
+ * shows it.
+ */
 static bool luo_zerocopy = true;
+module_param_named(zerocopy, luo_zerocopy, bool, 0444);
+MODULE_PARM_DESC(zerocopy, "Restore memfds by taking their pages over when the range can be RAM (default Y)");
 
 /**
  * luo_param_set_readonly() - the set of every introspection parameter
@@ -609,23 +616,12 @@ bool luo_store_trusted(void)
 }
 
 /**
- * luo_store_set_zerocopy() - the zero-copy switch, for the space parameter
- * @on: false: the range is never made RAM (zerocopy=0).
- *
- * Context: module parameter parsing, before module init.
- */
-void luo_store_set_zerocopy(bool on)
-{
-	luo_zerocopy = on;
-}
-
-/**
  * luo_store_ram() - make the range RAM the module manages, once
  *
  * Zero-copy restore needs the range's pages to be real pages. The first
  * call hot-adds the range (ram.c); later calls say how that went. The
- * module stays loaded from then on. Not called with zerocopy=0 (pages.c
- * keeps that switch).
+ * module stays loaded from then on. Not called with zerocopy=0
+ * (luo_store_zerocopy() keeps that switch).
  *
  * The first open starts it in the background (luo_store_loaded()), so it
  * can be under way when the kexec commits. Invariant: the hot-add and the
@@ -639,7 +635,7 @@ void luo_store_set_zerocopy(bool on)
  * Return: 0 if the range is RAM, or -errno (zero-copy impossible; the
  * reason was logged once): the caller copies instead.
  */
-int luo_store_ram(void)
+static int luo_store_ram(void)
 {
 	void *base;
 	int ret;
@@ -677,6 +673,43 @@ int luo_store_ram(void)
 	__module_get(THIS_MODULE);
 	WRITE_ONCE(luo_ram_result, 0);
 	return 0;
+}
+
+/**
+ * luo_store_zerocopy() - the range as RAM, unless zero-copy is off
+ *
+ * Context: as luo_store_ram().
+ * Return: 0 if the range is RAM, -EPERM with zerocopy=0 (logged once), or
+ * luo_store_ram()'s error: the caller copies instead.
+ */
+int luo_store_zerocopy(void)
+{
+	if (!READ_ONCE(luo_zerocopy)) {
+		pr_info_once("zero-copy is off (zerocopy=0): memfds are restored by copying\n");
+		return -EPERM;
+	}
+	return luo_store_ram();
+}
+
+/**
+ * luo_store_sum() - the checksum of a run of range pages
+ * @page:  its first page.
+ * @count: pages.
+ *
+ * Return: the checksum (data_sum.h) of the @count pages from @page.
+ */
+u32 luo_store_sum(u64 page, u32 count)
+{
+	struct luo_sum sum;
+	u32 i;
+
+	luo_sum_init(&sum);
+	for (i = 0; i < count; i++) {
+		luo_sum_add(&sum, luo_store_page_addr(page + i), LUO_PAGE_SIZE);
+		if (!((i + 1) % 1024))
+			cond_resched();
+	}
+	return luo_sum_final(&sum);
 }
 
 /*
@@ -822,6 +855,8 @@ struct luo_copy_job {
 
 static LIST_HEAD(luo_copy_jobs);
 static DEFINE_SPINLOCK(luo_copy_lock);
+/* Jobs queued (under luo_lock, in the commit). */
+static u32 luo_copy_nr;
 /* The highest page the copies have not taken yet (they go downward). */
 static u64 luo_alloc_top;
 static ktime_t luo_commit_start;
@@ -1024,7 +1059,8 @@ u32 luo_store_copy_now(struct page **src, u64 page, u32 count)
  * @crc:   where the checksum (data_sum.h) of the copied bytes goes (in
  *         the metadata).
  *
- * Queued: the copies run in luo_store_commit_end(), on every online CPU.
+ * Queued: the copies run in luo_store_commit_end(), on every online CPU
+ * (engine.c).
  * Without memory for the queue entry the copy is made at once.
  */
 void luo_store_copy_pages(struct page **src, u64 page, u32 count,
@@ -1041,6 +1077,7 @@ void luo_store_copy_pages(struct page **src, u64 page, u32 count,
 	job->page = page;
 	job->count = count;
 	job->crc = crc;
+	luo_copy_nr++;
 	guard(spinlock)(&luo_copy_lock);
 	list_add_tail(&job->list, &luo_copy_jobs);
 }
@@ -1054,59 +1091,42 @@ void luo_store_count_inplace(u64 pages)
 	luo_out.pages_inplace += pages;
 }
 
-static void luo_copy_drain(void)
+/*
+ * The engine's item: the first queued copy (the queue is a list, so item
+ * @i is whichever job comes next; there are as many items as jobs).
+ */
+static int luo_copy_item(struct luo_engine *e, u32 i, u64 *a, u64 *b)
 {
 	struct luo_copy_job *job;
 
-	for (;;) {
-		scoped_guard(spinlock, &luo_copy_lock) {
-			job = list_first_entry_or_null(&luo_copy_jobs,
-						       struct luo_copy_job, list);
-			if (job)
-				list_del(&job->list);
-		}
-		if (!job)
-			return;
+	scoped_guard(spinlock, &luo_copy_lock) {
+		job = list_first_entry_or_null(&luo_copy_jobs,
+					       struct luo_copy_job, list);
+		if (job)
+			list_del(&job->list);
+	}
+	if (job) {
 		luo_copy_one(job->src, job->page, job->count, job->crc);
 		kfree(job);
-		cond_resched();
 	}
+	return 0;
 }
 
-static void luo_copy_work(struct work_struct *work)
-{
-	luo_copy_drain();
-}
-
-/* Runs the queued copies on every online CPU, this one included. */
+/* Runs the queued copies on every online CPU, this one included (engine.c). */
 static void luo_copy_run(void)
 {
-	struct work_struct *works;
+	struct luo_engine_round r = {
+		.item = luo_copy_item,
+		.nr = luo_copy_nr,
+		.cpus = LUO_ENGINE_ALL,
+	};
 	ktime_t start = ktime_get();
-	unsigned int cpu, me, n = 1;
 
 	if (list_empty(&luo_copy_jobs))
 		return;
-	works = kcalloc(nr_cpu_ids, sizeof(*works), GFP_KERNEL);
-	me = get_cpu();
-	put_cpu();
-	if (works) {
-		for_each_online_cpu(cpu) {
-			if (cpu == me)
-				continue;
-			INIT_WORK(&works[cpu], luo_copy_work);
-			queue_work_on(cpu, system_highpri_wq, &works[cpu]);
-			n++;
-		}
-	}
-	luo_copy_drain();
-	if (works) {
-		for_each_online_cpu(cpu)
-			if (cpu != me && works[cpu].func)
-				flush_work(&works[cpu]);
-		kfree(works);
-	}
-	luo_out.copy_threads = works ? n : 1;
+	luo_engine_run(&r);
+	luo_copy_nr = 0;
+	luo_out.copy_threads = r.threads;
 	luo_out.copy_us = ktime_us_delta(ktime_get(), start);
 }
 
