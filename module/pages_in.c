@@ -272,6 +272,32 @@ static bool luo_extent_vouched(const struct luo_pages_in *in,
 }
 
 /*
+ * Copies range page @page into @addr, the new file's page at byte @off, the
+ * checksum in the same pass; the bytes past the file's size are zeroed, as
+ * shmem keeps them.
+ */
+static void luo_pages_copy_page(const struct luo_pages_in *in,
+				struct luo_sum *sum, void *addr, u64 page,
+				u64 off)
+{
+	luo_sum_copy(sum, addr, luo_store_page_addr(page), LUO_PAGE_SIZE);
+	if (in->size - off < LUO_PAGE_SIZE)
+		memset(addr + (in->size - off), 0,
+		       LUO_PAGE_SIZE - (in->size - off));
+}
+
+/* A copied extent's verdict: 0 if @sum (or its crc32) matches. */
+static int luo_pages_copied_ok(const struct luo_pages_in *in,
+			       const struct luo_memfd_extent *e,
+			       struct luo_sum *sum)
+{
+	if (le32_to_cpu(e->flags) & LUO_EXTENT_XXH64 ?
+	    luo_sum_final(sum) == le32_to_cpu(e->crc) : luo_pages_extent_ok(e))
+		return 0;
+	return luo_pages_mismatch(in, e);
+}
+
+/*
  * Restores one extent by copying its pages into the file's page cache, the
  * checksum computed in the same pass (a mismatch: luo_pages_mismatch()).
  * The bytes of the last page past the file's size are zeroed, as shmem
@@ -281,7 +307,7 @@ static int luo_pages_copy_extent(struct luo_pages_in *in, struct file *file,
 				 const struct luo_memfd_extent *e)
 {
 	u64 index = le64_to_cpu(e->index), page = le32_to_cpu(e->page);
-	u32 count = le32_to_cpu(e->count), flags = le32_to_cpu(e->flags), i;
+	u32 count = le32_to_cpu(e->count), i;
 	gfp_t gfp = mapping_gfp_mask(file->f_mapping);
 	struct luo_sum sum;
 
@@ -297,11 +323,7 @@ static int luo_pages_copy_extent(struct luo_pages_in *in, struct file *file,
 		if (IS_ERR(to))
 			return PTR_ERR(to);
 		addr = kmap_local_page(to);
-		luo_sum_copy(&sum, addr, luo_store_page_addr(page + i),
-			     LUO_PAGE_SIZE);
-		if (in->size - off < LUO_PAGE_SIZE)
-			memset(addr + (in->size - off), 0,
-			       LUO_PAGE_SIZE - (in->size - off));
+		luo_pages_copy_page(in, &sum, addr, page + i, off);
 		kunmap_local(addr);
 		folio_mark_dirty(page_folio(to));
 		put_page(to);
@@ -310,10 +332,7 @@ static int luo_pages_copy_extent(struct luo_pages_in *in, struct file *file,
 		if (!((i + 1) % 256))
 			cond_resched();
 	}
-	if (flags & LUO_EXTENT_XXH64 ? luo_sum_final(&sum) == le32_to_cpu(e->crc) :
-	    luo_pages_extent_ok(e))
-		return 0;
-	return luo_pages_mismatch(in, e);
+	return luo_pages_copied_ok(in, e, &sum);
 }
 
 /*
@@ -485,7 +504,7 @@ static int luo_take_copy(struct luo_engine *en, struct luo_take *t, u32 ext,
 	struct luo_pages_in *in = t->in;
 	const struct luo_memfd_extent *e = &in->ext[ext];
 	u64 index = le64_to_cpu(e->index), page = le32_to_cpu(e->page);
-	u32 count = le32_to_cpu(e->count), flags = le32_to_cpu(e->flags), i;
+	u32 count = le32_to_cpu(e->count), i;
 	u64 mask = (1ULL << in->huge_order) - 1;
 	struct luo_sum sum;
 
@@ -508,20 +527,13 @@ static int luo_take_copy(struct luo_engine *en, struct luo_take *t, u32 ext,
 		if (!folio)
 			return -EINTR;
 		addr = kmap_local_page(folio_page(folio, idx & mask));
-		luo_sum_copy(&sum, addr, luo_store_page_addr(page + i),
-			     LUO_PAGE_SIZE);
-		if (in->size - off < LUO_PAGE_SIZE)
-			memset(addr + (in->size - off), 0,
-			       LUO_PAGE_SIZE - (in->size - off));
+		luo_pages_copy_page(in, &sum, addr, page + i, off);
 		kunmap_local(addr);
 		if (!((i + 1) % 256))
 			cond_resched();
 	}
 	*copied += count;
-	if (flags & LUO_EXTENT_XXH64 ? luo_sum_final(&sum) == le32_to_cpu(e->crc) :
-	    luo_pages_extent_ok(e))
-		return 0;
-	return luo_pages_mismatch(in, e);
+	return luo_pages_copied_ok(in, e, &sum);
 }
 
 /* The engine's item @i: entry @i of @todo, as the round's job says. */
