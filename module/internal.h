@@ -23,7 +23,8 @@
  *               and metadata, the kexec's page copies; calls nobody above
  *   engine.c    the one parallel engine (engine.h): the take-over's rounds
  *               and the kexec's copy
- *   ram.c       the range as RAM the module manages (zero-copy restore)
+ *   ram_give.c  the managed range's pages given to shmem files (zero-copy)
+ *   ram.c       the range as RAM the module manages: hot-add, claims
  *   range.c     which range: parameters, memmap=, firmware map, iomem
  *   ucmd.c      ioctl argument plumbing (used by device.c and session.c)
  *   handover_check.c, memfd_check.c
