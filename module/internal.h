@@ -19,8 +19,11 @@
  *               outgoing pins, extents, precopy, migration, serialize;
  *               incoming claim, verify, take over or copy; the store's
  *               page functions (store_pages.h) are for them alone
- *   store.c     the store: the range's pages, space, the commit's header
- *               and metadata, the kexec's page copies; calls nobody above
+ *   store_commit.c
+ *               the store's commit: metadata writer, the kexec's page
+ *               copies, the header (store_int.h: the store's state)
+ *   store.c     the store: the range's pages, space, status, the hot-add;
+ *               calls nobody above
  *   engine.c    the one parallel engine (engine.h): the take-over's rounds
  *               and the kexec's copy
  *   ram_give.c  the managed range's pages given to shmem files (zero-copy)
