@@ -35,6 +35,7 @@
 #include <linux/reboot.h>
 #include <linux/string.h>
 
+#include "engine.h"
 #include "internal.h"
 #include "ram.h"
 
@@ -321,9 +322,12 @@ static int __init luo_init(void)
 		return -EEXIST;
 	}
 
+	ret = luo_handlers_init();
+	if (ret)
+		goto err_handlers;
 	ret = luo_store_init();
 	if (ret)
-		return ret;
+		goto err_handlers;
 	ret = register_reboot_notifier(&luo_reboot_nb);
 	if (ret)
 		goto err_store;
@@ -338,6 +342,8 @@ err_notifier:
 	unregister_reboot_notifier(&luo_reboot_nb);
 err_store:
 	luo_store_exit();
+err_handlers:
+	luo_file_exit();
 	return ret;
 }
 
@@ -349,6 +355,7 @@ static void __exit luo_exit(void)
 		luo_session_drop_incoming();
 	luo_store_exit();
 	luo_file_exit();
+	luo_engine_exit();
 }
 
 module_init(luo_init);

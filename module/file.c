@@ -7,8 +7,8 @@
  * DOC: Preserved files
  *
  * PRESERVE_FD puts a file into an outgoing session under a 64-bit token that
- * is unique within the session. A handler for the file's type (memfd and
- * hugetlb today) freezes whatever must not change until the kexec and tells
+ * is unique within the session. A registered handler for the file's type
+ * (handlers.c: memfd and hugetlb today) freezes whatever must not change until the kexec and tells
  * how many bytes the file needs in the handover; that space is reserved at once, so a
  * full range fails here with ENOSPC rather than losing data at kexec. The
  * session holds a reference on the file until it is unpreserved (session
@@ -37,10 +37,8 @@
 
 #include "internal.h"
 
-static const struct luo_file_handler *const luo_file_handlers[] = {
-	&luo_memfd_handler,
-	&luo_hugetlb_handler,
-};
+/* Registered handlers (luo_file_register_handler()), asked in order. */
+static LIST_HEAD(luo_file_handlers);
 
 #define LUO_PRESERVED_HASH_BITS	8
 
@@ -60,7 +58,7 @@ static bool luo_preserved_claim(struct luo_file *lf, struct inode *inode)
 
 	guard(spinlock)(&luo_preserved_lock);
 	hash_for_each_possible(luo_preserved, cur, hnode, (unsigned long)inode)
-		if (file_inode(cur->file) == inode)
+		if (file_inode(cur->args.file) == inode)
 			return false;
 	hash_add(luo_preserved, &lf->hnode, (unsigned long)inode);
 	return true;
@@ -111,24 +109,44 @@ static int luo_file_insert(struct rb_root *tokens, struct luo_file *lf)
 	return 0;
 }
 
-static const struct luo_file_handler *luo_file_find_handler(struct file *file)
+static struct luo_file_handler *luo_file_find_handler(struct file *file)
 {
-	int i;
+	struct luo_file_handler *h;
 
-	for (i = 0; i < ARRAY_SIZE(luo_file_handlers); i++)
-		if (luo_file_handlers[i]->can_preserve(file))
-			return luo_file_handlers[i];
+	list_for_each_entry(h, &luo_file_handlers, list)
+		if (h->can_preserve(file))
+			return h;
 	return NULL;
 }
 
-static const struct luo_file_handler *luo_file_handler_by_type(u32 type)
+static struct luo_file_handler *luo_file_handler_by_type(u32 type)
 {
-	int i;
+	struct luo_file_handler *h;
 
-	for (i = 0; i < ARRAY_SIZE(luo_file_handlers); i++)
-		if (luo_file_handlers[i]->type == type)
-			return luo_file_handlers[i];
+	list_for_each_entry(h, &luo_file_handlers, list)
+		if (h->type == type)
+			return h;
 	return NULL;
+}
+
+/**
+ * luo_file_register_handler() - make a file type preservable
+ * @h: the handler's ops table; it stays registered until module unload.
+ *
+ * Context: module init, before /dev/liveupdate exists (the list is not
+ * locked: nothing reads it yet).
+ * Return: 0, or -EINVAL (an operation missing) or -EEXIST (its type is
+ * registered already).
+ */
+int luo_file_register_handler(struct luo_file_handler *h)
+{
+	if (!h->can_preserve || !h->preserve || !h->unpreserve ||
+	    !h->serialize || !h->load || !h->retrieve || !h->drop)
+		return -EINVAL;
+	if (luo_file_handler_by_type(h->type))
+		return -EEXIST;
+	list_add_tail(&h->list, &luo_file_handlers);
+	return 0;
 }
 
 /* Metadata a file's common record takes (its payload is the handler's). */
@@ -159,7 +177,7 @@ int luo_file_preserve(struct list_head *files, struct rb_root *tokens,
 		      u64 token, int fd)
 {
 	struct file *file __free(fput) = NULL;
-	const struct luo_file_handler *handler;
+	struct luo_file_handler *handler;
 	struct luo_file *lf;
 	int ret;
 
@@ -182,12 +200,12 @@ int luo_file_preserve(struct list_head *files, struct rb_root *tokens,
 		if (!handler)
 			break;
 		/* Claim the inode and the token. */
-		lf->file = file;
+		lf->args.file = file;
 		ret = -EBUSY;
 		if (!luo_preserved_claim(lf, file_inode(file)))
 			break;
 		lf->token = token;
-		lf->handler = handler;
+		lf->args.handler = handler;
 		luo_file_insert(tokens, lf);
 		ret = 0;
 	}
@@ -196,33 +214,33 @@ int luo_file_preserve(struct list_head *files, struct rb_root *tokens,
 		return ret;
 	}
 
-	ret = handler->preserve(lf);
+	ret = handler->preserve(&lf->args);
 	if (!ret) {
-		lf->meta += luo_file_record_cost();
+		lf->args.meta += luo_file_record_cost();
 		scoped_guard(mutex, &luo_lock)
-			ret = luo_store_reserve(lf->meta, lf->pages);
+			ret = luo_store_reserve(lf->args.meta, lf->args.pages);
 		if (!ret) {
 			/* Work that may move out of the kexec, before the commit sees it. */
 			if (handler->prepare)
-				handler->prepare(lf);
+				handler->prepare(&lf->args);
 			scoped_guard(mutex, &luo_lock) {
 				/*
 				 * The commit ran meanwhile: it did not see this
 				 * file, so say so rather than 0.
 				 */
 				if (luo_store_committed()) {
-					luo_store_unreserve(lf->meta, lf->pages);
+					luo_store_unreserve(lf->args.meta, lf->args.pages);
 					ret = -EBUSY;
 				} else {
 					list_add_tail(&lf->list, files);
 				}
 			}
 			if (!ret) {
-				lf->file = no_free_ptr(file);
+				lf->args.file = no_free_ptr(file);
 				return 0;
 			}
 		}
-		handler->unpreserve(lf);
+		handler->unpreserve(&lf->args);
 	}
 	scoped_guard(mutex, &luo_lock) {
 		rb_erase(&lf->node, tokens);
@@ -243,12 +261,12 @@ int luo_file_preserve(struct list_head *files, struct rb_root *tokens,
 void luo_file_unpreserve(struct luo_file *lf)
 {
 	lockdep_assert_not_held(&luo_lock);
-	lf->handler->unpreserve(lf);
+	lf->args.handler->unpreserve(&lf->args);
 	scoped_guard(mutex, &luo_lock) {
 		luo_preserved_drop(lf);
-		luo_store_unreserve(lf->meta, lf->pages);
+		luo_store_unreserve(lf->args.meta, lf->args.pages);
 	}
-	fput(lf->file);
+	fput(lf->args.file);
 	kfree(lf);
 }
 
@@ -291,13 +309,13 @@ int luo_file_serialize(struct luo_file *lf, struct luo_writer *w)
 	rec = luo_writer_add(w, sizeof(*rec));
 	if (!rec)
 		return -ENOSPC;
-	ret = lf->handler->serialize(lf, w);
+	ret = lf->args.handler->serialize(&lf->args, w);
 	if (ret) {
 		w->off = start;
 		return ret;
 	}
 	rec->token = cpu_to_le64(lf->token);
-	rec->type = cpu_to_le32(lf->handler->type);
+	rec->type = cpu_to_le32(lf->args.handler->type);
 	rec->payload_size = cpu_to_le32(w->off - start - sizeof(*rec));
 	return 0;
 }
@@ -317,7 +335,7 @@ void luo_file_count(const struct list_head *files, u64 *nr, u64 *bytes)
 	*bytes = 0;
 	list_for_each_entry(lf, files, list) {
 		(*nr)++;
-		*bytes += lf->size;
+		*bytes += lf->args.size;
 	}
 }
 
@@ -345,22 +363,22 @@ struct file *luo_file_retrieve(struct rb_root *tokens, u64 token,
 		return ERR_PTR(-ENOENT);
 	if (lf->error)
 		return ERR_PTR(lf->error);
-	if (!lf->file) {
-		file = lf->handler->retrieve(lf);
+	if (!lf->args.file) {
+		file = lf->args.handler->retrieve(&lf->args);
 		if (IS_ERR(file)) {
 			if (PTR_ERR(file) == -EIO) {
 				pr_err("session '%s' token %llu: the %s's data in the handover is damaged (checksum mismatch); it cannot be restored\n",
-				       session, lf->token, lf->handler->name);
+				       session, lf->token, lf->args.handler->name);
 				lf->error = -EIO;
-				lf->handler->drop(lf);
+				lf->args.handler->drop(&lf->args);
 			} else {
 				pr_warn("session '%s' token %llu: restoring the %s failed (%ld); it stays in the handover for the next retrieve\n",
-					session, lf->token, lf->handler->name,
+					session, lf->token, lf->args.handler->name,
 					PTR_ERR(file));
 			}
 			return file;
 		}
-		lf->file = file;
+		lf->args.file = file;
 	}
 	/*
 	 * As upstream: a retrieved file counts as preserved until its session
@@ -368,8 +386,8 @@ struct file *luo_file_retrieve(struct rb_root *tokens, u64 token,
 	 * first retrieve adds it, before any fd of it exists.
 	 */
 	if (!hash_hashed(&lf->hnode))
-		luo_preserved_claim(lf, file_inode(lf->file));
-	return get_file(lf->file);
+		luo_preserved_claim(lf, file_inode(lf->args.file));
+	return get_file(lf->args.file);
 }
 
 /**
@@ -389,9 +407,9 @@ void luo_file_drop_all(struct list_head *files, struct rb_root *tokens)
 		rb_erase(&lf->node, tokens);
 		list_del(&lf->list);
 		if (!lf->error)
-			lf->handler->drop(lf);
-		if (lf->file)
-			fput(lf->file);
+			lf->args.handler->drop(&lf->args);
+		if (lf->args.file)
+			fput(lf->args.file);
 		kfree(lf);
 		cond_resched();
 	}
@@ -414,7 +432,7 @@ void luo_file_drop_all(struct list_head *files, struct rb_root *tokens)
 int luo_file_load(struct list_head *files, struct rb_root *tokens,
 		  const struct luo_record *r)
 {
-	const struct luo_file_handler *handler;
+	struct luo_file_handler *handler;
 	struct luo_file *lf;
 	int ret;
 
@@ -426,13 +444,16 @@ int luo_file_load(struct list_head *files, struct rb_root *tokens,
 	if (!lf)
 		return -ENOMEM;
 	lf->token = r->token;
-	lf->handler = handler;
+	lf->args.handler = handler;
 	if (luo_file_find(tokens, lf->token)) {
 		kfree(lf);
 		return -EEXIST;
 	}
-	ret = r->v1 ? handler->load_v1(lf, r->v1) :
-		      handler->load(lf, r->payload, r->payload_size);
+	if (r->v1)
+		ret = handler->load_v1 ? handler->load_v1(&lf->args, r->v1) :
+					 -EINVAL;
+	else
+		ret = handler->load(&lf->args, r->payload, r->payload_size);
 	if (ret) {
 		kfree(lf);
 		return ret;
@@ -443,10 +464,16 @@ int luo_file_load(struct list_head *files, struct rb_root *tokens,
 }
 
 /**
- * luo_file_exit() - at module unload, after every file is gone
+ * luo_file_exit() - at module unload, after every file is gone: each
+ * registered handler frees what it allocated and is let go
  */
 void luo_file_exit(void)
 {
-	luo_memfd_exit();
-	luo_hugetlb_exit();
+	struct luo_file_handler *h, *tmp;
+
+	list_for_each_entry_safe(h, tmp, &luo_file_handlers, list) {
+		list_del(&h->list);
+		if (h->exit)
+			h->exit();
+	}
 }

@@ -57,6 +57,17 @@ static int luo_reject(struct luo_verdict *v, const char *why)
 	return 1;
 }
 
+/* The end of a walk: its records fill the metadata and count its files. */
+static int luo_check_walked(const struct luo_image *img, u64 off, u64 seen,
+			    struct luo_verdict *v)
+{
+	if (off != img->meta_size)
+		return luo_reject(v, "metadata size does not match its records");
+	if (seen != img->nr_files)
+		return luo_reject(v, "file count does not match its records");
+	return 0;
+}
+
 void luo_image_free(struct luo_image *img)
 {
 	kvfree(img->meta);
@@ -277,11 +288,7 @@ static int luo_check_meta_v2(struct luo_image *img, struct luo_verdict *v)
 		seen += n;
 		cond_resched();
 	}
-	if (off != img->meta_size)
-		return luo_reject(v, "metadata size does not match its records");
-	if (seen != img->nr_files)
-		return luo_reject(v, "file count does not match its records");
-	return 0;
+	return luo_check_walked(img, off, seen, v);
 }
 
 /**
@@ -355,10 +362,8 @@ int luo_handover_check(const void *base, u64 size, struct luo_image *img,
 		seen += n;
 		cond_resched();
 	}
-	if (off != img->meta_size)
-		return luo_reject(v, "metadata size does not match its records");
-	if (seen != img->nr_files)
-		return luo_reject(v, "file count does not match its records");
+	if (luo_check_walked(img, off, seen, v))
+		return 1;
 	if (!luo_check_extents(ext, nr_ext, v))
 		return 1;
 

@@ -6,16 +6,28 @@
  *   device.c    core: /dev/liveupdate and its ioctls, module init, the
  *               kexec hook; asks the sessions to serialize, installs fds
  *   session.c   sessions, their fds and ioctls; asks their files
- *   file.c      preserved files, the handler registry; asks the handlers
- *   memfd.c     the memfd handler: writes and reads its own records;
- *               its pages go through pages.h
- *   hugetlb.c   the hugetlb handler (MFD_HUGETLB memfds), the same way
- *   pages.c     a preserved file's pages: pins, extents, precopy,
- *               migration, restore; the store's page functions
- *               (store_pages.h) are for it alone
- *   store.c     the store: the range's pages, space, the commit's header
- *               and metadata, parallel page copies; calls nobody above
- *   ram.c       the range as RAM the module manages (zero-copy restore)
+ *   file.c      preserved files, the handler registry (handler.h: the
+ *               handler API); asks the registered handlers, names none
+ *   handlers.c  the handlers registered at module init, one line each
+ *   memfd.c, hugetlb.c
+ *               the memfd and hugetlb memfd handlers, side by side: what
+ *               differs between the two
+ *   shmem_like.c
+ *               their shared base (shmem_like.h); pages go through pages.h
+ *   pages_out.c, pages_in.c
+ *               a preserved file's pages (pages.h), one file a direction:
+ *               outgoing pins, extents, precopy, migration, serialize;
+ *               incoming claim, verify, take over or copy; the store's
+ *               page functions (store_pages.h) are for them alone
+ *   store_commit.c
+ *               the store's commit: metadata writer, the kexec's page
+ *               copies, the header (store_int.h: the store's state)
+ *   store.c     the store: the range's pages, space, status, the hot-add;
+ *               calls nobody above
+ *   engine.c    the one parallel engine (engine.h): the take-over's rounds
+ *               and the kexec's copy
+ *   ram_give.c  the managed range's pages given to shmem files (zero-copy)
+ *   ram.c       the range as RAM the module manages: hot-add, claims
  *   range.c     which range: parameters, memmap=, firmware map, iomem
  *   ucmd.c      ioctl argument plumbing (used by device.c and session.c)
  *   handover_check.c, memfd_check.c
@@ -42,6 +54,7 @@
 #include <uapi/linux/liveupdate.h>
 
 #include "compat.h"
+#include "handler.h"
 #include "handover_check.h"
 
 extern struct mutex luo_lock;
@@ -106,7 +119,6 @@ void luo_store_unreserve(u64 meta, u64 pages);
 void luo_store_commit_lock(void);
 void luo_store_commit_unlock(void);
 int luo_store_commit_begin(struct luo_writer *w);
-void *luo_writer_add(struct luo_writer *w, u64 len);
 void luo_store_commit_end(struct luo_writer *w, u64 nr_sessions,
 			  u64 nr_files);
 
@@ -118,75 +130,25 @@ static inline u64 luo_session_cost(void)
 
 /* --- file.c and the handlers ------------------------------------------- */
 
-struct luo_file;
-
 /**
- * struct luo_file_handler - what a file type must provide
- * @type:         %LUO_FILE_TYPE_* stored in the handover.
- * @name:         for log messages.
- * @can_preserve: whether @file is of this type.
- * @preserve:     start preserving: freeze what must not change and set
- *                lf->meta and lf->pages, the handover space the file needs
- *                at most, and lf->size. Everything that can fail fails here.
- * @prepare:      optional, after the space was reserved and before the
- *                commit can see the file, no lock held: move work out of
- *                the kexec (may take reserved pages: luo_store_take()).
- * @unpreserve:   undo @preserve (and @prepare) exactly.
- * @serialize:    inside the kexec: write the payload with luo_writer_add()
- *                and put the data in the range. An error drops the file
- *                (logged), never the handover.
- * @load:         in the next kernel: check a format 2 payload, claim its
- *                pages, keep what restoring needs in lf->priv and set
- *                lf->size.
- * @load_v1:      the same for a format 1 record and its data.
- * @retrieve:     build the file from what @load kept. May fail for a while
- *                (a signal, a memory cgroup's limit): it is called again at
- *                the next retrieve. -EIO (damaged data) is final.
- * @drop:         forget what @load kept, giving back unused range pages.
- */
-struct luo_file_handler {
-	u32 type;
-	const char *name;
-	bool (*can_preserve)(struct file *file);
-	int (*preserve)(struct luo_file *lf);
-	void (*prepare)(struct luo_file *lf);
-	void (*unpreserve)(struct luo_file *lf);
-	int (*serialize)(struct luo_file *lf, struct luo_writer *w);
-	int (*load)(struct luo_file *lf, const void *payload, u32 size);
-	int (*load_v1)(struct luo_file *lf, const struct luo_ser_file *ser);
-	struct file *(*retrieve)(struct luo_file *lf);
-	void (*drop)(struct luo_file *lf);
-};
-
-/**
- * struct luo_file - one file in a session
+ * struct luo_file - one file in a session (the core's; a handler sees @args)
  * @node:       entry in the session's files tree.
  * @list:       entry in the session's file_list.
  * @hnode:      outgoing: entry in the preserved-inode hash (EBUSY check).
  * @token:      the user's token.
- * @handler:    the file type's handler.
- * @file:       outgoing: the user's file; incoming: the restored file,
- *              NULL until the first RETRIEVE_FD restores it.
- * @meta:       outgoing: metadata bytes reserved for the file's record.
- * @pages:      outgoing: data pages reserved for it.
- * @size:       bytes of data, for introspection: outgoing, the size frozen
- *              at preserve; incoming, the size in the handover record. Set
- *              by the handler's @preserve and @load.
  * @error:      incoming: a final restore error (-EIO), or 0.
- * @priv:       handler state.
+ * @args:       what the handler's operations see: its handler, the file
+ *              (outgoing: the user's; incoming: the restored one, NULL
+ *              until the first RETRIEVE_FD restores it), the reserved
+ *              space, the size and the handler's state.
  */
 struct luo_file {
 	struct rb_node node;
 	struct list_head list;
 	struct hlist_node hnode;
 	u64 token;
-	const struct luo_file_handler *handler;
-	struct file *file;
-	u64 meta;
-	u64 pages;
-	u64 size;
 	int error;
-	void *priv;
+	struct luo_file_args args;
 };
 
 int luo_file_preserve(struct list_head *files, struct rb_root *tokens,
@@ -201,11 +163,6 @@ int luo_file_load(struct list_head *files, struct rb_root *tokens,
 int luo_file_serialize(struct luo_file *lf, struct luo_writer *w);
 void luo_file_count(const struct list_head *files, u64 *nr, u64 *bytes);
 void luo_file_exit(void);
-
-extern const struct luo_file_handler luo_memfd_handler;
-void luo_memfd_exit(void);
-extern const struct luo_file_handler luo_hugetlb_handler;
-void luo_hugetlb_exit(void);
 
 /* --- session.c --------------------------------------------------------- */
 

@@ -4,7 +4,7 @@
  *
  * Like handover_check.c, plain enough to build as userspace C for the fuzz
  * target (tests/fuzz/). It checks one payload on its own; that no two files
- * name the same range page is checked by the store when pages.c claims the
+ * name the same range page is checked by the store when pages_in.c claims the
  * pages (luo_store_claim()).
  */
 

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * liveupdate: a preserved file's pages (pages.c), for the file handlers.
+ * liveupdate: a preserved file's pages, for the file handlers: the outgoing
+ * calls are pages_out.c's, the incoming ones pages_in.c's.
  *
  * The handler keeps what its file type needs (memfd: size, seals, name) and
- * lets pages.c keep the pages, as upstream's handlers let KHO keep them.
- * Two kinds of files: shmem (memfd.c) and hugetlbfs (hugetlb.c, @huge):
+ * lets pages_out.c and pages_in.c keep the pages, as upstream's handlers let KHO keep them.
+ * Two kinds of files (shmem_like.c, for memfd.c and hugetlb.c): shmem and
+ * hugetlbfs (@huge):
  * hugetlb pages are never swapped, migrated or taken over, and are
  * restored by copying into huge pages the new file allocates first.
  *
@@ -18,7 +20,7 @@
  *             luo_pages_restore()    take them over or copy them, resumable
  *             luo_pages_drop()       give back what was not restored
  *
- * The structs are the handler's to embed and pages.c's to fill: a handler
+ * The structs are the handler's to embed and the data path's to fill: a handler
  * reads none of their fields.
  */
 #ifndef _LIVEUPDATE_PAGES_H
@@ -129,6 +131,5 @@ void luo_pages_load_v1(struct luo_pages_in *in, u64 off, u64 size);
 int luo_pages_restore(struct luo_pages_in *in, struct file *file);
 bool luo_pages_resumable(const struct luo_pages_in *in);
 void luo_pages_drop(struct luo_pages_in *in);
-void luo_pages_exit(void);
 
 #endif /* _LIVEUPDATE_PAGES_H */

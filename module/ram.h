@@ -35,4 +35,8 @@ void luo_ram_account(struct file *file, struct folio *folio, long nr);
 int luo_ram_migrate(struct file *file, pgoff_t index, unsigned long pfn);
 bool luo_ram_contains(unsigned long pfn);
 
+/* ram.c, for ram_give.c: a kept page claimed for handing out, or back. */
+struct page *luo_ram_claim(unsigned long pfn);
+void luo_ram_unclaim(unsigned long pfn);
+
 #endif /* _LIVEUPDATE_RAM_H */

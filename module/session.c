@@ -562,7 +562,7 @@ void luo_session_serialize_all(struct luo_writer *w, u64 *nr_s, u64 *nr_f)
 
 			if (ret) {
 				pr_err("session '%s' token %llu: saving the %s failed (%d); not handed over\n",
-				       s->name, lf->token, lf->handler->name,
+				       s->name, lf->token, lf->args.handler->name,
 				       ret);
 				continue;
 			}

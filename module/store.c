@@ -36,7 +36,7 @@
  * open of /dev/liveupdate the core has it checked (luo_store_check(): the
  * header and the metadata, copied out first) and builds the incoming
  * sessions; each file's data is checked and restored at its first
- * RETRIEVE_FD (pages.c), by taking its pages over when the range can be
+ * RETRIEVE_FD (pages_in.c), by taking its pages over when the range can be
  * RAM (ram.c) and by copying otherwise. A handover that fails any check is
  * reported in the kernel log and yields no incoming sessions; the
  * handover_status parameter tells what happened.
@@ -60,8 +60,10 @@
 #include <linux/workqueue.h>
 
 #include "data_sum.h"
+#include "engine.h"
 #include "internal.h"
 #include "ram.h"
+#include "store_int.h"
 #include "store_pages.h"
 
 static const char *const luo_status_names[] = {
@@ -74,31 +76,31 @@ static const char *const luo_status_names[] = {
 };
 
 /* The range (range.c chose it). */
-static u64 luo_addr;
-static u64 luo_size;
-static u64 luo_npages;
+u64 luo_addr;
+u64 luo_size;
+u64 luo_npages;
 static enum luo_status luo_status;
 
-static void *luo_base;
+void *luo_base;
 static bool luo_region_held;
-static u64 luo_sequence;
+u64 luo_sequence;
 
 /*
  * Taken pages (see the DOC above), and what the outgoing sessions reserved:
  * metadata bytes and data pages. All under luo_lock, except the bitmap
  * claims of an incoming session's files, which take luo_pages_lock.
  */
-static unsigned long *luo_taken;
-static DEFINE_SPINLOCK(luo_pages_lock);
+unsigned long *luo_taken;
+DEFINE_SPINLOCK(luo_pages_lock);
 static u64 luo_nr_taken;
 /* Pages of the range the handover being loaded was written for. */
 static u64 luo_in_pages;
 /* The highest page luo_store_take() may look at (it goes downward). */
-static u64 luo_take_top = U64_MAX;
-static u64 luo_meta_reserved;
-static u64 luo_pages_reserved;
+u64 luo_take_top = U64_MAX;
+u64 luo_meta_reserved;
+u64 luo_pages_reserved;
 /* The kexec is under way: the handover is written, nothing more fits in. */
-static bool luo_committed;
+bool luo_committed;
 /*
  * A failed hot-add let the page allocator have the range's pages before
  * taking them back (ram.c): incoming data may have been overwritten, so
@@ -106,10 +108,17 @@ static bool luo_committed;
  * If the range could not be taken back, it is RAM that others own:
  * nothing is written to it again (no reservation, no commit).
  */
-static bool luo_untrusted, luo_foreign;
+static bool luo_untrusted;
+bool luo_foreign;
 
-/* The zero-copy switch, as pages.c's zerocopy parameter set it. */
+/*
+ * Zero-copy: "auto" (the default) takes pages over where the range can be
+ * RAM, "off" never (luo_store_zerocopy()). Set only at load; "space"
+ * shows it.
+ */
 static bool luo_zerocopy = true;
+module_param_named(zerocopy, luo_zerocopy, bool, 0444);
+MODULE_PARM_DESC(zerocopy, "Restore memfds by taking their pages over when the range can be RAM (default Y)");
 
 /**
  * luo_param_set_readonly() - the set of every introspection parameter
@@ -155,11 +164,7 @@ static struct {
 } luo_last;
 
 /* The commit in this boot, for the log and the bench. */
-static struct {
-	u64 pages_inplace, pages_copied;
-	u32 copy_threads;
-	s64 copy_us;
-} luo_out;
+struct luo_store_out luo_out;
 
 /* Zero-copy: not tried yet, in use, or why not (luo_store_ram()). */
 static int luo_ram_result = 1;
@@ -279,8 +284,16 @@ static void luo_handover_claim(void)
 	}
 }
 
-/* Marks pages taken; false if one of them was already. Caller locks. */
-static bool luo_take(u64 page, u64 count)
+/**
+ * luo_take() - mark range pages taken
+ * @page:  the first.
+ * @count: pages.
+ *
+ * The caller locks (see luo_taken).
+ * Return: true, or false if one of them was taken already or lies outside
+ * the range (then nothing changed).
+ */
+bool luo_take(u64 page, u64 count)
 {
 	u64 i;
 
@@ -298,7 +311,14 @@ static bool luo_take(u64 page, u64 count)
 	return true;
 }
 
-static void luo_untake(u64 page, u64 count)
+/**
+ * luo_untake() - mark range pages free again
+ * @page:  the first.
+ * @count: pages.
+ *
+ * The caller locks (see luo_taken).
+ */
+void luo_untake(u64 page, u64 count)
 {
 	bitmap_clear(luo_taken, page, count);
 	luo_nr_taken -= count;
@@ -357,7 +377,7 @@ static DECLARE_WORK(luo_ram_work, luo_store_ram_work);
  * the commit holds it from luo_store_commit_begin() to
  * luo_store_commit_end() (luo_store_commit_lock()). Taken before luo_lock.
  */
-static DEFINE_MUTEX(luo_ram_lock);
+DEFINE_MUTEX(luo_ram_lock);
 /* The commit ran: no hot-add from then on (under luo_ram_lock). */
 static bool luo_ram_closed;
 
@@ -369,7 +389,8 @@ static bool luo_ram_closed;
  * taking its metadata pages and writing the header. So a chain can put the
  * hot-add anywhere around the kexec, whatever the boot's own timing.
  */
-static unsigned int luo_test_ram_delay_ms, luo_test_commit_delay_ms;
+static unsigned int luo_test_ram_delay_ms;
+unsigned int luo_test_commit_delay_ms;
 static bool luo_test_ram_at_kexec, luo_test_kexec_started;
 static DECLARE_WAIT_QUEUE_HEAD(luo_test_kexec_wq);
 module_param_named(test_ram_delay_ms, luo_test_ram_delay_ms, uint, 0600);
@@ -609,23 +630,12 @@ bool luo_store_trusted(void)
 }
 
 /**
- * luo_store_set_zerocopy() - the zero-copy switch, for the space parameter
- * @on: false: the range is never made RAM (zerocopy=0).
- *
- * Context: module parameter parsing, before module init.
- */
-void luo_store_set_zerocopy(bool on)
-{
-	luo_zerocopy = on;
-}
-
-/**
  * luo_store_ram() - make the range RAM the module manages, once
  *
  * Zero-copy restore needs the range's pages to be real pages. The first
  * call hot-adds the range (ram.c); later calls say how that went. The
- * module stays loaded from then on. Not called with zerocopy=0 (pages.c
- * keeps that switch).
+ * module stays loaded from then on. Not called with zerocopy=0
+ * (luo_store_zerocopy() keeps that switch).
  *
  * The first open starts it in the background (luo_store_loaded()), so it
  * can be under way when the kexec commits. Invariant: the hot-add and the
@@ -639,7 +649,7 @@ void luo_store_set_zerocopy(bool on)
  * Return: 0 if the range is RAM, or -errno (zero-copy impossible; the
  * reason was logged once): the caller copies instead.
  */
-int luo_store_ram(void)
+static int luo_store_ram(void)
 {
 	void *base;
 	int ret;
@@ -677,6 +687,43 @@ int luo_store_ram(void)
 	__module_get(THIS_MODULE);
 	WRITE_ONCE(luo_ram_result, 0);
 	return 0;
+}
+
+/**
+ * luo_store_zerocopy() - the range as RAM, unless zero-copy is off
+ *
+ * Context: as luo_store_ram().
+ * Return: 0 if the range is RAM, -EPERM with zerocopy=0 (logged once), or
+ * luo_store_ram()'s error: the caller copies instead.
+ */
+int luo_store_zerocopy(void)
+{
+	if (!READ_ONCE(luo_zerocopy)) {
+		pr_info_once("zero-copy is off (zerocopy=0): memfds are restored by copying\n");
+		return -EPERM;
+	}
+	return luo_store_ram();
+}
+
+/**
+ * luo_store_sum() - the checksum of a run of range pages
+ * @page:  its first page.
+ * @count: pages.
+ *
+ * Return: the checksum (data_sum.h) of the @count pages from @page.
+ */
+u32 luo_store_sum(u64 page, u32 count)
+{
+	struct luo_sum sum;
+	u32 i;
+
+	luo_sum_init(&sum);
+	for (i = 0; i < count; i++) {
+		luo_sum_add(&sum, luo_store_page_addr(page + i), LUO_PAGE_SIZE);
+		if (!((i + 1) % 1024))
+			cond_resched();
+	}
+	return luo_sum_final(&sum);
 }
 
 /*
@@ -734,13 +781,18 @@ void luo_store_commit_unlock(void)
 	mutex_unlock(&luo_ram_lock);
 }
 
-/*
- * Whether @meta bytes of metadata find the consecutive free pages the
- * commit writes them to (luo_store_commit_begin()). Counting free pages is
- * not enough: pages taken by incoming files or by a precopy can leave the
- * free ones scattered. Caller holds luo_lock or luo_pages_lock.
+/**
+ * luo_meta_run_free() - whether the metadata still fits
+ * @meta: bytes of metadata.
+ *
+ * Whether @meta bytes find the consecutive free pages the commit writes
+ * them to (luo_store_commit_begin()). Counting free pages is not enough:
+ * pages taken by incoming files or by a precopy can leave the free ones
+ * scattered. Caller holds luo_lock or luo_pages_lock.
+ *
+ * Return: true if such a run is free.
  */
-static bool luo_meta_run_free(u64 meta)
+bool luo_meta_run_free(u64 meta)
 {
 	u64 n = DIV_ROUND_UP(meta, LUO_PAGE_SIZE) ?: 1;
 
@@ -807,360 +859,6 @@ void luo_store_unreserve(u64 meta, u64 pages)
 	lockdep_assert_held(&luo_lock);
 	WRITE_ONCE(luo_meta_reserved, luo_meta_reserved - meta);
 	WRITE_ONCE(luo_pages_reserved, luo_pages_reserved - pages);
-}
-
-/* --- the commit ------------------------------------------------------- */
-
-/* A run of pages to copy into the range, one extent's worth. */
-struct luo_copy_job {
-	struct list_head list;
-	u64 page;
-	u32 count;
-	__le32 *crc;
-	struct page *src[LUO_COPY_RUN];
-};
-
-static LIST_HEAD(luo_copy_jobs);
-static DEFINE_SPINLOCK(luo_copy_lock);
-/* The highest page the copies have not taken yet (they go downward). */
-static u64 luo_alloc_top;
-static ktime_t luo_commit_start;
-
-/**
- * luo_store_commit_begin() - start writing the handover, inside the kexec
- * @w: the metadata writer to fill.
- *
- * Invalidates the header, then takes the lowest free pages that hold the
- * metadata reserved. Caller holds luo_store_commit_lock() and luo_lock
- * until luo_store_commit_end().
- *
- * Invariant of the commit: the handover it writes names its metadata by
- * page number, never by an address difference, and the range keeps one
- * mapping from here to luo_store_commit_end() (no hot-add in between), so
- * the next boot finds the metadata where it was written whenever the first
- * open's hot-add ran.
- *
- * Return: 0, or -ENOSPC if no run of free pages is long enough (nothing
- * is handed over then; logged).
- */
-int luo_store_commit_begin(struct luo_writer *w)
-{
-	struct luo_header_v2 *hdr = luo_base;
-	u64 meta_pages, start;
-
-	lockdep_assert_held(&luo_lock);
-	lockdep_assert_held(&luo_ram_lock);
-	if (READ_ONCE(luo_foreign)) {
-		pr_err("the range is ordinary RAM since the failed hot-add: nothing handed over\n");
-		return -EIO;
-	}
-	luo_commit_start = ktime_get();
-	WRITE_ONCE(hdr->magic, 0);
-	memset(&luo_out, 0, sizeof(luo_out));
-	luo_alloc_top = luo_npages;
-	meta_pages = DIV_ROUND_UP(luo_meta_reserved, LUO_PAGE_SIZE);
-	guard(spinlock)(&luo_pages_lock);
-	start = bitmap_find_next_zero_area(luo_taken, luo_npages, 1,
-					   meta_pages ?: 1, 0);
-	if (start >= luo_npages) {
-		pr_err("no %llu consecutive free pages for the handover's metadata; nothing handed over\n",
-		       meta_pages);
-		return -ENOSPC;
-	}
-	luo_take(start, meta_pages ?: 1);
-	w->page = start;
-	w->base = luo_base + start * LUO_PAGE_SIZE;
-	w->off = 0;
-	w->size = luo_meta_reserved;
-	return 0;
-}
-
-/**
- * luo_writer_add() - room for the next bytes of metadata
- * @w:   the writer.
- * @len: bytes; the next record starts aligned after them.
- *
- * Return: the zeroed room, or NULL if more than reserved is asked for.
- */
-void *luo_writer_add(struct luo_writer *w, u64 len)
-{
-	u64 step = ALIGN(len, LUO_HANDOVER_ALIGN);
-	void *p;
-
-	if (step > w->size - w->off)
-		return NULL;
-	p = w->base + w->off;
-	memset(p, 0, step);
-	w->off += step;
-	return p;
-}
-
-/**
- * luo_store_alloc_run() - free pages to copy data into, during the commit
- * @max:   at most this many.
- * @count: set to how many consecutive pages were taken, at least 1.
- *
- * Takes the highest free pages. Caller holds luo_lock (in the commit).
- *
- * Return: the first page of the run, or -ENOSPC.
- */
-s64 luo_store_alloc_run(u64 max, u64 *count)
-{
-	u64 end;
-
-	guard(spinlock)(&luo_pages_lock);
-	while (luo_alloc_top > 0 && test_bit(luo_alloc_top - 1, luo_taken))
-		luo_alloc_top--;
-	if (!luo_alloc_top)
-		return -ENOSPC;
-	end = luo_alloc_top;
-	while (luo_alloc_top > 0 && end - luo_alloc_top < max &&
-	       !test_bit(luo_alloc_top - 1, luo_taken))
-		luo_alloc_top--;
-	*count = end - luo_alloc_top;
-	luo_take(luo_alloc_top, *count);
-	return luo_alloc_top;
-}
-
-/*
- * One pass: each word is loaded once, stored and mixed into the checksum
- * (data_sum.h); a memcpy() then a checksum pass over the copy was several
- * times slower.
- */
-static void luo_copy_one(struct page **src, u64 page, u32 count, __le32 *sum)
-{
-	struct luo_sum s;
-	u32 i;
-
-	luo_sum_init(&s);
-	for (i = 0; i < count; i++) {
-		void *from;
-
-		/* Found with a memory error since it was listed: never read. */
-		if (luo_page_hwpoison(src[i])) {
-			memset(luo_store_page_addr(page + i), 0, LUO_PAGE_SIZE);
-			luo_sum_add(&s, luo_store_page_addr(page + i), LUO_PAGE_SIZE);
-			put_page(src[i]);
-			continue;
-		}
-		from = kmap_local_page(src[i]);
-		luo_sum_copy(&s, luo_store_page_addr(page + i), from,
-			     LUO_PAGE_SIZE);
-		kunmap_local(from);
-		put_page(src[i]);
-	}
-	*sum = cpu_to_le32(luo_sum_final(&s));
-}
-
-/**
- * luo_store_take() - turn reserved data pages into taken ones, before the kexec
- * @max:   at most this many.
- * @count: set to how many consecutive pages were taken, at least 1.
- *
- * For data a handler copies into the range ahead of the kexec: the highest
- * free pages, out of what the outgoing sessions reserved (so nothing
- * reserved by anyone else is used up). The caller gives them back with
- * luo_store_release() and its reservation shrinks by *@count.
- *
- * Caller holds luo_lock.
- *
- * Return: the first page of the run, -ENOSPC, or -EBUSY during the commit.
- */
-s64 luo_store_take(u64 max, u64 *count)
-{
-	u64 end, top;
-
-	lockdep_assert_held(&luo_lock);
-	if (luo_committed)
-		return -EBUSY;
-	if (READ_ONCE(luo_foreign))
-		return -EIO;
-	max = min(max, luo_pages_reserved);
-	if (!max)
-		return -ENOSPC;
-	guard(spinlock)(&luo_pages_lock);
-	top = min(luo_take_top, luo_npages);
-	while (top > 0 && test_bit(top - 1, luo_taken))
-		top--;
-	if (!top)
-		return -ENOSPC;
-	end = top;
-	while (top > 0 && end - top < max && !test_bit(top - 1, luo_taken))
-		top--;
-	*count = end - top;
-	luo_take(top, *count);
-	/* Never the pages the reserved metadata needs consecutive. */
-	if (!luo_meta_run_free(luo_meta_reserved)) {
-		luo_untake(top, *count);
-		return -ENOSPC;
-	}
-	luo_take_top = top;
-	WRITE_ONCE(luo_pages_reserved, luo_pages_reserved - *count);
-	return top;
-}
-
-/**
- * luo_store_copy_now() - copy pages into taken range pages at once
- * @src:   @count pages, each with a reference the copy drops.
- * @page:  first range page of a run luo_store_take() gave.
- * @count: pages.
- *
- * Return: the checksum (data_sum.h) of the copied bytes.
- */
-u32 luo_store_copy_now(struct page **src, u64 page, u32 count)
-{
-	__le32 crc;
-
-	luo_copy_one(src, page, count, &crc);
-	return le32_to_cpu(crc);
-}
-
-/**
- * luo_store_copy_pages() - copy pages into the range, during the commit
- * @src:   @count (at most %LUO_COPY_RUN) pages, each with a reference the
- *         copy drops.
- * @page:  first range page of a run luo_store_alloc_run() gave.
- * @count: pages.
- * @crc:   where the checksum (data_sum.h) of the copied bytes goes (in
- *         the metadata).
- *
- * Queued: the copies run in luo_store_commit_end(), on every online CPU.
- * Without memory for the queue entry the copy is made at once.
- */
-void luo_store_copy_pages(struct page **src, u64 page, u32 count,
-			  __le32 *crc)
-{
-	struct luo_copy_job *job = kmalloc(sizeof(*job), GFP_KERNEL);
-
-	luo_out.pages_copied += count;
-	if (!job) {
-		luo_copy_one(src, page, count, crc);
-		return;
-	}
-	memcpy(job->src, src, count * sizeof(*src));
-	job->page = page;
-	job->count = count;
-	job->crc = crc;
-	guard(spinlock)(&luo_copy_lock);
-	list_add_tail(&job->list, &luo_copy_jobs);
-}
-
-/**
- * luo_store_count_inplace() - pages a file hands over where they are
- * @pages: how many.
- */
-void luo_store_count_inplace(u64 pages)
-{
-	luo_out.pages_inplace += pages;
-}
-
-static void luo_copy_drain(void)
-{
-	struct luo_copy_job *job;
-
-	for (;;) {
-		scoped_guard(spinlock, &luo_copy_lock) {
-			job = list_first_entry_or_null(&luo_copy_jobs,
-						       struct luo_copy_job, list);
-			if (job)
-				list_del(&job->list);
-		}
-		if (!job)
-			return;
-		luo_copy_one(job->src, job->page, job->count, job->crc);
-		kfree(job);
-		cond_resched();
-	}
-}
-
-static void luo_copy_work(struct work_struct *work)
-{
-	luo_copy_drain();
-}
-
-/* Runs the queued copies on every online CPU, this one included. */
-static void luo_copy_run(void)
-{
-	struct work_struct *works;
-	ktime_t start = ktime_get();
-	unsigned int cpu, me, n = 1;
-
-	if (list_empty(&luo_copy_jobs))
-		return;
-	works = kcalloc(nr_cpu_ids, sizeof(*works), GFP_KERNEL);
-	me = get_cpu();
-	put_cpu();
-	if (works) {
-		for_each_online_cpu(cpu) {
-			if (cpu == me)
-				continue;
-			INIT_WORK(&works[cpu], luo_copy_work);
-			queue_work_on(cpu, system_highpri_wq, &works[cpu]);
-			n++;
-		}
-	}
-	luo_copy_drain();
-	if (works) {
-		for_each_online_cpu(cpu)
-			if (cpu != me && works[cpu].func)
-				flush_work(&works[cpu]);
-		kfree(works);
-	}
-	luo_out.copy_threads = works ? n : 1;
-	luo_out.copy_us = ktime_us_delta(ktime_get(), start);
-}
-
-/**
- * luo_store_commit_end() - finish the handover, inside the kexec
- * @w:           the writer the records went through.
- * @nr_sessions: session records written.
- * @nr_files:    file records written.
- *
- * Runs the queued copies, then writes the header: checksums, state, and the
- * magic last, which makes it valid.
- */
-void luo_store_commit_end(struct luo_writer *w, u64 nr_sessions,
-			  u64 nr_files)
-{
-	struct luo_header_v2 *hdr = luo_base;
-	struct luo_header_v2 h = {};
-
-	lockdep_assert_held(&luo_lock);
-	lockdep_assert_held(&luo_ram_lock);
-	if (luo_test_commit_delay_ms)
-		msleep(luo_test_commit_delay_ms);
-	luo_copy_run();
-
-	h.version = cpu_to_le32(LUO_FORMAT_V2);
-	h.header_size = cpu_to_le32(sizeof(h));
-	h.page_size = cpu_to_le32(LUO_PAGE_SIZE);
-	h.range_size = cpu_to_le64(luo_npages * LUO_PAGE_SIZE);
-	h.meta_off = cpu_to_le64(w->page * LUO_PAGE_SIZE);
-	h.meta_size = cpu_to_le64(w->off);
-	h.nr_sessions = cpu_to_le64(nr_sessions);
-	h.nr_files = cpu_to_le64(nr_files);
-	h.sequence = cpu_to_le64(luo_sequence + 1);
-	h.meta_crc = cpu_to_le32(crc32_le(~0U, w->base, w->off));
-	h.pages_inplace = cpu_to_le64(luo_out.pages_inplace);
-	h.pages_copied = cpu_to_le64(luo_out.pages_copied);
-	h.copy_us = cpu_to_le32(min_t(s64, luo_out.copy_us, U32_MAX));
-	h.copy_threads = cpu_to_le32(luo_out.copy_threads);
-	h.commit_us = cpu_to_le32(min_t(s64, ktime_us_delta(ktime_get(),
-							    luo_commit_start),
-					U32_MAX));
-	h.magic = cpu_to_le64(LUO_HANDOVER_MAGIC);
-	h.header_crc = cpu_to_le32(luo_header_v2_crc(&h));
-	h.state = cpu_to_le32(LUO_STATE_COMMITTED);
-	h.magic = 0;
-	memcpy(hdr, &h, sizeof(h));
-	/* The magic makes it valid: everything else must be in RAM first. */
-	wmb();
-	WRITE_ONCE(hdr->magic, cpu_to_le64(LUO_HANDOVER_MAGIC));
-	luo_committed = true;
-	pr_info("handed over %llu sessions with %llu files: %llu pages left in place, %llu copied by %u CPUs in %lld us, %llu bytes of metadata\n",
-		nr_sessions, nr_files, luo_out.pages_inplace,
-		luo_out.pages_copied, luo_out.copy_threads, luo_out.copy_us,
-		w->off);
 }
 
 /**

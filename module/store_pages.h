@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * liveupdate: the store's page functions (store.c), for pages.c alone:
+ * liveupdate: the store's page functions (store.c), for the data path
+ * alone (pages_out.c, pages_in.c):
  * which range pages are taken, their addresses, the copies into the range
  * and what restoring counts. No handler includes this: a handler's pages
  * go through pages.h.
@@ -44,10 +45,10 @@ unsigned long luo_store_page_pfn(u64 page);
 void *luo_store_v1_addr(u64 off);
 bool luo_store_page_of(struct page *page, u64 *index);
 bool luo_store_trusted(void);
+u32 luo_store_sum(u64 page, u32 count);
 
-/* The range as RAM (zero-copy). */
-void luo_store_set_zerocopy(bool on);
-int luo_store_ram(void);
+/* The range as RAM (zero-copy), unless zerocopy=0. */
+int luo_store_zerocopy(void);
 void luo_store_count_restore(u64 given, u64 copied, s64 us, u32 tasks);
 void luo_store_count_live_mismatch(void);
 void luo_store_count_restore_alloc(s64 us);
