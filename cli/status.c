@@ -359,6 +359,9 @@ static int get_update(const struct status *st, struct update *u)
 		snprintf(u->state, sizeof(u->state), "other_kernel");
 	else if (!strcmp(st->handover, "loaded") || !strcmp(st->handover, "consumed"))
 		snprintf(u->state, sizeof(u->state), "done");
+	else if (!strcmp(st->handover, "pending"))
+		/* found, not loaded: the first open of the device loads it */
+		snprintf(u->state, sizeof(u->state), "pending");
 	else
 		snprintf(u->state, sizeof(u->state), "no_handover");
 	start = userspace_start_us();
