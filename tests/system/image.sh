@@ -65,7 +65,11 @@ SYS_BOOT=$SYS_DIR/boot-$SYS_TAG
 # debootstrap, takes the initramfs tool already there for the kernel's
 # "dracut | initramfs-tools" dependency).
 SYS_BOOTSTRAP_PKGS=systemd-sysv,udev,kmod,procps,util-linux,e2fsprogs,zstd,kexec-tools,$SYS_INITRAMFS
-SYS_APT_PKGS="linux-image-cloud-amd64 linux-headers-cloud-amd64 dkms $SYS_GCC make${SYS_EXTRA_PKGS:+ $SYS_EXTRA_PKGS}"
+# The packages' run-time dependencies beyond systemd (libjson-c5,
+# linux-base: debian/control) are here too: the image's package lists are
+# dropped, so the later apt install of the .debs finds them only in the base
+# (trixie's base had no libjson-c5; bookworm's got it with QEMU).
+SYS_APT_PKGS="linux-image-cloud-amd64 linux-headers-cloud-amd64 dkms $SYS_GCC make libjson-c5 linux-base${SYS_EXTRA_PKGS:+ $SYS_EXTRA_PKGS}"
 SYS_BASE_VERSION=2
 
 sys_die() { echo "system: $*" >&2; exit 1; }
