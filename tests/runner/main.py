@@ -306,29 +306,36 @@ def judge(jobs, records, col, skips=None):
     return tests
 
 
-def load_estimates(jobs):
+def read_json(name):
     try:
-        with open(os.path.join(OUT, "durations.json")) as f:
+        with open(os.path.join(OUT, name)) as f:
             known = json.load(f)
     except (OSError, ValueError):
-        return
+        return {}
+    return known if isinstance(known, dict) else {}
+
+
+def load_estimates(jobs):
+    """A run's own durations and loads (CPU seconds / wall seconds) replace
+    suite.py's ESTIMATES and LOADS."""
+    durations, loads = read_json("durations.json"), read_json("loads.json")
     for j in jobs:
-        if isinstance(known.get(j.name), (int, float)):
-            j.estimate = known[j.name]
+        if isinstance(durations.get(j.name), (int, float)):
+            j.estimate = durations[j.name]
+        if isinstance(loads.get(j.name), (int, float)) and loads[j.name] > 0:
+            j.load = loads[j.name]
 
 
 def save_estimates(records):
-    path = os.path.join(OUT, "durations.json")
-    try:
-        with open(path) as f:
-            known = json.load(f)
-    except (OSError, ValueError):
-        known = {}
+    durations, loads = read_json("durations.json"), read_json("loads.json")
     for n, r in records.items():
         if r.get("status") == "done" and r.get("seconds"):
-            known[n] = r["seconds"]
-    with open(path, "w") as f:
-        json.dump(known, f, indent=1, sort_keys=True)
+            durations[n] = r["seconds"]
+            if r.get("cpu_seconds") is not None:
+                loads[n] = round(r["cpu_seconds"] / r["seconds"], 2)
+    for name, known in (("durations.json", durations), ("loads.json", loads)):
+        with open(os.path.join(OUT, name), "w") as f:
+            json.dump(known, f, indent=1, sort_keys=True)
 
 
 def main(argv):
@@ -374,7 +381,7 @@ def main(argv):
         "version": 1, "started": started, "wall_seconds": round(wall, 3), "slots": a.j,
         "kernels": a.kernels, "only": a.only, "counts": report.counts(tests),
         "jobs": [{"name": j.name, "kind": j.kind, "kernel": j.kernel, "cost": j.cost,
-                  **records.get(j.name, {"status": "not run"})} for j in jobs],
+                  "load": j.load, **records.get(j.name, {"status": "not run"})} for j in jobs],
         "tests": tests, "problems": col.problems,
         "json": "summary.json", "out": os.path.relpath(OUT, REPO),
     }

@@ -6,7 +6,8 @@ summary.json:
   {"version": 1, "started": ISO time, "wall_seconds": S, "slots": CPUs,
    "kernels": [...], "counts": {"passed", "failed", "skipped", "missing"},
    "jobs": [{"name", "kind", "kernel", "status", "exit", "seconds", "started",
-             "log", "cost", "boots": [{"boot", "kernel", "seconds_from_kexec"}]}],
+             "log", "cost", "load", "cpu_seconds",
+             "boots": [{"boot", "kernel", "seconds_from_kexec"}]}],
    "tests": [{"name", "kernel", "job", "result", "duration", "reason",
               "excerpt"}],
    "problems": [strings]}
@@ -74,8 +75,8 @@ def lines(summary, verbose=True):
         by_job.setdefault(t["job"], []).append(t["result"])
     out.append("")
     out.append("==== jobs ====")
-    out.append("%-26s %-8s %6s %6s %6s %7s %8s  %s" % (
-        "job", "kernel", "passed", "failed", "skipped", "missing", "started", "time"))
+    out.append("%-26s %-8s %6s %6s %6s %7s %8s %7s %6s" % (
+        "job", "kernel", "passed", "failed", "skipped", "missing", "started", "time", "load"))
     for j in sorted(summary["jobs"], key=lambda j: (j.get("started") is None,
                                                        j.get("started") or 0)):
         rs = by_job.get(j["name"], [])
@@ -83,9 +84,12 @@ def lines(summary, verbose=True):
         if j.get("status") not in (None, "done"):
             time_s = (time_s + " " + j["status"]).strip()
         started = "%.0f s" % j["started"] if j.get("started") is not None else "-"
-        out.append("%-26s %-8s %6d %6d %6d %7d %8s  %s" % (
+        # CPUs it kept busy on average: CPU seconds / wall seconds
+        load = ("%.2f" % (j["cpu_seconds"] / j["seconds"])
+                if j.get("cpu_seconds") is not None and j.get("seconds") else "")
+        out.append(("%-26s %-8s %6d %6d %6d %7d %8s %7s %6s" % (
             j["name"], j.get("kernel") or "-", rs.count("PASS"), rs.count("FAIL"),
-            rs.count("SKIP"), rs.count("MISSING"), started, time_s))
+            rs.count("SKIP"), rs.count("MISSING"), started, time_s, load)).rstrip())
     pairs = {}
     for t in tests:
         m = re.match(r"matrix/([\d.]+)->([\d.]+)/", t["name"])
@@ -112,8 +116,9 @@ def lines(summary, verbose=True):
         out.append(f"note: {p}")
     c = summary["counts"]
     out.append("")
+    cpu = sum(j.get("cpu_seconds") or 0 for j in summary["jobs"])
     out.append(f"wall time {summary['wall_seconds']:.0f} s on {summary['slots']} CPUs "
-               f"({len(summary['jobs'])} jobs); logs and {summary.get('json', 'summary.json')} "
+               f"({len(summary['jobs'])} jobs, {cpu:.0f} CPU seconds); logs and {summary.get('json', 'summary.json')} "
                f"in {summary.get('out', 'build/tests')}")
     out.append(f"tests: {c['passed']} passed, {c['failed'] + c['missing']} failed"
                f"{' (%d missing)' % c['missing'] if c['missing'] else ''}, "

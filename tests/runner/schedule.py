@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0
 """Runs jobs side by side, as many as the machine has CPUs.
 
-Each job has a cost (the host CPUs it keeps busy: a TCG VM's host threads)
-and dependencies. Whenever CPUs are free, the ready job on the longest
+Each job has a cost (the host CPUs it may keep busy: a TCG VM's host
+threads), a load (the CPUs it kept busy on average in an earlier run: its
+CPU time over its wall time; a VM of two vCPU threads idles one of them most
+of the time) and dependencies. The schedule fills the CPUs by load, so a
+job that waits (a download, a guest asleep) leaves room for another. Whenever CPUs are free, the ready job on the longest
 remaining chain (its estimate plus the longest chain of what waits for it)
 starts first, so that long VMs do not end up last and alone. A job whose
 cost exceeds the machine's runs alone. A job whose dependency failed is
@@ -16,6 +19,25 @@ import signal
 import subprocess
 import threading
 import time
+
+# The least a job counts for, however idle it was: a job's load is measured
+# on one run, and a few waiting jobs must not crowd the CPUs when they wake.
+MIN_LOAD = 0.25
+
+
+def wait_job(p, block=False):
+    """Reap @p (a Popen) if it ended: (exit status, CPU seconds it and the
+    children it waited for used), or (None, None) if it still runs."""
+    if p.returncode is not None:
+        return p.returncode, None
+    try:
+        pid, status, ru = os.wait4(p.pid, 0 if block else os.WNOHANG)
+    except ChildProcessError:
+        return p.wait(), None
+    if pid == 0:
+        return None, None
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return p.returncode, round(ru.ru_utime + ru.ru_stime, 3)
 
 
 def critical_paths(jobs):
@@ -49,7 +71,9 @@ class Scheduler:
         self.skipped = {}  # name -> why it was not run
 
     def cost(self, name):
-        return min(self.jobs[name].cost, self.slots)
+        job = self.jobs[name]
+        load = job.load if job.load is not None else job.cost
+        return min(max(load, MIN_LOAD), job.cost, self.slots)
 
     def used(self):
         return sum(self.cost(n) for n in self.running)
@@ -127,7 +151,9 @@ class Executor:
                               daemon=True)
         th.start()
         self.procs[name] = (p, t0, th)
-        self.say(f"start {name} ({job.cost} CPU{'s' if job.cost > 1 else ''})")
+        load = self.sched.cost(name)
+        self.say(f"start {name} ({job.cost} CPU{'s' if job.cost > 1 else ''}"
+                 + (f", load {load:g})" if load != job.cost else ")"))
 
     def _kill(self, name, sig=signal.SIGKILL):
         p = self.procs[name][0]
@@ -139,12 +165,12 @@ class Executor:
     def _reap(self):
         for name, (p, t0, th) in list(self.procs.items()):
             job = self.sched.jobs[name]
-            rc = p.poll()
+            rc, cpu = wait_job(p)
             status = "done"
             if rc is None and time.monotonic() - t0 > job.timeout:
                 self.say(f"{name}: timeout after {job.timeout} s, killing it")
                 self._kill(name)
-                rc = p.wait()
+                rc, cpu = wait_job(p, block=True)
                 status = "timeout"
             if rc is None:
                 continue
@@ -154,6 +180,8 @@ class Executor:
             del self.procs[name]
             rec = {"exit": rc, "seconds": round(time.monotonic() - t0, 3),
                    "started": round(t0 - self.t0, 3), "status": status}
+            if cpu is not None:
+                rec["cpu_seconds"] = cpu
             self.records[name] = rec
             self.sched.finished(name, rc == 0)
             if self.finish:

@@ -86,6 +86,11 @@ ESTIMATES = {"prepare": 80, "host": 5, "docs": 20, "fuzz": 65, "module": 25, "de
              "fleet-bookworm": 600,
              "mutants": 2400}
 
+# CPUs each job kept busy on average (its CPU seconds over its wall seconds,
+# measured here, see below): the schedule packs jobs by these, not by their
+# vCPU count. A run's own, kept in build/tests/loads.json, replace these.
+LOADS = {}
+
 
 @dataclass
 class Job:
@@ -96,7 +101,8 @@ class Job:
     prefix: str = ""  # put in front of the names the job's TAP reports
     names: list = field(default_factory=list)  # expected, prefixed
     deps: list = field(default_factory=list)  # job names
-    cost: int = 1  # host CPUs it keeps busy
+    cost: int = 1  # host CPUs it may keep busy at once
+    load: float | None = None  # CPUs it kept busy on average (LOADS, loads.json)
     timeout: int = 600  # seconds, after which the runner kills it
     vm: bool = False  # a vm/run boot: the serial log is the TAP source
     verdict: str | None = None  # a test name that passes iff the job exits 0
@@ -184,6 +190,7 @@ class Suite:
 
     def add(self, job, est):
         job.estimate = ESTIMATES.get(est, 30)
+        job.load = LOADS.get(est)
         if job.vm or job.kind == "prepare":
             job.verdict = ("build/module-" if job.kind == "prepare" else "vm/") + \
                 (job.kernel if job.kind == "prepare" else job.name)

@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -118,9 +119,9 @@ class ParseRecorded(unittest.TestCase):
         self.assertEqual(p.problems, [])
 
 
-def job(name, argv=("true",), deps=(), cost=1, estimate=1, timeout=60):
+def job(name, argv=("true",), deps=(), cost=1, estimate=1, timeout=60, load=None):
     return suite.Job(name, "host", list(argv), deps=list(deps), cost=cost,
-                     estimate=estimate, timeout=timeout)
+                     estimate=estimate, timeout=timeout, load=load)
 
 
 class Schedule(unittest.TestCase):
@@ -143,6 +144,24 @@ class Schedule(unittest.TestCase):
         s.finished("huge", True)
         self.assertEqual(s.next(), ["x"])
 
+    def test_packed_by_load(self):
+        # two 2-vCPU VMs that kept 0.8 CPU busy each, and a download at 0.2
+        # (counted as MIN_LOAD): all three fit on 2 CPUs; without loads one
+        s = schedule.Scheduler([job("vm1", cost=2, load=0.8, estimate=9),
+                                job("vm2", cost=2, load=0.8, estimate=8),
+                                job("dl", load=0.2, estimate=7)], 2)
+        self.assertEqual(s.next(), ["vm1", "vm2", "dl"])
+        self.assertEqual(s.used(), 0.8 + 0.8 + schedule.MIN_LOAD)
+        s = schedule.Scheduler([job("vm1", cost=2, estimate=9), job("vm2", cost=2, estimate=8),
+                                job("dl", estimate=7)], 2)
+        self.assertEqual(s.next(), ["vm1"])
+
+    def test_load_never_above_cost(self):
+        # a load measured above the job's CPUs (a busy host process) counts as its cost
+        s = schedule.Scheduler([job("a", load=1.7), job("b", load=1.7), job("c")], 2)
+        self.assertEqual(s.next(), ["a", "b"])
+        self.assertEqual(s.used(), 2)
+
     def test_failed_dependency_not_run(self):
         s = schedule.Scheduler([job("prep"), job("vm", deps=["prep"]),
                                 job("vm2", deps=["vm"])], 2)
@@ -152,6 +171,26 @@ class Schedule(unittest.TestCase):
         s.next()
         self.assertEqual(s.skipped, {"vm": "not run: prep failed", "vm2": "not run: vm failed"})
         self.assertTrue(s.done())
+
+
+class Estimates(unittest.TestCase):
+    def test_loads_saved_and_read_back(self):
+        with tempfile.TemporaryDirectory() as out:
+            old, main.OUT = main.OUT, out
+            try:
+                main.save_estimates({"vm": {"status": "done", "seconds": 100.0,
+                                            "cpu_seconds": 130.0},
+                                     "old": {"status": "done", "seconds": 5.0},
+                                     "bad": {"status": "timeout", "seconds": 9.0,
+                                             "cpu_seconds": 9.0}})
+                with open(os.path.join(out, "loads.json")) as f:
+                    self.assertEqual(json.load(f), {"vm": 1.3})
+                jobs = [job("vm", cost=2), job("old"), job("bad", load=0.5)]
+                main.load_estimates(jobs)
+                self.assertEqual([(j.estimate, j.load) for j in jobs],
+                                 [(100.0, 1.3), (5.0, None), (1, 0.5)])
+            finally:
+                main.OUT = old
 
 
 class Execute(unittest.TestCase):
@@ -185,6 +224,20 @@ class Execute(unittest.TestCase):
                                 job("b", ["sh", "-c", wait % (b, a)])], slots=1)
         # the first waits for the second in vain; the second then finds the first
         self.assertEqual(sorted(r["exit"] for r in rec.values()), [0, 1])
+
+    def test_cpu_seconds_recorded(self):
+        # a child that burns ~0.3 s of CPU, one that sleeps: the record tells them apart
+        burn = "import time; t = time.process_time() + 0.3\nwhile time.process_time() < t: pass"
+        _, rec = self.run_jobs([job("burn", [sys.executable, "-c", burn]),
+                                job("nap", ["sleep", "0.3"])])
+        self.assertGreaterEqual(rec["burn"]["cpu_seconds"], 0.3)
+        self.assertLess(rec["nap"]["cpu_seconds"], 0.1)
+        self.assertEqual((rec["burn"]["exit"], rec["nap"]["exit"]), (0, 0))
+
+    def test_cpu_seconds_after_timeout(self):
+        _, rec = self.run_jobs([job("slow", ["sleep", "30"], timeout=0.3)])
+        self.assertEqual((rec["slow"]["status"], rec["slow"]["exit"]), ("timeout", -9))
+        self.assertIn("cpu_seconds", rec["slow"])
 
     def test_log_lines_stamped(self):
         self.run_jobs([job("say", ["sh", "-c", "echo 'ok 1 - x'"])])
