@@ -86,10 +86,15 @@ ESTIMATES = {"prepare": 80, "host": 5, "docs": 20, "fuzz": 65, "module": 25, "de
              "fleet-bookworm": 600,
              "mutants": 2400}
 
-# CPUs each job kept busy on average (its CPU seconds over its wall seconds,
-# measured here, see below): the schedule packs jobs by these, not by their
-# vCPU count. A run's own, kept in build/tests/loads.json, replace these.
-LOADS = {}
+# CPUs each job keeps busy on average (its CPU seconds over its wall
+# seconds): the schedule packs jobs by these, not by their vCPU count. A
+# run's own, kept in build/tests/loads.json, replace these. fleet-bookworm:
+# two 1-vCPU hosts, but the playbook updates one host at a time (serial: 1),
+# so one VM idles while the other kexecs (an estimate until a clean run's
+# load column measures it). The MT2 VMs (zerocopy-K, swap-K) have none: a
+# 2-vCPU VM squeezed beside another job spins on its sleeping vCPU (a
+# zerocopy-6.1 at load 20 used 265 CPU s, 118 s wall on a quiet host).
+LOADS = {"fleet-bookworm": 1.0}
 
 
 @dataclass
