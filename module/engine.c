@@ -27,9 +27,11 @@
 #include <linux/completion.h>
 #include <linux/cpu.h>
 #include <linux/cpumask.h>
+#include <linux/cgroup.h>
 #include <linux/cred.h>
 #include <linux/memcontrol.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -48,6 +50,42 @@ MODULE_PARM_DESC(take_threads, "CPUs that take a memfd's pages over at RETRIEVE_
 /* Runs the workers of the caller's rounds. */
 static struct workqueue_struct *luo_take_wq;
 
+/*
+ * For tests only (tests/kexec/takeover.c, zc-workers): with
+ * test_take_workers_first, the caller of a round takes no item before every
+ * worker has run its first one to its end (or found none), so each worker
+ * takes part whatever the scheduling; test_take_tasks reads what each task
+ * of the last caller's round did, and as whom.
+ */
+static bool luo_test_workers_first;
+module_param_named(test_take_workers_first, luo_test_workers_first, bool, 0600);
+MODULE_PARM_DESC(test_take_workers_first, "For tests: at RETRIEVE_FD each worker runs its first item before the caller takes one");
+
+/**
+ * struct luo_engine_tally - what one task of a caller's round did
+ * @items: items it took.
+ * @err:   the first error an item gave it (0: none).
+ * @a:     its share of &struct luo_engine_round.a (the take-over: pages
+ *         given).
+ * @b:     its share of &struct luo_engine_round.b (pages copied).
+ * @uid:   its effective uid while it worked (init user namespace).
+ * @memcg: the inode number of the memory cgroup its charges went to while
+ *         it worked (0: none, memory cgroups disabled).
+ */
+struct luo_engine_tally {
+	u32 items;
+	int err;
+	u64 a;
+	u64 b;
+	u32 uid;
+	unsigned long memcg;
+};
+
+/* The last caller's round with items, for test_take_tasks. */
+static DEFINE_MUTEX(luo_test_lock);
+static struct luo_engine_tally luo_test_tally[LUO_TAKE_MAX];
+static u32 luo_test_items, luo_test_tasks;
+
 /**
  * struct luo_engine - one round under way
  * @r:       the round.
@@ -64,6 +102,9 @@ static struct workqueue_struct *luo_take_wq;
  * @a:       the tasks' first counters, added once per task.
  * @b:       the second.
  * @tasks:   tasks that took at least one item.
+ * @workers_first: test_take_workers_first was set when the round started.
+ * @first:   workers that have not finished their first item yet (with
+ *           @workers_first; the caller waits for none left).
  * @running: workers not finished yet.
  * @done:    completed by the last worker.
  * @nr_work: workers.
@@ -82,12 +123,15 @@ struct luo_engine {
 	atomic64_t a;
 	atomic64_t b;
 	atomic_t tasks;
+	bool workers_first;
+	atomic_t first;
 	atomic_t running;
 	struct completion done;
 	unsigned int nr_work;
 	struct luo_engine_work {
 		struct work_struct work;
 		struct luo_engine *e;
+		struct luo_engine_tally tally;
 	} *work;
 };
 
@@ -165,13 +209,43 @@ void luo_engine_publish(struct luo_engine *e)
 	wake_up_var(&e->stop);
 }
 
-/* Takes items until none is left or the round stops. */
-static void luo_engine_drain(struct luo_engine *e)
+/* The memory cgroup this task's charges go to now: its inode number. */
+static unsigned long luo_engine_memcg_ino(void)
 {
+#ifdef CONFIG_MEMCG
+	struct mem_cgroup *memcg = get_mem_cgroup_from_mm(NULL);
+	unsigned long ino = memcg ? cgroup_ino(memcg->css.cgroup) : 0;
+
+	mem_cgroup_put(memcg);
+	return ino;
+#else
+	return 0;
+#endif
+}
+
+/* A worker finished its first item, or found none (test_take_workers_first). */
+static void luo_engine_first_done(struct luo_engine *e)
+{
+	/* Fully ordered: the item's work before the caller's wake-up. */
+	if (atomic_dec_and_test(&e->first))
+		wake_up_var(&e->first);
+}
+
+/*
+ * Takes items until none is left or the round stops; a caller's round
+ * counts what this task did, and as whom, in @t.
+ */
+static void luo_engine_drain(struct luo_engine *e, struct luo_engine_tally *t,
+			     bool worker)
+{
+	bool took = false, first = worker && e->workers_first;
 	u64 a = 0, b = 0;
-	bool took = false;
 	int i, ret;
 
+	if (e->killable) {
+		t->uid = from_kuid_munged(&init_user_ns, current_euid());
+		t->memcg = luo_engine_memcg_ino();
+	}
 	while (!luo_engine_stopped(e)) {
 		i = atomic_inc_return(&e->next) - 1;
 		if (i >= e->r->nr)
@@ -180,19 +254,32 @@ static void luo_engine_drain(struct luo_engine *e)
 			took = true;
 			atomic_inc(&e->tasks);
 		}
+		t->items++;
 		ret = e->r->item(e, i, &a, &b);
-		if (ret)
+		if (ret) {
+			if (!t->err)
+				t->err = ret;
 			luo_engine_stop(e, ret);
+		}
+		if (first) {
+			first = false;
+			luo_engine_first_done(e);
+		}
 		cond_resched();
 	}
+	if (first)
+		luo_engine_first_done(e);
 	/* Once per task: the counters are not written per page by all CPUs. */
 	atomic64_add(a, &e->a);
 	atomic64_add(b, &e->b);
+	t->a = a;
+	t->b = b;
 }
 
 static void luo_engine_worker(struct work_struct *work)
 {
-	struct luo_engine *e = container_of(work, struct luo_engine_work, work)->e;
+	struct luo_engine_work *w = container_of(work, struct luo_engine_work, work);
+	struct luo_engine *e = w->e;
 	struct mem_cgroup *memcg = NULL;
 	const struct cred *cred = NULL;
 
@@ -201,7 +288,7 @@ static void luo_engine_worker(struct work_struct *work)
 		memcg = set_active_memcg(e->memcg);
 		cred = override_creds(e->cred);
 	}
-	luo_engine_drain(e);
+	luo_engine_drain(e, &w->tally, true);
 	if (e->cred) {
 		revert_creds(cred);
 		set_active_memcg(memcg);
@@ -260,6 +347,46 @@ static void luo_engine_start(struct luo_engine *e, const struct cpumask *cpus,
 	}
 }
 
+/* Keeps a caller's round's tallies for test_take_tasks. */
+static void luo_engine_keep(const struct luo_engine *e,
+			    const struct luo_engine_tally *caller)
+{
+	unsigned int i;
+
+	guard(mutex)(&luo_test_lock);
+	luo_test_items = e->r->nr;
+	luo_test_tasks = e->nr_work + 1;
+	luo_test_tally[0] = *caller;
+	for (i = 0; i < e->nr_work; i++)
+		luo_test_tally[i + 1] = e->work[i].tally;
+}
+
+static int luo_engine_tasks_get(char *buf, const struct kernel_param *kp)
+{
+	const struct luo_engine_tally *t;
+	unsigned int i;
+	int n;
+
+	guard(mutex)(&luo_test_lock);
+	n = sysfs_emit(buf, "items %u\ntasks %u\n", luo_test_items,
+		       luo_test_tasks);
+	for (i = 0; i < luo_test_tasks; i++) {
+		t = &luo_test_tally[i];
+		n += sysfs_emit_at(buf, n,
+				   "task %u items %u a %llu b %llu err %d uid %u memcg %lu\n",
+				   i, t->items, t->a, t->b, t->err, t->uid,
+				   t->memcg);
+	}
+	return n;
+}
+
+static const struct kernel_param_ops luo_engine_tasks_ops = {
+	.get = luo_engine_tasks_get,
+};
+
+module_param_cb(test_take_tasks, &luo_engine_tasks_ops, NULL, 0400);
+MODULE_PARM_DESC(test_take_tasks, "For tests: what each task of the last round at RETRIEVE_FD did (task 0: the caller), and as whom");
+
 /**
  * luo_engine_run() - run one round on the caller and its workers
  * @r: the round: @item, @lead, @ctx, @nr and @cpus in; the counters out.
@@ -277,6 +404,7 @@ int luo_engine_run(struct luo_engine_round *r)
 {
 	struct luo_engine e = { .r = r, .caller = current };
 	struct workqueue_struct *wq = system_highpri_wq;
+	struct luo_engine_tally tally = { };
 	bool all = r->cpus == LUO_ENGINE_ALL;
 	cpumask_var_t cpus;
 
@@ -307,6 +435,8 @@ int luo_engine_run(struct luo_engine_round *r)
 	}
 	e.killable = !all;
 	e.parallel = e.nr_work;
+	e.workers_first = !all && READ_ONCE(luo_test_workers_first);
+	atomic_set(&e.first, e.nr_work);
 	init_completion(&e.done);
 	if (e.nr_work) {
 		if (all) {
@@ -326,7 +456,11 @@ int luo_engine_run(struct luo_engine_round *r)
 		if (ret)
 			luo_engine_stop(&e, ret);
 	}
-	luo_engine_drain(&e);
+	/* test_take_workers_first: killed meanwhile, everyone stops. */
+	if (e.workers_first &&
+	    wait_var_event_killable(&e.first, !atomic_read(&e.first)))
+		luo_engine_stop(&e, -EINTR);
+	luo_engine_drain(&e, &tally, false);
 	if (e.nr_work) {
 		/* Killed while waiting: the workers stop after their page. */
 		if (all) {
@@ -340,6 +474,8 @@ int luo_engine_run(struct luo_engine_round *r)
 			mem_cgroup_put(e.memcg);
 		}
 	}
+	if (!all)
+		luo_engine_keep(&e, &tally);
 	kfree(e.work);
 	r->a = atomic64_read(&e.a);
 	r->b = atomic64_read(&e.b);
