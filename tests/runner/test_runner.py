@@ -813,13 +813,28 @@ class Descriptions(unittest.TestCase):
 class SystemJudgeRecordedLog(unittest.TestCase):
     """The judge end to end on the serial log of a passing system-bookworm
     run (2026-12-07, this converted judge: 19 passed; the old bash judge
-    gave the same 19 results with the same details), and on that log with
+    gave the same 19 results with the same details; with broker/group 20),
+    and on that log with
     lines changed as a broken product would change them."""
 
     K = "6.1.0-57-cloud-amd64"
 
-    def run_judge(self, edit=None):
+    # The recording predates the socket group (liveupdated.socket
+    # root:liveupdate 0660): boot 1's broker_access lines, as h30b's
+    # system-bookworm run of 2026-12-08 reported them, go in after its
+    # client-uid line; test_recorded_log_before_the_group judges it as recorded.
+    GROUP_LINES = ("839548299 [  808.404686] driver[220]: @@S broker-socket root:liveupdate 660 gid 997\n"
+                   "844068392 [  812.941921] driver[220]: @@S broker-outside connect: EACCES\n"
+                   "848080537 [  816.959513] driver[220]: @@S broker-member OK liveupdated 1\n")
+
+    def with_group(self, text):
+        i = text.index("\n", text.index("@@S client-uid")) + 1
+        return text[:i] + self.GROUP_LINES + text[i:]
+
+    def run_judge(self, edit=None, recorded=False):
         text = read("system-bookworm.serial.log")
+        if not recorded:
+            text = self.with_group(text)
         if edit:
             text = edit(text)
         f = sysjudge.read_serial(text, "bookworm")
@@ -833,6 +848,9 @@ class SystemJudgeRecordedLog(unittest.TestCase):
 
     def test_recorded_log_passes(self):
         self.assertEqual(self.run_judge(), [])
+
+    def test_recorded_log_before_the_group(self):
+        self.assertEqual(self.run_judge(recorded=True), ["system/bookworm/broker/group"])
 
     def test_nonce_not_carried(self):
         self.assertEqual(self.run_judge(lambda t: t.replace(
@@ -850,7 +868,7 @@ class SystemJudgeRecordedLog(unittest.TestCase):
                          ["system/bookworm/reboot/cold"])
 
     def test_module_loaded_though_blacklisted(self):
-        i = read("system-bookworm.serial.log").index("@@S module absent")
+        i = self.with_group(read("system-bookworm.serial.log")).index("@@S module absent")
         self.assertEqual(self.run_judge(lambda t: t[:i] + "@@S module loaded" +
                                         t[i + len("@@S module absent"):]),
                          ["system/bookworm/blacklist/boot"])
@@ -860,7 +878,7 @@ class SystemJudgeRecordedLog(unittest.TestCase):
                          ["system/bookworm/check/lost"])
 
     def test_cut_after_boot_1(self):
-        text = read("system-bookworm.serial.log")
+        text = self.with_group(read("system-bookworm.serial.log"))
         cut = text[:text.index("@@S boot 2 ")]
         self.assertEqual(len(self.run_judge(lambda t: cut)), 10)
 
