@@ -23,10 +23,13 @@
  * SOCK_SEQPACKET socket, "LU1 VERB [NAME [TOKEN]]", answered "OK [...]"
  * (RETRIEVE with the session fd by SCM_RIGHTS), or "ERR ERRNO text".
  *
- * usage: liveupdated [--socket PATH] [--max-sessions N] [--max-files N] [--max-bytes SIZE]
- *                    [--root-max-bytes SIZE]
+ * usage: liveupdated [--config FILE] [--socket PATH] [--max-sessions N] [--max-files N]
+ *                    [--max-bytes SIZE] [--root-max-bytes SIZE]
  *        liveupdated --help | --version
- * Socket activation (LISTEN_FDS) is used when present.
+ * Socket activation (LISTEN_FDS) is used when present. The limits can also be
+ * set in /etc/liveupdate/liveupdated.conf (--config: another file), "KEY =
+ * VALUE" lines read by common/conf.c; the command line wins over the file,
+ * and a bad line stops the broker (exit 2) naming the file, line and key.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -49,11 +52,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <systemd/sd-login.h>
+
 #include "libliveupdate.h"
 #include "sd-notify.h"
 #include "crash-point.h"
 #include "fnv1a.h"
 #include "args.h"
+#include "conf.h"
 
 
 /*
@@ -431,48 +437,33 @@ static void reply(int conn, int fd, const char *text)
 /*
  * Whose sessions a client's are (docs/broker.md, "Names"), as the prefix of
  * its kernel names, into @key (at least 16 bytes): a process of a system
- * service (its cgroup, /proc/PID/cgroup "0::/system.slice/foo.service/...",
- * has a *.service component and is not under user.slice) is bound to that
- * unit: "s" and 12 hex digits of a hash (FNV-1a, 48 bits) of the unit name,
- * the same in every boot, whatever uid the unit runs as (a DynamicUser= uid,
- * a recycled one). Anyone else (a login session, a user's own services, no
- * systemd) is bound to the uid: "u" and the uid. @unit gets the unit name or
- * "" (for the log).
+ * service (its unit, libsystemd's sd_pid_get_unit(), a *.service, and not
+ * in a user's slice: sd_pid_get_owner_uid() fails) is bound to that unit:
+ * "s" and 12 hex digits of a hash (FNV-1a, 48 bits) of the unit name, the
+ * same in every boot, whatever uid the unit runs as (a DynamicUser= uid, a
+ * recycled one). Anyone else (a login session, a user's own services, a
+ * scope, no systemd) is bound to the uid: "u" and the uid. @unit gets the
+ * unit name or "" (for the log).
  */
 static void key_of(uid_t uid, pid_t pid, char *key, size_t len, char *unit, size_t ulen)
 {
-	char path[64], line[1024];
-	FILE *f;
+	char *u = NULL;
+	uid_t owner;
+	size_t n;
 
 	snprintf(key, len, "u%u", (unsigned int)uid);
 	unit[0] = 0;
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
+	/* user-UID.slice: a login session, user@UID.service and its services */
+	if (sd_pid_get_owner_uid(pid, &owner) >= 0 || sd_pid_get_unit(pid, &u) < 0)
 		return;
-	while (fgets(line, sizeof(line), f)) {
-		char *cg, *c, *save = NULL;
+	n = strlen(u);
+	if (n > 8 && !strcmp(u + n - 8, ".service")) {
+		uint64_t hash = lu_fnv1a64(LU_FNV1A64_START, u, n);
 
-		if (strncmp(line, "0::/", 4))
-			continue;
-		cg = line + 3;
-		cg[strcspn(cg, "\n")] = 0;
-		if (!strncmp(cg, "/user.slice/", 12) || !strcmp(cg, "/user.slice"))
-			break;
-		for (c = strtok_r(cg, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-			size_t n = strlen(c);
-			uint64_t hash;
-
-			if (n <= 8 || strcmp(c + n - 8, ".service"))
-				continue;
-			hash = lu_fnv1a64(LU_FNV1A64_START, c, n);
-			snprintf(key, len, "s%012" PRIx64, (uint64_t)(hash & 0xffffffffffffull));
-			snprintf(unit, ulen, "%s", c);
-			break;
-		}
-		break;
+		snprintf(key, len, "s%012" PRIx64, (uint64_t)(hash & 0xffffffffffffull));
+		snprintf(unit, ulen, "%s", u);
 	}
-	fclose(f);
+	free(u);
 }
 
 /* The device, opened for one request (the broker's requests take turns). */
@@ -1139,14 +1130,84 @@ static int make_listener(const char *path)
 	return s;
 }
 
+/* The limits, read before the command line's are applied (liveupdated(8)). */
+#define CONFIG_PATH "/etc/liveupdate/liveupdated.conf"
+
+/* The configuration file's keys: each is also an option (--KEY). */
+enum { KEY_SESSIONS, KEY_FILES, KEY_BYTES, KEY_ROOT_BYTES, NKEYS };
+static const char *const conf_keys[NKEYS] = {
+	"max-sessions", "max-files", "max-bytes", "root-max-bytes",
+};
+
+struct conf_state {
+	unsigned int cli;		/* 1 << KEY_*: set on the command line */
+	unsigned int line[NKEYS];	/* where the file set it (0: not yet) */
+};
+
+/* lu_conf_fn for liveupdated.conf: the same rules as the options. */
+static int conf_setting(void *ctx, const char *key, const char *val, unsigned int line,
+			char *err, size_t len)
+{
+	struct conf_state *st = ctx;
+	unsigned long n = 0;
+	uint64_t b = 0;
+	int k, r;
+
+	for (k = 0; k < NKEYS && strcmp(key, conf_keys[k]); k++)
+		;
+	if (k == NKEYS) {
+		snprintf(err, len, "unknown key \"%s\" (max-sessions, max-files, max-bytes, "
+			 "root-max-bytes)", key);
+		return -EINVAL;
+	}
+	if (st->line[k]) {
+		snprintf(err, len, "%s: set again (first on line %u)", key, st->line[k]);
+		return -EINVAL;
+	}
+	st->line[k] = line;
+	if (k == KEY_SESSIONS || k == KEY_FILES) {
+		r = lu_parse_uint(val, UINT_MAX, &n);
+		if (r) {
+			snprintf(err, len, "%s: \"%s\" is not a %s", key, val,
+				 r == -ERANGE ? "count up to 4294967295" : "number");
+			return r;
+		}
+	} else {
+		r = lu_parse_size(val, &b);
+		if (r) {
+			snprintf(err, len, "%s: \"%s\" is not a size%s", key, val,
+				 r == -ERANGE ? " up to 2^64-1" : "");
+			return r;
+		}
+	}
+	if (st->cli & (1u << k))
+		return 0;
+	switch (k) {
+	case KEY_SESSIONS:
+		max_sessions = (unsigned int)n;
+		break;
+	case KEY_FILES:
+		max_files = (unsigned int)n;
+		break;
+	case KEY_BYTES:
+		max_bytes = b;
+		break;
+	default:
+		root_max_bytes = b;
+		break;
+	}
+	return 0;
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: liveupdated [--socket PATH] [--max-sessions N] [--max-files N] "
-		"[--max-bytes SIZE]\n"
-		"                   [--root-max-bytes SIZE]\n"
+	fprintf(f, "usage: liveupdated [--config FILE] [--socket PATH] [--max-sessions N] "
+		"[--max-files N]\n"
+		"                   [--max-bytes SIZE] [--root-max-bytes SIZE]\n"
 		"       liveupdated --help | --version\n"
 		"SIZE: bytes, or with K, M, G or T (powers of 1024); 0 for no byte limit\n"
-		"(--root-max-bytes, root's own: 0 by default).\n");
+		"(--root-max-bytes, root's own: 0 by default). FILE: the limits as KEY = VALUE\n"
+		"lines (" CONFIG_PATH " if it exists); options win over it.\n");
 }
 
 /* A usage error: says which word was wrong, exit 2. */
@@ -1190,11 +1251,15 @@ static int parse_bytes(const char *opt, const char *arg, uint64_t *v)
 int main(int argc, char **argv)
 {
 	const char *path = getenv("LIVEUPDATED_SOCKET"), *rt = getenv("RUNTIME_DIRECTORY");
+	const char *config = NULL;
+	struct conf_state conf = { 0 };
+	char err[640];
 	int listener;
 
 	if (!path || !*path)
 		path = LIVEUPDATE_AGENT_SOCKET;
 	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "max-sessions", required_argument, NULL, 'S' },
 		{ "max-files", required_argument, NULL, 'F' },
@@ -1209,24 +1274,31 @@ int main(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
 		case 's':
 			path = optarg;
 			break;
 		case 'S':
 			if ((r = parse_count("--max-sessions", optarg, &max_sessions)))
 				return r;
+			conf.cli |= 1u << KEY_SESSIONS;
 			break;
 		case 'F':
 			if ((r = parse_count("--max-files", optarg, &max_files)))
 				return r;
+			conf.cli |= 1u << KEY_FILES;
 			break;
 		case 'B':
 			if ((r = parse_bytes("--max-bytes", optarg, &max_bytes)))
 				return r;
+			conf.cli |= 1u << KEY_BYTES;
 			break;
 		case 'R':
 			if ((r = parse_bytes("--root-max-bytes", optarg, &root_max_bytes)))
 				return r;
+			conf.cli |= 1u << KEY_ROOT_BYTES;
 			break;
 		case 'h':
 			usage(stdout);
@@ -1244,6 +1316,12 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument \"%s\"", argv[optind]);
+	/* the default file may be absent (the built-in limits); a named one not */
+	r = lu_conf_read(config ? config : CONFIG_PATH, conf_setting, &conf, err, sizeof(err));
+	if (r && !(r == -ENOENT && !config)) {
+		fprintf(stderr, "liveupdated: %s\n", err);
+		return 2;
+	}
 	/* systemd's RuntimeDirectory= (a list: the first one) */
 	if (rt && *rt)
 		snprintf(state_path, sizeof(state_path), "%.*s/held", (int)strcspn(rt, ":"), rt);
@@ -1256,9 +1334,18 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	say("ready on %s, %u session(s) held, at most %u sessions, %u files and %" PRIu64
-	    " bytes per user%s", path, count_held(), max_sessions, max_files, max_bytes,
-	    max_bytes ? "" : " (no byte limit)");
+	{
+		char ub[32] = "no byte limit", rb[32] = "no byte limit";
+
+		if (max_bytes)
+			snprintf(ub, sizeof(ub), "%" PRIu64 " bytes", max_bytes);
+		if (root_max_bytes)
+			snprintf(rb, sizeof(rb), "%" PRIu64 " bytes", root_max_bytes);
+		say("ready on %s, %u session(s) held, at most %u sessions, %u files and %s per "
+		    "user, root %s%s%s", path, count_held(), max_sessions, max_files, ub, rb,
+		    config || r == 0 ? ", limits from " : "",
+		    config || r == 0 ? (config ? config : CONFIG_PATH) : "");
+	}
 	lu_notify("READY=1", -1);
 	notify_status();
 	for (;;) {

@@ -6,6 +6,8 @@
  */
 #include "liveupdatectl.h"
 
+#include <systemd/sd-login.h>
+
 /* ---- held sessions and the shutdown ------------------------------------------- */
 
 /*
@@ -70,13 +72,26 @@ static int systemd_version(void)
 	return v;
 }
 
-/* The unit a process runs in, from its cgroup path: "" if none. */
+/*
+ * The systemd unit process @pid runs in, "" if none: libsystemd's
+ * sd_pid_get_unit() (the system unit: a service, a scope, a user's
+ * user@UID.service for the user's own services; a delegated service's
+ * sub-cgroups count as the service). Under LIVEUPDATECTL_ROOT (the tests'
+ * fake roots, whose processes are not real) the fake /proc/PID/cgroup's
+ * "0::" line names it: its last component.
+ */
 static void unit_of(pid_t pid, char *unit, size_t len)
 {
-	char path[64], line[1024];
+	char path[64], line[1024], *u = NULL;
 	FILE *f;
 
 	unit[0] = 0;
+	if (!getenv("LIVEUPDATECTL_ROOT")) {
+		if (sd_pid_get_unit(pid, &u) >= 0)
+			snprintf(unit, len, "%s", u);
+		free(u);
+		return;
+	}
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
 	f = fopen(rooted(path), "re");
 	if (!f)
@@ -85,11 +100,9 @@ static void unit_of(pid_t pid, char *unit, size_t len)
 		char *slash = strrchr(line, '/');
 
 		line[strcspn(line, "\n")] = 0;
-		/* the unified hierarchy ("0::"), else systemd's named one */
-		if (slash && (!strncmp(line, "0::", 3) || strstr(line, ":name=systemd:"))) {
+		if (slash && !strncmp(line, "0::", 3)) {
 			snprintf(unit, len, "%s", slash + 1);
-			if (!strncmp(line, "0::", 3))
-				break;
+			break;
 		}
 	}
 	fclose(f);

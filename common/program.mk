@@ -43,10 +43,12 @@ override CFLAGS += -DLU_VERSION='"$(LU_VERSION)"'
 
 # sd-notify.c: systemd's protocol through libsystemd; crash-point.c: the
 # named steps a crash sweep kills at (docs/crash.md); args.c: sizes and
-# counts, the same rules in every program.
-COMMON_SRC := $(REPO)/common/sd-notify.c $(REPO)/common/crash-point.c $(REPO)/common/args.c
+# counts, the same rules in every program; conf.c: the one configuration
+# file reader (KEY = VALUE lines).
+COMMON_SRC := $(REPO)/common/sd-notify.c $(REPO)/common/crash-point.c $(REPO)/common/args.c \
+	$(REPO)/common/conf.c
 COMMON_DEPS := $(COMMON_SRC) $(REPO)/common/sd-notify.h $(REPO)/common/crash-point.h \
-	$(REPO)/common/args.h $(REPO)/common/fnv1a.h $(REPO)/lib/libliveupdate.h \
+	$(REPO)/common/args.h $(REPO)/common/conf.h $(REPO)/common/fnv1a.h $(REPO)/lib/libliveupdate.h \
 	$(REPO)/debian/changelog $(LIBDEP)
 
 install: all install-extra

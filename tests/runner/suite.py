@@ -243,6 +243,7 @@ class Suite:
         host = [("host-lib", [self.b("lut-lib-host")], "host"),
                 ("host-data-sum", [self.b("lut-data-sum-host")], "host"),
                 ("host-common", [self.b("lut-sd-notify-host")], "host"),
+                ("host-conf", [self.b("lut-conf-host")], "host"),
                 ("host-cli", [self.b("lu-cli-host"), self.b("liveupdatectl-host")], "host"),
                 ("host-tools", [self.t("tools", "lu-kexec-host"), self.b("liveupdatectl-host")],
                  "host"),

@@ -62,6 +62,8 @@ def registry(suite):
         a("klog/b4", klog % 4)
         a("broker/hold", "boot 1: a DynamicUser (uid != 0) service held 70001 bytes via "
           "liveupdated (rc 0), broker fd store 1")
+        a("broker/group", "boot 1: /run/liveupdated.sock is root:liveupdate 660; uid 65534 "
+          "without the group gets EACCES on connect, in group liveupdate 'OK liveupdated 1'")
         a("broker/restart", "boot 1: liveupdated restarted (rc 0) kept its fd store (1) and "
           "logged 'got s<12>.lu-client back (outgoing, 70036 bytes)'")
         a("broker/kexec", "boot 2: the broker got the session back (incoming) from its fd "
@@ -83,6 +85,8 @@ def registry(suite):
     a("hold/detach", "liveupdatectl hold --detach (no broker) exits 0: session lu-detach "
       "held by a pid")
     a("hold/broker", "a DynamicUser (uid != 0) service held its bytes via liveupdated (rc 0)")
+    a("broker/group", "boot 1: /run/liveupdated.sock is root:liveupdate 660; uid 65534 "
+      "without the group gets EACCES on connect, in group liveupdate 'OK liveupdated 1'")
     a("check/lost", f"check --sessions exits 6: FAIL for lu-fdonly (PID 1's fd store, "
       f"systemd {sd} closes it), ok for lu-detach and the broker's session")
     a("check/refused", "liveupdate-kexec --dry-run exits 1 naming lu-fdonly "
@@ -207,6 +211,12 @@ def judge_sid(f, ctx, c):
             and uid not in ("", "0") and v(1, "broker-fdstore") == "1",
             f"uid {uid or '?'}: {s(v(1, 'client-hold-rc'), '?')}; broker NFileDescriptorStore "
             f"{s(v(1, 'broker-fdstore'), '?')}")
+    c.check("broker/group", glob(s(v(1, "broker-socket")), "root:liveupdate 660 gid *") and
+            s(v(1, "broker-socket")) != "root:liveupdate 660 gid -" and
+            v(1, "broker-outside") == "connect: EACCES" and
+            v(1, "broker-member") == "OK liveupdated 1",
+            f"socket {s(v(1, 'broker-socket'), '?')}; outside the group: "
+            f"{s(v(1, 'broker-outside'), '?')}; member: {s(v(1, 'broker-member'), '?')}")
     c.check("broker/restart", v(1, "broker-restart-rc") == "0" and
             v(1, "broker-fdstore-restarted") == "1" and
             glob(s(v(1, "broker-b1")), "*got s????????????.lu-client back (outgoing, 70036 bytes)*"),
@@ -279,6 +289,12 @@ def judge_hold(f, ctx, c):
             f"liveupdatectl hold --detach: rc {s(v(1, 'detach-rc'), '?')}")
     c.check("hold/broker", glob(v(1, "client-hold-rc"), "0 *held by liveupdated*") and
             uid not in ("", "0"), f"uid {uid or '?'}: {s(v(1, 'client-hold-rc'), '?')}")
+    c.check("broker/group", glob(s(v(1, "broker-socket")), "root:liveupdate 660 gid *") and
+            s(v(1, "broker-socket")) != "root:liveupdate 660 gid -" and
+            v(1, "broker-outside") == "connect: EACCES" and
+            v(1, "broker-member") == "OK liveupdated 1",
+            f"socket {s(v(1, 'broker-socket'), '?')}; outside the group: "
+            f"{s(v(1, 'broker-outside'), '?')}; member: {s(v(1, 'broker-member'), '?')}")
     chk = s(v(1, "check"))
     c.check("check/lost", v(1, "check-rc") == "6" and
             ("FAIL    session lu-fdonly is held until the kexec: pid 1, PID 1 (a service's fd "

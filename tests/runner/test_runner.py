@@ -548,15 +548,24 @@ class SystemJudge(unittest.TestCase):
                  "same/boot", "same/memfd", "same/fdnames", "same/kexeccount", "same/journal",
                  "klog/b3", "blacklist/boot", "blacklist/refused", "blacklist/memfd",
                  "blacklist/fdnames", "blacklist/kexeccount", "blacklist/journal", "klog/b4",
-                 "broker/hold", "broker/restart", "broker/kexec", "broker/bytes",
-                 "check/initramfs", "check/space", "check/exit"]
-    HOLD_NAMES = ["package", "range", "boot1", "hold/detach", "hold/broker", "check/lost",
+                 "broker/hold", "broker/group", "broker/restart", "broker/kexec",
+                 "broker/bytes", "check/initramfs", "check/space", "check/exit"]
+    HOLD_NAMES = ["package", "range", "boot1", "hold/detach", "hold/broker", "broker/group",
+                  "check/lost",
                   "check/refused", "check/stopped", "klog/b1", "kexec/boot", "kexec/record",
                   "kexec/nonce", "kexec/broker", "klog/b2", "blacklist/boot", "blacklist/nonce",
                   "blacklist/broker", "klog/b3", "reboot/cold"]
 
-    def sid(self):
-        return facts.Facts.load(os.path.join(DATA, "system-sid.facts.json"))
+    # boot 1's broker access facts as a passing run reports them (lu-sys and
+    # lu-hold's broker_access; the recorded sid facts predate the group)
+    GROUP = {"broker-socket": ["root:liveupdate 660 gid 996"],
+             "broker-outside": ["connect: EACCES"], "broker-member": ["OK liveupdated 1"]}
+
+    def sid(self, recorded=False):
+        f = facts.Facts.load(os.path.join(DATA, "system-sid.facts.json"))
+        if not recorded:
+            f.values["1"].update({k: list(x) for k, x in self.GROUP.items()})
+        return f
 
     def results(self, f, ctx=None):
         out, failed = sysjudge.judge(f, ctx or f.extra["context"])
@@ -579,16 +588,18 @@ class SystemJudge(unittest.TestCase):
 
     def test_recorded_sid_passes(self):
         r, failed, out = self.results(self.sid())
-        self.assertEqual((len(r), failed), (30, 0))
+        self.assertEqual((len(r), failed), (31, 0))
+        # as recorded (before the socket group: no broker_access lines) only that fails
+        self.assertEqual(self.failing(self.sid(recorded=True)), ["system/broker/group"])
         self.assertIn("#   upgrade (6.12 -> 7.2): liveupdate-kexec -> driver: 59.725", out)
 
     def test_nothing_passes_an_empty_log(self):
         f = sysjudge.read_serial("", "sid")
-        self.assertEqual(len(self.failing(f, self.sid().extra["context"])), 30)
+        self.assertEqual(len(self.failing(f, self.sid().extra["context"])), 31)
         f = sysjudge.read_serial("", "bookworm")
         ctx = {"suite": "bookworm", "first": "6.1.0-57-cloud-amd64",
                "kver": "6.1.0-57-cloud-amd64", "kvers": ["6.1.0-57-cloud-amd64"], "qemu_rc": 1}
-        self.assertEqual(len(self.failing(f, ctx)), 19)
+        self.assertEqual(len(self.failing(f, ctx)), 20)
 
     def test_memfd_not_carried(self):
         f = self.sid()
@@ -654,7 +665,7 @@ class SystemJudge(unittest.TestCase):
                        "liveupdate-kexec: session lu-fdonly is held until the kexec: pid 1, ...",
                        "liveupdate-kexec: the sessions above would be closed before the kexec "
                        "(--force to kexec anyway)"],
-                   "check2-rc": ["0"], "check2": chk, "klog-bad": ["0"]},
+                   "check2-rc": ["0"], "check2": chk, "klog-bad": ["0"], **self.GROUP},
              "2": {"boot": [f"2 kernel {k}"], "module": ["loaded"], "handover_status": ["pending"],
                    "kexec-record": [f"kexec {k} -> {k}, range memmap=128M$0x138000000, "
                                     "2 session(s) held;"],
@@ -671,6 +682,19 @@ class SystemJudge(unittest.TestCase):
     def test_hold_passes(self):
         f, _ = self.hold()
         self.assertEqual(self.failing(f), [])
+
+    def test_socket_open_to_all(self):
+        # the old liveupdated.socket: root:root 666, anyone's PING answered
+        for f, name in ((self.hold()[0], "system/bookworm/broker/group"),
+                        (self.sid(), "system/broker/group")):
+            f.values["1"]["broker-socket"] = ["root:root 666 gid 996"]
+            f.values["1"]["broker-outside"] = ["OK liveupdated 1"]
+            self.assertEqual(self.failing(f), [name])
+        # no group made: the member is refused too
+        f = self.hold()[0]
+        f.values["1"]["broker-socket"] = ["root:root 660 gid -"]
+        f.values["1"]["broker-member"] = ["connect: EACCES"]
+        self.assertEqual(self.failing(f), ["system/bookworm/broker/group"])
 
     def test_hold_nonce_lost_and_record(self):
         f, _ = self.hold()
@@ -842,20 +866,35 @@ class Descriptions(unittest.TestCase):
 class SystemJudgeRecordedLog(unittest.TestCase):
     """The judge end to end on the serial log of a passing system-bookworm
     run (2026-12-07, this converted judge: 19 passed; the old bash judge
-    gave the same 19 results with the same details), and on that log with
+    gave the same 19 results with the same details; with broker/group 20),
+    and on that log with
     lines changed as a broken product would change them."""
 
     K = "6.1.0-57-cloud-amd64"
 
-    def run_judge(self, edit=None):
+    # The recording predates the socket group (liveupdated.socket
+    # root:liveupdate 0660): boot 1's broker_access lines, as h30b's
+    # system-bookworm run of 2026-12-08 reported them, go in after its
+    # client-uid line; test_recorded_log_before_the_group judges it as recorded.
+    GROUP_LINES = ("839548299 [  808.404686] driver[220]: @@S broker-socket root:liveupdate 660 gid 997\n"
+                   "844068392 [  812.941921] driver[220]: @@S broker-outside connect: EACCES\n"
+                   "848080537 [  816.959513] driver[220]: @@S broker-member OK liveupdated 1\n")
+
+    def with_group(self, text):
+        i = text.index("\n", text.index("@@S client-uid")) + 1
+        return text[:i] + self.GROUP_LINES + text[i:]
+
+    def run_judge(self, edit=None, recorded=False):
         text = read("system-bookworm.serial.log")
+        if not recorded:
+            text = self.with_group(text)
         if edit:
             text = edit(text)
         f = sysjudge.read_serial(text, "bookworm")
         out, failed = sysjudge.judge(f, {"suite": "bookworm", "first": self.K, "kver": self.K,
                                          "kvers": [self.K], "qemu_rc": "0"})
         p = ktap.parse(out)
-        self.assertEqual((p.problems, len(p.results)), ([], 19))
+        self.assertEqual((p.problems, len(p.results)), ([], 20))
         bad = sorted(n for n, r in p.results.items() if r.status != "PASS")
         self.assertEqual(failed, len(bad))
         return bad
@@ -863,17 +902,26 @@ class SystemJudgeRecordedLog(unittest.TestCase):
     def test_recorded_log_passes(self):
         self.assertEqual(self.run_judge(), [])
 
+    def test_recorded_log_before_the_group(self):
+        self.assertEqual(self.run_judge(recorded=True), ["system/bookworm/broker/group"])
+
     def test_nonce_not_carried(self):
         self.assertEqual(self.run_judge(lambda t: t.replace(
             "@@S got d0c92288ba13f625e9cc296f886359a6", "@@S got -")),
             ["system/bookworm/kexec/nonce"])
+
+    def test_broker_socket_open_to_all(self):
+        # the old liveupdated.socket (SocketMode=0666, no group)
+        self.assertEqual(self.run_judge(lambda t: t.replace(
+            "@@S broker-outside connect: EACCES", "@@S broker-outside OK liveupdated 1")),
+            ["system/bookworm/broker/group"])
 
     def test_reboot_did_not_reset(self):
         self.assertEqual(self.run_judge(lambda t: t.replace("reboot: Restarting system", "")),
                          ["system/bookworm/reboot/cold"])
 
     def test_module_loaded_though_blacklisted(self):
-        i = read("system-bookworm.serial.log").index("@@S module absent")
+        i = self.with_group(read("system-bookworm.serial.log")).index("@@S module absent")
         self.assertEqual(self.run_judge(lambda t: t[:i] + "@@S module loaded" +
                                         t[i + len("@@S module absent"):]),
                          ["system/bookworm/blacklist/boot"])
@@ -883,7 +931,7 @@ class SystemJudgeRecordedLog(unittest.TestCase):
                          ["system/bookworm/check/lost"])
 
     def test_cut_after_boot_1(self):
-        text = read("system-bookworm.serial.log")
+        text = self.with_group(read("system-bookworm.serial.log"))
         cut = text[:text.index("@@S boot 2 ")]
         self.assertEqual(len(self.run_judge(lambda t: cut)), 10)
 

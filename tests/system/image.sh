@@ -267,6 +267,8 @@ sys_install_files() {
 	install -d "$SYS_ROOT/usr/local/lib/lu-sys"
 	gcc -static -O2 -Wall -Wextra -Werror -o "$SYS_ROOT/usr/local/lib/lu-sys/lu-fdstore" \
 		"$g/lu-fdstore.c" || sys_die "building lu-fdstore failed"
+	gcc -static -O2 -Wall -Wextra -Werror -o "$SYS_ROOT/usr/local/lib/lu-sys/lu-connect" \
+		"$g/lu-connect.c" || sys_die "building lu-connect failed"
 	install -m 755 "$g/lu-client" "$SYS_ROOT/usr/local/lib/lu-sys/"
 	install -m 755 "$g/$driver" "$SYS_ROOT/usr/local/lib/lu-sys/driver"
 	install -m 644 "$g/lu-fdstore.service" "$g/lu-sys.service" "$g/lu-client.service" \
