@@ -13,6 +13,10 @@
  *                                   preserved RAM would cost: a measurement)
  *   liveupdate-vm check NAME        parse NAME's configuration, print the
  *                                   QEMU command line
+ *   liveupdate-vm mounts NAME       the files NAME's QEMU opens, one a line,
+ *                                   for liveupdate-vm-generator's
+ *                                   RequiresMountsFor= (exit 1: a path it
+ *                                   cannot tell, a relative one)
  *
  * How it works. Guest RAM is a memfd (memory-backend-file,share=on on
  * /proc/self/fd/N), a second memfd takes QEMU's device state and a third,
@@ -82,6 +86,7 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <systemd/sd-bus.h>
 
 #include "crash-point.h"
 #include "fnv1a.h"
@@ -1036,6 +1041,38 @@ static void on_child(int sig)
  */
 
 /*
+ * PID 1's Version property ("257.9-1~deb13u1") into @buf, asked over its
+ * private socket as systemctl does for root (no D-Bus daemon needed: the
+ * unit starts in early boot), without spawning systemctl at every start
+ * (a fork and exec on the guest's blackout). 0 or -errno.
+ */
+static int pid1_version(char *buf, size_t size)
+{
+	sd_bus_error err = SD_BUS_ERROR_NULL;
+	sd_bus *bus = NULL;
+	char *ver = NULL;
+	int r;
+
+	r = sd_bus_new(&bus);
+	if (r < 0)
+		return r;
+	r = sd_bus_set_address(bus, "unix:path=/run/systemd/private");
+	if (r >= 0)
+		r = sd_bus_start(bus);
+	if (r >= 0)
+		r = sd_bus_get_property_string(bus, "org.freedesktop.systemd1",
+					       "/org/freedesktop/systemd1",
+					       "org.freedesktop.systemd1.Manager", "Version", &err,
+					       &ver);
+	if (r >= 0)
+		snprintf(buf, size, "%s", ver);
+	free(ver);
+	sd_bus_error_free(&err);
+	sd_bus_flush_close_unref(bus);
+	return r < 0 ? r : 0;
+}
+
+/*
  * Whether the stop hands the guest to the broker: the fd store is not
  * carried across "systemctl kexec" by PID 1 here (its Version before 262,
  * or unknown), and there is a /dev/liveupdate to carry anything.
@@ -1057,11 +1094,13 @@ static bool use_broker(struct vm *vm)
 		    "a kexec");
 		return false;
 	}
-	f = popen("systemctl show --property=Version --value 2>/dev/null", "re");
-	if (f) {
-		if (!fgets(line, sizeof(line), f))
-			line[0] = '\0';
-		pclose(f);
+	if (pid1_version(line, sizeof(line)) < 0) {
+		f = popen("systemctl show --property=Version --value 2>/dev/null", "re");
+		if (f) {
+			if (!fgets(line, sizeof(line), f))
+				line[0] = '\0';
+			pclose(f);
+		}
 	}
 	v = strtol(line, NULL, 10);
 	if (v >= 262)
@@ -1419,6 +1458,7 @@ static int cmd_run(struct vm *vm)
 		return 1;
 	}
 	lu_crash_point("vm-start:qemu-started");
+	say(vm->name, "QEMU started (pid %d) ms=%.1f", (int)vm->pid, now_ms() - t0);
 	r = qmp_connect(vm, 120000);
 	if (r) {
 		say(vm->name, "QEMU did not come up (QMP: %s)", strerror(-r));
@@ -1538,13 +1578,105 @@ static int cmd_save_file(struct vm *vm, const char *file)
 	return 0;
 }
 
+/*
+ * The value of a QEMU option that names a file: "file=", "path=",
+ * "filename=", "logfile=", "mem-path=" in a comma-separated list, or a
+ * chardev backend "file:PATH" (-serial file:PATH). NULL for anything else.
+ */
+static const char *file_value(const char *opt)
+{
+	static const char *const keys[] = { "file=", "path=", "filename=", "logfile=",
+					    "mem-path=", "file:" };
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strncmp(opt, keys[i], strlen(keys[i])))
+			return opt + strlen(keys[i]);
+	return NULL;
+}
+
+/* A path systemd takes as is in RequiresMountsFor= (no space, %, \, quote). */
+static bool unit_path_ok(const char *p)
+{
+	return p[0] == '/' && !strpbrk(p, " \t\n\\%\"'");
+}
+
+/*
+ * "mounts": what liveupdate-vm-generator orders the unit after
+ * (RequiresMountsFor=, so that the VM starts as soon as exactly the file
+ * systems its files live on are mounted, and never opens a disk image on
+ * the root below a mount point not yet mounted): the configuration, the
+ * QEMU binary, every argument that is an absolute path and every file
+ * option's value (QEMU's ",," is a comma). Exit 1, printing nothing, for
+ * a file it cannot place (a relative path, a protocol such as nbd:, a
+ * character systemd would read otherwise): the generator then orders the
+ * unit after local-fs.target, as before.
+ */
+static int cmd_mounts(struct vm *vm)
+{
+	const char *dir = getenv("LIVEUPDATE_VM_CONF_DIR");
+	char conf[512], *out = NULL;
+	size_t out_len = 0;
+	FILE *o = open_memstream(&out, &out_len);
+	int bad = 0;
+
+	if (!o)
+		return 1;
+	snprintf(conf, sizeof(conf), "%s/%s.conf", dir ? dir : "/etc/liveupdate/vm", vm->name);
+	fprintf(o, "%s\n%s\n", conf, vm->qemu);
+	if (!unit_path_ok(conf) || !unit_path_ok(vm->qemu))
+		bad = 1;
+	for (int i = 0; i < vm->argc && !bad; i++) {
+		char opt[4096];
+		const char *a = vm->argv[i], *v;
+		size_t n;
+
+		if (a[0] == '/') {
+			if (!unit_path_ok(a))
+				bad = 1;
+			fprintf(o, "%s\n", a);
+			continue;
+		}
+		while (*a && !bad) {	/* the options of a list, ",," unescaped */
+			for (n = 0; *a && n < sizeof(opt) - 1; a++) {
+				if (*a == ',' && a[1] != ',')
+					break;
+				if (*a == ',')
+					a++;
+				opt[n++] = *a;
+			}
+			opt[n] = '\0';
+			if (*a == ',')
+				a++;
+			v = file_value(opt);
+			if (!v && strchr(opt, '=') && strchr(opt, '=')[1] == '/')
+				v = strchr(opt, '=') + 1;	/* script=/..., helper=/... */
+			if (!v && opt[0] == '/')
+				v = opt;
+			if (!v)
+				continue;
+			if (!unit_path_ok(v)) {
+				fprintf(stderr, "liveupdate-vm: %s: cannot tell the file system of '%s'\n",
+					vm->name, v);
+				bad = 1;
+			}
+			fprintf(o, "%s\n", v);
+		}
+	}
+	fclose(o);
+	if (!bad)
+		fputs(out, stdout);
+	free(out);
+	return bad;
+}
+
 static int usage(int rc)
 {
 	fprintf(rc ? stderr : stdout,
-		"usage: liveupdate-vm run NAME | save-file NAME FILE | check NAME\n"
+		"usage: liveupdate-vm run NAME | save-file NAME FILE | check NAME | mounts NAME\n"
 		"  run        the main process of liveupdate-vm@NAME.service\n"
 		"  save-file  save the running VM with its RAM to FILE and continue it\n"
-		"  check      read /etc/liveupdate/vm/NAME.conf, print QEMU's arguments\n");
+		"  check      read /etc/liveupdate/vm/NAME.conf, print QEMU's arguments\n"
+		"  mounts     print the files NAME's QEMU opens (liveupdate-vm-generator)\n");
 	return rc;
 }
 
@@ -1569,6 +1701,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (!strcmp(argv[1], "run") && argc == 3)
 		return cmd_run(&vm);
+	if (!strcmp(argv[1], "mounts") && argc == 3)
+		return cmd_mounts(&vm);
 	if (!strcmp(argv[1], "save-file") && argc == 4)
 		return cmd_save_file(&vm, argv[3]);
 	if (!strcmp(argv[1], "check") && argc == 3) {
