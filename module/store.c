@@ -62,6 +62,7 @@
 #include "data_sum.h"
 #include "engine.h"
 #include "internal.h"
+#include "memfd_format.h"
 #include "ram.h"
 #include "store_int.h"
 #include "store_pages.h"
@@ -474,41 +475,21 @@ void luo_store_refused(enum luo_status status, const char *why)
 }
 
 /**
- * luo_store_count_restore() - account a restored file, for last_handover
- * @given:  pages taken over in place.
- * @copied: pages copied out of the range.
- * @us:     time the restore took.
- * @tasks:  tasks that took pages over at once (the caller and its workers).
+ * luo_store_count_restore() - account a restore call, for last_handover
+ * @c: what it did.
  */
-void luo_store_count_restore(u64 given, u64 copied, s64 us, u32 tasks)
+void luo_store_count_restore(const struct luo_restore_count *c)
 {
 	guard(spinlock)(&luo_pages_lock);
-	WRITE_ONCE(luo_last.restore_threads, max(luo_last.restore_threads, tasks));
-	WRITE_ONCE(luo_last.restore_given, luo_last.restore_given + given);
-	WRITE_ONCE(luo_last.restore_copied, luo_last.restore_copied + copied);
-	WRITE_ONCE(luo_last.restore_us, luo_last.restore_us + us);
-}
-
-/**
- * luo_store_count_restore_alloc() - account the time a restore spent
- * allocating a hugetlb file's pages (part of its restore_us), for
- * last_handover
- * @us: that time.
- */
-void luo_store_count_restore_alloc(s64 us)
-{
-	guard(spinlock)(&luo_pages_lock);
-	WRITE_ONCE(luo_last.restore_alloc_us, luo_last.restore_alloc_us + us);
-}
-
-/**
- * luo_store_count_live_mismatch() - count an extent whose in-place checksum
- * did not match because a writer ran on (LUO_EXTENT_LIVE), for last_handover
- */
-void luo_store_count_live_mismatch(void)
-{
-	guard(spinlock)(&luo_pages_lock);
-	WRITE_ONCE(luo_last.restore_live_mismatch, luo_last.restore_live_mismatch + 1);
+	WRITE_ONCE(luo_last.restore_threads,
+		   max(luo_last.restore_threads, c->tasks));
+	WRITE_ONCE(luo_last.restore_given, luo_last.restore_given + c->given);
+	WRITE_ONCE(luo_last.restore_copied, luo_last.restore_copied + c->copied);
+	WRITE_ONCE(luo_last.restore_us, luo_last.restore_us + c->us);
+	WRITE_ONCE(luo_last.restore_alloc_us,
+		   luo_last.restore_alloc_us + c->alloc_us);
+	WRITE_ONCE(luo_last.restore_live_mismatch,
+		   luo_last.restore_live_mismatch + c->live_mismatch);
 }
 
 /**
@@ -525,17 +506,32 @@ u64 luo_store_pages(void)
 }
 
 /**
- * luo_store_claim() - an incoming file's data occupies these pages
- * @page:  first range page.
- * @count: pages.
+ * luo_store_claim() - an incoming file's data occupies its extents' pages
+ * @ext: the file's extents.
+ * @nr:  how many.
+ *
+ * All or nothing: on failure no page of @ext stays claimed.
  *
  * Return: 0, or -EINVAL if a page is outside the range or already claimed
  * (by the header, the metadata or another file).
  */
-int luo_store_claim(u64 page, u64 count)
+int luo_store_claim(const struct luo_memfd_extent *ext, u32 nr)
 {
+	u32 i, j;
+
 	guard(spinlock)(&luo_pages_lock);
-	return luo_take(page, count) ? 0 : -EINVAL;
+	for (i = 0; i < nr; i++) {
+		if (luo_take(le32_to_cpu(ext[i].page),
+			     le32_to_cpu(ext[i].count)))
+			continue;
+		for (j = 0; j < i; j++) {
+			luo_untake(le32_to_cpu(ext[j].page),
+				   le32_to_cpu(ext[j].count));
+			luo_take_top = U64_MAX;
+		}
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /**
@@ -554,53 +550,24 @@ void luo_store_release(u64 page, u64 count)
 }
 
 /**
- * luo_store_page_addr() - where a range page is mapped
+ * luo_store_span() - where the range lies from a page to its end
  * @page: range page.
  *
- * Return: its kernel address.
- */
-void *luo_store_page_addr(u64 page)
-{
-	return luo_base + page * LUO_PAGE_SIZE;
-}
-
-/**
- * luo_store_page_pfn() - the page frame of a range page
- * @page: range page.
+ * One call for a whole run: store_pages.h's luo_span_*() turn its pages
+ * into addresses and page frames. The address stays valid for the boot
+ * (the first mapping of the range is never undone).
  *
- * Return: its pfn.
+ * Return: the span from @page.
  */
-unsigned long luo_store_page_pfn(u64 page)
+struct luo_store_span luo_store_span(u64 page)
 {
-	return PHYS_PFN(luo_addr) + page;
-}
+	struct luo_store_span s = {
+		.addr = luo_base + page * LUO_PAGE_SIZE,
+		.phys = luo_addr + page * LUO_PAGE_SIZE,
+		.bytes = luo_size - min(luo_size, page * LUO_PAGE_SIZE),
+	};
 
-/**
- * luo_store_v1_addr() - where a format 1 offset is mapped
- * @off: offset from the start of the range, checked.
- *
- * Return: its kernel address.
- */
-void *luo_store_v1_addr(u64 off)
-{
-	return luo_base + off;
-}
-
-/**
- * luo_store_page_of() - whether a page is one of the range's
- * @page:  a page.
- * @index: set to its range page number if so.
- *
- * Return: true if @page lies in the range.
- */
-bool luo_store_page_of(struct page *page, u64 *index)
-{
-	u64 pa = PFN_PHYS(page_to_pfn(page));
-
-	if (pa < luo_addr || pa - luo_addr >= luo_size)
-		return false;
-	*index = (pa - luo_addr) / LUO_PAGE_SIZE;
-	return true;
+	return s;
 }
 
 static void luo_store_ram_failed(void)
@@ -714,12 +681,13 @@ int luo_store_zerocopy(void)
  */
 u32 luo_store_sum(u64 page, u32 count)
 {
+	void *addr = luo_base + page * LUO_PAGE_SIZE;
 	struct luo_sum sum;
 	u32 i;
 
 	luo_sum_init(&sum);
 	for (i = 0; i < count; i++) {
-		luo_sum_add(&sum, luo_store_page_addr(page + i), LUO_PAGE_SIZE);
+		luo_sum_add(&sum, addr + (u64)i * LUO_PAGE_SIZE, LUO_PAGE_SIZE);
 		if (!((i + 1) % 1024))
 			cond_resched();
 	}

@@ -116,16 +116,12 @@ void *luo_writer_add(struct luo_writer *w, u64 len)
 	return p;
 }
 
-/**
- * luo_store_alloc_run() - free pages to copy data into, during the commit
- * @max:   at most this many.
- * @count: set to how many consecutive pages were taken, at least 1.
- *
- * Takes the highest free pages. Caller holds luo_lock (in the commit).
- *
- * Return: the first page of the run, or -ENOSPC.
+/*
+ * Free pages to copy data into, during the commit: the highest free run of
+ * at most @max, *@count set to its length (at least 1). Caller holds
+ * luo_lock (in the commit). The first page of the run, or -ENOSPC.
  */
-s64 luo_store_alloc_run(u64 max, u64 *count)
+static s64 luo_alloc_run(u64 max, u64 *count)
 {
 	u64 end;
 
@@ -155,18 +151,17 @@ static void luo_copy_one(struct page **src, u64 page, u32 count, __le32 *sum)
 
 	luo_sum_init(&s);
 	for (i = 0; i < count; i++) {
-		void *from;
+		void *to = luo_base + (page + i) * LUO_PAGE_SIZE, *from;
 
 		/* Found with a memory error since it was listed: never read. */
 		if (luo_page_hwpoison(src[i])) {
-			memset(luo_store_page_addr(page + i), 0, LUO_PAGE_SIZE);
-			luo_sum_add(&s, luo_store_page_addr(page + i), LUO_PAGE_SIZE);
+			memset(to, 0, LUO_PAGE_SIZE);
+			luo_sum_add(&s, to, LUO_PAGE_SIZE);
 			put_page(src[i]);
 			continue;
 		}
 		from = kmap_local_page(src[i]);
-		luo_sum_copy(&s, luo_store_page_addr(page + i), from,
-			     LUO_PAGE_SIZE);
+		luo_sum_copy(&s, to, from, LUO_PAGE_SIZE);
 		kunmap_local(from);
 		put_page(src[i]);
 	}
@@ -175,23 +170,24 @@ static void luo_copy_one(struct page **src, u64 page, u32 count, __le32 *sum)
 
 /**
  * luo_store_take() - turn reserved data pages into taken ones, before the kexec
- * @max:   at most this many.
- * @count: set to how many consecutive pages were taken, at least 1.
+ * @max:      at most this many.
+ * @count:    set to how many consecutive pages were taken, at least 1.
+ * @reserved: the caller's reservation, less *@count on success.
  *
- * For data a handler copies into the range ahead of the kexec: the highest
- * free pages, out of what the outgoing sessions reserved (so nothing
- * reserved by anyone else is used up). The caller gives them back with
- * luo_store_release() and its reservation shrinks by *@count.
+ * For data a handler copies (or moves) into the range ahead of the kexec:
+ * the highest free pages, out of what the outgoing sessions reserved (so
+ * nothing reserved by anyone else is used up). The caller gives what it
+ * did not use back with luo_store_release() and luo_store_reserve().
  *
- * Caller holds luo_lock.
- *
- * Return: the first page of the run, -ENOSPC, or -EBUSY during the commit.
+ * Context: process context; takes luo_lock, so the caller does not hold it.
+ * Return: the first page of the run, -ENOSPC, -EIO (the range is ordinary
+ * RAM) or -EBUSY during the commit.
  */
-s64 luo_store_take(u64 max, u64 *count)
+s64 luo_store_take(u64 max, u64 *count, u64 *reserved)
 {
 	u64 end, top;
 
-	lockdep_assert_held(&luo_lock);
+	guard(mutex)(&luo_lock);
 	if (luo_committed)
 		return -EBUSY;
 	if (READ_ONCE(luo_foreign))
@@ -217,40 +213,17 @@ s64 luo_store_take(u64 max, u64 *count)
 	}
 	luo_take_top = top;
 	WRITE_ONCE(luo_pages_reserved, luo_pages_reserved - *count);
+	*reserved -= *count;
 	return top;
 }
 
-/**
- * luo_store_copy_now() - copy pages into taken range pages at once
- * @src:   @count pages, each with a reference the copy drops.
- * @page:  first range page of a run luo_store_take() gave.
- * @count: pages.
- *
- * Return: the checksum (data_sum.h) of the copied bytes.
+/*
+ * Queues a copy into the range during the commit: the copies run in
+ * luo_store_commit_end(), on every online CPU (engine.c). Without memory
+ * for the queue entry the copy is made at once.
  */
-u32 luo_store_copy_now(struct page **src, u64 page, u32 count)
-{
-	__le32 crc;
-
-	luo_copy_one(src, page, count, &crc);
-	return le32_to_cpu(crc);
-}
-
-/**
- * luo_store_copy_pages() - copy pages into the range, during the commit
- * @src:   @count (at most %LUO_COPY_RUN) pages, each with a reference the
- *         copy drops.
- * @page:  first range page of a run luo_store_alloc_run() gave.
- * @count: pages.
- * @crc:   where the checksum (data_sum.h) of the copied bytes goes (in
- *         the metadata).
- *
- * Queued: the copies run in luo_store_commit_end(), on every online CPU
- * (engine.c).
- * Without memory for the queue entry the copy is made at once.
- */
-void luo_store_copy_pages(struct page **src, u64 page, u32 count,
-			  __le32 *crc)
+static void luo_copy_queue(struct page **src, u64 page, u32 count,
+			   __le32 *crc)
 {
 	struct luo_copy_job *job = kmalloc(sizeof(*job), GFP_KERNEL);
 
@@ -266,6 +239,40 @@ void luo_store_copy_pages(struct page **src, u64 page, u32 count,
 	luo_copy_nr++;
 	guard(spinlock)(&luo_copy_lock);
 	list_add_tail(&job->list, &luo_copy_jobs);
+}
+
+/**
+ * luo_store_copy_run() - copy a run of pages into the range
+ * @src:      up to @max pages, each with a reference the copy drops.
+ * @max:      at most this many (at most %LUO_COPY_RUN).
+ * @reserved: before the kexec, the caller's reservation the range pages
+ *            come out of (luo_store_take()); NULL during the commit, which
+ *            takes the highest free pages (caller holds luo_lock).
+ * @count:    set to how many of @src were copied, at least 1.
+ * @crc:      where the checksum (data_sum.h) of the copied bytes goes: at
+ *            once before the kexec; during the commit once the queued copy
+ *            ran (so in the metadata).
+ *
+ * Pages of @src past *@count are left to the caller (another run).
+ *
+ * Return: the first range page of the run, or -errno (no page taken and
+ * no reference dropped): luo_store_take()'s errors, -ENOSPC in the commit.
+ */
+s64 luo_store_copy_run(struct page **src, u64 max, u64 *reserved, u64 *count,
+		       __le32 *crc)
+{
+	s64 page;
+
+	if (!reserved) {
+		page = luo_alloc_run(max, count);
+		if (page >= 0)
+			luo_copy_queue(src, page, *count, crc);
+		return page;
+	}
+	page = luo_store_take(max, count, reserved);
+	if (page >= 0)
+		luo_copy_one(src, page, *count, crc);
+	return page;
 }
 
 /**
