@@ -76,41 +76,27 @@ static const char *const luo_status_names[] = {
 	[LUO_STATUS_VERSION]	= "version",
 };
 
-/* The range (range.c chose it). */
-u64 luo_addr;
-u64 luo_size;
-u64 luo_npages;
+/* The store's state shared with store_commit.c (store_int.h). */
+struct luo_store luo_store = {
+	.pages_lock = __SPIN_LOCK_UNLOCKED(luo_store.pages_lock),
+	.take_top = U64_MAX,
+	.ram_lock = __MUTEX_INITIALIZER(luo_store.ram_lock),
+};
+
 static enum luo_status luo_status;
-
-void *luo_base;
 static bool luo_region_held;
-u64 luo_sequence;
 
-/*
- * Taken pages (see the DOC above), and what the outgoing sessions reserved:
- * metadata bytes and data pages. All under luo_lock, except the bitmap
- * claims of an incoming session's files, which take luo_pages_lock.
- */
-unsigned long *luo_taken;
-DEFINE_SPINLOCK(luo_pages_lock);
+/* How many pages luo_store.taken marks (under luo_store.pages_lock). */
 static u64 luo_nr_taken;
 /* Pages of the range the handover being loaded was written for. */
 static u64 luo_in_pages;
-/* The highest page luo_store_take() may look at (it goes downward). */
-u64 luo_take_top = U64_MAX;
-u64 luo_meta_reserved;
-u64 luo_pages_reserved;
-/* The kexec is under way: the handover is written, nothing more fits in. */
-bool luo_committed;
 /*
  * A failed hot-add let the page allocator have the range's pages before
  * taking them back (ram.c): incoming data may have been overwritten, so
  * only data with a checksum is restored from then on (luo_store_trusted()).
- * If the range could not be taken back, it is RAM that others own:
- * nothing is written to it again (no reservation, no commit).
+ * If the range could not be taken back: luo_store.foreign.
  */
 static bool luo_untrusted;
-bool luo_foreign;
 
 /*
  * Zero-copy: "auto" (the default) takes pages over where the range can be
@@ -164,9 +150,6 @@ static struct {
 	u32 restore_threads;
 } luo_last;
 
-/* The commit in this boot, for the log and the bench. */
-struct luo_store_out luo_out;
-
 /* Zero-copy: not tried yet, in use, or why not (luo_store_ram()). */
 static int luo_ram_result = 1;
 
@@ -179,15 +162,15 @@ static int luo_ram_result = 1;
  */
 static int luo_param_get_space(char *buf, const struct kernel_param *kp)
 {
-	u64 taken = READ_ONCE(luo_nr_taken), meta = READ_ONCE(luo_meta_reserved);
-	u64 pages = READ_ONCE(luo_pages_reserved);
+	u64 taken = READ_ONCE(luo_nr_taken), meta = READ_ONCE(luo_store.meta_reserved);
+	u64 pages = READ_ONCE(luo_store.pages_reserved);
 	u64 need = DIV_ROUND_UP(meta, LUO_PAGE_SIZE) + pages + taken;
 	int ram = READ_ONCE(luo_ram_result);
 
 	return sysfs_emit(buf, "used %llu\nfree %llu\nsize %llu\ntaken %llu\nzerocopy %s\n",
 			  meta + pages * LUO_PAGE_SIZE,
-			  need < luo_npages ? (luo_npages - need) * LUO_PAGE_SIZE : 0,
-			  luo_size, taken * LUO_PAGE_SIZE,
+			  need < luo_store.npages ? (luo_store.npages - need) * LUO_PAGE_SIZE : 0,
+			  luo_store.size, taken * LUO_PAGE_SIZE,
 			  ram > 0 ? (luo_zerocopy ? "auto" : "off") :
 			  ram == 0 ? "yes" : luo_zerocopy ? "unavailable" : "off");
 }
@@ -257,7 +240,7 @@ enum luo_status luo_store_status(void)
 /* Marks a committed handover as taken by this boot. */
 static void luo_handover_claim(void)
 {
-	struct luo_handover_header *hdr = luo_base;
+	struct luo_handover_header *hdr = luo_store.base;
 
 	if (le64_to_cpu(hdr->magic) != LUO_HANDOVER_MAGIC) {
 		pr_info("no handover in the reserved range\n");
@@ -265,7 +248,7 @@ static void luo_handover_claim(void)
 		return;
 	}
 	/* The sequence is where both formats keep it... */
-	luo_sequence = le32_to_cpu(hdr->version) == LUO_FORMAT_V2 ?
+	luo_store.sequence = le32_to_cpu(hdr->version) == LUO_FORMAT_V2 ?
 		le64_to_cpu(((struct luo_header_v2 *)hdr)->sequence) :
 		le64_to_cpu(hdr->sequence);
 	switch (le32_to_cpu(hdr->state)) {
@@ -290,7 +273,7 @@ static void luo_handover_claim(void)
  * @page:  the first.
  * @count: pages.
  *
- * The caller locks (see luo_taken).
+ * The caller locks (see luo_store.taken).
  * Return: true, or false if one of them was taken already or lies outside
  * the range (then nothing changed).
  */
@@ -298,16 +281,16 @@ bool luo_take(u64 page, u64 count)
 {
 	u64 i;
 
-	if (page >= luo_npages || count > luo_npages - page)
+	if (page >= luo_store.npages || count > luo_store.npages - page)
 		return false;
 	for (i = page; i < page + count; i++) {
-		if (test_bit(i, luo_taken)) {
+		if (test_bit(i, luo_store.taken)) {
 			while (i-- > page)
-				clear_bit(i, luo_taken);
+				clear_bit(i, luo_store.taken);
 			return false;
 		}
 	}
-	bitmap_set(luo_taken, page, count);
+	bitmap_set(luo_store.taken, page, count);
 	luo_nr_taken += count;
 	return true;
 }
@@ -317,11 +300,11 @@ bool luo_take(u64 page, u64 count)
  * @page:  the first.
  * @count: pages.
  *
- * The caller locks (see luo_taken).
+ * The caller locks (see luo_store.taken).
  */
 void luo_untake(u64 page, u64 count)
 {
-	bitmap_clear(luo_taken, page, count);
+	bitmap_clear(luo_store.taken, page, count);
 	luo_nr_taken -= count;
 }
 
@@ -346,10 +329,10 @@ int luo_store_check(struct luo_image *img, struct luo_verdict *v)
 		v->status = READ_ONCE(luo_status);
 		return 1;
 	}
-	ret = luo_handover_check(luo_base, luo_size, img, v);
+	ret = luo_handover_check(luo_store.base, luo_store.size, img, v);
 	if (ret)
 		return ret;
-	luo_in_pages = min(luo_npages, img->used / LUO_PAGE_SIZE);
+	luo_in_pages = min(luo_store.npages, img->used / LUO_PAGE_SIZE);
 	if (img->version == LUO_FORMAT_V1) {
 		first = 1;
 		count = DIV_ROUND_UP(img->used, LUO_PAGE_SIZE) - 1;
@@ -358,8 +341,8 @@ int luo_store_check(struct luo_image *img, struct luo_verdict *v)
 		count = DIV_ROUND_UP(img->meta_size, LUO_PAGE_SIZE);
 	}
 	/* Claims of an earlier attempt that ran out of memory are gone. */
-	guard(spinlock)(&luo_pages_lock);
-	bitmap_zero(luo_taken, luo_npages);
+	guard(spinlock)(&luo_store.pages_lock);
+	bitmap_zero(luo_store.taken, luo_store.npages);
 	luo_nr_taken = 0;
 	luo_take(0, 1);
 	if (count && !luo_take(first, count)) {
@@ -372,14 +355,7 @@ int luo_store_check(struct luo_image *img, struct luo_verdict *v)
 static void luo_store_ram_work(struct work_struct *work);
 /* The hot-add started at the first open (luo_store_loaded()). */
 static DECLARE_WORK(luo_ram_work, luo_store_ram_work);
-/*
- * Serialises the hot-add (luo_store_ram()) with itself and with the commit:
- * luo_base, luo_region_held and luo_ram_result change only under it, and
- * the commit holds it from luo_store_commit_begin() to
- * luo_store_commit_end() (luo_store_commit_lock()). Taken before luo_lock.
- */
-DEFINE_MUTEX(luo_ram_lock);
-/* The commit ran: no hot-add from then on (under luo_ram_lock). */
+/* The commit ran: no hot-add from then on (under luo_store.ram_lock). */
 static bool luo_ram_closed;
 
 /*
@@ -391,14 +367,13 @@ static bool luo_ram_closed;
  * hot-add anywhere around the kexec, whatever the boot's own timing.
  */
 static unsigned int luo_test_ram_delay_ms;
-unsigned int luo_test_commit_delay_ms;
 static bool luo_test_ram_at_kexec, luo_test_kexec_started;
 static DECLARE_WAIT_QUEUE_HEAD(luo_test_kexec_wq);
 module_param_named(test_ram_delay_ms, luo_test_ram_delay_ms, uint, 0600);
 MODULE_PARM_DESC(test_ram_delay_ms, "For tests: the first open's hot-add waits this long (ms)");
 module_param_named(test_ram_at_kexec, luo_test_ram_at_kexec, bool, 0600);
 MODULE_PARM_DESC(test_ram_at_kexec, "For tests: test_ram_delay_ms counts from the kexec's commit");
-module_param_named(test_commit_delay_ms, luo_test_commit_delay_ms, uint, 0600);
+module_param_named(test_commit_delay_ms, luo_store.test_commit_delay_ms, uint, 0600);
 MODULE_PARM_DESC(test_commit_delay_ms, "For tests: the commit waits this long in its middle (ms)");
 
 /**
@@ -416,7 +391,7 @@ void luo_store_loaded(const struct luo_image *img, s64 check_us,
 		      s64 build_us, u64 nr_sessions, u64 nr_files)
 {
 	if (img->version == LUO_FORMAT_V2 && img->meta_size) {
-		guard(spinlock)(&luo_pages_lock);
+		guard(spinlock)(&luo_store.pages_lock);
 		luo_untake(img->meta_off / LUO_PAGE_SIZE,
 			   DIV_ROUND_UP(img->meta_size, LUO_PAGE_SIZE));
 	}
@@ -466,8 +441,8 @@ void luo_store_refused(enum luo_status status, const char *why)
 {
 	if (status == LUO_STATUS_CORRUPT)
 		pr_err("handover is corrupt (%s); ignoring it\n", why);
-	scoped_guard(spinlock, &luo_pages_lock) {
-		bitmap_zero(luo_taken, luo_npages);
+	scoped_guard(spinlock, &luo_store.pages_lock) {
+		bitmap_zero(luo_store.taken, luo_store.npages);
 		luo_nr_taken = 0;
 		luo_take(0, 1);
 	}
@@ -480,7 +455,7 @@ void luo_store_refused(enum luo_status status, const char *why)
  */
 void luo_store_count_restore(const struct luo_restore_count *c)
 {
-	guard(spinlock)(&luo_pages_lock);
+	guard(spinlock)(&luo_store.pages_lock);
 	WRITE_ONCE(luo_last.restore_threads,
 		   max(luo_last.restore_threads, c->tasks));
 	WRITE_ONCE(luo_last.restore_given, luo_last.restore_given + c->given);
@@ -519,7 +494,7 @@ int luo_store_claim(const struct luo_memfd_extent *ext, u32 nr)
 {
 	u32 i, j;
 
-	guard(spinlock)(&luo_pages_lock);
+	guard(spinlock)(&luo_store.pages_lock);
 	for (i = 0; i < nr; i++) {
 		if (luo_take(le32_to_cpu(ext[i].page),
 			     le32_to_cpu(ext[i].count)))
@@ -527,7 +502,7 @@ int luo_store_claim(const struct luo_memfd_extent *ext, u32 nr)
 		for (j = 0; j < i; j++) {
 			luo_untake(le32_to_cpu(ext[j].page),
 				   le32_to_cpu(ext[j].count));
-			luo_take_top = U64_MAX;
+			luo_store.take_top = U64_MAX;
 		}
 		return -EINVAL;
 	}
@@ -544,9 +519,9 @@ int luo_store_claim(const struct luo_memfd_extent *ext, u32 nr)
  */
 void luo_store_release(u64 page, u64 count)
 {
-	guard(spinlock)(&luo_pages_lock);
+	guard(spinlock)(&luo_store.pages_lock);
 	luo_untake(page, count);
-	luo_take_top = U64_MAX;
+	luo_store.take_top = U64_MAX;
 }
 
 /**
@@ -562,9 +537,9 @@ void luo_store_release(u64 page, u64 count)
 struct luo_store_span luo_store_span(u64 page)
 {
 	struct luo_store_span s = {
-		.addr = luo_base + page * LUO_PAGE_SIZE,
-		.phys = luo_addr + page * LUO_PAGE_SIZE,
-		.bytes = luo_size - min(luo_size, page * LUO_PAGE_SIZE),
+		.addr = luo_store.base + page * LUO_PAGE_SIZE,
+		.phys = luo_store.addr + page * LUO_PAGE_SIZE,
+		.bytes = luo_store.size - min(luo_store.size, page * LUO_PAGE_SIZE),
 	};
 
 	return s;
@@ -577,7 +552,7 @@ static void luo_store_ram_failed(void)
 	if (!luo_ram_lost(&foreign))
 		return;
 	/* Read without a lock; the commit checks again under luo_lock. */
-	WRITE_ONCE(luo_foreign, foreign);
+	WRITE_ONCE(luo_store.foreign, foreign);
 	WRITE_ONCE(luo_untrusted, true);
 	pr_err("the failed hot-add gave the range's pages to the page allocator: only checksummed incoming data is restored (the rest: EIO)\n");
 	if (foreign)
@@ -606,13 +581,13 @@ bool luo_store_trusted(void)
  *
  * The first open starts it in the background (luo_store_loaded()), so it
  * can be under way when the kexec commits. Invariant: the hot-add and the
- * commit never overlap. Both hold luo_ram_lock throughout, so the commit
- * sees one mapping of the range (luo_base) from its first address to its
+ * commit never overlap. Both hold luo_store.ram_lock throughout, so the commit
+ * sees one mapping of the range (luo_store.base) from its first address to its
  * last, and a hot-add never starts once the commit ran (-EBUSY: the range
  * stays as it is until the kexec). Incoming data is not touched either
  * way: the hot-add keeps every page of the range as it is.
  *
- * Context: process context, may sleep; takes luo_ram_lock, never luo_lock.
+ * Context: process context, may sleep; takes luo_store.ram_lock, never luo_lock.
  * Return: 0 if the range is RAM, or -errno (zero-copy impossible; the
  * reason was logged once): the caller copies instead.
  */
@@ -621,23 +596,23 @@ static int luo_store_ram(void)
 	void *base;
 	int ret;
 
-	guard(mutex)(&luo_ram_lock);
+	guard(mutex)(&luo_store.ram_lock);
 	if (luo_ram_result <= 0)
 		return luo_ram_result;
 	if (luo_ram_closed)
 		return -EBUSY;
-	ret = luo_ram_probe(luo_addr, luo_size);
+	ret = luo_ram_probe(luo_store.addr, luo_store.size);
 	if (ret) {
 		WRITE_ONCE(luo_ram_result, ret);
 		return ret;
 	}
 	/* ram.c needs the range not busy; the mapping may stay meanwhile. */
-	release_mem_region(luo_addr, luo_size);
+	release_mem_region(luo_store.addr, luo_store.size);
 	luo_region_held = false;
-	ret = luo_ram_add(luo_addr, luo_size);
+	ret = luo_ram_add(luo_store.addr, luo_store.size);
 	if (ret) {
 		luo_store_ram_failed();
-		if (request_mem_region(luo_addr, luo_size, "liveupdate handover"))
+		if (request_mem_region(luo_store.addr, luo_store.size, "liveupdate handover"))
 			luo_region_held = true;
 		WRITE_ONCE(luo_ram_result, ret);
 		return ret;
@@ -648,9 +623,9 @@ static int luo_store_ram(void)
 	 * computed from it live on (format 1 data of incoming files, a
 	 * precopy or restore running on another CPU).
 	 */
-	base = memremap(luo_addr, luo_size, MEMREMAP_WB);
+	base = memremap(luo_store.addr, luo_store.size, MEMREMAP_WB);
 	if (base)
-		WRITE_ONCE(luo_base, base);
+		WRITE_ONCE(luo_store.base, base);
 	__module_get(THIS_MODULE);
 	WRITE_ONCE(luo_ram_result, 0);
 	return 0;
@@ -681,7 +656,7 @@ int luo_store_zerocopy(void)
  */
 u32 luo_store_sum(u64 page, u32 count)
 {
-	void *addr = luo_base + page * LUO_PAGE_SIZE;
+	void *addr = luo_store.base + page * LUO_PAGE_SIZE;
 	struct luo_sum sum;
 	u32 i;
 
@@ -724,7 +699,7 @@ static void luo_store_ram_work(struct work_struct *work)
  * Context: the kexec's reboot notifier, process context; may sleep.
  */
 void luo_store_commit_lock(void)
-	__acquires(&luo_ram_lock)
+	__acquires(&luo_store.ram_lock)
 {
 	WRITE_ONCE(luo_test_kexec_started, true);
 	wake_up(&luo_test_kexec_wq);
@@ -736,7 +711,7 @@ void luo_store_commit_lock(void)
 		pr_info("the kexec cancelled the hot-add the first open queued\n");
 		module_put(THIS_MODULE);
 	}
-	mutex_lock(&luo_ram_lock);
+	mutex_lock(&luo_store.ram_lock);
 	luo_ram_closed = true;
 }
 
@@ -744,9 +719,9 @@ void luo_store_commit_lock(void)
  * luo_store_commit_unlock() - the commit is done (see luo_store_commit_lock())
  */
 void luo_store_commit_unlock(void)
-	__releases(&luo_ram_lock)
+	__releases(&luo_store.ram_lock)
 {
-	mutex_unlock(&luo_ram_lock);
+	mutex_unlock(&luo_store.ram_lock);
 }
 
 /**
@@ -756,7 +731,7 @@ void luo_store_commit_unlock(void)
  * Whether @meta bytes find the consecutive free pages the commit writes
  * them to (luo_store_commit_begin()). Counting free pages is not enough:
  * pages taken by incoming files or by a precopy can leave the free ones
- * scattered. Caller holds luo_lock or luo_pages_lock.
+ * scattered. Caller holds luo_lock or luo_store.pages_lock.
  *
  * Return: true if such a run is free.
  */
@@ -764,8 +739,8 @@ bool luo_meta_run_free(u64 meta)
 {
 	u64 n = DIV_ROUND_UP(meta, LUO_PAGE_SIZE) ?: 1;
 
-	return bitmap_find_next_zero_area(luo_taken, luo_npages, 1, n, 0) <
-	       luo_npages;
+	return bitmap_find_next_zero_area(luo_store.taken, luo_store.npages, 1, n, 0) <
+	       luo_store.npages;
 }
 
 /**
@@ -778,7 +753,7 @@ bool luo_meta_run_free(u64 meta)
 bool luo_store_committed(void)
 {
 	lockdep_assert_held(&luo_lock);
-	return luo_committed;
+	return luo_store.committed;
 }
 
 /**
@@ -796,22 +771,22 @@ int luo_store_reserve(u64 meta, u64 pages)
 	u64 have, need;
 
 	lockdep_assert_held(&luo_lock);
-	if (luo_committed)
+	if (luo_store.committed)
 		return -EBUSY;
-	if (READ_ONCE(luo_foreign))
+	if (READ_ONCE(luo_store.foreign))
 		return -EIO;
-	have = luo_npages - READ_ONCE(luo_nr_taken);
-	need = DIV_ROUND_UP(luo_meta_reserved + meta, LUO_PAGE_SIZE) +
-	       luo_pages_reserved;
+	have = luo_store.npages - READ_ONCE(luo_nr_taken);
+	need = DIV_ROUND_UP(luo_store.meta_reserved + meta, LUO_PAGE_SIZE) +
+	       luo_store.pages_reserved;
 	if (pages > have || need > have - pages)
 		return -ENOSPC;
 	if (meta) {
-		guard(spinlock)(&luo_pages_lock);
-		if (!luo_meta_run_free(luo_meta_reserved + meta))
+		guard(spinlock)(&luo_store.pages_lock);
+		if (!luo_meta_run_free(luo_store.meta_reserved + meta))
 			return -ENOSPC;
 	}
-	WRITE_ONCE(luo_meta_reserved, luo_meta_reserved + meta);
-	WRITE_ONCE(luo_pages_reserved, luo_pages_reserved + pages);
+	WRITE_ONCE(luo_store.meta_reserved, luo_store.meta_reserved + meta);
+	WRITE_ONCE(luo_store.pages_reserved, luo_store.pages_reserved + pages);
 	return 0;
 }
 
@@ -825,8 +800,8 @@ int luo_store_reserve(u64 meta, u64 pages)
 void luo_store_unreserve(u64 meta, u64 pages)
 {
 	lockdep_assert_held(&luo_lock);
-	WRITE_ONCE(luo_meta_reserved, luo_meta_reserved - meta);
-	WRITE_ONCE(luo_pages_reserved, luo_pages_reserved - pages);
+	WRITE_ONCE(luo_store.meta_reserved, luo_store.meta_reserved - meta);
+	WRITE_ONCE(luo_store.pages_reserved, luo_store.pages_reserved - pages);
 }
 
 /**
@@ -838,39 +813,39 @@ int luo_store_init(void)
 {
 	int ret;
 
-	ret = luo_range_find(&luo_addr, &luo_size);
+	ret = luo_range_find(&luo_store.addr, &luo_store.size);
 	if (ret)
 		return ret;
-	luo_npages = luo_size / LUO_PAGE_SIZE;
-	if (luo_npages < 2 || luo_npages > U32_MAX) {
+	luo_store.npages = luo_store.size / LUO_PAGE_SIZE;
+	if (luo_store.npages < 2 || luo_store.npages > U32_MAX) {
 		pr_err("range %#llx+%#llx: the size must be 2 to 2^32 pages\n",
-		       luo_addr, luo_size);
+		       luo_store.addr, luo_store.size);
 		return -EINVAL;
 	}
-	luo_taken = bitmap_zalloc(luo_npages, GFP_KERNEL);
-	if (!luo_taken)
+	luo_store.taken = bitmap_zalloc(luo_store.npages, GFP_KERNEL);
+	if (!luo_store.taken)
 		return -ENOMEM;
 	luo_take(0, 1);
-	if (!request_mem_region(luo_addr, luo_size, "liveupdate handover")) {
-		pr_err("range %#llx+%#llx is in use\n", luo_addr, luo_size);
+	if (!request_mem_region(luo_store.addr, luo_store.size, "liveupdate handover")) {
+		pr_err("range %#llx+%#llx is in use\n", luo_store.addr, luo_store.size);
 		ret = -EBUSY;
 		goto err_free;
 	}
 	luo_region_held = true;
-	luo_base = memremap(luo_addr, luo_size, MEMREMAP_WB);
-	if (!luo_base) {
+	luo_store.base = memremap(luo_store.addr, luo_store.size, MEMREMAP_WB);
+	if (!luo_store.base) {
 		ret = -ENOMEM;
 		goto err_release;
 	}
 	luo_handover_claim();
-	pr_info("handover range %#llx+%#llx (%s)\n", luo_addr, luo_size,
+	pr_info("handover range %#llx+%#llx (%s)\n", luo_store.addr, luo_store.size,
 		luo_status_names[luo_status]);
 	return 0;
 
 err_release:
-	release_mem_region(luo_addr, luo_size);
+	release_mem_region(luo_store.addr, luo_store.size);
 err_free:
-	bitmap_free(luo_taken);
+	bitmap_free(luo_store.taken);
 	return ret;
 }
 
@@ -886,8 +861,8 @@ err_free:
 void luo_store_exit(void)
 {
 	flush_work(&luo_ram_work);
-	memunmap(luo_base);
+	memunmap(luo_store.base);
 	if (luo_region_held)
-		release_mem_region(luo_addr, luo_size);
-	bitmap_free(luo_taken);
+		release_mem_region(luo_store.addr, luo_store.size);
+	bitmap_free(luo_store.taken);
 }

@@ -66,33 +66,33 @@ static ktime_t luo_commit_start;
  */
 int luo_store_commit_begin(struct luo_writer *w)
 {
-	struct luo_header_v2 *hdr = luo_base;
+	struct luo_header_v2 *hdr = luo_store.base;
 	u64 meta_pages, start;
 
 	lockdep_assert_held(&luo_lock);
-	lockdep_assert_held(&luo_ram_lock);
-	if (READ_ONCE(luo_foreign)) {
+	lockdep_assert_held(&luo_store.ram_lock);
+	if (READ_ONCE(luo_store.foreign)) {
 		pr_err("the range is ordinary RAM since the failed hot-add: nothing handed over\n");
 		return -EIO;
 	}
 	luo_commit_start = ktime_get();
 	WRITE_ONCE(hdr->magic, 0);
-	memset(&luo_out, 0, sizeof(luo_out));
-	luo_alloc_top = luo_npages;
-	meta_pages = DIV_ROUND_UP(luo_meta_reserved, LUO_PAGE_SIZE);
-	guard(spinlock)(&luo_pages_lock);
-	start = bitmap_find_next_zero_area(luo_taken, luo_npages, 1,
+	memset(&luo_store.out, 0, sizeof(luo_store.out));
+	luo_alloc_top = luo_store.npages;
+	meta_pages = DIV_ROUND_UP(luo_store.meta_reserved, LUO_PAGE_SIZE);
+	guard(spinlock)(&luo_store.pages_lock);
+	start = bitmap_find_next_zero_area(luo_store.taken, luo_store.npages, 1,
 					   meta_pages ?: 1, 0);
-	if (start >= luo_npages) {
+	if (start >= luo_store.npages) {
 		pr_err("no %llu consecutive free pages for the handover's metadata; nothing handed over\n",
 		       meta_pages);
 		return -ENOSPC;
 	}
 	luo_take(start, meta_pages ?: 1);
 	w->page = start;
-	w->base = luo_base + start * LUO_PAGE_SIZE;
+	w->base = luo_store.base + start * LUO_PAGE_SIZE;
 	w->off = 0;
-	w->size = luo_meta_reserved;
+	w->size = luo_store.meta_reserved;
 	return 0;
 }
 
@@ -125,14 +125,14 @@ static s64 luo_alloc_run(u64 max, u64 *count)
 {
 	u64 end;
 
-	guard(spinlock)(&luo_pages_lock);
-	while (luo_alloc_top > 0 && test_bit(luo_alloc_top - 1, luo_taken))
+	guard(spinlock)(&luo_store.pages_lock);
+	while (luo_alloc_top > 0 && test_bit(luo_alloc_top - 1, luo_store.taken))
 		luo_alloc_top--;
 	if (!luo_alloc_top)
 		return -ENOSPC;
 	end = luo_alloc_top;
 	while (luo_alloc_top > 0 && end - luo_alloc_top < max &&
-	       !test_bit(luo_alloc_top - 1, luo_taken))
+	       !test_bit(luo_alloc_top - 1, luo_store.taken))
 		luo_alloc_top--;
 	*count = end - luo_alloc_top;
 	luo_take(luo_alloc_top, *count);
@@ -151,7 +151,7 @@ static void luo_copy_one(struct page **src, u64 page, u32 count, __le32 *sum)
 
 	luo_sum_init(&s);
 	for (i = 0; i < count; i++) {
-		void *to = luo_base + (page + i) * LUO_PAGE_SIZE, *from;
+		void *to = luo_store.base + (page + i) * LUO_PAGE_SIZE, *from;
 
 		/* Found with a memory error since it was listed: never read. */
 		if (luo_page_hwpoison(src[i])) {
@@ -188,31 +188,31 @@ s64 luo_store_take(u64 max, u64 *count, u64 *reserved)
 	u64 end, top;
 
 	guard(mutex)(&luo_lock);
-	if (luo_committed)
+	if (luo_store.committed)
 		return -EBUSY;
-	if (READ_ONCE(luo_foreign))
+	if (READ_ONCE(luo_store.foreign))
 		return -EIO;
-	max = min(max, luo_pages_reserved);
+	max = min(max, luo_store.pages_reserved);
 	if (!max)
 		return -ENOSPC;
-	guard(spinlock)(&luo_pages_lock);
-	top = min(luo_take_top, luo_npages);
-	while (top > 0 && test_bit(top - 1, luo_taken))
+	guard(spinlock)(&luo_store.pages_lock);
+	top = min(luo_store.take_top, luo_store.npages);
+	while (top > 0 && test_bit(top - 1, luo_store.taken))
 		top--;
 	if (!top)
 		return -ENOSPC;
 	end = top;
-	while (top > 0 && end - top < max && !test_bit(top - 1, luo_taken))
+	while (top > 0 && end - top < max && !test_bit(top - 1, luo_store.taken))
 		top--;
 	*count = end - top;
 	luo_take(top, *count);
 	/* Never the pages the reserved metadata needs consecutive. */
-	if (!luo_meta_run_free(luo_meta_reserved)) {
+	if (!luo_meta_run_free(luo_store.meta_reserved)) {
 		luo_untake(top, *count);
 		return -ENOSPC;
 	}
-	luo_take_top = top;
-	WRITE_ONCE(luo_pages_reserved, luo_pages_reserved - *count);
+	luo_store.take_top = top;
+	WRITE_ONCE(luo_store.pages_reserved, luo_store.pages_reserved - *count);
 	*reserved -= *count;
 	return top;
 }
@@ -227,7 +227,7 @@ static void luo_copy_queue(struct page **src, u64 page, u32 count,
 {
 	struct luo_copy_job *job = kmalloc(sizeof(*job), GFP_KERNEL);
 
-	luo_out.pages_copied += count;
+	luo_store.out.pages_copied += count;
 	if (!job) {
 		luo_copy_one(src, page, count, crc);
 		return;
@@ -281,7 +281,7 @@ s64 luo_store_copy_run(struct page **src, u64 max, u64 *reserved, u64 *count,
  */
 void luo_store_count_inplace(u64 pages)
 {
-	luo_out.pages_inplace += pages;
+	luo_store.out.pages_inplace += pages;
 }
 
 /*
@@ -319,8 +319,8 @@ static void luo_copy_run(void)
 		return;
 	luo_engine_run(&r);
 	luo_copy_nr = 0;
-	luo_out.copy_threads = r.threads;
-	luo_out.copy_us = ktime_us_delta(ktime_get(), start);
+	luo_store.out.copy_threads = r.threads;
+	luo_store.out.copy_us = ktime_us_delta(ktime_get(), start);
 }
 
 /**
@@ -335,29 +335,29 @@ static void luo_copy_run(void)
 void luo_store_commit_end(struct luo_writer *w, u64 nr_sessions,
 			  u64 nr_files)
 {
-	struct luo_header_v2 *hdr = luo_base;
+	struct luo_header_v2 *hdr = luo_store.base;
 	struct luo_header_v2 h = {};
 
 	lockdep_assert_held(&luo_lock);
-	lockdep_assert_held(&luo_ram_lock);
-	if (luo_test_commit_delay_ms)
-		msleep(luo_test_commit_delay_ms);
+	lockdep_assert_held(&luo_store.ram_lock);
+	if (luo_store.test_commit_delay_ms)
+		msleep(luo_store.test_commit_delay_ms);
 	luo_copy_run();
 
 	h.version = cpu_to_le32(LUO_FORMAT_V2);
 	h.header_size = cpu_to_le32(sizeof(h));
 	h.page_size = cpu_to_le32(LUO_PAGE_SIZE);
-	h.range_size = cpu_to_le64(luo_npages * LUO_PAGE_SIZE);
+	h.range_size = cpu_to_le64(luo_store.npages * LUO_PAGE_SIZE);
 	h.meta_off = cpu_to_le64(w->page * LUO_PAGE_SIZE);
 	h.meta_size = cpu_to_le64(w->off);
 	h.nr_sessions = cpu_to_le64(nr_sessions);
 	h.nr_files = cpu_to_le64(nr_files);
-	h.sequence = cpu_to_le64(luo_sequence + 1);
+	h.sequence = cpu_to_le64(luo_store.sequence + 1);
 	h.meta_crc = cpu_to_le32(crc32_le(~0U, w->base, w->off));
-	h.pages_inplace = cpu_to_le64(luo_out.pages_inplace);
-	h.pages_copied = cpu_to_le64(luo_out.pages_copied);
-	h.copy_us = cpu_to_le32(min_t(s64, luo_out.copy_us, U32_MAX));
-	h.copy_threads = cpu_to_le32(luo_out.copy_threads);
+	h.pages_inplace = cpu_to_le64(luo_store.out.pages_inplace);
+	h.pages_copied = cpu_to_le64(luo_store.out.pages_copied);
+	h.copy_us = cpu_to_le32(min_t(s64, luo_store.out.copy_us, U32_MAX));
+	h.copy_threads = cpu_to_le32(luo_store.out.copy_threads);
 	h.commit_us = cpu_to_le32(min_t(s64, ktime_us_delta(ktime_get(),
 							    luo_commit_start),
 					U32_MAX));
@@ -369,10 +369,10 @@ void luo_store_commit_end(struct luo_writer *w, u64 nr_sessions,
 	/* The magic makes it valid: everything else must be in RAM first. */
 	wmb();
 	WRITE_ONCE(hdr->magic, cpu_to_le64(LUO_HANDOVER_MAGIC));
-	luo_committed = true;
+	luo_store.committed = true;
 	pr_info("handed over %llu sessions with %llu files: %llu pages left in place, %llu copied by %u CPUs in %lld us, %llu bytes of metadata\n",
-		nr_sessions, nr_files, luo_out.pages_inplace,
-		luo_out.pages_copied, luo_out.copy_threads, luo_out.copy_us,
+		nr_sessions, nr_files, luo_store.out.pages_inplace,
+		luo_store.out.pages_copied, luo_store.out.copy_threads, luo_store.out.copy_us,
 		w->off);
 }
 
