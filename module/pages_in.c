@@ -51,11 +51,13 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
+#include "compat.h"
 #include "data_sum.h"
 #include "engine.h"
-#include "internal.h"
+#include "lock.h"
 #include "pages.h"
 #include "ram.h"
+#include "store.h"
 #include "store_pages.h"
 
 /*

@@ -70,9 +70,12 @@
 #include <linux/string.h>
 #include <linux/swap.h>
 
-#include "internal.h"
+#include "compat.h"
+#include "handler.h"
+#include "lock.h"
 #include "pages.h"
 #include "ram.h"
+#include "store.h"
 #include "store_pages.h"
 
 /* Checksum data handed over in place too (costs a read of it, twice). */

@@ -59,11 +59,14 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
+#include "compat.h"
 #include "data_sum.h"
 #include "engine.h"
-#include "internal.h"
+#include "lock.h"
 #include "memfd_format.h"
 #include "ram.h"
+#include "range.h"
+#include "store.h"
 #include "store_int.h"
 #include "store_pages.h"
 

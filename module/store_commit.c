@@ -21,10 +21,13 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
+#include "compat.h"
 #include "data_sum.h"
 #include "engine.h"
-#include "internal.h"
+#include "handler.h"
+#include "lock.h"
 #include "ram.h"
+#include "store.h"
 #include "store_int.h"
 #include "store_pages.h"
 
