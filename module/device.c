@@ -35,9 +35,15 @@
 #include <linux/reboot.h>
 #include <linux/string.h>
 
+#include "compat.h"
 #include "engine.h"
-#include "internal.h"
+#include "file.h"
+#include "handler.h"
+#include "lock.h"
 #include "ram.h"
+#include "session.h"
+#include "store.h"
+#include "ucmd.h"
 
 /**
  * luo_load() - load what the previous kernel handed over

@@ -32,10 +32,14 @@
 
 #include <linux/file.h>
 #include <linux/hash.h>
+#include <linux/hashtable.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
-#include "internal.h"
+#include "compat.h"
+#include "file.h"
+#include "lock.h"
+#include "store.h"
 
 /* Registered handlers (luo_file_register_handler()), asked in order. */
 static LIST_HEAD(luo_file_handlers);

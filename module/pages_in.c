@@ -51,11 +51,13 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
+#include "compat.h"
 #include "data_sum.h"
 #include "engine.h"
-#include "internal.h"
+#include "lock.h"
 #include "pages.h"
 #include "ram.h"
+#include "store.h"
 #include "store_pages.h"
 
 /*
@@ -137,19 +139,13 @@ int luo_pages_load(struct luo_pages_in *in,
 		   const struct luo_memfd_extent *ext, u32 nr, u64 size,
 		   unsigned int huge_order)
 {
-	u32 i;
-
 	in->huge_order = huge_order;
 	in->ext = ext;
 	in->nr_extents = nr;
 	in->size = size;
-	for (i = 0; i < nr; i++) {
-		if (luo_store_claim(le32_to_cpu(ext[i].page),
-				    le32_to_cpu(ext[i].count))) {
-			in->nr_extents = i;
-			luo_pages_release_from(in, 0);
-			return -EADDRINUSE;
-		}
+	if (luo_store_claim(ext, nr)) {
+		in->nr_extents = 0;
+		return -EADDRINUSE;
 	}
 	return 0;
 }
@@ -169,7 +165,7 @@ void luo_pages_load_v1(struct luo_pages_in *in, u64 off, u64 size)
 {
 	in->size = size;
 	in->v1_off = off;
-	in->v1 = luo_store_v1_addr(off);
+	in->v1 = luo_store_span(0).addr + off;
 }
 
 /* --- restore ------------------------------------------------------------ */
@@ -221,15 +217,16 @@ static int luo_pages_fill(struct file *file, const u8 *data, u64 off0,
 static bool luo_pages_extent_ok(const struct luo_memfd_extent *e)
 {
 	u32 flags = le32_to_cpu(e->flags), crc = ~0U, i;
+	struct luo_store_span run;
 
 	if (flags & LUO_EXTENT_XXH64)
 		return luo_store_sum(le32_to_cpu(e->page), le32_to_cpu(e->count)) ==
 		       le32_to_cpu(e->crc);
 	if (!(flags & LUO_EXTENT_CRC))
 		return true;
+	run = luo_store_span(le32_to_cpu(e->page));
 	for (i = 0; i < le32_to_cpu(e->count); i++) {
-		crc = crc32_le(crc, luo_store_page_addr(le32_to_cpu(e->page) + i),
-			       LUO_PAGE_SIZE);
+		crc = crc32_le(crc, luo_span_addr(&run, i), LUO_PAGE_SIZE);
 		if (!(i % 256))
 			cond_resched();
 	}
@@ -248,7 +245,7 @@ static int luo_pages_mismatch(const struct luo_pages_in *in,
 	/* Not after a failed hot-add: the mismatch may be the allocator's. */
 	if (!(le32_to_cpu(e->flags) & LUO_EXTENT_LIVE) || !luo_store_trusted())
 		return -EIO;
-	luo_store_count_live_mismatch();
+	luo_store_count_restore(&(struct luo_restore_count){ .live_mismatch = 1 });
 	pr_info_ratelimited("%s pages %llu+%u changed after their checksum while the previous kernel stopped (a writer ran until the kexec); delivered as they are\n",
 			    luo_pages_in_what(in), le64_to_cpu(e->index),
 			    le32_to_cpu(e->count));
@@ -272,15 +269,15 @@ static bool luo_extent_vouched(const struct luo_pages_in *in,
 }
 
 /*
- * Copies range page @page into @addr, the new file's page at byte @off, the
- * checksum in the same pass; the bytes past the file's size are zeroed, as
- * shmem keeps them.
+ * Copies the range page at @from into @addr, the new file's page at byte
+ * @off, the checksum in the same pass; the bytes past the file's size are
+ * zeroed, as shmem keeps them.
  */
 static void luo_pages_copy_page(const struct luo_pages_in *in,
-				struct luo_sum *sum, void *addr, u64 page,
-				u64 off)
+				struct luo_sum *sum, void *addr,
+				const void *from, u64 off)
 {
-	luo_sum_copy(sum, addr, luo_store_page_addr(page), LUO_PAGE_SIZE);
+	luo_sum_copy(sum, addr, from, LUO_PAGE_SIZE);
 	if (in->size - off < LUO_PAGE_SIZE)
 		memset(addr + (in->size - off), 0,
 		       LUO_PAGE_SIZE - (in->size - off));
@@ -306,7 +303,8 @@ static int luo_pages_copied_ok(const struct luo_pages_in *in,
 static int luo_pages_copy_extent(struct luo_pages_in *in, struct file *file,
 				 const struct luo_memfd_extent *e)
 {
-	u64 index = le64_to_cpu(e->index), page = le32_to_cpu(e->page);
+	u64 index = le64_to_cpu(e->index);
+	struct luo_store_span run = luo_store_span(le32_to_cpu(e->page));
 	u32 count = le32_to_cpu(e->count), i;
 	gfp_t gfp = mapping_gfp_mask(file->f_mapping);
 	struct luo_sum sum;
@@ -323,7 +321,7 @@ static int luo_pages_copy_extent(struct luo_pages_in *in, struct file *file,
 		if (IS_ERR(to))
 			return PTR_ERR(to);
 		addr = kmap_local_page(to);
-		luo_pages_copy_page(in, &sum, addr, page + i, off);
+		luo_pages_copy_page(in, &sum, addr, luo_span_addr(&run, i), off);
 		kunmap_local(addr);
 		folio_mark_dirty(page_folio(to));
 		put_page(to);
@@ -416,8 +414,9 @@ static int luo_take_unit_direct(struct luo_engine *en, struct luo_take *t,
 {
 	const struct luo_memfd_extent *e = &t->in->ext[u->ext];
 	u64 index = le64_to_cpu(e->index) + u->first;
-	u64 page = le32_to_cpu(e->page) + u->first;
-	unsigned long first = luo_store_page_pfn(page + u->done);
+	struct luo_store_span run = luo_store_span(le32_to_cpu(e->page) +
+						   u->first);
+	unsigned long first = luo_span_pfn(&run, u->done);
 	u32 left = u->count - u->done, n = 0;
 	struct folio *folio = NULL;
 	int ret = 0;
@@ -428,7 +427,7 @@ static int luo_take_unit_direct(struct luo_engine *en, struct luo_take *t,
 			break;
 		}
 		ret = luo_ram_insert(t->file, index + u->done,
-				     luo_store_page_pfn(page + u->done),
+				     luo_span_pfn(&run, u->done),
 				     counted, &folio);
 		if (ret)
 			break;
@@ -456,7 +455,8 @@ static int luo_take_unit(struct luo_engine *en, struct luo_take *t,
 	const struct luo_memfd_extent *e = &t->in->ext[u->ext];
 	u64 index = le64_to_cpu(e->index) + u->first;
 	u64 page = le32_to_cpu(e->page) + u->first;
-	unsigned long first = luo_store_page_pfn(page + u->done);
+	struct luo_store_span run = luo_store_span(page);
+	unsigned long first = luo_span_pfn(&run, u->done);
 	u32 left = u->count - u->done, swapped = 0;
 	bool counted;
 	int ret = 0;
@@ -470,7 +470,7 @@ static int luo_take_unit(struct luo_engine *en, struct luo_take *t,
 			break;
 		}
 		ret = luo_ram_give(t->file, index + u->done,
-				   luo_store_page_pfn(page + u->done),
+				   luo_span_pfn(&run, u->done),
 				   (counted ? LUO_RAM_GIVE_COUNTED : 0) |
 				   (luo_engine_parallel(en) ?
 				    LUO_RAM_GIVE_PARALLEL : 0));
@@ -503,7 +503,8 @@ static int luo_take_copy(struct luo_engine *en, struct luo_take *t, u32 ext,
 {
 	struct luo_pages_in *in = t->in;
 	const struct luo_memfd_extent *e = &in->ext[ext];
-	u64 index = le64_to_cpu(e->index), page = le32_to_cpu(e->page);
+	u64 index = le64_to_cpu(e->index);
+	struct luo_store_span run = luo_store_span(le32_to_cpu(e->page));
 	u32 count = le32_to_cpu(e->count), i;
 	u64 mask = (1ULL << in->huge_order) - 1;
 	struct luo_sum sum;
@@ -527,7 +528,7 @@ static int luo_take_copy(struct luo_engine *en, struct luo_take *t, u32 ext,
 		if (!folio)
 			return -EINTR;
 		addr = kmap_local_page(folio_page(folio, idx & mask));
-		luo_pages_copy_page(in, &sum, addr, page + i, off);
+		luo_pages_copy_page(in, &sum, addr, luo_span_addr(&run, i), off);
 		kunmap_local(addr);
 		if (!((i + 1) % 256))
 			cond_resched();
@@ -749,7 +750,8 @@ static int luo_pages_huge_lead(struct luo_engine *en)
 		}
 		next = max(next, last + 1);
 	}
-	luo_store_count_restore_alloc(ktime_us_delta(ktime_get(), start));
+	luo_store_count_restore(&(struct luo_restore_count){
+		.alloc_us = ktime_us_delta(ktime_get(), start) });
 	return ret;
 }
 
@@ -884,8 +886,9 @@ int luo_pages_restore(struct luo_pages_in *in, struct file *file)
 						&tasks);
 	}
 	mapping_set_gfp_mask(file->f_mapping, gfp);
-	luo_store_count_restore(given, copied, ktime_us_delta(ktime_get(), start),
-				tasks);
+	luo_store_count_restore(&(struct luo_restore_count){
+		.given = given, .copied = copied, .tasks = tasks,
+		.us = ktime_us_delta(ktime_get(), start) });
 	if (ret) {
 		/*
 		 * A copy starts over; pages given stay given, so resume; so

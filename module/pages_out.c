@@ -70,9 +70,12 @@
 #include <linux/string.h>
 #include <linux/swap.h>
 
-#include "internal.h"
+#include "compat.h"
+#include "handler.h"
+#include "lock.h"
 #include "pages.h"
 #include "ram.h"
+#include "store.h"
 #include "store_pages.h"
 
 /* Checksum data handed over in place too (costs a read of it, twice). */
@@ -159,18 +162,15 @@ static struct luo_memfd_extent *luo_extent_add(struct luo_extents *x)
 	return e;
 }
 
-/* Range pages for a copy run: the commit's, or out of the reservation. */
-static s64 luo_extents_alloc(struct luo_extents *x, u64 max, u64 *got)
+/* Takes back the extent luo_extent_add() gave last (still zeroed). */
+static void luo_extent_drop(struct luo_extents *x)
 {
-	s64 page;
-
 	if (x->w)
-		return luo_store_alloc_run(max, got);
-	guard(mutex)(&luo_lock);
-	page = luo_store_take(max, got);
-	if (page >= 0)
-		*x->reserved -= *got;
-	return page;
+		x->w->off -= ALIGN(sizeof(struct luo_memfd_extent),
+				   LUO_HANDOVER_ALIGN);
+	else
+		x->out->nr_pre--;
+	x->nr--;
 }
 
 static void luo_extents_flush(struct luo_extents *x)
@@ -201,9 +201,15 @@ static void luo_extents_flush(struct luo_extents *x)
 	}
 	i = 0;
 	while (i < x->count) {
-		page = x->err ? -ENOSPC : luo_extents_alloc(x, x->count - i, &got);
-		e = page < 0 ? NULL : luo_extent_add(x);
-		if (!e) {
+		/* Range pages: the commit's, or out of the reservation. */
+		e = x->err ? NULL : luo_extent_add(x);
+		page = !e ? -ENOSPC :
+		       luo_store_copy_run(&x->src[i], x->count - i,
+					  x->w ? NULL : x->reserved, &got,
+					  &e->crc);
+		if (page < 0) {
+			if (e)
+				luo_extent_drop(x);
 			x->err = -ENOSPC;
 			for (; i < x->count; i++)
 				put_page(x->src[i]);
@@ -214,11 +220,6 @@ static void luo_extents_flush(struct luo_extents *x)
 		e->page = cpu_to_le32(page);
 		e->count = cpu_to_le32(got_pages);
 		e->flags = cpu_to_le32(LUO_EXTENT_XXH64);
-		if (x->w)
-			luo_store_copy_pages(&x->src[i], page, got_pages, &e->crc);
-		else
-			e->crc = cpu_to_le32(luo_store_copy_now(&x->src[i], page,
-								got_pages));
 		i += got_pages;
 	}
 	x->count = 0;
@@ -286,6 +287,7 @@ static u64 luo_extents_walk(struct luo_extents *x, struct file *file)
 	struct luo_pages_out *o = x->out;
 	struct folio_batch fbatch;
 	pgoff_t index = 0;
+	struct luo_store_span range = luo_store_span(0);
 	u64 next = 0, seen = 0, rpage;
 
 	folio_batch_init(&fbatch);
@@ -326,7 +328,7 @@ static u64 luo_extents_walk(struct luo_extents *x, struct file *file)
 				}
 				/* In place only if pinned: it cannot move. */
 				in_place = o->pinned && o->pinned[idx] == page &&
-					   luo_store_page_of(page, &rpage);
+					   luo_span_page_of(&range, page, &rpage);
 				luo_extents_add(x, idx, page, in_place, rpage);
 				if (x->err && !x->w)
 					break;
@@ -346,6 +348,7 @@ static u64 luo_extents_walk(struct luo_extents *x, struct file *file)
 /* Pins the file's pages that lie in the range; -EIO for a poisoned one. */
 static int luo_pages_pin(struct luo_pages_out *o, struct address_space *mapping)
 {
+	struct luo_store_span range = luo_store_span(0);
 	bool ram = luo_ram_added();
 	struct folio_batch fbatch;
 	pgoff_t index = 0;
@@ -378,7 +381,7 @@ static int luo_pages_pin(struct luo_pages_out *o, struct address_space *mapping)
 				u64 idx = luo_folio_first(folio) + j;
 
 				if (idx >= o->npages ||
-				    !luo_store_page_of(page, &rpage))
+				    !luo_span_page_of(&range, page, &rpage))
 					continue;
 				if (!o->pinned) {
 					o->pinned = kvcalloc(o->npages,
@@ -448,6 +451,7 @@ static void luo_pages_set_unevictable(struct luo_pages_out *o,
  */
 static void luo_pages_plan_inplace(struct luo_pages_out *o)
 {
+	struct luo_store_span range = luo_store_span(0);
 	struct luo_extents x = { .out = o };
 	u64 i, rpage, prev = 0;
 	u64 n = 0;
@@ -456,7 +460,7 @@ static void luo_pages_plan_inplace(struct luo_pages_out *o)
 		return;
 	for (i = 0; i < o->npages; i++) {
 		if (PageCompound(o->pinned[i]) ||
-		    !luo_store_page_of(o->pinned[i], &rpage))
+		    !luo_span_page_of(&range, o->pinned[i], &rpage))
 			return;
 		if (!i || rpage != prev + 1)
 			n++;
@@ -468,7 +472,7 @@ static void luo_pages_plan_inplace(struct luo_pages_out *o)
 	/* Every page in place: the builder needs no copy run (x.src). */
 	x.cap = n;
 	for (i = 0; i < o->npages; i++) {
-		luo_store_page_of(o->pinned[i], &rpage);
+		luo_span_page_of(&range, o->pinned[i], &rpage);
 		luo_extents_add(&x, i, o->pinned[i], true, rpage);
 	}
 	luo_extents_flush(&x);
@@ -554,6 +558,7 @@ static void luo_pages_untake(u64 *reserved, u64 page, u64 count)
 static void luo_pages_migrate(struct luo_pages_out *o, struct file *file,
 			      bool punchable, u64 *reserved)
 {
+	struct luo_store_span range = luo_store_span(0);
 	struct inode *inode = file_inode(file);
 	u64 idx, used = 0, got = 0;
 	s64 first = 0;
@@ -577,17 +582,14 @@ static void luo_pages_migrate(struct luo_pages_out *o, struct file *file,
 		if (o->pinned[idx])
 			continue;
 		if (used == got) {
-			scoped_guard(mutex, &luo_lock) {
-				first = luo_store_take(min_t(u64, LUO_COPY_RUN,
-							     o->npages - idx), &got);
-				if (first >= 0)
-					*reserved -= got;
-			}
+			first = luo_store_take(min_t(u64, LUO_COPY_RUN,
+						     o->npages - idx),
+					       &got, reserved);
 			if (first < 0)
 				break;
 			used = 0;
 		}
-		pfn = luo_store_page_pfn(first + used);
+		pfn = luo_span_pfn(&range, first + used);
 		ret = luo_ram_migrate(file, idx, pfn);
 		if (ret == -EBUSY || ret == -EINVAL)
 			used++;		/* not a kept page: never hand it out */

@@ -35,7 +35,8 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
-#include "internal.h"
+#include "compat.h"
+#include "range.h"
 
 /* A range parameter: its value and whether it was given at all. */
 struct luo_range_param {

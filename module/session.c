@@ -27,13 +27,19 @@
 
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
+#include <linux/hashtable.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/string_helpers.h>
 #include <linux/stringhash.h>
 #include <linux/sysfs.h>
 
-#include "internal.h"
+#include "compat.h"
+#include "file.h"
+#include "lock.h"
+#include "session.h"
+#include "store.h"
+#include "ucmd.h"
 
 /* Serialises all sessions, files and the commit at kexec. */
 DEFINE_MUTEX(luo_lock);

@@ -59,10 +59,14 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
+#include "compat.h"
 #include "data_sum.h"
 #include "engine.h"
-#include "internal.h"
+#include "lock.h"
+#include "memfd_format.h"
 #include "ram.h"
+#include "range.h"
+#include "store.h"
 #include "store_int.h"
 #include "store_pages.h"
 
@@ -75,41 +79,27 @@ static const char *const luo_status_names[] = {
 	[LUO_STATUS_VERSION]	= "version",
 };
 
-/* The range (range.c chose it). */
-u64 luo_addr;
-u64 luo_size;
-u64 luo_npages;
+/* The store's state shared with store_commit.c (store_int.h). */
+struct luo_store luo_store = {
+	.pages_lock = __SPIN_LOCK_UNLOCKED(luo_store.pages_lock),
+	.take_top = U64_MAX,
+	.ram_lock = __MUTEX_INITIALIZER(luo_store.ram_lock),
+};
+
 static enum luo_status luo_status;
-
-void *luo_base;
 static bool luo_region_held;
-u64 luo_sequence;
 
-/*
- * Taken pages (see the DOC above), and what the outgoing sessions reserved:
- * metadata bytes and data pages. All under luo_lock, except the bitmap
- * claims of an incoming session's files, which take luo_pages_lock.
- */
-unsigned long *luo_taken;
-DEFINE_SPINLOCK(luo_pages_lock);
+/* How many pages luo_store.taken marks (under luo_store.pages_lock). */
 static u64 luo_nr_taken;
 /* Pages of the range the handover being loaded was written for. */
 static u64 luo_in_pages;
-/* The highest page luo_store_take() may look at (it goes downward). */
-u64 luo_take_top = U64_MAX;
-u64 luo_meta_reserved;
-u64 luo_pages_reserved;
-/* The kexec is under way: the handover is written, nothing more fits in. */
-bool luo_committed;
 /*
  * A failed hot-add let the page allocator have the range's pages before
  * taking them back (ram.c): incoming data may have been overwritten, so
  * only data with a checksum is restored from then on (luo_store_trusted()).
- * If the range could not be taken back, it is RAM that others own:
- * nothing is written to it again (no reservation, no commit).
+ * If the range could not be taken back: luo_store.foreign.
  */
 static bool luo_untrusted;
-bool luo_foreign;
 
 /*
  * Zero-copy: "auto" (the default) takes pages over where the range can be
@@ -163,9 +153,6 @@ static struct {
 	u32 restore_threads;
 } luo_last;
 
-/* The commit in this boot, for the log and the bench. */
-struct luo_store_out luo_out;
-
 /* Zero-copy: not tried yet, in use, or why not (luo_store_ram()). */
 static int luo_ram_result = 1;
 
@@ -178,15 +165,15 @@ static int luo_ram_result = 1;
  */
 static int luo_param_get_space(char *buf, const struct kernel_param *kp)
 {
-	u64 taken = READ_ONCE(luo_nr_taken), meta = READ_ONCE(luo_meta_reserved);
-	u64 pages = READ_ONCE(luo_pages_reserved);
+	u64 taken = READ_ONCE(luo_nr_taken), meta = READ_ONCE(luo_store.meta_reserved);
+	u64 pages = READ_ONCE(luo_store.pages_reserved);
 	u64 need = DIV_ROUND_UP(meta, LUO_PAGE_SIZE) + pages + taken;
 	int ram = READ_ONCE(luo_ram_result);
 
 	return sysfs_emit(buf, "used %llu\nfree %llu\nsize %llu\ntaken %llu\nzerocopy %s\n",
 			  meta + pages * LUO_PAGE_SIZE,
-			  need < luo_npages ? (luo_npages - need) * LUO_PAGE_SIZE : 0,
-			  luo_size, taken * LUO_PAGE_SIZE,
+			  need < luo_store.npages ? (luo_store.npages - need) * LUO_PAGE_SIZE : 0,
+			  luo_store.size, taken * LUO_PAGE_SIZE,
 			  ram > 0 ? (luo_zerocopy ? "auto" : "off") :
 			  ram == 0 ? "yes" : luo_zerocopy ? "unavailable" : "off");
 }
@@ -256,7 +243,7 @@ enum luo_status luo_store_status(void)
 /* Marks a committed handover as taken by this boot. */
 static void luo_handover_claim(void)
 {
-	struct luo_handover_header *hdr = luo_base;
+	struct luo_handover_header *hdr = luo_store.base;
 
 	if (le64_to_cpu(hdr->magic) != LUO_HANDOVER_MAGIC) {
 		pr_info("no handover in the reserved range\n");
@@ -264,7 +251,7 @@ static void luo_handover_claim(void)
 		return;
 	}
 	/* The sequence is where both formats keep it... */
-	luo_sequence = le32_to_cpu(hdr->version) == LUO_FORMAT_V2 ?
+	luo_store.sequence = le32_to_cpu(hdr->version) == LUO_FORMAT_V2 ?
 		le64_to_cpu(((struct luo_header_v2 *)hdr)->sequence) :
 		le64_to_cpu(hdr->sequence);
 	switch (le32_to_cpu(hdr->state)) {
@@ -289,7 +276,7 @@ static void luo_handover_claim(void)
  * @page:  the first.
  * @count: pages.
  *
- * The caller locks (see luo_taken).
+ * The caller locks (see luo_store.taken).
  * Return: true, or false if one of them was taken already or lies outside
  * the range (then nothing changed).
  */
@@ -297,16 +284,16 @@ bool luo_take(u64 page, u64 count)
 {
 	u64 i;
 
-	if (page >= luo_npages || count > luo_npages - page)
+	if (page >= luo_store.npages || count > luo_store.npages - page)
 		return false;
 	for (i = page; i < page + count; i++) {
-		if (test_bit(i, luo_taken)) {
+		if (test_bit(i, luo_store.taken)) {
 			while (i-- > page)
-				clear_bit(i, luo_taken);
+				clear_bit(i, luo_store.taken);
 			return false;
 		}
 	}
-	bitmap_set(luo_taken, page, count);
+	bitmap_set(luo_store.taken, page, count);
 	luo_nr_taken += count;
 	return true;
 }
@@ -316,11 +303,11 @@ bool luo_take(u64 page, u64 count)
  * @page:  the first.
  * @count: pages.
  *
- * The caller locks (see luo_taken).
+ * The caller locks (see luo_store.taken).
  */
 void luo_untake(u64 page, u64 count)
 {
-	bitmap_clear(luo_taken, page, count);
+	bitmap_clear(luo_store.taken, page, count);
 	luo_nr_taken -= count;
 }
 
@@ -345,10 +332,10 @@ int luo_store_check(struct luo_image *img, struct luo_verdict *v)
 		v->status = READ_ONCE(luo_status);
 		return 1;
 	}
-	ret = luo_handover_check(luo_base, luo_size, img, v);
+	ret = luo_handover_check(luo_store.base, luo_store.size, img, v);
 	if (ret)
 		return ret;
-	luo_in_pages = min(luo_npages, img->used / LUO_PAGE_SIZE);
+	luo_in_pages = min(luo_store.npages, img->used / LUO_PAGE_SIZE);
 	if (img->version == LUO_FORMAT_V1) {
 		first = 1;
 		count = DIV_ROUND_UP(img->used, LUO_PAGE_SIZE) - 1;
@@ -357,8 +344,8 @@ int luo_store_check(struct luo_image *img, struct luo_verdict *v)
 		count = DIV_ROUND_UP(img->meta_size, LUO_PAGE_SIZE);
 	}
 	/* Claims of an earlier attempt that ran out of memory are gone. */
-	guard(spinlock)(&luo_pages_lock);
-	bitmap_zero(luo_taken, luo_npages);
+	guard(spinlock)(&luo_store.pages_lock);
+	bitmap_zero(luo_store.taken, luo_store.npages);
 	luo_nr_taken = 0;
 	luo_take(0, 1);
 	if (count && !luo_take(first, count)) {
@@ -371,14 +358,7 @@ int luo_store_check(struct luo_image *img, struct luo_verdict *v)
 static void luo_store_ram_work(struct work_struct *work);
 /* The hot-add started at the first open (luo_store_loaded()). */
 static DECLARE_WORK(luo_ram_work, luo_store_ram_work);
-/*
- * Serialises the hot-add (luo_store_ram()) with itself and with the commit:
- * luo_base, luo_region_held and luo_ram_result change only under it, and
- * the commit holds it from luo_store_commit_begin() to
- * luo_store_commit_end() (luo_store_commit_lock()). Taken before luo_lock.
- */
-DEFINE_MUTEX(luo_ram_lock);
-/* The commit ran: no hot-add from then on (under luo_ram_lock). */
+/* The commit ran: no hot-add from then on (under luo_store.ram_lock). */
 static bool luo_ram_closed;
 
 /*
@@ -390,14 +370,13 @@ static bool luo_ram_closed;
  * hot-add anywhere around the kexec, whatever the boot's own timing.
  */
 static unsigned int luo_test_ram_delay_ms;
-unsigned int luo_test_commit_delay_ms;
 static bool luo_test_ram_at_kexec, luo_test_kexec_started;
 static DECLARE_WAIT_QUEUE_HEAD(luo_test_kexec_wq);
 module_param_named(test_ram_delay_ms, luo_test_ram_delay_ms, uint, 0600);
 MODULE_PARM_DESC(test_ram_delay_ms, "For tests: the first open's hot-add waits this long (ms)");
 module_param_named(test_ram_at_kexec, luo_test_ram_at_kexec, bool, 0600);
 MODULE_PARM_DESC(test_ram_at_kexec, "For tests: test_ram_delay_ms counts from the kexec's commit");
-module_param_named(test_commit_delay_ms, luo_test_commit_delay_ms, uint, 0600);
+module_param_named(test_commit_delay_ms, luo_store.test_commit_delay_ms, uint, 0600);
 MODULE_PARM_DESC(test_commit_delay_ms, "For tests: the commit waits this long in its middle (ms)");
 
 /**
@@ -415,7 +394,7 @@ void luo_store_loaded(const struct luo_image *img, s64 check_us,
 		      s64 build_us, u64 nr_sessions, u64 nr_files)
 {
 	if (img->version == LUO_FORMAT_V2 && img->meta_size) {
-		guard(spinlock)(&luo_pages_lock);
+		guard(spinlock)(&luo_store.pages_lock);
 		luo_untake(img->meta_off / LUO_PAGE_SIZE,
 			   DIV_ROUND_UP(img->meta_size, LUO_PAGE_SIZE));
 	}
@@ -465,8 +444,8 @@ void luo_store_refused(enum luo_status status, const char *why)
 {
 	if (status == LUO_STATUS_CORRUPT)
 		pr_err("handover is corrupt (%s); ignoring it\n", why);
-	scoped_guard(spinlock, &luo_pages_lock) {
-		bitmap_zero(luo_taken, luo_npages);
+	scoped_guard(spinlock, &luo_store.pages_lock) {
+		bitmap_zero(luo_store.taken, luo_store.npages);
 		luo_nr_taken = 0;
 		luo_take(0, 1);
 	}
@@ -474,41 +453,21 @@ void luo_store_refused(enum luo_status status, const char *why)
 }
 
 /**
- * luo_store_count_restore() - account a restored file, for last_handover
- * @given:  pages taken over in place.
- * @copied: pages copied out of the range.
- * @us:     time the restore took.
- * @tasks:  tasks that took pages over at once (the caller and its workers).
+ * luo_store_count_restore() - account a restore call, for last_handover
+ * @c: what it did.
  */
-void luo_store_count_restore(u64 given, u64 copied, s64 us, u32 tasks)
+void luo_store_count_restore(const struct luo_restore_count *c)
 {
-	guard(spinlock)(&luo_pages_lock);
-	WRITE_ONCE(luo_last.restore_threads, max(luo_last.restore_threads, tasks));
-	WRITE_ONCE(luo_last.restore_given, luo_last.restore_given + given);
-	WRITE_ONCE(luo_last.restore_copied, luo_last.restore_copied + copied);
-	WRITE_ONCE(luo_last.restore_us, luo_last.restore_us + us);
-}
-
-/**
- * luo_store_count_restore_alloc() - account the time a restore spent
- * allocating a hugetlb file's pages (part of its restore_us), for
- * last_handover
- * @us: that time.
- */
-void luo_store_count_restore_alloc(s64 us)
-{
-	guard(spinlock)(&luo_pages_lock);
-	WRITE_ONCE(luo_last.restore_alloc_us, luo_last.restore_alloc_us + us);
-}
-
-/**
- * luo_store_count_live_mismatch() - count an extent whose in-place checksum
- * did not match because a writer ran on (LUO_EXTENT_LIVE), for last_handover
- */
-void luo_store_count_live_mismatch(void)
-{
-	guard(spinlock)(&luo_pages_lock);
-	WRITE_ONCE(luo_last.restore_live_mismatch, luo_last.restore_live_mismatch + 1);
+	guard(spinlock)(&luo_store.pages_lock);
+	WRITE_ONCE(luo_last.restore_threads,
+		   max(luo_last.restore_threads, c->tasks));
+	WRITE_ONCE(luo_last.restore_given, luo_last.restore_given + c->given);
+	WRITE_ONCE(luo_last.restore_copied, luo_last.restore_copied + c->copied);
+	WRITE_ONCE(luo_last.restore_us, luo_last.restore_us + c->us);
+	WRITE_ONCE(luo_last.restore_alloc_us,
+		   luo_last.restore_alloc_us + c->alloc_us);
+	WRITE_ONCE(luo_last.restore_live_mismatch,
+		   luo_last.restore_live_mismatch + c->live_mismatch);
 }
 
 /**
@@ -525,17 +484,32 @@ u64 luo_store_pages(void)
 }
 
 /**
- * luo_store_claim() - an incoming file's data occupies these pages
- * @page:  first range page.
- * @count: pages.
+ * luo_store_claim() - an incoming file's data occupies its extents' pages
+ * @ext: the file's extents.
+ * @nr:  how many.
+ *
+ * All or nothing: on failure no page of @ext stays claimed.
  *
  * Return: 0, or -EINVAL if a page is outside the range or already claimed
  * (by the header, the metadata or another file).
  */
-int luo_store_claim(u64 page, u64 count)
+int luo_store_claim(const struct luo_memfd_extent *ext, u32 nr)
 {
-	guard(spinlock)(&luo_pages_lock);
-	return luo_take(page, count) ? 0 : -EINVAL;
+	u32 i, j;
+
+	guard(spinlock)(&luo_store.pages_lock);
+	for (i = 0; i < nr; i++) {
+		if (luo_take(le32_to_cpu(ext[i].page),
+			     le32_to_cpu(ext[i].count)))
+			continue;
+		for (j = 0; j < i; j++) {
+			luo_untake(le32_to_cpu(ext[j].page),
+				   le32_to_cpu(ext[j].count));
+			luo_store.take_top = U64_MAX;
+		}
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /**
@@ -548,59 +522,30 @@ int luo_store_claim(u64 page, u64 count)
  */
 void luo_store_release(u64 page, u64 count)
 {
-	guard(spinlock)(&luo_pages_lock);
+	guard(spinlock)(&luo_store.pages_lock);
 	luo_untake(page, count);
-	luo_take_top = U64_MAX;
+	luo_store.take_top = U64_MAX;
 }
 
 /**
- * luo_store_page_addr() - where a range page is mapped
+ * luo_store_span() - where the range lies from a page to its end
  * @page: range page.
  *
- * Return: its kernel address.
- */
-void *luo_store_page_addr(u64 page)
-{
-	return luo_base + page * LUO_PAGE_SIZE;
-}
-
-/**
- * luo_store_page_pfn() - the page frame of a range page
- * @page: range page.
+ * One call for a whole run: store_pages.h's luo_span_*() turn its pages
+ * into addresses and page frames. The address stays valid for the boot
+ * (the first mapping of the range is never undone).
  *
- * Return: its pfn.
+ * Return: the span from @page.
  */
-unsigned long luo_store_page_pfn(u64 page)
+struct luo_store_span luo_store_span(u64 page)
 {
-	return PHYS_PFN(luo_addr) + page;
-}
+	struct luo_store_span s = {
+		.addr = luo_store.base + page * LUO_PAGE_SIZE,
+		.phys = luo_store.addr + page * LUO_PAGE_SIZE,
+		.bytes = luo_store.size - min(luo_store.size, page * LUO_PAGE_SIZE),
+	};
 
-/**
- * luo_store_v1_addr() - where a format 1 offset is mapped
- * @off: offset from the start of the range, checked.
- *
- * Return: its kernel address.
- */
-void *luo_store_v1_addr(u64 off)
-{
-	return luo_base + off;
-}
-
-/**
- * luo_store_page_of() - whether a page is one of the range's
- * @page:  a page.
- * @index: set to its range page number if so.
- *
- * Return: true if @page lies in the range.
- */
-bool luo_store_page_of(struct page *page, u64 *index)
-{
-	u64 pa = PFN_PHYS(page_to_pfn(page));
-
-	if (pa < luo_addr || pa - luo_addr >= luo_size)
-		return false;
-	*index = (pa - luo_addr) / LUO_PAGE_SIZE;
-	return true;
+	return s;
 }
 
 static void luo_store_ram_failed(void)
@@ -610,7 +555,7 @@ static void luo_store_ram_failed(void)
 	if (!luo_ram_lost(&foreign))
 		return;
 	/* Read without a lock; the commit checks again under luo_lock. */
-	WRITE_ONCE(luo_foreign, foreign);
+	WRITE_ONCE(luo_store.foreign, foreign);
 	WRITE_ONCE(luo_untrusted, true);
 	pr_err("the failed hot-add gave the range's pages to the page allocator: only checksummed incoming data is restored (the rest: EIO)\n");
 	if (foreign)
@@ -639,13 +584,13 @@ bool luo_store_trusted(void)
  *
  * The first open starts it in the background (luo_store_loaded()), so it
  * can be under way when the kexec commits. Invariant: the hot-add and the
- * commit never overlap. Both hold luo_ram_lock throughout, so the commit
- * sees one mapping of the range (luo_base) from its first address to its
+ * commit never overlap. Both hold luo_store.ram_lock throughout, so the commit
+ * sees one mapping of the range (luo_store.base) from its first address to its
  * last, and a hot-add never starts once the commit ran (-EBUSY: the range
  * stays as it is until the kexec). Incoming data is not touched either
  * way: the hot-add keeps every page of the range as it is.
  *
- * Context: process context, may sleep; takes luo_ram_lock, never luo_lock.
+ * Context: process context, may sleep; takes luo_store.ram_lock, never luo_lock.
  * Return: 0 if the range is RAM, or -errno (zero-copy impossible; the
  * reason was logged once): the caller copies instead.
  */
@@ -654,23 +599,23 @@ static int luo_store_ram(void)
 	void *base;
 	int ret;
 
-	guard(mutex)(&luo_ram_lock);
+	guard(mutex)(&luo_store.ram_lock);
 	if (luo_ram_result <= 0)
 		return luo_ram_result;
 	if (luo_ram_closed)
 		return -EBUSY;
-	ret = luo_ram_probe(luo_addr, luo_size);
+	ret = luo_ram_probe(luo_store.addr, luo_store.size);
 	if (ret) {
 		WRITE_ONCE(luo_ram_result, ret);
 		return ret;
 	}
 	/* ram.c needs the range not busy; the mapping may stay meanwhile. */
-	release_mem_region(luo_addr, luo_size);
+	release_mem_region(luo_store.addr, luo_store.size);
 	luo_region_held = false;
-	ret = luo_ram_add(luo_addr, luo_size);
+	ret = luo_ram_add(luo_store.addr, luo_store.size);
 	if (ret) {
 		luo_store_ram_failed();
-		if (request_mem_region(luo_addr, luo_size, "liveupdate handover"))
+		if (request_mem_region(luo_store.addr, luo_store.size, "liveupdate handover"))
 			luo_region_held = true;
 		WRITE_ONCE(luo_ram_result, ret);
 		return ret;
@@ -681,9 +626,9 @@ static int luo_store_ram(void)
 	 * computed from it live on (format 1 data of incoming files, a
 	 * precopy or restore running on another CPU).
 	 */
-	base = memremap(luo_addr, luo_size, MEMREMAP_WB);
+	base = memremap(luo_store.addr, luo_store.size, MEMREMAP_WB);
 	if (base)
-		WRITE_ONCE(luo_base, base);
+		WRITE_ONCE(luo_store.base, base);
 	__module_get(THIS_MODULE);
 	WRITE_ONCE(luo_ram_result, 0);
 	return 0;
@@ -714,12 +659,13 @@ int luo_store_zerocopy(void)
  */
 u32 luo_store_sum(u64 page, u32 count)
 {
+	void *addr = luo_store.base + page * LUO_PAGE_SIZE;
 	struct luo_sum sum;
 	u32 i;
 
 	luo_sum_init(&sum);
 	for (i = 0; i < count; i++) {
-		luo_sum_add(&sum, luo_store_page_addr(page + i), LUO_PAGE_SIZE);
+		luo_sum_add(&sum, addr + (u64)i * LUO_PAGE_SIZE, LUO_PAGE_SIZE);
 		if (!((i + 1) % 1024))
 			cond_resched();
 	}
@@ -756,7 +702,7 @@ static void luo_store_ram_work(struct work_struct *work)
  * Context: the kexec's reboot notifier, process context; may sleep.
  */
 void luo_store_commit_lock(void)
-	__acquires(&luo_ram_lock)
+	__acquires(&luo_store.ram_lock)
 {
 	WRITE_ONCE(luo_test_kexec_started, true);
 	wake_up(&luo_test_kexec_wq);
@@ -768,7 +714,7 @@ void luo_store_commit_lock(void)
 		pr_info("the kexec cancelled the hot-add the first open queued\n");
 		module_put(THIS_MODULE);
 	}
-	mutex_lock(&luo_ram_lock);
+	mutex_lock(&luo_store.ram_lock);
 	luo_ram_closed = true;
 }
 
@@ -776,9 +722,9 @@ void luo_store_commit_lock(void)
  * luo_store_commit_unlock() - the commit is done (see luo_store_commit_lock())
  */
 void luo_store_commit_unlock(void)
-	__releases(&luo_ram_lock)
+	__releases(&luo_store.ram_lock)
 {
-	mutex_unlock(&luo_ram_lock);
+	mutex_unlock(&luo_store.ram_lock);
 }
 
 /**
@@ -788,7 +734,7 @@ void luo_store_commit_unlock(void)
  * Whether @meta bytes find the consecutive free pages the commit writes
  * them to (luo_store_commit_begin()). Counting free pages is not enough:
  * pages taken by incoming files or by a precopy can leave the free ones
- * scattered. Caller holds luo_lock or luo_pages_lock.
+ * scattered. Caller holds luo_lock or luo_store.pages_lock.
  *
  * Return: true if such a run is free.
  */
@@ -796,8 +742,8 @@ bool luo_meta_run_free(u64 meta)
 {
 	u64 n = DIV_ROUND_UP(meta, LUO_PAGE_SIZE) ?: 1;
 
-	return bitmap_find_next_zero_area(luo_taken, luo_npages, 1, n, 0) <
-	       luo_npages;
+	return bitmap_find_next_zero_area(luo_store.taken, luo_store.npages, 1, n, 0) <
+	       luo_store.npages;
 }
 
 /**
@@ -810,7 +756,7 @@ bool luo_meta_run_free(u64 meta)
 bool luo_store_committed(void)
 {
 	lockdep_assert_held(&luo_lock);
-	return luo_committed;
+	return luo_store.committed;
 }
 
 /**
@@ -828,22 +774,22 @@ int luo_store_reserve(u64 meta, u64 pages)
 	u64 have, need;
 
 	lockdep_assert_held(&luo_lock);
-	if (luo_committed)
+	if (luo_store.committed)
 		return -EBUSY;
-	if (READ_ONCE(luo_foreign))
+	if (READ_ONCE(luo_store.foreign))
 		return -EIO;
-	have = luo_npages - READ_ONCE(luo_nr_taken);
-	need = DIV_ROUND_UP(luo_meta_reserved + meta, LUO_PAGE_SIZE) +
-	       luo_pages_reserved;
+	have = luo_store.npages - READ_ONCE(luo_nr_taken);
+	need = DIV_ROUND_UP(luo_store.meta_reserved + meta, LUO_PAGE_SIZE) +
+	       luo_store.pages_reserved;
 	if (pages > have || need > have - pages)
 		return -ENOSPC;
 	if (meta) {
-		guard(spinlock)(&luo_pages_lock);
-		if (!luo_meta_run_free(luo_meta_reserved + meta))
+		guard(spinlock)(&luo_store.pages_lock);
+		if (!luo_meta_run_free(luo_store.meta_reserved + meta))
 			return -ENOSPC;
 	}
-	WRITE_ONCE(luo_meta_reserved, luo_meta_reserved + meta);
-	WRITE_ONCE(luo_pages_reserved, luo_pages_reserved + pages);
+	WRITE_ONCE(luo_store.meta_reserved, luo_store.meta_reserved + meta);
+	WRITE_ONCE(luo_store.pages_reserved, luo_store.pages_reserved + pages);
 	return 0;
 }
 
@@ -857,8 +803,8 @@ int luo_store_reserve(u64 meta, u64 pages)
 void luo_store_unreserve(u64 meta, u64 pages)
 {
 	lockdep_assert_held(&luo_lock);
-	WRITE_ONCE(luo_meta_reserved, luo_meta_reserved - meta);
-	WRITE_ONCE(luo_pages_reserved, luo_pages_reserved - pages);
+	WRITE_ONCE(luo_store.meta_reserved, luo_store.meta_reserved - meta);
+	WRITE_ONCE(luo_store.pages_reserved, luo_store.pages_reserved - pages);
 }
 
 /**
@@ -870,39 +816,39 @@ int luo_store_init(void)
 {
 	int ret;
 
-	ret = luo_range_find(&luo_addr, &luo_size);
+	ret = luo_range_find(&luo_store.addr, &luo_store.size);
 	if (ret)
 		return ret;
-	luo_npages = luo_size / LUO_PAGE_SIZE;
-	if (luo_npages < 2 || luo_npages > U32_MAX) {
+	luo_store.npages = luo_store.size / LUO_PAGE_SIZE;
+	if (luo_store.npages < 2 || luo_store.npages > U32_MAX) {
 		pr_err("range %#llx+%#llx: the size must be 2 to 2^32 pages\n",
-		       luo_addr, luo_size);
+		       luo_store.addr, luo_store.size);
 		return -EINVAL;
 	}
-	luo_taken = bitmap_zalloc(luo_npages, GFP_KERNEL);
-	if (!luo_taken)
+	luo_store.taken = bitmap_zalloc(luo_store.npages, GFP_KERNEL);
+	if (!luo_store.taken)
 		return -ENOMEM;
 	luo_take(0, 1);
-	if (!request_mem_region(luo_addr, luo_size, "liveupdate handover")) {
-		pr_err("range %#llx+%#llx is in use\n", luo_addr, luo_size);
+	if (!request_mem_region(luo_store.addr, luo_store.size, "liveupdate handover")) {
+		pr_err("range %#llx+%#llx is in use\n", luo_store.addr, luo_store.size);
 		ret = -EBUSY;
 		goto err_free;
 	}
 	luo_region_held = true;
-	luo_base = memremap(luo_addr, luo_size, MEMREMAP_WB);
-	if (!luo_base) {
+	luo_store.base = memremap(luo_store.addr, luo_store.size, MEMREMAP_WB);
+	if (!luo_store.base) {
 		ret = -ENOMEM;
 		goto err_release;
 	}
 	luo_handover_claim();
-	pr_info("handover range %#llx+%#llx (%s)\n", luo_addr, luo_size,
+	pr_info("handover range %#llx+%#llx (%s)\n", luo_store.addr, luo_store.size,
 		luo_status_names[luo_status]);
 	return 0;
 
 err_release:
-	release_mem_region(luo_addr, luo_size);
+	release_mem_region(luo_store.addr, luo_store.size);
 err_free:
-	bitmap_free(luo_taken);
+	bitmap_free(luo_store.taken);
 	return ret;
 }
 
@@ -918,8 +864,8 @@ err_free:
 void luo_store_exit(void)
 {
 	flush_work(&luo_ram_work);
-	memunmap(luo_base);
+	memunmap(luo_store.base);
 	if (luo_region_held)
-		release_mem_region(luo_addr, luo_size);
-	bitmap_free(luo_taken);
+		release_mem_region(luo_store.addr, luo_store.size);
+	bitmap_free(luo_store.taken);
 }

@@ -21,10 +21,13 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
+#include "compat.h"
 #include "data_sum.h"
 #include "engine.h"
-#include "internal.h"
+#include "handler.h"
+#include "lock.h"
 #include "ram.h"
+#include "store.h"
 #include "store_int.h"
 #include "store_pages.h"
 
@@ -66,33 +69,33 @@ static ktime_t luo_commit_start;
  */
 int luo_store_commit_begin(struct luo_writer *w)
 {
-	struct luo_header_v2 *hdr = luo_base;
+	struct luo_header_v2 *hdr = luo_store.base;
 	u64 meta_pages, start;
 
 	lockdep_assert_held(&luo_lock);
-	lockdep_assert_held(&luo_ram_lock);
-	if (READ_ONCE(luo_foreign)) {
+	lockdep_assert_held(&luo_store.ram_lock);
+	if (READ_ONCE(luo_store.foreign)) {
 		pr_err("the range is ordinary RAM since the failed hot-add: nothing handed over\n");
 		return -EIO;
 	}
 	luo_commit_start = ktime_get();
 	WRITE_ONCE(hdr->magic, 0);
-	memset(&luo_out, 0, sizeof(luo_out));
-	luo_alloc_top = luo_npages;
-	meta_pages = DIV_ROUND_UP(luo_meta_reserved, LUO_PAGE_SIZE);
-	guard(spinlock)(&luo_pages_lock);
-	start = bitmap_find_next_zero_area(luo_taken, luo_npages, 1,
+	memset(&luo_store.out, 0, sizeof(luo_store.out));
+	luo_alloc_top = luo_store.npages;
+	meta_pages = DIV_ROUND_UP(luo_store.meta_reserved, LUO_PAGE_SIZE);
+	guard(spinlock)(&luo_store.pages_lock);
+	start = bitmap_find_next_zero_area(luo_store.taken, luo_store.npages, 1,
 					   meta_pages ?: 1, 0);
-	if (start >= luo_npages) {
+	if (start >= luo_store.npages) {
 		pr_err("no %llu consecutive free pages for the handover's metadata; nothing handed over\n",
 		       meta_pages);
 		return -ENOSPC;
 	}
 	luo_take(start, meta_pages ?: 1);
 	w->page = start;
-	w->base = luo_base + start * LUO_PAGE_SIZE;
+	w->base = luo_store.base + start * LUO_PAGE_SIZE;
 	w->off = 0;
-	w->size = luo_meta_reserved;
+	w->size = luo_store.meta_reserved;
 	return 0;
 }
 
@@ -116,27 +119,23 @@ void *luo_writer_add(struct luo_writer *w, u64 len)
 	return p;
 }
 
-/**
- * luo_store_alloc_run() - free pages to copy data into, during the commit
- * @max:   at most this many.
- * @count: set to how many consecutive pages were taken, at least 1.
- *
- * Takes the highest free pages. Caller holds luo_lock (in the commit).
- *
- * Return: the first page of the run, or -ENOSPC.
+/*
+ * Free pages to copy data into, during the commit: the highest free run of
+ * at most @max, *@count set to its length (at least 1). Caller holds
+ * luo_lock (in the commit). The first page of the run, or -ENOSPC.
  */
-s64 luo_store_alloc_run(u64 max, u64 *count)
+static s64 luo_alloc_run(u64 max, u64 *count)
 {
 	u64 end;
 
-	guard(spinlock)(&luo_pages_lock);
-	while (luo_alloc_top > 0 && test_bit(luo_alloc_top - 1, luo_taken))
+	guard(spinlock)(&luo_store.pages_lock);
+	while (luo_alloc_top > 0 && test_bit(luo_alloc_top - 1, luo_store.taken))
 		luo_alloc_top--;
 	if (!luo_alloc_top)
 		return -ENOSPC;
 	end = luo_alloc_top;
 	while (luo_alloc_top > 0 && end - luo_alloc_top < max &&
-	       !test_bit(luo_alloc_top - 1, luo_taken))
+	       !test_bit(luo_alloc_top - 1, luo_store.taken))
 		luo_alloc_top--;
 	*count = end - luo_alloc_top;
 	luo_take(luo_alloc_top, *count);
@@ -155,18 +154,17 @@ static void luo_copy_one(struct page **src, u64 page, u32 count, __le32 *sum)
 
 	luo_sum_init(&s);
 	for (i = 0; i < count; i++) {
-		void *from;
+		void *to = luo_store.base + (page + i) * LUO_PAGE_SIZE, *from;
 
 		/* Found with a memory error since it was listed: never read. */
 		if (luo_page_hwpoison(src[i])) {
-			memset(luo_store_page_addr(page + i), 0, LUO_PAGE_SIZE);
-			luo_sum_add(&s, luo_store_page_addr(page + i), LUO_PAGE_SIZE);
+			memset(to, 0, LUO_PAGE_SIZE);
+			luo_sum_add(&s, to, LUO_PAGE_SIZE);
 			put_page(src[i]);
 			continue;
 		}
 		from = kmap_local_page(src[i]);
-		luo_sum_copy(&s, luo_store_page_addr(page + i), from,
-			     LUO_PAGE_SIZE);
+		luo_sum_copy(&s, to, from, LUO_PAGE_SIZE);
 		kunmap_local(from);
 		put_page(src[i]);
 	}
@@ -175,86 +173,64 @@ static void luo_copy_one(struct page **src, u64 page, u32 count, __le32 *sum)
 
 /**
  * luo_store_take() - turn reserved data pages into taken ones, before the kexec
- * @max:   at most this many.
- * @count: set to how many consecutive pages were taken, at least 1.
+ * @max:      at most this many.
+ * @count:    set to how many consecutive pages were taken, at least 1.
+ * @reserved: the caller's reservation, less *@count on success.
  *
- * For data a handler copies into the range ahead of the kexec: the highest
- * free pages, out of what the outgoing sessions reserved (so nothing
- * reserved by anyone else is used up). The caller gives them back with
- * luo_store_release() and its reservation shrinks by *@count.
+ * For data a handler copies (or moves) into the range ahead of the kexec:
+ * the highest free pages, out of what the outgoing sessions reserved (so
+ * nothing reserved by anyone else is used up). The caller gives what it
+ * did not use back with luo_store_release() and luo_store_reserve().
  *
- * Caller holds luo_lock.
- *
- * Return: the first page of the run, -ENOSPC, or -EBUSY during the commit.
+ * Context: process context; takes luo_lock, so the caller does not hold it.
+ * Return: the first page of the run, -ENOSPC, -EIO (the range is ordinary
+ * RAM) or -EBUSY during the commit.
  */
-s64 luo_store_take(u64 max, u64 *count)
+s64 luo_store_take(u64 max, u64 *count, u64 *reserved)
 {
 	u64 end, top;
 
-	lockdep_assert_held(&luo_lock);
-	if (luo_committed)
+	guard(mutex)(&luo_lock);
+	if (luo_store.committed)
 		return -EBUSY;
-	if (READ_ONCE(luo_foreign))
+	if (READ_ONCE(luo_store.foreign))
 		return -EIO;
-	max = min(max, luo_pages_reserved);
+	max = min(max, luo_store.pages_reserved);
 	if (!max)
 		return -ENOSPC;
-	guard(spinlock)(&luo_pages_lock);
-	top = min(luo_take_top, luo_npages);
-	while (top > 0 && test_bit(top - 1, luo_taken))
+	guard(spinlock)(&luo_store.pages_lock);
+	top = min(luo_store.take_top, luo_store.npages);
+	while (top > 0 && test_bit(top - 1, luo_store.taken))
 		top--;
 	if (!top)
 		return -ENOSPC;
 	end = top;
-	while (top > 0 && end - top < max && !test_bit(top - 1, luo_taken))
+	while (top > 0 && end - top < max && !test_bit(top - 1, luo_store.taken))
 		top--;
 	*count = end - top;
 	luo_take(top, *count);
 	/* Never the pages the reserved metadata needs consecutive. */
-	if (!luo_meta_run_free(luo_meta_reserved)) {
+	if (!luo_meta_run_free(luo_store.meta_reserved)) {
 		luo_untake(top, *count);
 		return -ENOSPC;
 	}
-	luo_take_top = top;
-	WRITE_ONCE(luo_pages_reserved, luo_pages_reserved - *count);
+	luo_store.take_top = top;
+	WRITE_ONCE(luo_store.pages_reserved, luo_store.pages_reserved - *count);
+	*reserved -= *count;
 	return top;
 }
 
-/**
- * luo_store_copy_now() - copy pages into taken range pages at once
- * @src:   @count pages, each with a reference the copy drops.
- * @page:  first range page of a run luo_store_take() gave.
- * @count: pages.
- *
- * Return: the checksum (data_sum.h) of the copied bytes.
+/*
+ * Queues a copy into the range during the commit: the copies run in
+ * luo_store_commit_end(), on every online CPU (engine.c). Without memory
+ * for the queue entry the copy is made at once.
  */
-u32 luo_store_copy_now(struct page **src, u64 page, u32 count)
-{
-	__le32 crc;
-
-	luo_copy_one(src, page, count, &crc);
-	return le32_to_cpu(crc);
-}
-
-/**
- * luo_store_copy_pages() - copy pages into the range, during the commit
- * @src:   @count (at most %LUO_COPY_RUN) pages, each with a reference the
- *         copy drops.
- * @page:  first range page of a run luo_store_alloc_run() gave.
- * @count: pages.
- * @crc:   where the checksum (data_sum.h) of the copied bytes goes (in
- *         the metadata).
- *
- * Queued: the copies run in luo_store_commit_end(), on every online CPU
- * (engine.c).
- * Without memory for the queue entry the copy is made at once.
- */
-void luo_store_copy_pages(struct page **src, u64 page, u32 count,
-			  __le32 *crc)
+static void luo_copy_queue(struct page **src, u64 page, u32 count,
+			   __le32 *crc)
 {
 	struct luo_copy_job *job = kmalloc(sizeof(*job), GFP_KERNEL);
 
-	luo_out.pages_copied += count;
+	luo_store.out.pages_copied += count;
 	if (!job) {
 		luo_copy_one(src, page, count, crc);
 		return;
@@ -269,12 +245,46 @@ void luo_store_copy_pages(struct page **src, u64 page, u32 count,
 }
 
 /**
+ * luo_store_copy_run() - copy a run of pages into the range
+ * @src:      up to @max pages, each with a reference the copy drops.
+ * @max:      at most this many (at most %LUO_COPY_RUN).
+ * @reserved: before the kexec, the caller's reservation the range pages
+ *            come out of (luo_store_take()); NULL during the commit, which
+ *            takes the highest free pages (caller holds luo_lock).
+ * @count:    set to how many of @src were copied, at least 1.
+ * @crc:      where the checksum (data_sum.h) of the copied bytes goes: at
+ *            once before the kexec; during the commit once the queued copy
+ *            ran (so in the metadata).
+ *
+ * Pages of @src past *@count are left to the caller (another run).
+ *
+ * Return: the first range page of the run, or -errno (no page taken and
+ * no reference dropped): luo_store_take()'s errors, -ENOSPC in the commit.
+ */
+s64 luo_store_copy_run(struct page **src, u64 max, u64 *reserved, u64 *count,
+		       __le32 *crc)
+{
+	s64 page;
+
+	if (!reserved) {
+		page = luo_alloc_run(max, count);
+		if (page >= 0)
+			luo_copy_queue(src, page, *count, crc);
+		return page;
+	}
+	page = luo_store_take(max, count, reserved);
+	if (page >= 0)
+		luo_copy_one(src, page, *count, crc);
+	return page;
+}
+
+/**
  * luo_store_count_inplace() - pages a file hands over where they are
  * @pages: how many.
  */
 void luo_store_count_inplace(u64 pages)
 {
-	luo_out.pages_inplace += pages;
+	luo_store.out.pages_inplace += pages;
 }
 
 /*
@@ -312,8 +322,8 @@ static void luo_copy_run(void)
 		return;
 	luo_engine_run(&r);
 	luo_copy_nr = 0;
-	luo_out.copy_threads = r.threads;
-	luo_out.copy_us = ktime_us_delta(ktime_get(), start);
+	luo_store.out.copy_threads = r.threads;
+	luo_store.out.copy_us = ktime_us_delta(ktime_get(), start);
 }
 
 /**
@@ -328,29 +338,29 @@ static void luo_copy_run(void)
 void luo_store_commit_end(struct luo_writer *w, u64 nr_sessions,
 			  u64 nr_files)
 {
-	struct luo_header_v2 *hdr = luo_base;
+	struct luo_header_v2 *hdr = luo_store.base;
 	struct luo_header_v2 h = {};
 
 	lockdep_assert_held(&luo_lock);
-	lockdep_assert_held(&luo_ram_lock);
-	if (luo_test_commit_delay_ms)
-		msleep(luo_test_commit_delay_ms);
+	lockdep_assert_held(&luo_store.ram_lock);
+	if (luo_store.test_commit_delay_ms)
+		msleep(luo_store.test_commit_delay_ms);
 	luo_copy_run();
 
 	h.version = cpu_to_le32(LUO_FORMAT_V2);
 	h.header_size = cpu_to_le32(sizeof(h));
 	h.page_size = cpu_to_le32(LUO_PAGE_SIZE);
-	h.range_size = cpu_to_le64(luo_npages * LUO_PAGE_SIZE);
+	h.range_size = cpu_to_le64(luo_store.npages * LUO_PAGE_SIZE);
 	h.meta_off = cpu_to_le64(w->page * LUO_PAGE_SIZE);
 	h.meta_size = cpu_to_le64(w->off);
 	h.nr_sessions = cpu_to_le64(nr_sessions);
 	h.nr_files = cpu_to_le64(nr_files);
-	h.sequence = cpu_to_le64(luo_sequence + 1);
+	h.sequence = cpu_to_le64(luo_store.sequence + 1);
 	h.meta_crc = cpu_to_le32(crc32_le(~0U, w->base, w->off));
-	h.pages_inplace = cpu_to_le64(luo_out.pages_inplace);
-	h.pages_copied = cpu_to_le64(luo_out.pages_copied);
-	h.copy_us = cpu_to_le32(min_t(s64, luo_out.copy_us, U32_MAX));
-	h.copy_threads = cpu_to_le32(luo_out.copy_threads);
+	h.pages_inplace = cpu_to_le64(luo_store.out.pages_inplace);
+	h.pages_copied = cpu_to_le64(luo_store.out.pages_copied);
+	h.copy_us = cpu_to_le32(min_t(s64, luo_store.out.copy_us, U32_MAX));
+	h.copy_threads = cpu_to_le32(luo_store.out.copy_threads);
 	h.commit_us = cpu_to_le32(min_t(s64, ktime_us_delta(ktime_get(),
 							    luo_commit_start),
 					U32_MAX));
@@ -362,10 +372,10 @@ void luo_store_commit_end(struct luo_writer *w, u64 nr_sessions,
 	/* The magic makes it valid: everything else must be in RAM first. */
 	wmb();
 	WRITE_ONCE(hdr->magic, cpu_to_le64(LUO_HANDOVER_MAGIC));
-	luo_committed = true;
+	luo_store.committed = true;
 	pr_info("handed over %llu sessions with %llu files: %llu pages left in place, %llu copied by %u CPUs in %lld us, %llu bytes of metadata\n",
-		nr_sessions, nr_files, luo_out.pages_inplace,
-		luo_out.pages_copied, luo_out.copy_threads, luo_out.copy_us,
+		nr_sessions, nr_files, luo_store.out.pages_inplace,
+		luo_store.out.pages_copied, luo_store.out.copy_threads, luo_store.out.copy_us,
 		w->off);
 }
 

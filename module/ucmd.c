@@ -13,7 +13,9 @@
 #include <linux/file.h>
 #include <linux/uaccess.h>
 
-#include "internal.h"
+#include "compat.h"
+#include "lock.h"
+#include "ucmd.h"
 
 /**
  * luo_ucmd_get_size() - read the size word of an ioctl argument
