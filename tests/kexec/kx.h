@@ -13,9 +13,14 @@
 #include "harness.h"
 #include "tools/range.h"
 
+/*
+ * A stage: its name, its function and what it asserts, in one line (the
+ * --list answer's NAME<TAB>DESCRIPTION, as LU_TEST_D() gives a test's).
+ */
 struct kx_stage {
 	const char *name;
 	void (*fn)(void);
+	const char *desc;
 };
 
 struct kx_scenario {

@@ -124,6 +124,7 @@ int main(int argc, char **argv)
 {
 	const struct kx_scenario *sc = NULL;
 	struct lu_test t = { NULL, NULL, NULL };
+	size_t j;
 	int list = argc > 1 && !strcmp(argv[1], "--list");
 
 	/* --scenarios: "SCENARIO STAGE" of every stage a plan should run */
@@ -148,7 +149,7 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	for (size_t j = 0; j < sc->nstages; j++)
+	for (j = 0; j < sc->nstages; j++)
 		if (!strcmp(sc->stages[j].name, argv[2]) || !strcmp(sc->stages[j].name, "*")) {
 			t.fn = sc->stages[j].fn;
 			break;
@@ -160,7 +161,8 @@ int main(int argc, char **argv)
 	kx_stage_arg = argv[2];
 	t.name = argv[2];
 	if (list) {
-		printf("%s/%s\n", kx_suite(sc), t.name);
+		printf("%s/%s%s%s\n", kx_suite(sc), t.name, sc->stages[j].desc ? "\t" : "",
+		       sc->stages[j].desc ? sc->stages[j].desc : "");
 		return 0;
 	}
 	return lu_main(kx_suite(sc), &t, 1, 1, argv);
