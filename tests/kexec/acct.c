@@ -50,7 +50,7 @@ struct acct {
 };
 
 /* /proc/meminfo's @key in bytes (negative: not there) */
-#define meminfo_bytes(key) (kx_meminfo_kib(key) * 1024)
+#define meminfo_bytes(key) (lu_meminfo_kib(key) * 1024)
 
 /*
  * The counters, folded: stat_refresh folds the per-CPU vmstat deltas into

@@ -69,33 +69,9 @@ int kx_open_dev_status(const char *before, const char *after)
 	return dev;
 }
 
-/* a "KEY:" line's number of one file, or -1 (no file, no such key) */
-static long long kx_field(const char *path, const char *key, char sep)
-{
-	FILE *f = fopen(path, "r");
-	char line[256];
-	long long v = -1;
-	size_t n = strlen(key);
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == sep) {
-			v = strtoll(line + n + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-long long kx_meminfo_kib(const char *key)
-{
-	return kx_field("/proc/meminfo", key, ':');
-}
-
 long long kx_memstat(const char *cg, const char *key)
 {
-	return kx_field(lu_fmt("%s/memory.stat", cg), key, ' ');
+	return lu_key_number(lu_fmt("%s/memory.stat", cg), key, ' ');
 }
 
 static void usage(void)

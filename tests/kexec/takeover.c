@@ -80,7 +80,7 @@ static void zw_creds(int s)
 	pid_t pid;
 
 	CHECK(mode >= 0 && kb >= 0 && ratio >= 0 && admin >= 0);
-	committed = kx_meminfo_kib("Committed_AS");
+	committed = lu_meminfo_kib("Committed_AS");
 	CHECK(committed > 0);
 	set = zw_set_vm("admin_reserve_kbytes", 8 * ZW_SIZE / 1024) ||
 	      zw_set_vm("overcommit_kbytes", committed + 4 * ZW_SIZE / 1024) ||

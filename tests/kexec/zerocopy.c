@@ -691,7 +691,7 @@ static void thp_check(void)
 	CHECK(*saved);
 	for (size_t i = 0; i < LU_ARRAY_SIZE(thp_modes); i++) {
 		long long given = lh("restore_pages_given"), copied = lh("restore_pages_copied");
-		long long huge = kx_meminfo_kib("ShmemHugePages");
+		long long huge = lu_meminfo_kib("ShmemHugePages");
 		int m;
 
 		CHECK_EQ(lu_write_text(THP_KNOB, thp_modes[i]), 0);
@@ -702,7 +702,7 @@ static void thp_check(void)
 		CHECK(m >= 0);
 		given = lh("restore_pages_given") - given;
 		copied = lh("restore_pages_copied") - copied;
-		huge = kx_meminfo_kib("ShmemHugePages") - huge;
+		huge = lu_meminfo_kib("ShmemHugePages") - huge;
 		lu_diag("zc-thp: %s: %lld pages given, %lld copied, ShmemHugePages +%lld kB",
 			thp_modes[i], given, copied, huge);
 		EXPECT_EQ(lu_fsize(m), THP_SIZE);
@@ -934,7 +934,7 @@ static pid_t parallel_child(int s, int ready, const char *cgroup)
 static void parallel_stage2(void)
 {
 	long long given0 = lh("restore_pages_given"), given;
-	long long total0 = kx_meminfo_kib("MemTotal");
+	long long total0 = lu_meminfo_kib("MemTotal");
 	int fails0 = lu_dmesg_count("restoring the memfd failed");
 	int dev = CHECK_OK(lu_open_dev());
 	int s = CHECK_OK(lu_retrieve_session(dev, "zc-parallel"));
@@ -984,7 +984,7 @@ static void parallel_stage2(void)
 	 * each unit is counted in the managed pages at once and what it did
 	 * not give taken back: MemTotal grew by exactly the pages given
 	 */
-	EXPECT_EQ(kx_meminfo_kib("MemTotal") - total0, (long long)(ZC_PARALLEL / 1024));
+	EXPECT_EQ(lu_meminfo_kib("MemTotal") - total0, (long long)(ZC_PARALLEL / 1024));
 	EXPECT(lu_dmesg_count("restoring the memfd failed") - fails0 >= 1);
 	/* a 2-vCPU VM: the caller and one worker */
 	EXPECT_EQ(lh("restore_threads"), 2);
