@@ -795,6 +795,29 @@ long long lu_read_number(const char *path)
 	return n > 0 ? atoll(buf) : -EIO;
 }
 
+long long lu_key_number(const char *path, const char *key, char sep)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	long long v = -1;
+	size_t n = strlen(key);
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == sep) {
+			v = strtoll(line + n + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+long long lu_meminfo_kib(const char *key)
+{
+	return lu_key_number("/proc/meminfo", key, ':');
+}
+
 int lu_memcg_make(const char *root, const char *child)
 {
 	int r;

@@ -233,6 +233,14 @@ int lu_write_text(const char *path, const char *text);
 /* the number at the start of @path, or -errno */
 long long lu_read_number(const char *path);
 /*
+ * The number after "@key@sep" at the start of a line of @path (a
+ * "KEY: N" file as /proc/meminfo, a "key N" one as memory.stat), or -1
+ * (no file, no such key).
+ */
+long long lu_key_number(const char *path, const char *key, char sep);
+/* /proc/meminfo's @key ("Slab", "Shmem", "MemTotal") in KiB, or -1 */
+long long lu_meminfo_kib(const char *key);
+/*
  * Mounts cgroup2 at @root (LU_CGROUP) unless it is, enables the memory
  * controller for its children and makes @child: 0 or -errno.
  */

@@ -50,7 +50,7 @@ struct acct {
 };
 
 /* /proc/meminfo's @key in bytes (negative: not there) */
-#define meminfo_bytes(key) (kx_meminfo_kib(key) * 1024)
+#define meminfo_bytes(key) (lu_meminfo_kib(key) * 1024)
 
 /*
  * The counters, folded: stat_refresh folds the per-CPU vmstat deltas into
@@ -316,4 +316,8 @@ static void acct_check(void)
 	acct_swap();
 }
 
-KX_SCENARIO(kx_zc_acct, "zc-acct", { "stage1", acct_stage1 }, { "check", acct_check });
+KX_SCENARIO(kx_zc_acct, "zc-acct",
+	    { "stage1", acct_stage1,
+	      "three memfds preserve, a session each (the kexec copies them into the range)" },
+	    { "check", acct_check,
+	      "taken over at RETRIEVE_FD: st_blocks, Shmem, Committed_AS, memory.stat shmem and memory.current rise as for a file written with write() and come back on close; punch and truncate give back exactly; a partial ENOMEM retrieve resumes, each page once; swapped out and back, counters right" });

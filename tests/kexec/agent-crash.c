@@ -659,5 +659,8 @@ static void agent_crash_stage2(void)
 	EXPECT_EQ(clost, 0);
 }
 
-KX_SCENARIO(kx_agent_crash, "agent-crash", { "stage1", agent_crash_stage1 },
-	    { "stage2", agent_crash_stage2 });
+KX_SCENARIO(kx_agent_crash, "agent-crash",
+	    { "stage1", agent_crash_stage1,
+	      "the broker killed at each step of PRESERVE and restarted from the fd store: each file is then either preserved (ftruncate EPERM, a retry EEXIST) or still the client's (a retry preserves it)" },
+	    { "stage2", agent_crash_stage2,
+	      "every session preserved across the crashes comes back with its bytes; the broker's RETRIEVE and the client killed at each step lose no session (retrieved again, or the bytes the client confirmed compared)" });

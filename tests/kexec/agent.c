@@ -747,4 +747,8 @@ static void agent_stage2(void)
 	setenv("LIVEUPDATED_SOCKET", AGENT_SOCK, 1);
 }
 
-KX_SCENARIO(kx_agent, "agent", { "stage1", agent_stage1 }, { "stage2", agent_stage2 });
+KX_SCENARIO(kx_agent, "agent",
+	    { "stage1", agent_stage1,
+	      "the broker (liveupdated) serves uids 1000-1002: sessions and PRESERVE through it, per-uid names, the session and byte limits, no direct /dev/liveupdate; it holds the sessions to the kexec" },
+	    { "stage2", agent_stage2,
+	      "a new broker gives each uid back exactly its own sessions' bytes and refuses other uids' sessions" });

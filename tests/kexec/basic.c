@@ -32,7 +32,9 @@ static void status_check(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_status, "status", { "*", status_check });
+KX_SCENARIO(kx_status, "status",
+	    { "*", status_check,
+	      "handover_status is BEFORE until /dev/liveupdate is first opened and AFTER once it is (stage BEFORE-AFTER), and stays AFTER on a second open" });
 
 /* ---- one: a single memfd ---- */
 
@@ -124,7 +126,11 @@ static void one_stage2(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_one, "one", { "stage1", one_stage1 }, { "stage2", one_stage2 });
+KX_SCENARIO(kx_one, "one",
+	    { "stage1", one_stage1,
+	      "a 100003-byte memfd preserves under token 0x0123456789abcdef; 'HELLO' written by pwrite and 'WORLD' through mmap after preserving" },
+	    { "stage2", one_stage2,
+	      "the session comes back (link, O_CLOEXEC, name); the memfd has its size, pattern, HELLO at 5000 and WORLD at 70000, O_RDWR, pos 0, no seals; a 2nd retrieve shares the open file; other tokens ENOENT; resizable, sealable; EBUSY in a new session until the old one is closed; the session is then ENOENT" });
 
 /* ---- wronly: a memfd preserved through a write-only fd (upstream accepts it) ---- */
 
@@ -162,7 +168,11 @@ static void wronly_stage2(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_wronly, "wronly", { "stage1", wronly_stage1 }, { "stage2", wronly_stage2 });
+KX_SCENARIO(kx_wronly, "wronly",
+	    { "stage1", wronly_stage1,
+	      "a 70001-byte memfd preserves through an O_WRONLY fd (the only one left) and 'wo' written at 100 after preserving" },
+	    { "stage2", wronly_stage2,
+	      "the memfd comes back O_RDWR, 70001 bytes: the pattern with 'wo' at 100" });
 
 /* ---- multi: several sessions, some empty ---- */
 
@@ -274,7 +284,11 @@ static void multi_stage2(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_multi, "multi", { "stage1", multi_stage1 }, { "stage2", multi_stage2 });
+KX_SCENARIO(kx_multi, "multi",
+	    { "stage1", multi_stage1,
+	      "five sessions (two empty, one with a 63-character name) preserve six memfds (0 to 1 MiB, one sparse with 3 bytes); a sixth session, closed before the kexec, preserves one" },
+	    { "stage2", multi_stage2,
+	      "the closed session is ENOENT; the five come back by name (link, GET_NAME), every memfd by token with its size and bytes (the sparse one: A at 0, B at 300000, Z last, zeros between); empty sessions ENOENT for tokens 0, 1; a token of another session ENOENT; FINISH of the empty ones 0" });
 
 /* ---- seals and file positions ---- */
 
@@ -381,7 +395,11 @@ static void seals_stage2(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_seals, "seals", { "stage1", seals_stage1 }, { "stage2", seals_stage2 });
+KX_SCENARIO(kx_seals, "seals",
+	    { "stage1", seals_stage1,
+	      "eight memfds with their seals (WRITE|SHRINK|GROW, SEAL|WRITE, FUTURE_WRITE, none without MFD_ALLOW_SEALING, SHRINK, GROW, SHRINK|GROW|SEAL added after preserving) and file positions set before and after preserving (one past EOF)" },
+	    { "stage2", seals_stage2,
+	      "each memfd's bytes, F_GET_SEALS and position (the one at the kexec) exactly as left; each seal enforced (writes, shrink, grow EPERM; FUTURE_WRITE refuses a shared writable mmap), unsealed ones still resizable and sealable, F_SEAL_SEAL refuses more seals" });
 
 /* ---- finish: by ioctl, by close, with files never retrieved ---- */
 
@@ -452,7 +470,11 @@ static void finish_stage2(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_finish, "finish", { "stage1", finish_stage1 }, { "stage2", finish_stage2 });
+KX_SCENARIO(kx_finish, "finish",
+	    { "stage1", finish_stage1,
+	      "three sessions (for FINISH by ioctl, by close, and with nothing retrieved), three memfds each of 1000, 2000, 3000 bytes" },
+	    { "stage2", finish_stage2,
+	      "FINISH with nonzero reserved fields EINVAL and finishes nothing; after FINISH every token (the never-retrieved one too) ENOENT, FINISH again 0, the session EINVAL while open then ENOENT; retrieved memfds keep their bytes and are resizable; a session closed after one or no retrieve is ENOENT" });
 
 /* ---- proto: the ioctl protocol on an incoming session ---- */
 
@@ -609,7 +631,11 @@ static void proto_stage2(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_proto, "proto", { "stage1", proto_stage1 }, { "stage2", proto_stage2 });
+KX_SCENARIO(kx_proto, "proto",
+	    { "stage1", proto_stage1,
+	      "session kx-proto with three memfds (700, 800, 900 bytes, tokens 7, 8, 9)" },
+	    { "stage2", proto_stage2,
+	      "on an incoming session: RETRIEVE_SESSION/RETRIEVE_FD/FINISH size rules (EINVAL, E2BIG, larger with zero tail ok), already retrieved EINVAL, GET_NAME reserved EINVAL, PRESERVE_FD EINVAL (also after FINISH), unknown ioctls EINVAL/ENOTTY, NULL EFAULT, EMFILE before ENOENT, FINISH into read-only memory EFAULT after finishing; an outgoing session of the same name works" });
 
 /*
  * ---- sessions-param: the "sessions" parameter before and after a kexec ----
@@ -698,5 +724,8 @@ static void sp_stage2(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_sessions_param, "sessions-param", { "stage1", sp_stage1 },
-	    { "stage2", sp_stage2 });
+KX_SCENARIO(kx_sessions_param, "sessions-param",
+	    { "stage1", sp_stage1,
+	      "the sessions parameter lists the outgoing sessions first, exactly (names escaped, counts and bytes), before the other scenarios' sessions" },
+	    { "stage2", sp_stage2,
+	      "the sessions parameter lists incoming sessions with their handed-over sizes (a retrieved file at its handed-over size until FINISH), outgoing ones first, escaped names gone once finished; the page ends with 'more N'" });

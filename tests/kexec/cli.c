@@ -77,4 +77,8 @@ static void cli_stage2(void)
 	EXPECT_EQ(cli_run(fin), 4);
 }
 
-KX_SCENARIO(kx_cli, "cli-manifest", { "stage1", cli_stage1 }, { "stage2", cli_stage2 });
+KX_SCENARIO(kx_cli, "cli-manifest",
+	    { "stage1", cli_stage1,
+	      "session kx-cli-bad with a 3000-byte memfd (token 1) and a manifest naming an entry '../kx-cli-escape'" },
+	    { "stage2", cli_stage2,
+	      "liveupdatectl get --all exits 1 and writes nothing outside its directory; the session stays retrievable: get by token gives the bytes, then get --finish exits 4" });

@@ -143,13 +143,26 @@ static void overlap_check(void)
 	EXPECT(lu_dmesg_match(KLOG_NEEDLE, "overlap", 4, 1) >= 1);
 }
 
-KX_SCENARIO(kx_corrupt_data, "corrupt-data", { "prep", data_prep }, { "check", data_check });
+KX_SCENARIO(kx_corrupt_data, "corrupt-data",
+	    { "prep", data_prep,
+	      "a session with files and an empty session preserve (the next boot flips a byte of one file's data)" },
+	    { "check", data_check,
+	      "handover_status 'loaded'; the damaged file's RETRIEVE_FD is EIO every time, exactly one file damaged, the others intact; a 'checksum' kernel log line; FINISH 0; the module takes a new handover" });
 KX_SCENARIO(kx_corrupt_version, "corrupt-version",
-	    { "prep", version_prep }, { "check", version_check });
+	    { "prep", version_prep,
+	      "a session with files and an empty session preserve (the next boot sets the handover version to 99)" },
+	    { "check", version_check,
+	      "handover_status 'version'; every session ENOENT, on a second open too; a warning 'handover' kernel log line; the module takes a new handover" });
 KX_SCENARIO(kx_corrupt_garbage, "corrupt-garbage",
-	    { "prep", garbage_prep }, { "check", garbage_check });
+	    { "prep", garbage_prep,
+	      "a session with files and an empty session preserve (the next boot overwrites the handover with garbage)" },
+	    { "check", garbage_check,
+	      "handover_status 'corrupt'; every session ENOENT, on a second open too; a warning 'handover' kernel log line; the module takes a new handover" });
 KX_SCENARIO(kx_corrupt_overlap, "corrupt-overlap",
-	    { "prep", overlap_prep }, { "check", overlap_check });
+	    { "prep", overlap_prep,
+	      "a session with files and an empty session preserve (the next boot makes one file's extent overlap another's, every crc right)" },
+	    { "check", overlap_check,
+	      "handover_status 'corrupt'; every session ENOENT; a kernel log line says 'overlap'; the module takes a new handover" });
 
 /* ---- consumed ---- */
 
@@ -182,4 +195,8 @@ static void consumed_check(void)
 	refused("kx-nospc", "consumed", "consumed");
 }
 
-KX_SCENARIO(kx_consumed, "consumed", { "load", consumed_load }, { "check", consumed_check });
+KX_SCENARIO(kx_consumed, "consumed",
+	    { "load", consumed_load,
+	      "this boot's handover is 'loaded'; after rmmod the range's header has the magic, the version and state CLAIMED" },
+	    { "check", consumed_check,
+	      "the next boot reports handover_status 'consumed' (nothing committed by a kexec without the module)" });

@@ -248,7 +248,11 @@ static void ht_check(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_hugetlb, "hugetlb", { "stage1", ht_stage1 }, { "check", ht_check });
+KX_SCENARIO(kx_hugetlb, "hugetlb",
+	    { "stage1", ht_stage1,
+	      "a 256 MiB 2 MiB-page memfd (position set), a write-sealed 8 MiB one and a 16 MiB shmem memfd preserve in one session; ftruncate of the first to another size EPERM, the same size 0; preserving it twice EBUSY" },
+	    { "check", ht_check,
+	      "RETRIEVE_FD ENOMEM under a 64-page hugetlb cgroup limit (nothing charged) and with 64 free pages (pool whole again); then exactly 128 huge pages taken and charged, every byte, size, position, seals, st_blksize, link, smaps page size; the sealed and shmem files; the pool whole again after close" });
 
 static void ht1g_stage1(void)
 {
@@ -284,8 +288,11 @@ static void ht1g_check(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_hugetlb_1g, "hugetlb-1g", { "stage1", ht1g_stage1 },
-	    { "check", ht1g_check });
+KX_SCENARIO(kx_hugetlb_1g, "hugetlb-1g",
+	    { "stage1", ht1g_stage1,
+	      "a 1 GiB-page memfd of 1 GiB, written through mmap, preserves (the pool has 1 free 1 GiB page)" },
+	    { "check", ht1g_check,
+	      "retrieved into the one 1 GiB page (0 free, 1 again after close): every byte, F_SEAL_SEAL, link, st_blksize and smaps page size 1 GiB" });
 
 /*
  * hugetlb-damaged: boot 2 preserves a 2 MiB-page memfd of 4 MiB alone;
@@ -320,8 +327,11 @@ static void htd_check(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_hugetlb_damaged, "hugetlb-damaged", { "prep", htd_prep },
-	    { "check", htd_check });
+KX_SCENARIO(kx_hugetlb_damaged, "hugetlb-damaged",
+	    { "prep", htd_prep,
+	      "a 4 MiB 2 MiB-page memfd preserves alone (the next boot flips a byte of its copy)" },
+	    { "check", htd_check,
+	      "RETRIEVE_FD EIO twice, the pool's free pages as before, a 'checksum' kernel log line; FINISH 0" });
 
 /* --- hugetlb-signal: a restore under a signal every 2 ms ------------------- */
 
@@ -396,8 +406,11 @@ static void hts_check(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_hugetlb_signal, "hugetlb-signal", { "prep", hts_prep },
-	    { "check", hts_check });
+KX_SCENARIO(kx_hugetlb_signal, "hugetlb-signal",
+	    { "prep", hts_prep,
+	      "two 2 MiB-page memfds (128 and 32 MiB) preserve" },
+	    { "check", hts_check,
+	      "under SIGALRM every 2 ms RETRIEVE_FD, called again after each EINTR, succeeds within 3000 calls; liveupdate_retrieve_fd() retries by itself; every byte of both" });
 
 /* --- hugetlb-poison: a memory error in a huge page's subpage ------------- */
 
@@ -463,5 +476,8 @@ static void htp_check(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_hugetlb_poison, "hugetlb-poison", { "prep", htp_prep },
-	    { "check", htp_check });
+KX_SCENARIO(kx_hugetlb_poison, "hugetlb-poison",
+	    { "prep", htp_prep,
+	      "a 3-huge-page memfd preserves, then a subpage of its second huge page gets a memory error (MADV_HWPOISON; SKIP where the kernel has no memory error handling)" },
+	    { "check", htp_check,
+	      "the file comes back at its size: the second huge page all zeros, the first and third intact" });

@@ -13,9 +13,14 @@
 #include "harness.h"
 #include "tools/range.h"
 
+/*
+ * A stage: its name, its function and what it asserts, in one line (the
+ * --list answer's NAME<TAB>DESCRIPTION, as LU_TEST_D() gives a test's).
+ */
 struct kx_stage {
 	const char *name;
 	void (*fn)(void);
+	const char *desc;
 };
 
 struct kx_scenario {
@@ -55,8 +60,6 @@ void kx_hold(const int *fds, int n);
 pid_t kx_fork(void);
 /* a retrieved memfd: size, bytes (pattern @seed), O_RDWR, FD_CLOEXEC, link */
 void kx_expect_memfd(int fd, uint64_t size, uint64_t seed);
-/* /proc/meminfo's @key ("Shmem", "MemTotal") in KiB, or -1 */
-long long kx_meminfo_kib(const char *key);
 /* memory.stat's @key of the cgroup directory @cg (bytes), or -1 */
 long long kx_memstat(const char *cg, const char *key);
 /* /dev/liveupdate, checking the handover_status before and after opening */

@@ -66,4 +66,8 @@ static void libkx_stage2(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_lib, "lib", { "stage1", libkx_stage1 }, { "stage2", libkx_stage2 });
+KX_SCENARIO(kx_lib, "lib",
+	    { "stage1", libkx_stage1,
+	      "libliveupdate preserves an 18-byte buffer, an empty one, a file's contents under token 0xffffffffffffff01 and a manifest naming them" },
+	    { "stage2", libkx_stage2,
+	      "by manifest: 3 entries; 'greeting' is the 18 bytes, 'empty' 0 bytes, 'blob' the file's bytes under its token; liveupdate_finish 0, then the tokens ENOENT" });

@@ -50,8 +50,13 @@ static void unretrieved_stage3(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_unretrieved, "unretrieved", { "stage1", unretrieved_stage1 },
-	    { "stage2", unretrieved_stage2 }, { "stage3", unretrieved_stage3 });
+KX_SCENARIO(kx_unretrieved, "unretrieved",
+	    { "stage1", unretrieved_stage1,
+	      "two sessions kx-nr-a and kx-nr-b, one 3000-byte memfd each" },
+	    { "stage2", unretrieved_stage2,
+	      "kx-nr-a comes back with its bytes; kx-nr-b is left unretrieved; a new session kx-nr-c is preserved" },
+	    { "stage3", unretrieved_stage3,
+	      "after the next kexec the unretrieved kx-nr-b and the finished kx-nr-a are ENOENT, kx-nr-c comes back" });
 
 /*
  * ---- nospc: stage1 runs with the module loaded with size=1M ----
@@ -109,4 +114,8 @@ static void nospc_stage2(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_nospc, "nospc", { "stage1", nospc_stage1 }, { "stage2", nospc_stage2 });
+KX_SCENARIO(kx_nospc, "nospc",
+	    { "stage1", nospc_stage1,
+	      "loaded with size=1M: a 253-page memfd fills the range; a 1-byte memfd is ENOSPC in its session and in a new (empty) one" },
+	    { "stage2", nospc_stage2,
+	      "the 253-page memfd comes back byte for byte; the ENOSPC file is ENOENT in both sessions" });

@@ -69,33 +69,9 @@ int kx_open_dev_status(const char *before, const char *after)
 	return dev;
 }
 
-/* a "KEY:" line's number of one file, or -1 (no file, no such key) */
-static long long kx_field(const char *path, const char *key, char sep)
-{
-	FILE *f = fopen(path, "r");
-	char line[256];
-	long long v = -1;
-	size_t n = strlen(key);
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == sep) {
-			v = strtoll(line + n + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-long long kx_meminfo_kib(const char *key)
-{
-	return kx_field("/proc/meminfo", key, ':');
-}
-
 long long kx_memstat(const char *cg, const char *key)
 {
-	return kx_field(lu_fmt("%s/memory.stat", cg), key, ' ');
+	return lu_key_number(lu_fmt("%s/memory.stat", cg), key, ' ');
 }
 
 static void usage(void)
@@ -124,6 +100,7 @@ int main(int argc, char **argv)
 {
 	const struct kx_scenario *sc = NULL;
 	struct lu_test t = { NULL, NULL, NULL };
+	size_t j;
 	int list = argc > 1 && !strcmp(argv[1], "--list");
 
 	/* --scenarios: "SCENARIO STAGE" of every stage a plan should run */
@@ -148,7 +125,7 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	for (size_t j = 0; j < sc->nstages; j++)
+	for (j = 0; j < sc->nstages; j++)
 		if (!strcmp(sc->stages[j].name, argv[2]) || !strcmp(sc->stages[j].name, "*")) {
 			t.fn = sc->stages[j].fn;
 			break;
@@ -160,7 +137,8 @@ int main(int argc, char **argv)
 	kx_stage_arg = argv[2];
 	t.name = argv[2];
 	if (list) {
-		printf("%s/%s\n", kx_suite(sc), t.name);
+		printf("%s/%s%s%s\n", kx_suite(sc), t.name, sc->stages[j].desc ? "\t" : "",
+		       sc->stages[j].desc ? sc->stages[j].desc : "");
 		return 0;
 	}
 	return lu_main(kx_suite(sc), &t, 1, 1, argv);

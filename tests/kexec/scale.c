@@ -82,7 +82,10 @@ static void sessions2000_stage2(void)
 }
 
 KX_SCENARIO(kx_sessions2000, "sessions2000",
-	    { "stage1", sessions2000_stage1 }, { "stage2", sessions2000_stage2 });
+	    { "stage1", sessions2000_stage1,
+	      "2000 sessions kx-s2k-NNNN, each with one memfd of 8-20 bytes, preserve" },
+	    { "stage2", sessions2000_stage2,
+	      "all 2000 sessions come back by name (GET_NAME, link), each memfd with its size and bytes, no second token; then each session is ENOENT" });
 
 /* ---- 500 files in one session ---- */
 
@@ -142,7 +145,10 @@ static void files500_stage2(void)
 }
 
 KX_SCENARIO(kx_files500, "files500",
-	    { "stage1", files500_stage1 }, { "stage2", files500_stage2 });
+	    { "stage1", files500_stage1,
+	      "one session preserves 500 memfds (0 to 4999 bytes, 64-bit tokens, token 0 included)" },
+	    { "stage2", files500_stage2,
+	      "all 500 memfds come back (in reverse order) with their sizes and bytes; an unknown token and token 1 ENOENT; FINISH 0" });
 
 /* ---- a 256 MiB memfd ---- */
 
@@ -236,4 +242,8 @@ static void big_stage2(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_big, "big", { "stage1", big_stage1 }, { "stage2", big_stage2 });
+KX_SCENARIO(kx_big, "big",
+	    { "stage1", big_stage1,
+	      "a 256 MiB memfd of generated words preserves with its 64-bit hash in a second, write-sealed memfd of the session" },
+	    { "stage2", big_stage2,
+	      "the 256 MiB memfd comes back O_RDWR at its size with the same hash, 4096 spot words and the first and last word as generated; the hash memfd keeps WRITE|SEAL" });

@@ -54,4 +54,8 @@ static void stall_stage2(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_stall, "stall", { "stage1", stall_stage1 }, { "stage2", stall_stage2 });
+KX_SCENARIO(kx_stall, "stall",
+	    { "stage1", stall_stage1,
+	      "a session with one memfd preserves" },
+	    { "stage2", stall_stage2,
+	      "RETRIEVE_SESSION and RETRIEVE_FD whose reply page userfaultfd keeps write-protected stall alone: other ioctls and handover_status finish meanwhile, and the stalled calls complete with the right session and bytes; FINISH 0" });

@@ -133,5 +133,8 @@ static void sealed_check(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_swap_sealed, "swap-sealed", { "stage1", sealed_stage1 },
-	    { "check", sealed_check });
+KX_SCENARIO(kx_swap_sealed, "swap-sealed",
+	    { "stage1", sealed_stage1,
+	      "write-sealed memfds, each in a memory cgroup reclaimed in a loop, are copied into the range at PRESERVE_FD" },
+	    { "check", sealed_check,
+	      "every byte of each arrives (no swapped-out page as zeros)" });

@@ -141,7 +141,7 @@ static void zw_creds(int s)
 	pid_t pid;
 
 	CHECK(mode >= 0 && kb >= 0 && ratio >= 0 && admin >= 0);
-	committed = kx_meminfo_kib("Committed_AS");
+	committed = lu_meminfo_kib("Committed_AS");
 	CHECK(committed > 0);
 	/* shmem commits each page as the task that gives it */
 	CHECK_EQ(zw_set_param("test_take_placeholder", "1"), 0);
@@ -318,5 +318,12 @@ static void zw_one(void)
 	EXPECT(items > 0 && t[0].items == items);
 }
 
-KX_SCENARIO(kx_zc_workers, "zc-workers", { "stage1", zw_stage1 }, { "stage2", zw_stage2 },
-	    { "all", zw_all }, { "one", zw_one });
+KX_SCENARIO(kx_zc_workers, "zc-workers",
+	    { "stage1", zw_stage1,
+	      "a 16 MiB memfd preserves (the first kexec copies it)" },
+	    { "stage2", zw_stage2,
+	      "an unprivileged retriever under strict overcommit gets the errno a plain memfd write gets, every give refused (64 tries, 0 pages given); root in a fresh memory cgroup is charged >= 16 MiB and < 17 MiB, restore_threads 2; FINISH 0" },
+	    { "all", zw_all,
+	      "take_threads 0: pages were given this boot and restore_threads is 2" },
+	    { "one", zw_one,
+	      "take_threads=1: pages were given this boot, all by the caller (restore_threads 1)" });

@@ -111,5 +111,10 @@ static void trail_end(void)
 	close(trail_retrieve());
 }
 
-KX_SCENARIO(kx_trail, "trail", { "start", trail_start }, { "carry", trail_carry },
-	    { "end", trail_end });
+KX_SCENARIO(kx_trail, "trail",
+	    { "start", trail_start,
+	      "a memfd of the 1 MiB + 1 pattern and the line 'b1 KERNEL' preserves in session kx-trail" },
+	    { "carry", trail_carry,
+	      "the trail memfd comes back with the pattern and one line per earlier boot in order (the last LU_PREV_KERNEL); this boot's line appended, it preserves again" },
+	    { "end", trail_end,
+	      "the trail memfd comes back with the pattern and one line per earlier boot in order, the last LU_PREV_KERNEL" });

@@ -211,8 +211,13 @@ static void big_check(void)
 	big_check_and_carry(0);
 }
 
-KX_SCENARIO(kx_zc_big, "zc-big", { "stage1", big_stage1 }, { "stage2", big_stage2 },
-	    { "check", big_check });
+KX_SCENARIO(kx_zc_big, "zc-big",
+	    { "stage1", big_stage1,
+	      "the big memfd (ZC_BIG bytes of a pattern) preserves in session zc-big; the first kexec copies it" },
+	    { "stage2", big_stage2,
+	      "taken over: size, every byte, the last page holding the previous boot's 'bN' marker (not in boot 2), the /proc link; the marker rewritten through mmap and the memfd preserved again" },
+	    { "check", big_check,
+	      "the last boot: size, every byte and the previous boot's marker, the /proc link" });
 
 /* --- zc-writer: writes until the machine stops ---------------------------- */
 
@@ -307,8 +312,13 @@ static void writer_check(void)
 	close(s);
 }
 
-KX_SCENARIO(kx_zc_writer, "zc-writer", { "stage1", writer_stage1 },
-	    { "stage2", writer_stage2 }, { "check", writer_check });
+KX_SCENARIO(kx_zc_writer, "zc-writer",
+	    { "stage1", writer_stage1,
+	      "the writer's memfd, round 0 in every slot, preserves (no writer in boot 1)" },
+	    { "stage2", writer_stage2,
+	      "every slot holds a prefix of round R and the rest of round R-1; preserved again, a detached child writes rounds of counters through mmap until the kexec" },
+	    { "check", writer_check,
+	      "the last boot: every slot a prefix of round R and the rest of round R-1" });
 
 /* --- zc-punch: a hole through an fd opened before PRESERVE_FD -------------- */
 
@@ -367,8 +377,13 @@ static void punch_check(void)
 	close(m);
 }
 
-KX_SCENARIO(kx_zc_punch, "zc-punch", { "stage1", punch_stage1 }, { "stage2", punch_stage2 },
-	    { "check", punch_check });
+KX_SCENARIO(kx_zc_punch, "zc-punch",
+	    { "stage1", punch_stage1,
+	      "the memfd zc-punch preserves (token 3)" },
+	    { "stage2", punch_stage2,
+	      "pages 1..K-2 punched by earlier boots arrive as zeros, the rest intact; preserved again, a punch and a write past the end through an fd opened before PRESERVE_FD succeed (size +4)" },
+	    { "check", punch_check,
+	      "the last boot: the punched pages zeros, the rest intact, the frozen size; grown to 1 TiB, PRESERVE_FD in a new session is ENOMEM" });
 
 /* --- zc-pressure: compaction and reclaim before the kexec ---------------- */
 
@@ -421,8 +436,13 @@ static void pressure_check(void)
 	close(s);
 }
 
-KX_SCENARIO(kx_zc_pressure, "zc-pressure", { "stage1", pressure_stage1 },
-	    { "stage2", pressure_stage2 }, { "check", pressure_check });
+KX_SCENARIO(kx_zc_pressure, "zc-pressure",
+	    { "stage1", pressure_stage1,
+	      "the memfd zc-pressure preserves" },
+	    { "stage2", pressure_stage2,
+	      "every byte arrives; preserved again, then compaction, drop_caches and an anonymous-memory hog (writes to the vm files succeed) before the kexec" },
+	    { "check", pressure_check,
+	      "the last boot: every byte" });
 
 /* --- zc-fork: a child's shared mapping writes after PRESERVE_FD ------------ */
 
@@ -502,8 +522,13 @@ static void fork_check(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_zc_fork, "zc-fork", { "stage1", fork_stage1 }, { "stage2", fork_stage2 },
-	    { "check", fork_check });
+KX_SCENARIO(kx_zc_fork, "zc-fork",
+	    { "stage1", fork_stage1,
+	      "the memfd zc-fork preserves (token 5)" },
+	    { "stage2", fork_stage2,
+	      "the page the previous boot's child wrote says 'child of bN'; preserved again, a forked child writes through its inherited MAP_SHARED mapping afterwards and exits 0" },
+	    { "check", fork_check,
+	      "an unprivileged retriever (nobody) restores it: the child's write and every byte, the retriever exits 0, zerocopy 'yes' after" });
 
 /* --- zc-offline: the range's memory blocks cannot be offlined ------------- */
 
@@ -529,7 +554,9 @@ static void offline_check(void)
 	EXPECT_EQ(tried, (int)(size / bs));
 }
 
-KX_SCENARIO(kx_zc_offline, "zc-offline", { "check", offline_check });
+KX_SCENARIO(kx_zc_offline, "zc-offline",
+	    { "check", offline_check,
+	      "zerocopy 'yes'; offlining each memory block of the range fails and the block stays 'online' (every block tried)" });
 
 /* --- zc-migrate: migrate=1 moves a memfd into the range at PRESERVE_FD --- */
 
@@ -609,8 +636,11 @@ static void migrate_check(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_zc_migrate, "zc-migrate", { "stage1", migrate_stage1 },
-	    { "check", migrate_check });
+KX_SCENARIO(kx_zc_migrate, "zc-migrate",
+	    { "stage1", migrate_stage1,
+	      "with migrate=1 (the range not RAM yet: zerocopy 'auto', then 'yes') PRESERVE_FD moves every page of a memfd written with write() into the range (pagemap), none of a mapped one, all but the page a pipe holds of a third" },
+	    { "check", migrate_check,
+	      "the three memfds arrive byte for byte; FINISH 0" });
 
 /* --- zc-thp: retrieved under every shmem THP setting ---------------------- */
 
@@ -661,7 +691,7 @@ static void thp_check(void)
 	CHECK(*saved);
 	for (size_t i = 0; i < LU_ARRAY_SIZE(thp_modes); i++) {
 		long long given = lh("restore_pages_given"), copied = lh("restore_pages_copied");
-		long long huge = kx_meminfo_kib("ShmemHugePages");
+		long long huge = lu_meminfo_kib("ShmemHugePages");
 		int m;
 
 		CHECK_EQ(lu_write_text(THP_KNOB, thp_modes[i]), 0);
@@ -672,7 +702,7 @@ static void thp_check(void)
 		CHECK(m >= 0);
 		given = lh("restore_pages_given") - given;
 		copied = lh("restore_pages_copied") - copied;
-		huge = kx_meminfo_kib("ShmemHugePages") - huge;
+		huge = lu_meminfo_kib("ShmemHugePages") - huge;
 		lu_diag("zc-thp: %s: %lld pages given, %lld copied, ShmemHugePages +%lld kB",
 			thp_modes[i], given, copied, huge);
 		EXPECT_EQ(lu_fsize(m), THP_SIZE);
@@ -698,7 +728,11 @@ static void thp_check(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_zc_thp, "zc-thp", { "stage1", thp_stage1 }, { "check", thp_check });
+KX_SCENARIO(kx_zc_thp, "zc-thp",
+	    { "stage1", thp_stage1,
+	      "one 6 MiB + 4 KiB memfd per shmem THP setting, a hole in the second 2 MiB, preserves" },
+	    { "check", thp_check,
+	      "retrieved under each shmem_enabled setting (always, within_size, advise, force): size, bytes and hole; every data page given, none copied, no huge folio; the setting restored; FINISH 0" });
 
 /* --- zc-room: pinned pages punched out after PRESERVE_FD ----------------- */
 
@@ -790,8 +824,13 @@ static void room_check(void)
 	close(s);
 }
 
-KX_SCENARIO(kx_zc_room, "zc-room", { "stage1", room_stage1 }, { "stage2", room_stage2 },
-	    { "check", room_check });
+KX_SCENARIO(kx_zc_room, "zc-room",
+	    { "stage1", room_stage1,
+	      "the memfd zc-room preserves (token 9)" },
+	    { "stage2", room_stage2,
+	      "taken over and preserved again; a filler file takes the rest of the range (free < 2 pages); every pinned page punched and rewritten through an fd opened before PRESERVE_FD" },
+	    { "check", room_check,
+	      "zc-room has the rewritten bytes at its size, the filler all its bytes: the kexec had room for both copies" });
 
 /* --- zc-dio: O_DIRECT into and out of a memfd's pages in the range ------- */
 
@@ -855,8 +894,13 @@ static void dio_check(void)
 	close(s);
 }
 
-KX_SCENARIO(kx_zc_dio, "zc-dio", { "stage1", dio_stage1 }, { "stage2", dio_stage2 },
-	    { "check", dio_check });
+KX_SCENARIO(kx_zc_dio, "zc-dio",
+	    { "stage1", dio_stage1,
+	      "the memfd zc-dio preserves (token 10)" },
+	    { "stage2", dio_stage2,
+	      "O_DIRECT reads from a loop device into its first MiB (before PRESERVE_FD) and second MiB (after), an O_DIRECT write of the third MiB to the device reads back equal" },
+	    { "check", dio_check,
+	      "the first 2 MiB hold the device's bytes, the next 2 MiB the memfd's own" });
 
 /* --- zc-parallel: a take-over on every CPU, stopped and resumed --------- */
 
@@ -890,7 +934,7 @@ static pid_t parallel_child(int s, int ready, const char *cgroup)
 static void parallel_stage2(void)
 {
 	long long given0 = lh("restore_pages_given"), given;
-	long long total0 = kx_meminfo_kib("MemTotal");
+	long long total0 = lu_meminfo_kib("MemTotal");
 	int fails0 = lu_dmesg_count("restoring the memfd failed");
 	int dev = CHECK_OK(lu_open_dev());
 	int s = CHECK_OK(lu_retrieve_session(dev, "zc-parallel"));
@@ -940,7 +984,7 @@ static void parallel_stage2(void)
 	 * each unit is counted in the managed pages at once and what it did
 	 * not give taken back: MemTotal grew by exactly the pages given
 	 */
-	EXPECT_EQ(kx_meminfo_kib("MemTotal") - total0, (long long)(ZC_PARALLEL / 1024));
+	EXPECT_EQ(lu_meminfo_kib("MemTotal") - total0, (long long)(ZC_PARALLEL / 1024));
 	EXPECT(lu_dmesg_count("restoring the memfd failed") - fails0 >= 1);
 	/* a 2-vCPU VM: the caller and one worker */
 	EXPECT_EQ(lh("restore_threads"), 2);
@@ -949,8 +993,11 @@ static void parallel_stage2(void)
 	close(s);
 }
 
-KX_SCENARIO(kx_zc_parallel, "zc-parallel", { "stage1", parallel_stage1 },
-	    { "stage2", parallel_stage2 });
+KX_SCENARIO(kx_zc_parallel, "zc-parallel",
+	    { "stage1", parallel_stage1,
+	      "the memfd zc-parallel preserves" },
+	    { "stage2", parallel_stage2,
+	      "a retriever in an 8 MiB memory cgroup exits ENOMEM; one SIGKILLed mid-take-over gave fewer than all pages; the next RETRIEVE_FD gives each page exactly once (restore_pages_given = the file's pages), MemTotal grows by the file, a failure logged, restore_threads 2, every byte; FINISH 0" });
 
 /* --- zc-status: what each kexec copied ----------------------------------- */
 
@@ -999,7 +1046,9 @@ static void status_check(void)
 	EXPECT_STR(zerocopy_state(), "yes");
 }
 
-KX_SCENARIO(kx_zc_status, "zc-status", { "check", status_check });
+KX_SCENARIO(kx_zc_status, "zc-status",
+	    { "check", status_check,
+	      "handover_status loaded, zerocopy yes; last_handover's counts: boot 2 gave every page (given = copied + in place, nothing copied at restore); from boot 3 on the kexec copied nothing (but zc-room's pages); restore_live_mismatch 0, or within the writer's pages where it wrote" });
 
 /* --- zc-fallback: the range cannot be RAM: restored by copying ----------- */
 
@@ -1022,8 +1071,11 @@ static void fallback_check(void)
 	close(s);
 }
 
-KX_SCENARIO(kx_zc_fallback, "zc-fallback", { "stage1", fallback_stage1 },
-	    { "check", fallback_check });
+KX_SCENARIO(kx_zc_fallback, "zc-fallback",
+	    { "stage1", fallback_stage1,
+	      "a 16 MiB memfd preserves in a VM whose range cannot be RAM" },
+	    { "check", fallback_check,
+	      "restored by copying all 16 MiB (restore_pages_copied 4096, given 0), every byte; zerocopy 'unavailable' and a 'zero-copy' kernel log line" });
 
 /* --- zc-fault: a failed hot-add (test_ram_fault=1, 2) ------------------- */
 
@@ -1139,8 +1191,17 @@ static void fault_check(void)
 	close(dev);
 }
 
-KX_SCENARIO(kx_zc_fault, "zc-fault", { "stage1", fault_stage1 }, { "stage2", fault_stage2 },
-	    { "stage3", fault_stage3 }, { "stage4", fault_stage4 }, { "check", fault_check });
+KX_SCENARIO(kx_zc_fault, "zc-fault",
+	    { "stage1", fault_stage1,
+	      "two memfds zc-fault-a and zc-fault-b preserve (the kexec copies them, checksummed)" },
+	    { "stage2", fault_stage2,
+	      "(test_ram_fault=1) both come back byte for byte, zerocopy 'yes'; zc-fault-c preserves" },
+	    { "stage3", fault_stage3,
+	      "zerocopy 'unavailable', 'only checksummed incoming data' logged; the unchecksummed file's RETRIEVE_FD EIO, never wrong bytes; zc-fault-d preserves" },
+	    { "stage4", fault_stage4,
+	      "(test_ram_fault=2) zerocopy 'auto' then 'unavailable' after a PRESERVE_FD, 'nothing can be handed over' logged; CREATE_SESSION and PRESERVE_FD EIO" },
+	    { "check", fault_check,
+	      "nothing came from the boot whose range was not the module's: zc-fault-e ENOENT" });
 
 /* --- zc-sealed: copied at PRESERVE_FD, not inside the kexec --------------- */
 
@@ -1178,7 +1239,11 @@ static void sealed_check(void)
 	close(s);
 }
 
-KX_SCENARIO(kx_zc_sealed, "zc-sealed", { "stage1", sealed_stage1 }, { "check", sealed_check });
+KX_SCENARIO(kx_zc_sealed, "zc-sealed",
+	    { "stage1", sealed_stage1,
+	      "a write-sealed memfd preserves: its pages are taken into the range at once (space taken grows by its size, used by its metadata exactly)" },
+	    { "check", sealed_check,
+	      "it arrives write-sealed, byte for byte; the kexec copied only zc-fallback's 16 MiB and listed the sealed one's pages in place" });
 
 /* --- zc-commit: the first open's hot-add against the commit --------------- */
 
@@ -1251,6 +1316,12 @@ static void commit_check_swapped(void)
 	commit_check_how(1);
 }
 
-KX_SCENARIO(kx_zc_commit, "zc-commit", { "stage1", commit_stage1 },
-	    { "race", commit_race }, { "check", commit_check },
-	    { "check-swapped", commit_check_swapped });
+KX_SCENARIO(kx_zc_commit, "zc-commit",
+	    { "stage1", commit_stage1,
+	      "a memfd zc-commit preserves before the race boots" },
+	    { "race", commit_race,
+	      "the previous boot's handover is 'loaded' with 1 session and 1 file; this boot's first open starts the hot-add and a new memfd preserves at once while the plan sweeps test_ram_delay_ms against the commit's delay" },
+	    { "check", commit_check,
+	      "the last race boot's memfd arrives byte for byte (handover loaded)" },
+	    { "check-swapped", commit_check_swapped,
+	      "(test_give_swapped=1) the take-over finds a placeholder swapped out and goes on (no ENOMEM, no EEXIST): the memfd arrives byte for byte" });

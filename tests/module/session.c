@@ -270,22 +270,6 @@ static void files_500(void)
 	lu_diag("500 files in %.2f s", lu_now() - t0);
 }
 
-/* "Slab:" of /proc/meminfo in KiB, or -1 */
-static long long slab_kib(void)
-{
-	char line[256];
-	long long kib = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Slab: %lld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 /*
  * Kernel memory per preserved file stays small with random 64-bit tokens
  * (an index keyed by token must not grow a path of nodes per token): the
@@ -306,11 +290,11 @@ static void sparse_tokens(void)
 	s = open_session(&dev, "lu-s-sparse");
 	for (int i = 0; i < NSPARSE; i++)
 		fds[i] = CHECK_OK(lu_memfd_sparse("lu-s-sparse", 0, 0));
-	before = slab_kib();
+	before = lu_meminfo_kib("Slab");
 	CHECK(before > 0);
 	for (int i = 0; i < NSPARSE; i++)
 		CHECK_EQ(lu_preserve_fd(s, fds[i], lu_mix64(i + 1)), 0);
-	after = slab_kib();
+	after = lu_meminfo_kib("Slab");
 	lu_diag("slab per preserved file with random tokens: %lld bytes",
 		(after - before) * 1024 / NSPARSE);
 	EXPECT((after - before) * 1024 / NSPARSE < 1024);

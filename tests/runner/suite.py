@@ -316,6 +316,7 @@ class Suite:
             job.post.append(([check], ask([check, "--list"])))
             job.names[-1:-1] = [job.prefix + n for n in job.post[-1][1]] + \
                 [post_verdict(job, check)]
+            self.describe(job)  # the post-check's names too
             # zero-copy: a 1 GiB memfd and more taken over in place
             chain_vm("zerocopy-" + k, "zerocopy", k, k + "/zerocopy/", "zerocopy",
                      ["--range", "1280M@0x100000000", "--mem", "5G", "--kmods"] + MT2,

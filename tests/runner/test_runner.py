@@ -5,6 +5,7 @@ mid-line, interleaved), the schedule, the executor with real processes
 the report. Run: `PYTHONPATH=tests python3 -m unittest runner.test_runner`
 (tests/run --only host runs them as host-runner)."""
 
+import glob
 import json
 import os
 import signal
@@ -846,6 +847,27 @@ class Descriptions(unittest.TestCase):
             for line in reg.listing(True).splitlines():
                 name, desc = line.split("\t")
                 self.assertTrue(name and desc)
+
+    def test_kexec_matrix_ram_describe_every_name(self):
+        # every name the kexec plans (scenario stages and plan steps), the
+        # matrix, the ram test, the coverage check and lu-modtests' kernel
+        # log check report has a description after a tab
+        b = os.path.join(main.REPO, "tests", "bin")
+        env = dict(os.environ, PATH=b + os.pathsep + os.environ["PATH"])
+        plans = sorted(glob.glob(os.path.join(main.REPO, "tests", "kexec", "*.plan")))
+        cmds = [[os.path.join(b, "lu-chain"), "--list", p] for p in plans] + [
+            [os.path.join(b, "lu-matrix"), "--list", "6.1", "6.12", "7.2", "6.1"],
+            [os.path.join(main.REPO, "tests", "ram", "run"), "--list"],
+            [os.path.join(b, "lu-coverage"), "--list"],
+            [os.path.join(b, "lu-modtests"), "--list"]]
+        for cmd in cmds:
+            p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            self.assertEqual(p.returncode, 0, (cmd, p.stderr))
+            lines = p.stdout.splitlines()
+            self.assertTrue(lines, cmd)
+            for line in lines:
+                name, tab, desc = line.partition("\t")
+                self.assertTrue(name and tab and desc.strip(), (cmd, line))
 
     def test_list_md_lists_described_tests_only(self):
         jobs = [{"name": "zerocopy-6.1", "kind": "zerocopy", "kernel": "6.1", "vm": True,
