@@ -40,18 +40,21 @@
  * invariant per step is in docs/crash.md; lu_crash_point() marks the steps.
  *
  * Configuration: /etc/liveupdate/vm/NAME.conf (LIVEUPDATE_VM_CONF_DIR for
- * another directory), lines "key = value", # comments:
+ * another directory), lines "key = value", # or ; comments, each key once
+ * but args; errors name the file, the line and the key (read_conf()):
  *   memory = 1G          guest RAM (K, M, G suffixes; required)
  *   hugepages = 2M       guest RAM on huge pages of this size (a hugetlb
  *                        memfd from the pool, vm.nr_hugepages or
  *                        hugepages= on the kernel command line); memory
  *                        must be a multiple of it. Default: none (shmem)
  *   qemu = PATH          default /usr/bin/qemu-system-x86_64
+ *   user = NAME          QEMU's user (default liveupdate-vm; this program
+ *                        stays root: qemu_cred())
  *   args = ...           QEMU arguments, split at white space; '...' is
  *                        taken as is, "..." and \ as in the shell (\" \\
  *                        \ and a space); repeatable. Not -m, -machine
- *                        memory-backend, -qmp, -incoming, -daemonize: this
- *                        program sets those.
+ *                        memory-backend, -qmp, -incoming, -daemonize,
+ *                        -runas: this program sets those.
  *
  * Every step prints one line (to the journal), and the timed ones end in
  * "ms=N" so that a test or a bench can pick them up.
