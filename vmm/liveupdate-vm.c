@@ -1206,6 +1206,7 @@ static bool use_broker(struct vm *vm)
 {
 	const char *e = getenv("LIVEUPDATE_VM_HOLD");
 	char line[64] = "";
+	struct stat st;
 	long v;
 	FILE *f;
 
@@ -1213,7 +1214,12 @@ static bool use_broker(struct vm *vm)
 		return true;
 	if (e && !strcmp(e, "fdstore"))
 		return false;
-	if (access("/dev/liveupdate", F_OK) < 0) {
+	/*
+	 * stat(), not access(): the unit's DevicePolicy=closed refuses
+	 * access() on a device it does not allow, even F_OK (qemu-trixie:
+	 * "no /dev/liveupdate" with the module loaded, the guest not held)
+	 */
+	if (stat("/dev/liveupdate", &st) < 0) {
 		say(vm->name, "no /dev/liveupdate (the module is not loaded): nothing is kept across "
 		    "a kexec");
 		return false;
