@@ -44,18 +44,21 @@
  * invariant per step is in docs/crash.md; lu_crash_point() marks the steps.
  *
  * Configuration: /etc/liveupdate/vm/NAME.conf (LIVEUPDATE_VM_CONF_DIR for
- * another directory), lines "key = value", # comments:
+ * another directory), lines "key = value", # or ; comments, each key once
+ * but args; errors name the file, the line and the key (read_conf()):
  *   memory = 1G          guest RAM (K, M, G suffixes; required)
  *   hugepages = 2M       guest RAM on huge pages of this size (a hugetlb
  *                        memfd from the pool, vm.nr_hugepages or
  *                        hugepages= on the kernel command line); memory
  *                        must be a multiple of it. Default: none (shmem)
  *   qemu = PATH          default /usr/bin/qemu-system-x86_64
+ *   user = NAME          QEMU's user (default liveupdate-vm; this program
+ *                        stays root: qemu_cred())
  *   args = ...           QEMU arguments, split at white space; '...' is
  *                        taken as is, "..." and \ as in the shell (\" \\
  *                        \ and a space); repeatable. Not -m, -machine
- *                        memory-backend, -qmp, -incoming, -daemonize: this
- *                        program sets those.
+ *                        memory-backend, -qmp, -incoming, -daemonize,
+ *                        -runas: this program sets those.
  *
  * Every step prints one line (to the journal), and the timed ones end in
  * "ms=N" so that a test or a bench can pick them up.
@@ -63,8 +66,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -115,9 +120,20 @@ struct vm_meta {
 	uint64_t sum;		/* FNV-1a 64 of the fields above */
 };
 
+/* QEMU's user and groups, when this program changes to them (qemu_cred()) */
+struct qemu_cred {
+	bool drop;
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[64];
+	int ngroups;
+};
+
 struct vm {
 	const char *name;
 	char qemu[256];
+	char user[33];		/* QEMU's user: liveupdate-vm unless configured */
+	struct qemu_cred cred;	/* ... looked up at the start */
 	uint64_t memory;
 	uint64_t hugepage;	/* 0: a shmem memfd */
 	char *argv[MAX_ARGS];
@@ -260,12 +276,118 @@ static int next_arg(char **p, char **arg)
 	return 0;
 }
 
+/*
+ * The configuration file, /etc/liveupdate/vm/NAME.conf: "key = value"
+ * lines (white space around both is dropped), '#' or ';' first on a line
+ * starts a comment, blank lines are skipped; every key but args at most
+ * once, an unknown key is an error. Each error names the file, the line
+ * and the key: "PATH:LINE: KEY: what is wrong".
+ */
+struct conf_pos {
+	const char *path;
+	int line;
+};
+
+static void conf_err(struct vm *vm, const struct conf_pos *at, const char *key, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (at->line && key)
+		say(vm->name, "%s:%d: %s: %s", at->path, at->line, key, msg);
+	else if (at->line)
+		say(vm->name, "%s:%d: %s", at->path, at->line, msg);
+	else
+		say(vm->name, "%s: %s: %s", at->path, key, msg);
+}
+
+/* A user name as useradd takes one: [a-z_][a-z0-9_-]*, at most 32. */
+static bool user_name_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > 32 || !(islower((unsigned char)s[0]) || s[0] == '_'))
+		return false;
+	for (size_t i = 1; i < len; i++)
+		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && !strchr("_-", s[i]))
+			return false;
+	return true;
+}
+
+/* One "args" value: split, checked, appended. 0 or -errno, said. */
+static int conf_args(struct vm *vm, const struct conf_pos *at, char *val)
+{
+	char *tok;
+
+	for (;;) {
+		if (next_arg(&val, &tok)) {
+			conf_err(vm, at, "args", "an unterminated quote or a \\ at the end");
+			return -EINVAL;
+		}
+		if (!tok)
+			return 0;
+		if (vm->argc >= MAX_ARGS) {
+			conf_err(vm, at, "args", "more than %d arguments", MAX_ARGS);
+			return -E2BIG;
+		}
+		if (!strcmp(tok, "-m") || !strcmp(tok, "-qmp") || !strcmp(tok, "-incoming") ||
+		    !strcmp(tok, "-daemonize") || !strcmp(tok, "-runas") || !strncmp(tok, "-run-with", 9) ||
+		    strstr(tok, "memory-backend=")) {
+			conf_err(vm, at, "args", "%s is set by liveupdate-vm", tok);
+			return -EINVAL;
+		}
+		vm->argv[vm->argc] = strdup(tok);
+		if (!vm->argv[vm->argc++])
+			return -ENOMEM;
+	}
+}
+
+/* One "key = value" of the file. 0 or -errno, said. */
+static int conf_set(struct vm *vm, const struct conf_pos *at, const char *key, char *val)
+{
+	if (!strcmp(key, "memory")) {
+		vm->memory = parse_size(val);
+		if (!vm->memory || vm->memory % 4096) {
+			conf_err(vm, at, key, "'%s' is not a size in whole pages (bytes, or K, M, G)", val);
+			return -EINVAL;
+		}
+	} else if (!strcmp(key, "hugepages")) {
+		vm->hugepage = parse_size(val);
+		if (vm->hugepage < 65536 || vm->hugepage > (1ULL << 34) ||
+		    (vm->hugepage & (vm->hugepage - 1))) {
+			conf_err(vm, at, key, "'%s' is not a huge page size (2M, 1G)", val);
+			return -EINVAL;
+		}
+	} else if (!strcmp(key, "qemu")) {
+		if (strlen(val) >= sizeof(vm->qemu) || val[0] != '/') {
+			conf_err(vm, at, key, "'%s' is not an absolute path", val);
+			return -EINVAL;
+		}
+		strcpy(vm->qemu, val);
+	} else if (!strcmp(key, "user")) {
+		if (!user_name_ok(val)) {
+			conf_err(vm, at, key, "'%s' is not a user name", val);
+			return -EINVAL;
+		}
+		strcpy(vm->user, val);
+	} else {
+		return conf_args(vm, at, val);
+	}
+	return 0;
+}
+
 /* Reads /etc/liveupdate/vm/NAME.conf. 0, or -errno with a message. */
 static int read_conf(struct vm *vm)
 {
+	static const char *const keys[] = { "memory", "hugepages", "qemu", "user", "args" };
 	const char *dir = getenv("LIVEUPDATE_VM_CONF_DIR");
+	int seen[sizeof(keys) / sizeof(keys[0])] = { 0 };
 	char path[512], line[4096];
-	int lineno = 0, r = 0;
+	struct conf_pos at = { path, 0 };
+	int r = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s.conf", dir ? dir : "/etc/liveupdate/vm", vm->name);
@@ -276,95 +398,54 @@ static int read_conf(struct vm *vm)
 		return r;
 	}
 	snprintf(vm->qemu, sizeof(vm->qemu), "/usr/bin/qemu-system-x86_64");
-	while (fgets(line, sizeof(line), f)) {
-		char *key, *val, *eq, *tok;
+	snprintf(vm->user, sizeof(vm->user), "liveupdate-vm");
+	while (!r && fgets(line, sizeof(line), f)) {
+		char *key, *val, *eq;
+		size_t k;
 
-		lineno++;
+		at.line++;
 		if (!strchr(line, '\n') && !feof(f)) {
-			say(vm->name, "%s:%d: line too long", path, lineno);
+			conf_err(vm, &at, NULL, "line longer than %zu bytes", sizeof(line) - 2);
 			r = -EINVAL;
 			break;
 		}
 		key = trim(line);
-		if (!*key || *key == '#')
+		if (!*key || *key == '#' || *key == ';')
 			continue;
 		eq = strchr(key, '=');
 		if (!eq) {
-			say(vm->name, "%s:%d: no '='", path, lineno);
+			conf_err(vm, &at, NULL, "'%s' is not key = value", key);
 			r = -EINVAL;
 			break;
 		}
 		*eq = '\0';
 		val = trim(eq + 1);
 		key = trim(key);
-		if (!strcmp(key, "memory")) {
-			vm->memory = parse_size(val);
-			if (!vm->memory || vm->memory % 4096) {
-				say(vm->name, "%s:%d: memory '%s' is not a size in whole pages",
-				    path, lineno, val);
-				r = -EINVAL;
+		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+			if (!strcmp(key, keys[k]))
 				break;
-			}
-		} else if (!strcmp(key, "hugepages")) {
-			vm->hugepage = parse_size(val);
-			if (vm->hugepage < 65536 || vm->hugepage > (1ULL << 34) ||
-			    (vm->hugepage & (vm->hugepage - 1))) {
-				say(vm->name, "%s:%d: hugepages '%s' is not a huge page size (2M, 1G)",
-				    path, lineno, val);
-				r = -EINVAL;
-				break;
-			}
-		} else if (!strcmp(key, "qemu")) {
-			if (strlen(val) >= sizeof(vm->qemu) || val[0] != '/') {
-				say(vm->name, "%s:%d: qemu wants an absolute path", path, lineno);
-				r = -EINVAL;
-				break;
-			}
-			strcpy(vm->qemu, val);
-		} else if (!strcmp(key, "args")) {
-			for (;;) {
-				if (next_arg(&val, &tok)) {
-					say(vm->name, "%s:%d: an unterminated quote or a \\ at the end",
-					    path, lineno);
-					r = -EINVAL;
-					break;
-				}
-				if (!tok)
-					break;
-				if (vm->argc >= MAX_ARGS) {
-					say(vm->name, "%s:%d: more than %d arguments", path, lineno, MAX_ARGS);
-					r = -E2BIG;
-					break;
-				}
-				if (!strcmp(tok, "-m") || !strcmp(tok, "-qmp") ||
-				    !strcmp(tok, "-incoming") || !strcmp(tok, "-daemonize") ||
-				    strstr(tok, "memory-backend=")) {
-					say(vm->name, "%s:%d: %s is set by liveupdate-vm", path, lineno, tok);
-					r = -EINVAL;
-					break;
-				}
-				vm->argv[vm->argc] = strdup(tok);
-				if (!vm->argv[vm->argc++]) {
-					r = -ENOMEM;
-					break;
-				}
-			}
-			if (r)
-				break;
-		} else {
-			say(vm->name, "%s:%d: unknown key '%s'", path, lineno, key);
+		if (k == sizeof(keys) / sizeof(keys[0])) {
+			conf_err(vm, &at, NULL, "unknown key '%s' (memory, hugepages, qemu, user, args)",
+				 key);
 			r = -EINVAL;
-			break;
+		} else if (seen[k] && strcmp(key, "args")) {
+			conf_err(vm, &at, key, "given again (first on line %d; only args repeats)",
+				 seen[k]);
+			r = -EINVAL;
+		} else {
+			seen[k] = at.line;
+			r = conf_set(vm, &at, key, val);
 		}
 	}
 	fclose(f);
+	at.line = 0;
 	if (!r && !vm->memory) {
-		say(vm->name, "%s: no memory = SIZE", path);
+		conf_err(vm, &at, "memory", "missing (the guest RAM: memory = SIZE)");
 		r = -EINVAL;
 	}
 	if (!r && vm->hugepage && vm->memory % vm->hugepage) {
-		say(vm->name, "%s: memory %" PRIu64 " is not a multiple of hugepages %" PRIu64,
-		    path, vm->memory, vm->hugepage);
+		conf_err(vm, &at, "memory", "%" PRIu64 " is not a multiple of hugepages %" PRIu64,
+			 vm->memory, vm->hugepage);
 		r = -EINVAL;
 	}
 	return r;
@@ -834,10 +915,79 @@ static int qmp_migration_setup(struct vm *vm, bool file_mode)
 
 /* ---- QEMU ----------------------------------------------------------------- */
 
+/*
+ * QEMU's credentials (libvirt's convention): liveupdate-vm stays root (the
+ * broker counts root's memfds, and it keeps the fd store), QEMU runs as
+ * the configured user (default liveupdate-vm, which the package creates
+ * with systemd-sysusers, a member of kvm) with that user's groups, so the
+ * guest's emulator reaches only what that user may: /dev/kvm through
+ * kvm, its files through their owner or group. Not root (host tests, a
+ * user's own run): QEMU runs as whoever runs this. "user = root" keeps
+ * QEMU as root.
+ */
+/* Looks up vm->user into *@c. 0, or -errno with a message. */
+static int qemu_cred(struct vm *vm, struct qemu_cred *c)
+{
+	struct passwd *pw;
+
+	c->drop = false;
+	if (geteuid() != 0 || !strcmp(vm->user, "root"))
+		return 0;
+	errno = 0;
+	pw = getpwnam(vm->user);
+	if (!pw) {
+		say(vm->name, "QEMU's user %s does not exist (%s; the package creates liveupdate-vm: "
+		    "systemd-sysusers liveupdate-vm.conf)", vm->user,
+		    errno ? strerror(errno) : "not in the user database");
+		return -ENOENT;
+	}
+	if (pw->pw_uid == 0) {
+		say(vm->name, "QEMU's user %s is uid 0: say user = root to run QEMU as root", vm->user);
+		return -EPERM;
+	}
+	c->ngroups = (int)(sizeof(c->groups) / sizeof(c->groups[0]));
+	if (getgrouplist(pw->pw_name, pw->pw_gid, c->groups, &c->ngroups) < 0) {
+		say(vm->name, "QEMU's user %s is in more than %zu groups", vm->user,
+		    sizeof(c->groups) / sizeof(c->groups[0]));
+		return -E2BIG;
+	}
+	c->uid = pw->pw_uid;
+	c->gid = pw->pw_gid;
+	c->drop = true;
+	return 0;
+}
+
+/*
+ * /run/liveupdate-vm, where QEMU makes its QMP socket: QEMU's group may
+ * write there (the unit's RuntimeDirectory= made it already; this program
+ * is in that group through the unit's Group=, or root with every
+ * capability). 0 or -errno, said.
+ */
+static int run_dir(struct vm *vm, const struct qemu_cred *c)
+{
+	const char *dir = "/run/liveupdate-vm";
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		say(vm->name, "mkdir %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (!c->drop)
+		return 0;
+	if (chown(dir, (uid_t)-1, c->gid) < 0 || chmod(dir, 0770) < 0) {
+		int r = -errno;
+
+		say(vm->name, "cannot give %s to QEMU's group %u: %s", dir, (unsigned int)c->gid,
+		    strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
 static int start_qemu(struct vm *vm, bool incoming)
 {
 	char mem[64], backend[256], qmparg[160];
 	char *argv[MAX_ARGS + 24];
+	const struct qemu_cred *c = &vm->cred;
 	pid_t parent = getpid(), pid;
 	int argc = 0;
 
@@ -876,7 +1026,18 @@ static int start_qemu(struct vm *vm, bool incoming)
 
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
-		/* no QEMU outlives us to change guest RAM behind the record */
+		if (c->drop && (setgroups((size_t)c->ngroups, c->groups) < 0 || setgid(c->gid) < 0 ||
+				setuid(c->uid) < 0)) {
+			fprintf(stderr, "liveupdate-vm: %s: cannot run QEMU as %s: %s\n", vm->name,
+				vm->user, strerror(errno));
+			_exit(127);
+		}
+		/* its QMP socket: this program reaches it through the group */
+		umask(0007);
+		/*
+		 * no QEMU outlives us to change guest RAM behind the record (set
+		 * after the change of user, which clears it)
+		 */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 			_exit(127);
 		/* QEMU opens the memfds through /proc/self/fd: they must stay open */
@@ -1082,6 +1243,7 @@ static bool use_broker(struct vm *vm)
 {
 	const char *e = getenv("LIVEUPDATE_VM_HOLD");
 	char line[64] = "";
+	struct stat st;
 	long v;
 	FILE *f;
 
@@ -1089,7 +1251,12 @@ static bool use_broker(struct vm *vm)
 		return true;
 	if (e && !strcmp(e, "fdstore"))
 		return false;
-	if (access("/dev/liveupdate", F_OK) < 0) {
+	/*
+	 * stat(), not access(): the unit's DevicePolicy=closed refuses
+	 * access() on a device it does not allow, even F_OK (qemu-trixie:
+	 * "no /dev/liveupdate" with the module loaded, the guest not held)
+	 */
+	if (stat("/dev/liveupdate", &st) < 0) {
 		say(vm->name, "no /dev/liveupdate (the module is not loaded): nothing is kept across "
 		    "a kexec");
 		return false;
@@ -1426,10 +1593,9 @@ static int cmd_run(struct vm *vm)
 
 	take_listen_fds(vm);
 	lu_crash_point("vm-start:begin");
-	if (mkdir("/run/liveupdate-vm", 0700) < 0 && errno != EEXIST) {
-		say(vm->name, "mkdir /run/liveupdate-vm: %s", strerror(errno));
+	/* QEMU's user, before anything is decided: a missing one changes nothing */
+	if (qemu_cred(vm, &vm->cred) || run_dir(vm, &vm->cred))
 		return 1;
-	}
 	vm->broker = use_broker(vm);
 	if (vm->broker && take_from_broker(vm))
 		return 1;
@@ -1706,7 +1872,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "save-file") && argc == 4)
 		return cmd_save_file(&vm, argv[3]);
 	if (!strcmp(argv[1], "check") && argc == 3) {
-		printf("memory %" PRIu64 "\nqemu %s\n", vm.memory, vm.qemu);
+		printf("memory %" PRIu64 "\nqemu %s\nuser %s\n", vm.memory, vm.qemu, vm.user);
 		if (vm.hugepage)
 			printf("hugepages %" PRIu64 "\n", vm.hugepage);
 		for (int i = 0; i < vm.argc; i++)

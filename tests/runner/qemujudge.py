@@ -24,8 +24,10 @@ from .facts import Checks, Facts, glob, serial_lines, fact_of
 VM_MIB = {"small": 256, "big": 1024}
 HUGE_PAGES = 128
 MULTI = ("klog-warn", "kexec-helper", "handover", "vmlog", "start", "enable", "filesave",
-         "unit", "unit-start", "kgap")
-PER_VM = ("filesave", "unit", "unit-start")
+         "unit", "unit-start", "kgap", "creds")
+PER_VM = ("filesave", "unit", "unit-start", "creds")
+# QEMU's user under liveupdate-vm@.service (the package's sysusers.d file)
+VM_USER = "liveupdate-vm"
 VM_EVENTS = (("pausing the guest", "pause"), ("device state saved", "saved"),
              ("resuming:", "resuming"), ("booting afresh", "fresh"),
              ("device state loaded", "loaded"), ("QEMU started", "exec"), ("QEMU up", "up"),
@@ -54,6 +56,8 @@ def registry(suite):
     a("vms/filesave", "boot 2: each VM saved to a file with its RAM ('saved to ... ms=') "
       "and the guest counted on after")
     a("klog/b2", klog % 2)
+    a("vms/user", f"boots 2 to {ctl}: each VM's QEMU (liveupdate-vm's one child) runs as "
+      f"{VM_USER}, a uid other than 0; liveupdate-vm itself as uid 0")
     for k in range(1, kexecs + 1):
         bb = k + 2
         for vm in vms:
@@ -229,12 +233,24 @@ def judge_checks(f, x, c):
     ok, detail = True, ""
     for vm in vms:
         s = first(V(f, 2, f"filesave.{vm}"))
-        if not (glob(s, f"*saved to /var/lib/lu-qemu/{vm}.full (* ms=*") and
+        if not (glob(s, f"*saved to /var/lib/liveupdate-vm/{vm}.full (* ms=*") and
                 first(V(f, 2, f"guest-after-filesave.{vm}"))):
             ok = False
         detail += f"{vm}: {s}; "
     c.check("vms/filesave", ok, detail)
     klog(2)
+    ok, detail = True, ""
+    for b in range(2, ctl + 1):
+        for vm in vms:
+            cr = first(V(f, b, f"creds.{vm}"))
+            w = cr.split()
+            # "main uid 0 user root child NAME uid U user USER", one child
+            good = (len(w) == 11 and w[:3] == ["main", "uid", "0"] and w[5] == "child" and
+                    w[7] == "uid" and w[8] not in ("0", "?") and w[10] == VM_USER)
+            ok = ok and good
+            if not good or b == 2:
+                detail += f"boot {b} {vm}: {cr or 'no creds line'}; "
+    c.check("vms/user", ok, detail)
     for k in range(1, kexecs + 1):
         bb = k + 2
         for vm in vms:

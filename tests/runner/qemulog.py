@@ -40,7 +40,7 @@ class QemuLog:
                     d(f"guest-boot {vm}", f"lu-guest: boot {gid[vm]} mem {mib[vm]} MiB")
                     d(f"guest-filled {vm}", f"lu-guest: boot {gid[vm]} filled {mib[vm] - 17} MiB")
                 for vm in self.vms:
-                    d(f"filesave {vm}", f"liveupdate-vm: {vm}: saved to /var/lib/lu-qemu/{vm}.full "
+                    d(f"filesave {vm}", f"liveupdate-vm: {vm}: saved to /var/lib/liveupdate-vm/{vm}.full "
                       f"({mib[vm]} MiB) ms=2345.6")
                 for vm in self.vms:
                     d(f"guest-after-filesave {vm}", f"lu-guest: boot {gid[vm]} count 50 pass 2 bad 0")
@@ -54,6 +54,8 @@ class QemuLog:
             if b >= 2:
                 for vm in self.vms:
                     d(f"unit {vm}", "active fdstore 3")
+                    d(f"creds {vm}", "main uid 0 user root child qemu-system-x86 uid 995 "
+                      "user liveupdate-vm")
             d("mono", "initrd 1000000 root 4000000 local-fs 5000000 sysinit 5500000 basic 6000000 "
               "multi-user 9000000 remount 4500000 coldplug 5200000")
             for vm in self.vms:

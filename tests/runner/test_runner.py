@@ -754,9 +754,9 @@ class QemuJudge(unittest.TestCase):
         return bad, out, f
 
     def test_names_kept(self):
-        self.assertEqual(len(qemujudge.registry("sid").names), 32)
+        self.assertEqual(len(qemujudge.registry("sid").names), 33)
         self.assertEqual(qemujudge.registry("trixie").names, [
-            "boot1", "kexec-alone", "klog/b1", "vms/boot", "vms/filesave", "klog/b2",
+            "boot1", "kexec-alone", "klog/b1", "vms/boot", "vms/filesave", "klog/b2", "vms/user",
             "kexec1/small/unit", "kexec1/small/same-guest", "kexec1/small/count",
             "kexec1/small/ram", "kexec1/small/hugetlb", "kexec1/handover", "klog/b3",
             "blacklist/boot", "blacklist/small", "klog/b4"])
@@ -773,7 +773,7 @@ class QemuJudge(unittest.TestCase):
     def test_empty_log_fails_everything(self):
         f = qemujudge.read_serial("")
         out, failed = qemujudge.judge(f, {"suite": "sid", "kver": "K", "qemu_rc": "1"})
-        self.assertEqual(failed, 32)
+        self.assertEqual(failed, 33)
 
     def test_guest_rebooted_instead_of_resumed(self):
         log = qemulog.QemuLog()
@@ -782,6 +782,30 @@ class QemuJudge(unittest.TestCase):
         bad, _, _ = self.failing(log)
         self.assertEqual(bad, ["qemu/bookworm/kexec1/small/count",
                                "qemu/bookworm/kexec1/small/same-guest"])
+
+    def test_qemu_as_root(self):
+        # the unit before QEMU had a user of its own: QEMU as root, in the
+        # resumed boot only (a start at boot) and in boot 2 of sid's big
+        log = qemulog.QemuLog()
+        log.mutate(3, "creds small", "main uid 0 user root child qemu-system-x86 uid 0 user root")
+        bad, out, _ = self.failing(log)
+        self.assertEqual(bad, ["qemu/bookworm/vms/user"])
+        self.assertIn("boot 3 small: main uid 0 user root child qemu-system-x86 uid 0 user root",
+                      out)
+        log = qemulog.QemuLog("sid")
+        log.mutate(2, "creds big", "main uid 0 user root child qemu-system-x86 uid 0 user root")
+        bad, _, _ = self.failing(log, "sid")
+        self.assertEqual(bad, ["qemu/vms/user"])
+        # no QEMU child at all (the unit failed), or two
+        for cr in ("main uid 0 user root",
+                   "main uid 0 user root child a uid 995 user liveupdate-vm child b uid 995 "
+                   "user liveupdate-vm",
+                   "main uid 995 user liveupdate-vm child qemu-system-x86 uid 995 "
+                   "user liveupdate-vm"):
+            log = qemulog.QemuLog()
+            log.mutate(4, "creds small", cr)
+            bad, _, _ = self.failing(log)
+            self.assertEqual(bad, ["qemu/bookworm/vms/user"], cr)
 
     def test_bad_word_in_guest_ram(self):
         log = qemulog.QemuLog()
@@ -966,14 +990,29 @@ class QemuJudgeRecordedLog(unittest.TestCase):
 
     K = "6.1.0-57-cloud-amd64"
 
-    def run_judge(self, edit=None):
+    @staticmethod
+    def as_now(text):
+        """The recorded log as the unit runs now: QEMU as liveupdate-vm
+        (a creds line after each unit line) and its file save where that
+        user may write."""
+        out = []
+        for line in text.split("\n"):
+            out.append(line.replace("/var/lib/lu-qemu/", "/var/lib/liveupdate-vm/"))
+            if "@@S unit small " in line:
+                out.append(line.split("@@S")[0] + "@@S creds small main uid 0 user root "
+                           "child qemu-system-x86 uid 995 user liveupdate-vm")
+        return "\n".join(out)
+
+    def run_judge(self, edit=None, now=True):
         text = read("qemu-bookworm.serial.log")
+        if now:
+            text = self.as_now(text)
         if edit:
             text = edit(text)
         f = qemujudge.read_serial(text)
         out, failed = qemujudge.judge(f, {"suite": "bookworm", "kver": self.K, "qemu_rc": "0"})
         p = ktap.parse(out)
-        self.assertEqual((p.problems, len(p.results)), ([], 16))
+        self.assertEqual((p.problems, len(p.results)), ([], 17))
         bad = sorted(n for n, r in p.results.items() if r.status != "PASS")
         self.assertEqual(failed, len(bad))
         return bad, out
@@ -982,6 +1021,13 @@ class QemuJudgeRecordedLog(unittest.TestCase):
         bad, out = self.run_judge()
         self.assertEqual(bad, [])
         self.assertIn("# ==== blackout, bookworm", out)
+
+    def test_recorded_log_as_it_was(self):
+        # main's unit then ran QEMU as root and reported no creds; its file
+        # save went to /var/lib/lu-qemu, which QEMU's user cannot write
+        bad, out = self.run_judge(now=False)
+        self.assertEqual(bad, ["qemu/bookworm/vms/filesave", "qemu/bookworm/vms/user"])
+        self.assertIn("boot 2 small: no creds line", out)
 
     def test_count_restarted(self):
         bad, _ = self.run_judge(lambda t: t.replace(
