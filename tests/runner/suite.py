@@ -88,13 +88,14 @@ ESTIMATES = {"prepare": 80, "host": 5, "docs": 20, "fuzz": 65, "module": 25, "de
 
 # CPUs each job keeps busy on average (its CPU seconds over its wall
 # seconds): the schedule packs jobs by these, not by their vCPU count. A
-# run's own, kept in build/tests/loads.json, replace these. fleet-bookworm:
-# two 1-vCPU hosts, but the playbook updates one host at a time (serial: 1),
-# so one VM idles while the other kexecs (an estimate until a clean run's
-# load column measures it). The MT2 VMs (zerocopy-K, swap-K) have none: a
-# 2-vCPU VM squeezed beside another job spins on its sleeping vCPU (a
-# zerocopy-6.1 at load 20 used 265 CPU s, 118 s wall on a quiet host).
-LOADS = {"fleet-bookworm": 1.0}
+# run's own, kept in build/tests/loads.json, replace these. Measured in the
+# clean-clone run of 2026-12-08 (4224 s, quiet host), the highest of each
+# kind's kernels: the MT2 VMs (zerocopy-K, swap-K) keep one vCPU idle most of
+# the time; the fleet's playbook updates one host at a time. A kind not
+# listed (kexec, system, qemu, matrix: 0.97-1.00) counts its cost.
+LOADS = {"zerocopy": 1.13, "swap": 0.62, "fleet-bookworm": 1.0, "image": 0.86,
+         "prepare": 0.95, "package-suite": 0.74, "hugetlb": 0.75, "hugetlb-upgrade": 0.74,
+         "fuzz": 0.65, "zc-fault": 0.64, "ram": 0.66, "module": 0.49, "debug": 0.5}
 
 
 @dataclass
