@@ -155,6 +155,18 @@ def s(v, dflt=""):
     return dflt if v in (None, "") else v
 
 
+def broker_group(c, v):
+    """broker/group, the same in both drivers: the socket root:liveupdate 0660
+    with a real group, EACCES outside the group, a member answered (boot 1)."""
+    sock = s(v(1, "broker-socket"))
+    c.check("broker/group", glob(sock, "root:liveupdate 660 gid *") and
+            sock != "root:liveupdate 660 gid -" and
+            v(1, "broker-outside") == "connect: EACCES" and
+            v(1, "broker-member") == "OK liveupdated 1",
+            f"socket {sock or '?'}; outside the group: "
+            f"{s(v(1, 'broker-outside'), '?')}; member: {s(v(1, 'broker-member'), '?')}")
+
+
 def judge_sid(f, ctx, c):
     tk, sk, qrc = ctx["first"], ctx["kver"], ctx["qemu_rc"]
     v = lambda b, k: V(f, b, k)
@@ -211,12 +223,7 @@ def judge_sid(f, ctx, c):
             and uid not in ("", "0") and v(1, "broker-fdstore") == "1",
             f"uid {uid or '?'}: {s(v(1, 'client-hold-rc'), '?')}; broker NFileDescriptorStore "
             f"{s(v(1, 'broker-fdstore'), '?')}")
-    c.check("broker/group", glob(s(v(1, "broker-socket")), "root:liveupdate 660 gid *") and
-            s(v(1, "broker-socket")) != "root:liveupdate 660 gid -" and
-            v(1, "broker-outside") == "connect: EACCES" and
-            v(1, "broker-member") == "OK liveupdated 1",
-            f"socket {s(v(1, 'broker-socket'), '?')}; outside the group: "
-            f"{s(v(1, 'broker-outside'), '?')}; member: {s(v(1, 'broker-member'), '?')}")
+    broker_group(c, v)
     c.check("broker/restart", v(1, "broker-restart-rc") == "0" and
             v(1, "broker-fdstore-restarted") == "1" and
             glob(s(v(1, "broker-b1")), "*got s????????????.lu-client back (outgoing, 70036 bytes)*"),
@@ -289,12 +296,7 @@ def judge_hold(f, ctx, c):
             f"liveupdatectl hold --detach: rc {s(v(1, 'detach-rc'), '?')}")
     c.check("hold/broker", glob(v(1, "client-hold-rc"), "0 *held by liveupdated*") and
             uid not in ("", "0"), f"uid {uid or '?'}: {s(v(1, 'client-hold-rc'), '?')}")
-    c.check("broker/group", glob(s(v(1, "broker-socket")), "root:liveupdate 660 gid *") and
-            s(v(1, "broker-socket")) != "root:liveupdate 660 gid -" and
-            v(1, "broker-outside") == "connect: EACCES" and
-            v(1, "broker-member") == "OK liveupdated 1",
-            f"socket {s(v(1, 'broker-socket'), '?')}; outside the group: "
-            f"{s(v(1, 'broker-outside'), '?')}; member: {s(v(1, 'broker-member'), '?')}")
+    broker_group(c, v)
     chk = s(v(1, "check"))
     c.check("check/lost", v(1, "check-rc") == "6" and
             ("FAIL    session lu-fdonly is held until the kexec: pid 1, PID 1 (a service's fd "
